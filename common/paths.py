@@ -1,0 +1,79 @@
+"""The one place where the project resolves paths.
+
+Every other module imports its folders from here, so no ``../`` strings are
+scattered through the code. Environment variables override the defaults:
+
+* ``DSB_SHARED_DIR``: the real DSB2018 data used by tests and benchmarks
+  (default ``<repo>/../shared/dsb2018``).
+* ``DSB_INPUT_DIR``: where users put Kaggle data (default ``<repo>/input``).
+* ``DSB_WORK_DIR``: where runs, predictions, submissions and reports go
+  (default the repository root).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT: Path = Path(__file__).resolve().parents[1]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+SHARED_DSB_DIR: Path = _env_path("DSB_SHARED_DIR", REPO_ROOT.parent / "shared" / "dsb2018")
+INPUT_DIR: Path = _env_path("DSB_INPUT_DIR", REPO_ROOT / "input")
+CONFIGS = {
+    "unet": REPO_ROOT / "solutions" / "unet" / "configs",
+    "maskrcnn": REPO_ROOT / "solutions" / "maskrcnn" / "configs",
+    "ensemble": REPO_ROOT / "ensemble" / "configs",
+}
+
+
+def shared_train_dir() -> Path | None:
+    """Return ``SHARED_DSB_DIR/stage1_train`` if it exists, else ``None``."""
+    path = SHARED_DSB_DIR / "stage1_train"
+    return path if path.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folder tree a pipeline run writes to.
+
+    Attributes:
+        root: Output root. Runs, predictions, submissions and reports live under it.
+        data_dir: Data folder in DSB layout (``stage1_train/``, ``stage1_test/``, ...).
+    """
+
+    root: Path
+    data_dir: Path
+
+    @classmethod
+    def default(cls) -> "Workspace":
+        return cls(root=_env_path("DSB_WORK_DIR", REPO_ROOT), data_dir=INPUT_DIR)
+
+    @property
+    def folds_csv(self) -> Path:
+        return self.root / "folds.csv"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, run_name: str) -> Path:
+        return self.runs_dir / run_name
+
+    def predictions_dir(self, solution: str, split: str) -> Path:
+        """``root/predictions/<solution>/<split>/`` (split is ``oof`` or ``test``)."""
+        return self.root / "predictions" / solution / split
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.root / "submissions"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"

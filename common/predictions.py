@@ -1,0 +1,158 @@
+"""The prediction contract between solutions and the ensemble.
+
+One file per image: ``predictions/<solution>/<split>/<image_id>.npz`` with
+
+* ``labels``: int32 [H,W] instances 1..N at the original image size, 0 = background;
+* ``scores``: float32 [N], ``scores[i]`` is the confidence of label ``i + 1``;
+* ``prob`` (optional): float32 [H,W,C] per-pixel maps for pixel-level ensembling;
+* ``cand_masks`` / ``cand_scores`` (optional): bool [K,H,W] overlapping candidate
+  masks before overlap resolution, and their float32 [K] scores.
+
+RLE is produced only at the submission step (``common.submission``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class PredictionError(ValueError):
+    """A prediction file breaks the contract; the message names the file."""
+
+
+@dataclass
+class Prediction:
+    """One image's prediction.
+
+    Attributes:
+        labels: int32 [H,W], 0 = background, instances 1..N.
+        scores: float32 [N].
+        prob: float32 [H,W,C] or None.
+        cand_masks: bool [K,H,W] or None.
+        cand_scores: float32 [K] or None.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    prob: np.ndarray | None = None
+    cand_masks: np.ndarray | None = None
+    cand_scores: np.ndarray | None = None
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.scores.shape[0])
+
+
+def relabel_sequential(labels: np.ndarray, scores: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber labels to 1..N in ascending order of their old ids, keeping scores aligned.
+
+    Args:
+        labels: int [H,W] with arbitrary non-negative ids.
+        scores: [max_id] scores indexed by old id - 1, or None for all ones.
+
+    Returns:
+        (int32 [H,W] labels 1..N, float32 [N] scores).
+    """
+    ids, inverse = np.unique(labels, return_inverse=True)
+    has_bg = ids.size > 0 and ids[0] == 0
+    new = inverse.reshape(labels.shape).astype(np.int32) + (0 if has_bg else 1)
+    kept = ids[1:] if has_bg else ids
+    if scores is None:
+        out_scores = np.ones(kept.size, np.float32)
+    else:
+        out_scores = np.asarray(scores, np.float32)[kept - 1]
+    return new, out_scores
+
+
+def validate(pred: Prediction, where: str = "<prediction>") -> None:
+    """Raise :class:`PredictionError` if ``pred`` breaks the contract."""
+    labels = pred.labels
+    if labels.ndim != 2 or labels.dtype != np.int32:
+        raise PredictionError(f"{where}: labels must be int32 [H,W], got {labels.dtype} {labels.shape}")
+    n = int(labels.max(initial=0))
+    if labels.min(initial=0) < 0:
+        raise PredictionError(f"{where}: negative label ids")
+    if pred.scores.ndim != 1 or pred.scores.shape[0] != n:
+        raise PredictionError(f"{where}: {pred.scores.shape[0]} scores for {n} labels (max id)")
+    if pred.prob is not None and pred.prob.shape[:2] != labels.shape:
+        raise PredictionError(f"{where}: prob {pred.prob.shape} does not match labels {labels.shape}")
+    if pred.cand_masks is not None:
+        if pred.cand_masks.ndim != 3 or pred.cand_masks.shape[1:] != labels.shape:
+            raise PredictionError(f"{where}: cand_masks must be [K,H,W] at the labels' size")
+        if pred.cand_scores is None or pred.cand_scores.shape[0] != pred.cand_masks.shape[0]:
+            raise PredictionError(f"{where}: cand_scores must give one score per candidate mask")
+
+
+def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndarray,
+                    prob: np.ndarray | None = None, cand_masks: np.ndarray | None = None,
+                    cand_scores: np.ndarray | None = None, compress: bool = True) -> Path:
+    """Validate and write one image's prediction atomically (temp file + rename).
+
+    Args:
+        path: Target ``.npz`` path; its folder is created.
+        labels: int [H,W] instance labels (converted to int32).
+        scores: [N] per-instance scores, N = labels.max().
+        prob: Optional float [H,W,C] (or [H,W]) maps, stored as float16 to save space.
+        cand_masks: Optional bool [K,H,W] candidate masks.
+        cand_scores: Optional float [K].
+        compress: Use ``np.savez_compressed``.
+    """
+    path = Path(path)
+    pred = Prediction(np.asarray(labels, np.int32), np.asarray(scores, np.float32).reshape(-1),
+                      None if prob is None else np.asarray(prob, np.float32),
+                      None if cand_masks is None else np.asarray(cand_masks, bool),
+                      None if cand_scores is None else np.asarray(cand_scores, np.float32))
+    if pred.prob is not None and pred.prob.ndim == 2:
+        pred.prob = pred.prob[..., None]
+    validate(pred, str(path))
+    arrays = {"labels": pred.labels, "scores": pred.scores}
+    if pred.prob is not None:
+        arrays["prob"] = pred.prob.astype(np.float16)
+    if pred.cand_masks is not None:
+        arrays["cand_masks"] = np.packbits(pred.cand_masks, axis=-1)
+        arrays["cand_shape"] = np.asarray(pred.cand_masks.shape, np.int64)
+        arrays["cand_scores"] = pred.cand_scores
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    os.close(fd)
+    (np.savez_compressed if compress else np.savez)(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_prediction(path: str | os.PathLike) -> Prediction:
+    """Read and validate one ``.npz`` prediction file."""
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            files = set(data.files)
+            if not {"labels", "scores"} <= files:
+                raise PredictionError(f"{path}: needs 'labels' and 'scores', has {sorted(files)}")
+            pred = Prediction(data["labels"], data["scores"])
+            if "prob" in files:
+                pred.prob = data["prob"].astype(np.float32)
+            if "cand_masks" in files:
+                shape = tuple(int(s) for s in data["cand_shape"])
+                pred.cand_masks = np.unpackbits(data["cand_masks"], axis=-1,
+                                                count=shape[-1]).astype(bool).reshape(shape)
+                pred.cand_scores = data["cand_scores"]
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, PredictionError):
+            raise
+        raise PredictionError(f"{path}: unreadable prediction file ({exc})") from exc
+    validate(pred, str(path))
+    return pred
+
+
+def list_predictions(folder: str | os.PathLike) -> dict[str, Path]:
+    """Map image id → prediction file for every ``*.npz`` in ``folder`` (sorted)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.npz")) if not p.name.startswith(".")}

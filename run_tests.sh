@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's one test command: ./run_tests.sh [pytest args]
+# Sets up .venv on first use, then runs pytest. Slow tests run too unless you pass -m "not slow".
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+source scripts/setup_env.sh
+exec python -m pytest "$@"
