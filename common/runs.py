@@ -4,9 +4,8 @@ Layout of ``runs/<run_name>/``::
 
     config.yaml              the resolved config (written once; a different one is an error)
     state.json               last completed epoch, best monitored value, early-stop counter
-    weights/last.weights.h5  weights after the last completed epoch
+    weights/last.weights.h5  weights (and optimizer state) after the last completed epoch
     weights/best.weights.h5  weights of the best epoch by the monitored value
-    weights/optimizer.npz    optimizer variables after the last completed epoch
     history.csv              one row per epoch (appended on resume)
     logs/                    TensorBoard
 
@@ -57,7 +56,6 @@ class RunDir:
     weights_dir = property(lambda self: self.path / "weights")
     last_weights = property(lambda self: self.weights_dir / "last.weights.h5")
     best_weights = property(lambda self: self.weights_dir / "best.weights.h5")
-    optimizer_path = property(lambda self: self.weights_dir / "optimizer.npz")
     history_csv = property(lambda self: self.path / "history.csv")
     logs_dir = property(lambda self: self.path / "logs")
     thresholds_path = property(lambda self: self.path / "thresholds.json")
@@ -111,30 +109,6 @@ class RunDir:
         raise FileNotFoundError(f"no weights in {self.weights_dir}: train this run first")
 
 
-def save_optimizer(optimizer: Any, path: Path) -> None:
-    """Save an optimizer's variables to ``path`` (npz), atomically."""
-    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".optimizer.", suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def restore_optimizer(optimizer: Any, variables: list, path: Path) -> bool:
-    """Build ``optimizer`` for ``variables`` and load its saved state if shapes agree."""
-    if not path.exists():
-        return False
-    optimizer.build(variables)
-    with np.load(path) as data:
-        saved = [data[f"v{i}"] for i in range(len(data.files))]
-    if len(saved) != len(optimizer.variables) or any(
-            tuple(s.shape) != tuple(v.shape) for s, v in zip(saved, optimizer.variables)):
-        return False
-    for var, value in zip(optimizer.variables, saved):
-        var.assign(value)
-    return True
-
-
 def resume(run: RunDir, model: Any) -> int:
     """Load the last checkpoint of ``run`` into a compiled ``model``.
 
@@ -145,9 +119,10 @@ def resume(run: RunDir, model: Any) -> int:
     epoch = int(state.get("epoch", 0))
     if epoch == 0 or not run.last_weights.exists():
         return 0
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)  # so load_weights restores its state too
     model.load_weights(run.last_weights)
-    if getattr(model, "optimizer", None) is not None:
-        restore_optimizer(model.optimizer, model.trainable_variables, run.optimizer_path)
     print(f"[runs] resuming {run.path.name} after epoch {epoch}")
     return epoch
 
@@ -159,7 +134,7 @@ def _keras_callback_base():
 
 
 class ResumableCheckpoint(_keras_callback_base()):
-    """Save last/best weights, optimizer and state after every epoch; early stopping.
+    """Save last/best weights (with optimizer state) and run state after every epoch; early stopping.
 
     Args:
         run: The run folder.
@@ -187,7 +162,6 @@ class ResumableCheckpoint(_keras_callback_base()):
         tmp = self.run.weights_dir / ".last.tmp.weights.h5"
         self.model.save_weights(tmp)
         os.replace(tmp, self.run.last_weights)
-        save_optimizer(self.model.optimizer, self.run.optimizer_path)
         if value is not None and self._improved(float(value), state.get("best")):
             state["best"], state["best_epoch"], state["wait"] = float(value), epoch + 1, 0
             shutil.copyfile(self.run.last_weights, tmp)

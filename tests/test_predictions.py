@@ -1,0 +1,51 @@
+"""Tests for the prediction file contract (common.predictions)."""
+
+import numpy as np
+import pytest
+
+from common.predictions import (PredictionError, list_predictions, load_prediction,
+                                relabel_sequential, save_prediction)
+
+
+def _labels():
+    labels = np.zeros((16, 20), np.int32)
+    labels[2:6, 2:6] = 1
+    labels[8:12, 10:18] = 2
+    return labels
+
+
+def test_round_trip_with_optional_maps(tmp_path):
+    labels = _labels()
+    prob = np.random.default_rng(0).random((16, 20, 3)).astype(np.float32)
+    cands = np.stack([labels == 1, labels == 2, labels > 0])
+    path = save_prediction(tmp_path / "unet" / "oof" / "img1.npz", labels, [0.9, 0.4],
+                           prob=prob, cand_masks=cands, cand_scores=[0.9, 0.4, 0.1])
+    pred = load_prediction(path)
+    assert pred.labels.dtype == np.int32 and np.array_equal(pred.labels, labels)
+    np.testing.assert_allclose(pred.scores, [0.9, 0.4])
+    np.testing.assert_allclose(pred.prob, prob, atol=1e-3)  # stored as float16
+    assert np.array_equal(pred.cand_masks, cands)
+    assert list(list_predictions(path.parent)) == ["img1"]
+
+
+def test_score_count_must_match_labels(tmp_path):
+    with pytest.raises(PredictionError, match="bad.npz"):
+        save_prediction(tmp_path / "bad.npz", _labels(), [0.5])
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(PredictionError, match="broken.npz"):
+        load_prediction(path)
+
+
+def test_relabel_sequential_keeps_scores_aligned():
+    labels = np.array([[0, 5, 5], [9, 0, 2]], np.int32)
+    scores = np.arange(1, 10, dtype=np.float32) / 10  # score of id k is k/10
+    new, new_scores = relabel_sequential(labels, scores)
+    assert new.max() == 3
+    for old_id, new_id in [(2, 1), (5, 2), (9, 3)]:
+        assert np.array_equal(labels == old_id, new == new_id)
+        assert new_scores[new_id - 1] == pytest.approx(old_id / 10)

@@ -1,0 +1,73 @@
+"""Tests for common.runs: run folders, checkpoints, resume and early stopping."""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pytest
+
+from common.runs import RunConflictError, RunDir, resume, seed_everything, training_callbacks
+
+
+@dataclass
+class Cfg:
+    lr: float = 0.01
+    epochs: int = 4
+
+
+def _model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 3)).astype("float32")
+    return x, x.sum(1, keepdims=True)
+
+
+def test_prepare_refuses_a_different_config(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    run.prepare(Cfg())  # same config: fine
+    with pytest.raises(RunConflictError, match="config.yaml"):
+        run.prepare(Cfg(lr=0.1))
+
+
+def test_resume_continues_from_last_epoch(tmp_path):
+    seed_everything(0)
+    x, y = _data()
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    model = _model()
+    # Stops after 2 of 4 epochs, as if killed.
+    model.fit(x, y, epochs=2, verbose=0, callbacks=training_callbacks(run, "loss", tensorboard=False))
+    assert run.load_state()["epoch"] == 2
+    saved = [w.copy() for w in model.get_weights()]
+
+    fresh = _model()
+    start = resume(run, fresh)
+    assert start == 2
+    for a, b in zip(fresh.get_weights(), saved):
+        np.testing.assert_array_equal(a, b)
+    assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+    history = fresh.fit(x, y, initial_epoch=start, epochs=4, verbose=0,
+                        callbacks=training_callbacks(run, "loss", tensorboard=False))
+    assert len(history.history["loss"]) == 2
+    assert run.load_state()["epoch"] == 4
+    assert run.best_weights.exists() and run.last_weights.exists()
+    assert run.history_csv.read_text().count("\n") == 5  # header + 4 epochs
+
+
+def test_early_stopping_marks_finished(tmp_path):
+    x, y = _data()
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")  # lr 0: never improves
+    model.fit(x, y, epochs=10, verbose=0,
+              callbacks=training_callbacks(run, "loss", patience=2, tensorboard=False))
+    state = run.load_state()
+    assert state["finished"] and state["epoch"] == 3
+    assert run.finished
