@@ -224,3 +224,27 @@ def set_mixed_precision(enabled: bool) -> None:
     import keras
 
     keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
+
+
+class TimeBudget(_keras_callback_base()):
+    """Stop training once ``seconds`` of wall-clock time have passed (checked every batch).
+
+    The epoch in progress is cut short, then ``on_epoch_end`` callbacks still run,
+    so the last checkpoint holds the weights at the deadline.
+    """
+
+    def __init__(self, seconds: float | None):
+        super().__init__()
+        self.seconds = seconds
+        self.start: float | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        import time
+
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        import time
+
+        if self.seconds is not None and time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
