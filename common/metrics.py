@@ -61,6 +61,8 @@ def _relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
         raise ValueError(f"labels must be >= 0, found {lo}")
     if hi <= 4 * flat.size + 1024:  # lookup table: O(pixels + max id)
         present = np.bincount(flat, minlength=1) > 0
+        if present[1:].all():  # already 1..N
+            return flat, hi
         present[0] = False
         lut = np.cumsum(present, dtype=np.int64)
         return lut[flat], int(lut[-1])
@@ -87,14 +89,15 @@ def _overlap(true: np.ndarray, pred: np.ndarray) -> tuple:
     """``(n_true, n_pred, ti, pi, inter, area_true [Nt], area_pred [Np])``, int64."""
     t, nt = _relabel(true)
     p, n_p = _relabel(pred)
-    area_t = np.bincount(t, minlength=nt + 1)[1:]
-    area_p = np.bincount(p, minlength=n_p + 1)[1:]
     cells = (nt + 1) * (n_p + 1)
     if cells <= max(_DENSE_CELLS, 4 * t.size):
         table = np.bincount(t * (n_p + 1) + p, minlength=cells).reshape(nt + 1, n_p + 1)
+        area_t, area_p = table.sum(axis=1)[1:], table.sum(axis=0)[1:]
         ti, pi = np.nonzero(table[1:, 1:])
         inter = table[1:, 1:][ti, pi].astype(np.int64)
     else:
+        area_t = np.bincount(t, minlength=nt + 1)[1:]
+        area_p = np.bincount(p, minlength=n_p + 1)[1:]
         both = (t > 0) & (p > 0)
         keys, inter = np.unique(t[both] * (n_p + 1) + p[both], return_counts=True)
         ti, pi = keys // (n_p + 1) - 1, keys % (n_p + 1) - 1
