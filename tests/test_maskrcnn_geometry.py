@@ -1,0 +1,204 @@
+"""Mask R-CNN geometry: boxes, anchors, ROI Align, proposals/NMS (tiny, CPU)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from solutions.maskrcnn.anchors import (anchors_per_location, generate_anchors,
+                                        level_shapes)
+from solutions.maskrcnn.boxes import (box_iou, box_iou_np, box_iou_tf, clip_boxes,
+                                      decode_deltas, encode_deltas, masks_to_boxes)
+from solutions.maskrcnn.proposals import ProposalLayer, nms, nms_numpy
+from solutions.maskrcnn.roi_align import PyramidROIAlign, box_levels, roi_align_numpy
+
+
+def random_boxes(rng, n, size=64.0, min_side=2.0):
+    yx = rng.uniform(0, size - 20, (n, 2))
+    hw = rng.uniform(min_side, 20, (n, 2))
+    return np.concatenate([yx, yx + hw], axis=1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- boxes
+def test_iou_hand_cases():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 5, 9]], np.float32)
+    b = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [0, 5, 10, 15]], np.float32)
+    expected = np.array([[1, 0, 1 / 3]] * 3 + [[0, 0, 0]], np.float32)
+    np.testing.assert_allclose(box_iou_np(a, b), expected, atol=1e-6)
+    np.testing.assert_allclose(box_iou_tf(tf.constant(a), tf.constant(b)).numpy(), expected,
+                               atol=1e-6)
+    assert isinstance(box_iou(a, b), np.ndarray)
+    assert tf.is_tensor(box_iou(tf.constant(a), tf.constant(b)))
+
+
+def test_deltas_round_trip_numpy_and_tf():
+    rng = np.random.default_rng(0)
+    boxes, gt = random_boxes(rng, 50), random_boxes(rng, 50)
+    d = encode_deltas(boxes, gt)
+    assert d.dtype == np.float32 and d.shape == (50, 4)
+    np.testing.assert_allclose(decode_deltas(boxes, d), gt, atol=1e-3)
+    d_tf = encode_deltas(tf.constant(boxes), tf.constant(gt))
+    np.testing.assert_allclose(d_tf.numpy(), d, atol=1e-5)
+    back = tf.function(lambda b, x: decode_deltas(b, x))(tf.constant(boxes), d_tf)
+    np.testing.assert_allclose(back.numpy(), gt, atol=1e-3)
+    # identical boxes -> zero deltas; std divides
+    np.testing.assert_allclose(encode_deltas(boxes, boxes), 0, atol=1e-6)
+    one = encode_deltas(np.array([[0, 0, 10, 10]]), np.array([[1, 0, 11, 20]]))
+    np.testing.assert_allclose(one, [[1.0, 5.0, 0.0, np.log(2) / 0.2]], atol=1e-5)
+
+
+def test_clip_boxes():
+    b = np.array([[-3, 5, 70, 20], [10, -1, 20, 99]], np.float32)
+    want = np.array([[0, 5, 64, 20], [10, 0, 20, 48]], np.float32)
+    np.testing.assert_array_equal(clip_boxes(b, 64, 48), want)
+    np.testing.assert_array_equal(clip_boxes(tf.constant(b), tf.constant(64), 48).numpy(), want)
+
+
+def test_masks_to_boxes():
+    labels = np.zeros((20, 30), np.int32)
+    labels[2:5, 3:9] = 1
+    labels[10:20, 25:30] = 4  # ids may have gaps
+    boxes, ids = masks_to_boxes(labels)
+    np.testing.assert_array_equal(ids, [1, 4])
+    np.testing.assert_array_equal(boxes, [[2, 3, 5, 9], [10, 25, 20, 30]])
+    assert boxes.dtype == np.float32
+    empty_boxes, empty_ids = masks_to_boxes(np.zeros((5, 5), np.int32))
+    assert empty_boxes.shape == (0, 4) and empty_ids.shape == (0,)
+
+
+# -------------------------------------------------------------------------- anchors
+def test_anchors_hand_computed():
+    # 64x64 image, one level of stride 32 -> 2x2 grid, centres at 16 and 48.
+    a = generate_anchors((64, 64), scales=(8,), ratios=(0.5, 1, 2), strides=(32,))
+    assert a.shape == (12, 4) and a.dtype == np.float32
+    s = 2.828427  # 8 * sqrt(0.5) / 2 : half of the short side for ratio 0.5 / 2
+    t = 5.656854  # 8 / sqrt(0.5) / 2 : half of the long side
+    expected_first_cell = [[16 - t, 16 - s, 16 + t, 16 + s],  # ratio 0.5 = w/h: tall
+                           [12, 12, 20, 20],
+                           [16 - s, 16 - t, 16 + s, 16 + t]]  # ratio 2: wide
+    np.testing.assert_allclose(a[:3], expected_first_cell, atol=1e-4)
+    # ratio-1 anchors of the 4 cells, row-major (y, x)
+    np.testing.assert_allclose(a[1::3], [[12, 12, 20, 20], [12, 44, 20, 52],
+                                         [44, 12, 52, 20], [44, 44, 52, 52]], atol=1e-5)
+
+
+def test_anchor_count_and_order_match_rpn_reshape():
+    shape, strides, scales, ratios = (64, 128), (4, 8, 16, 32, 64), (8, 16, 32, 64, 128), (0.5, 1, 2)
+    a = generate_anchors(shape, scales, ratios, strides)
+    grids = level_shapes(shape, strides)
+    assert grids == [(16, 32), (8, 16), (4, 8), (2, 4), (1, 2)]
+    assert len(a) == sum(h * w for h, w in grids) * anchors_per_location(ratios)
+    # Reference: per level a [1,h,w,K*4] "RPN output" holding the anchor, reshaped [1,-1,4].
+    parts = []
+    for (h, w), s, sc in zip(grids, strides, scales):
+        out = np.zeros((1, h, w, len(ratios) * 4), np.float32)
+        for y in range(h):
+            for x in range(w):
+                for k, r in enumerate(ratios):
+                    cy, cx, hh, ww = (y + .5) * s, (x + .5) * s, sc / np.sqrt(r), sc * np.sqrt(r)
+                    out[0, y, x, 4 * k:4 * k + 4] = [cy - hh / 2, cx - ww / 2,
+                                                     cy + hh / 2, cx + ww / 2]
+        parts.append(tf.reshape(out, [1, -1, 4]))
+    np.testing.assert_allclose(tf.concat(parts, axis=1)[0].numpy(), a, atol=1e-4)
+
+
+def test_anchor_stride():
+    assert level_shapes((64, 64), (4, 64), anchor_stride=2) == [(8, 8), (1, 1)]
+    a = generate_anchors((64, 64), scales=(8,), ratios=(1,), strides=(4,), anchor_stride=2)
+    assert a.shape == (64, 4)
+    np.testing.assert_allclose(a[:2], [[-2, -2, 6, 6], [-2, 6, 6, 14]])
+
+
+# ------------------------------------------------------------------------ ROI Align
+def _features(rng, size=128, channels=3, batch=2):
+    return {f"P{l}": tf.constant(rng.normal(size=(batch, size >> l, size >> l, channels)),
+                                 tf.float32) for l in range(2, 6)}
+
+
+def test_box_levels():
+    boxes = tf.constant([[0, 0, 8, 8], [0, 0, 16, 16], [0, 0, 32, 32], [0, 0, 64, 64],
+                         [0, 0, 200, 200], [0, 0, 2, 2], [0, 0, 0, 0], [0, 0, 40, 10]], tf.float32)
+    lv = box_levels(boxes, canonical_size=32, canonical_level=4).numpy()
+    np.testing.assert_array_equal(lv, [2, 3, 4, 5, 5, 2, 2, 3])
+
+
+def test_pyramid_roi_align_matches_numpy():
+    rng = np.random.default_rng(1)
+    feats = _features(rng)
+    boxes = np.array([[[10, 12, 18, 20], [20, 30, 36, 46], [40, 8, 72, 40], [0, 0, 64, 64]],
+                      [[60, 60, 128, 128], [5, 5, 45, 15], [0, 0, 0, 0], [1.5, 2.5, 9, 7.25]]],
+                     np.float32)
+    layer = PyramidROIAlign(pool_size=5, canonical_size=32, canonical_level=4)
+    out = tf.function(lambda b, f: layer(b, f))(tf.constant(boxes), feats).numpy()
+    assert out.shape == (2, 4, 5, 5, 3)
+    levels = box_levels(tf.constant(boxes), 32, 4).numpy()
+    assert set(levels.ravel()) == {2, 3, 4, 5}
+    for b in range(2):
+        for r in range(4):
+            lv = levels[b, r]
+            ref = roi_align_numpy(feats[f"P{lv}"][b].numpy(), boxes[b, r] / 2 ** lv, 5)
+            np.testing.assert_allclose(out[b, r], ref, atol=1e-4, err_msg=f"box {b},{r}")
+
+
+def test_roi_align_numpy_constant_and_identity():
+    feat = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
+    # A box covering exactly cell (1,2) with pool 1 samples that cell's centre.
+    np.testing.assert_allclose(roi_align_numpy(feat, [1, 2, 2, 3], 1)[..., 0], [[6]])
+    # Whole map with pool = map size returns the map itself.
+    np.testing.assert_allclose(roi_align_numpy(feat, [0, 0, 4, 4], 4), feat)
+
+
+def test_pyramid_roi_align_in_functional_model_with_gradient():
+    rng = np.random.default_rng(2)
+    feats = _features(rng, size=64, channels=2, batch=1)
+    box_in = keras.Input((3, 4))
+    feat_in = {k: keras.Input((None, None, 2), name=k) for k in feats}
+    pooled = PyramidROIAlign(pool_size=3)(box_in, feat_in)
+    model = keras.Model([box_in, feat_in], pooled)
+    boxes = tf.constant([[[0, 0, 10, 10], [5, 5, 60, 60], [0, 0, 0, 0]]], tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(feats["P2"])
+        y = model([boxes, feats])
+    assert y.shape == (1, 3, 3, 3, 2)
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(y, feats["P2"])))) > 0
+    cfg = PyramidROIAlign(pool_size=14).get_config()
+    assert PyramidROIAlign.from_config(cfg).pool_size == 14
+
+
+# ------------------------------------------------------------------ proposals / NMS
+@pytest.mark.parametrize("thr", [0.3, 0.6])
+def test_nms_matches_numpy(thr):
+    rng = np.random.default_rng(3)
+    boxes = random_boxes(rng, 60)
+    scores = rng.uniform(size=60).astype(np.float32)
+    got = nms(tf.constant(boxes), tf.constant(scores), 20, thr).numpy()
+    np.testing.assert_array_equal(got, nms_numpy(boxes, scores, 20, thr))
+
+
+def test_proposal_layer_nms_clip_pad():
+    anchors = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40], [-5, 50, 5, 70],
+                        [50, 50, 60, 60]], np.float32)
+    scores = tf.constant([[0.9, 0.8, 0.7, 0.6, 0.1]])
+    deltas = np.zeros((1, 5, 4), np.float32)
+    deltas[0, 2] = [1.0, 0, 0, 0]  # moves box 2 down by 0.1 * 10 px
+    layer = ProposalLayer(proposal_count=6, nms_threshold=0.5, pre_nms_limit=4)
+    run = tf.function(lambda s, d: layer(s, d, anchors, (64, 64)))
+    out = run(scores, tf.constant(deltas)).numpy()
+    assert out.shape == (1, 6, 4)
+    np.testing.assert_allclose(out[0, :3], [[0, 0, 10, 10], [31, 30, 41, 40], [0, 50, 5, 64]],
+                               atol=1e-5)  # box 1 suppressed, box 3 clipped, box 4 cut by top-k
+    np.testing.assert_array_equal(out[0, 3:], 0)
+    cfg = layer.get_config()
+    assert ProposalLayer.from_config(cfg).pre_nms_limit == 4
+
+
+def test_proposal_layer_batch_and_tensor_image_hw():
+    rng = np.random.default_rng(4)
+    anchors = generate_anchors((64, 64))
+    a = len(anchors)
+    layer = ProposalLayer(proposal_count=50, nms_threshold=0.7, pre_nms_limit=300)
+    out = tf.function(lambda s, d, hw: layer(s, d, tf.constant(anchors), hw))(
+        tf.constant(rng.uniform(size=(2, a)), tf.float32),
+        tf.constant(rng.normal(size=(2, a, 4)) * 0.1, tf.float32), tf.constant([64, 64]))
+    assert out.shape == (2, 50, 4)
+    assert np.all(out.numpy() >= 0) and np.all(out.numpy() <= 64)
