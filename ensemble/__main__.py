@@ -1,0 +1,71 @@
+"""Command line: ``python -m ensemble --config ensemble/configs/demo.yaml [options]``.
+
+Merges the configured sources' OOF and test predictions into
+``WORK/predictions/<output>/{oof,test}/``, prints the DSB score of every source and of
+the ensemble where labels exist, writes ``WORK/submissions/<name>.csv`` (validated;
+never over an existing file unless ``--force``) and, with ``--submit``, sends it to
+Kaggle when credentials exist (otherwise says what is missing).
+
+Exit status: 0 on success, 1 on bad input, 2 when ``--submit`` could not submit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from common.config import ConfigError, load_config
+from common.paths import CONFIGS, INPUT_DIR, Workspace
+from ensemble.config import EnsembleConfig
+from ensemble.merge import EnsembleError
+from ensemble.run import make_submission, run_ensemble
+from ensemble.submit import submit_to_kaggle
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ensemble", description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, default=CONFIGS["ensemble"] / "demo.yaml",
+                   help="ensemble YAML (default ensemble/configs/demo.yaml)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config overrides, e.g. vote.min_votes=1")
+    p.add_argument("--solutions", help="comma list: merge exactly these solutions "
+                                       "(configured weights kept, others weight 1)")
+    p.add_argument("--work", type=Path, help="workspace root (default $DSB_WORK_DIR or the repo)")
+    p.add_argument("--data", type=Path, help="DSB data folder (default input/)")
+    p.add_argument("--splits", default="oof,test", help="comma list of oof,test (default both)")
+    p.add_argument("--test-split", choices=["stage1_test", "stage2_test_final"],
+                   help="data split of the test predictions (default: detected)")
+    p.add_argument("--name", help="submission name (default the config's name)")
+    p.add_argument("--no-submission", action="store_true", help="do not write a submission")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild merged predictions; overwrite submissions/<name>.csv")
+    p.add_argument("--submit", action="store_true", help="send the submission with the kaggle CLI")
+    p.add_argument("-m", "--message", default="dsb2018 ensemble", help="Kaggle submission message")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    default = Workspace.default()
+    ws = Workspace(root=(args.work or default.root).resolve(),
+                   data_dir=(args.data or INPUT_DIR).resolve())
+    try:
+        cfg = load_config(EnsembleConfig, args.config, args.set)
+        if args.solutions:
+            cfg = cfg.with_solutions([s for s in args.solutions.split(",") if s])
+        splits = [s for s in args.splits.split(",") if s]
+        run_ensemble(cfg, ws, ws.data_dir, splits, args.test_split, force=args.force)
+        if "test" in splits and not args.no_submission:
+            path = make_submission(ws, ws.data_dir, ws.predictions_dir(cfg.output, "test"),
+                                   args.name or cfg.name, args.test_split, overwrite=args.force)
+            if args.submit and not submit_to_kaggle(path, args.message):
+                return 2
+    except (ConfigError, EnsembleError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Ensemble config: which prediction folders to merge, their weights, how to vote.
+
+Example (``ensemble/configs/demo.yaml``)::
+
+    name: demo
+    sources:
+      - {solution: unet, weight: 1.0}
+      - {solution: maskrcnn-mobilenet, weight: 1.0}
+    vote: {iou: 0.5, min_votes: 2, pixel_fraction: 0.5, min_size: 10}
+    folds: {mode: auto, min_fraction: 0.5}
+
+A source is one solution (or an explicit folder). For ``split: oof`` it is the folder
+``WORK/predictions/<solution>/oof``; for ``split: test`` it is every
+``WORK/predictions/<solution>/test_fold*`` folder (folds x TTA), which are first
+combined into one prediction per image (``folds.mode``: ``pixel`` = average the
+``prob`` maps and run the U-Net watershed; ``vote`` = instance vote needing
+``folds.min_fraction`` of the folders; ``auto`` = pixel when every folder has
+``prob`` maps and the U-Net post-processing is importable). Sources sharing a
+``pixel_group`` have their (weighted) prob maps averaged together before voting.
+The sources are then merged by instance voting (``vote``, see ``ensemble.vote``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from common.config import ConfigError
+
+__all__ = ["SourceConfig", "VoteConfig", "FoldMergeConfig", "EnsembleConfig"]
+
+
+@dataclass
+class SourceConfig:
+    """One source.
+
+    Attributes:
+        solution: Solution name (``predictions/<solution>/...``); or leave empty and give ``path``.
+        path: Explicit predictions folder or glob (relative to WORK or absolute);
+            ``{split}`` is replaced by the split (``oof`` / ``test``).
+        weight: Voting weight (>= 0).
+        pixel_group: Sources with the same non-empty group have their prob maps averaged.
+        name: Display name (default the solution or the path).
+    """
+
+    solution: str = ""
+    path: str = ""
+    weight: float = 1.0
+    pixel_group: str = ""
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.solution or self.path
+
+    def validate(self) -> None:
+        if bool(self.solution) == bool(self.path):
+            raise ConfigError(f"source {self.label!r}: give exactly one of 'solution' or 'path'")
+        if self.weight < 0:
+            raise ConfigError(f"source {self.label!r}: weight must be >= 0, got {self.weight}")
+
+
+@dataclass
+class VoteConfig:
+    """Instance voting across sources (see :class:`ensemble.vote.VoteParams`)."""
+
+    iou: float = 0.5
+    min_votes: int = 2
+    min_fraction: float = 0.0
+    pixel_fraction: float = 0.5
+    min_size: int = 10
+    score_threshold: float = 0.0
+    score_mode: Literal["members", "all"] = "members"
+
+    def validate(self) -> None:
+        if not 0.0 <= self.iou < 1.0:
+            raise ConfigError(f"vote.iou must be in [0, 1), got {self.iou}")
+        if self.min_votes < 1:
+            raise ConfigError(f"vote.min_votes must be >= 1, got {self.min_votes}")
+        for key in ("min_fraction", "pixel_fraction"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"vote.{key} must be in [0, 1], got {getattr(self, key)}")
+        if self.min_size < 0:
+            raise ConfigError(f"vote.min_size must be >= 0, got {self.min_size}")
+
+
+@dataclass
+class FoldMergeConfig:
+    """How the folders of one source (folds x TTA) become one prediction per image."""
+
+    mode: Literal["auto", "pixel", "vote"] = "auto"
+    min_fraction: float = 0.5
+    iou: float = 0.5
+    min_size: int = 10
+
+    def validate(self) -> None:
+        if not 0.0 <= self.min_fraction <= 1.0:
+            raise ConfigError(f"folds.min_fraction must be in [0, 1], got {self.min_fraction}")
+
+
+@dataclass
+class EnsembleConfig:
+    """The ensemble.
+
+    Attributes:
+        name: Used for the submission file name (``submissions/<name>.csv``).
+        output: Predictions go to ``WORK/predictions/<output>/<split>/``.
+        sources: The sources to merge.
+        vote: Cross-source instance voting.
+        folds: Within-source merging of folds / TTA folders.
+        clamp_min_votes: With fewer sources than ``vote.min_votes``, require all of them
+            instead of failing.
+    """
+
+    name: str = "ensemble"
+    output: str = "ensemble"
+    sources: list[SourceConfig] = field(default_factory=list)
+    vote: VoteConfig = field(default_factory=VoteConfig)
+    folds: FoldMergeConfig = field(default_factory=FoldMergeConfig)
+    clamp_min_votes: bool = True
+
+    def validate(self) -> None:
+        labels = [s.label for s in self.sources]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ConfigError(f"sources listed twice: {dup}")
+        if self.sources and sum(s.weight for s in self.sources) <= 0:
+            raise ConfigError("the source weights must have a positive sum")
+        if not self.clamp_min_votes and self.sources and self.vote.min_votes > len(self.sources):
+            raise ConfigError(f"vote.min_votes={self.vote.min_votes} but only "
+                              f"{len(self.sources)} sources")
+        if not self.output or "/" in self.output:
+            raise ConfigError(f"output must be a plain folder name, got {self.output!r}")
+
+    def with_solutions(self, solutions: list[str]) -> "EnsembleConfig":
+        """A copy restricted to (and extended by) ``solutions``, keeping configured weights.
+
+        Solutions not in the config get weight 1; path sources are dropped.
+        """
+        by_name = {s.solution: s for s in self.sources if s.solution}
+        sources = [by_name.get(name, SourceConfig(solution=name)) for name in solutions]
+        return EnsembleConfig(name=self.name, output=self.output, sources=sources,
+                              vote=self.vote, folds=self.folds,
+                              clamp_min_votes=self.clamp_min_votes)

@@ -1,0 +1,163 @@
+"""Score prediction folders against ground truth (OOF on stage1_train, test on a solution CSV).
+
+Truth is loaded lazily and once per process; per-folder per-image scores are cached
+in a JSON file keyed by the folder's fingerprint (file count, newest mtime, size), so
+re-running the report after a crash does not rescore unchanged folders.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.data import SOLUTION_CSVS, DSBDataset, load_split
+from common.metrics import score_dataset
+from common.predictions import list_predictions, load_prediction
+from ensemble.files import folder_fingerprint, read_json, write_json
+
+__all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache"]
+
+
+def truth_split(split: str, test_split: str = "stage1_test") -> str:
+    """The data split whose labels score a predictions split (``oof`` → ``stage1_train``)."""
+    if split == "oof":
+        return "stage1_train"
+    if split == "test" or split.startswith("test_fold"):
+        return test_split
+    return split
+
+
+class Truth:
+    """Ground-truth labels of one data split, loaded on demand.
+
+    A test split is read from its solution CSV with ``common.submission.read_solution``
+    (images marked Ignored are left out); other splits from their masks folders.
+
+    Args:
+        data_dir: DSB data folder.
+        split: ``stage1_train``, ``stage1_test`` or ``stage2_test_final``.
+    """
+
+    def __init__(self, data_dir: str | Path, split: str):
+        self.data_dir, self.split = Path(data_dir), split
+        self._labels: dict[str, np.ndarray] = {}
+        self._dataset: DSBDataset | None = None
+        self._csv_done = False
+
+    @property
+    def available(self) -> bool:
+        """Whether this split has labels."""
+        csv = self.data_dir / SOLUTION_CSVS.get(self.split, "-")
+        if csv.is_file():
+            return True
+        if not (self.data_dir / self.split).is_dir():
+            return False
+        return self._ds().has_labels
+
+    def _ds(self) -> DSBDataset:
+        if self._dataset is None:
+            self._dataset = load_split(self.data_dir, self.split)
+        return self._dataset
+
+    def ids(self) -> list[str]:
+        """Every labelled image id of the split."""
+        csv = self.data_dir / SOLUTION_CSVS.get(self.split, "-")
+        if csv.is_file():
+            self._read_csv(csv)
+            return sorted(self._labels)
+        return list(self._ds().ids)
+
+    def _read_csv(self, csv: Path) -> None:
+        if not self._csv_done:
+            from common.submission import read_solution
+
+            self._labels.update(read_solution(csv))
+            self._csv_done = True
+
+    def get(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Labels int32 [H,W] for ``ids`` (unknown ids are left out)."""
+        csv = self.data_dir / SOLUTION_CSVS.get(self.split, "-")
+        if csv.is_file():
+            self._read_csv(csv)
+            return {i: self._labels[i] for i in ids if i in self._labels}
+        known = set(self._ds().ids)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overlapping-mask notices
+            for i in ids:
+                if i in known and i not in self._labels:
+                    self._labels[i] = self._ds().load_labels(i)
+        return {i: self._labels[i] for i in ids if i in self._labels}
+
+
+def score_folder(folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:
+    """Per-image DSB scores of the labelled images a folder predicts.
+
+    Args:
+        folder: Predictions folder (``<id>.npz`` files).
+        truth: The matching ground truth.
+        ids: Restrict to these image ids.
+
+    Returns:
+        float Series indexed by image id (empty when nothing overlaps).
+    """
+    files = list_predictions(folder)
+    want = truth.ids() if ids is None else list(ids)
+    want = [i for i in want if i in files]
+    true = truth.get(want)
+    pred = {i: load_prediction(files[i]).labels for i in true}
+    if not true:
+        return pd.Series(dtype=float, name="score")
+    return score_dataset(true, pred).per_image["score"]
+
+
+class ScoreCache:
+    """Per-image scores of prediction folders, cached in a JSON file.
+
+    Args:
+        path: The cache file (e.g. ``WORK/reports/_scores.json``).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.data: dict = read_json(self.path, {}) or {}
+
+    def scores(self, folder: str | Path, truth: Truth) -> pd.Series:
+        """Per-image scores of ``folder`` (computed, or read from the cache when unchanged)."""
+        fp = folder_fingerprint(folder)
+        key = f"{Path(folder).resolve()}|{truth.split}"
+        hit = self.data.get(key)
+        if hit is not None and hit.get("fingerprint") == fp:
+            return pd.Series(hit["per_image"], dtype=float, name="score")
+        series = score_folder(folder, truth)
+        self.data[key] = {"fingerprint": fp, "per_image": {k: float(v) for k, v in series.items()}}
+        write_json(self.path, self.data)
+        return series
+
+
+def score_folders(folders: Mapping[str, Path], truth: Truth, cache: ScoreCache | None = None,
+                  n_expected: int | None = None) -> pd.DataFrame:
+    """Score several folders.
+
+    Args:
+        folders: display name -> predictions folder.
+        truth: Ground truth.
+        cache: Optional score cache.
+        n_expected: Number of labelled images (for the coverage column).
+
+    Returns:
+        One row per name: ``folder``, ``n_images`` scored, ``coverage`` and ``score``
+        (mean per-image score, NaN when nothing was scored).
+    """
+    rows = []
+    n_expected = n_expected if n_expected is not None else len(truth.ids())
+    for name, folder in folders.items():
+        s = cache.scores(folder, truth) if cache is not None else score_folder(folder, truth)
+        rows.append({"name": name, "folder": str(folder), "n_images": int(s.size),
+                     "coverage": s.size / n_expected if n_expected else np.nan,
+                     "score": float(s.mean()) if s.size else np.nan})
+    return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame(
+        columns=["folder", "n_images", "coverage", "score"])

@@ -1,0 +1,262 @@
+"""Merge the prediction folders of several sources into ``predictions/<output>/<split>/``.
+
+Two levels (see ``ensemble.config``):
+
+1. Within a source (or a ``pixel_group`` of sources), its folders (folds x TTA) become one
+   prediction per image: ``pixel`` mode averages the ``prob`` maps and runs the U-Net
+   post-processing; ``vote`` mode votes instances among the folders.
+2. Across sources, instances are voted with the configured weights (``ensemble.vote``).
+
+A source missing an image counts as predicting no nuclei there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common.config import to_dict
+from common.paths import Workspace
+from common.predictions import list_predictions, load_prediction, save_prediction
+from ensemble.config import EnsembleConfig, SourceConfig
+from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from ensemble.pixel import Postprocess, load_postprocess, load_threshold_params, merge_params, pixel_merge
+from ensemble.vote import VoteParams, vote_instances
+
+__all__ = ["Unit", "source_folders", "build_units", "Merger", "merge_split", "EnsembleError"]
+
+
+class EnsembleError(RuntimeError):
+    """The ensemble cannot run (no sources, missing folders...); the message says which."""
+
+
+@dataclass
+class Unit:
+    """Folders merged into one prediction per image before cross-source voting.
+
+    Attributes:
+        label: Display name (the source, or ``group:<name>`` for a pixel group).
+        folders: Prediction folders.
+        folder_weights: float [F] weights inside the unit.
+        weight: The unit's voting weight.
+        mode: ``"pixel"`` or ``"vote"``.
+        params: Post-processing params for pixel mode.
+    """
+
+    label: str
+    folders: list[Path]
+    folder_weights: list[float]
+    weight: float
+    mode: str = "vote"
+    params: dict = field(default_factory=dict)
+
+
+def source_folders(src: SourceConfig, ws: Workspace, split: str) -> list[Path]:
+    """The prediction folders of one source for ``split`` (``oof``, ``test`` or a folder name).
+
+    ``test`` means every ``test_fold*`` folder of the solution (folds x TTA).
+    """
+    if src.solution:
+        base = ws.root / "predictions" / src.solution
+        pattern = "test_fold*" if split == "test" else split
+    else:
+        pattern_path = Path(src.path.replace("{split}", split))
+        if not pattern_path.is_absolute():
+            pattern_path = ws.root / pattern_path
+        base, pattern = pattern_path.parent, pattern_path.name
+    return sorted(p for p in base.glob(pattern) if p.is_dir())
+
+
+def _has_prob(folder: Path) -> bool:
+    files = list_predictions(folder)
+    if not files:
+        return False
+    return load_prediction(next(iter(files.values()))).prob is not None
+
+
+def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
+                postprocess: Postprocess | None = None, log: Callable[[str], None] = print
+                ) -> tuple[list[Unit], Postprocess | None]:
+    """Resolve the config's sources into merge units for ``split``.
+
+    Returns:
+        ``(units, postprocess)``; ``postprocess`` is the function pixel units will use.
+
+    Raises:
+        EnsembleError: when no source has a predictions folder for ``split``, or pixel mode
+            is forced but impossible (the message names the source and the reason).
+    """
+    found: list[tuple[SourceConfig, list[Path]]] = []
+    for src in cfg.sources:
+        folders = source_folders(src, ws, split)
+        if not folders:
+            log(f"[ensemble] source {src.label}: no {split} predictions under "
+                f"{ws.root / 'predictions'}; skipped")
+            continue
+        if src.weight > 0:
+            found.append((src, folders))
+    if not found:
+        raise EnsembleError(f"no source has {split} predictions under {ws.root / 'predictions'} "
+                            f"(sources: {[s.label for s in cfg.sources]})")
+    groups: dict[str, list[tuple[SourceConfig, list[Path]]]] = {}
+    for src, folders in found:
+        groups.setdefault(src.pixel_group or f"\0{src.label}", []).append((src, folders))
+    units = []
+    for key, members in groups.items():
+        label = members[0][0].label if key.startswith("\0") else f"group:{key}"
+        folders = [f for _, fs in members for f in fs]
+        fw = [src.weight / len(fs) for src, fs in members for _ in fs]
+        unit = Unit(label, folders, fw, weight=sum(src.weight for src, _ in members))
+        want_pixel = cfg.folds.mode == "pixel" or bool(members[0][0].pixel_group)
+        try_pixel = want_pixel or (cfg.folds.mode == "auto" and len(folders) > 1)
+        if try_pixel and cfg.folds.mode != "vote":
+            reason = None
+            if not all(_has_prob(f) for f in folders):
+                reason = "not every folder has prob maps"
+            else:
+                try:
+                    postprocess = postprocess or load_postprocess()
+                    unit.params = merge_params([load_threshold_params(f, ws.root) for f in folders])
+                except (ImportError, FileNotFoundError, ValueError) as exc:
+                    reason = str(exc)
+            if reason is None:
+                unit.mode = "pixel"
+            elif want_pixel:
+                raise EnsembleError(f"pixel-level merge of {label} impossible: {reason}")
+            else:
+                log(f"[ensemble] {label}: instance voting across folders ({reason})")
+        units.append(unit)
+    return units, postprocess
+
+
+class Merger:
+    """Merges one image at a time.
+
+    Args:
+        cfg: The ensemble config.
+        units: From :func:`build_units`.
+        postprocess: ``probs_to_instances`` for pixel units.
+    """
+
+    def __init__(self, cfg: EnsembleConfig, units: Sequence[Unit],
+                 postprocess: Postprocess | None = None):
+        self.cfg, self.units, self.postprocess = cfg, list(units), postprocess
+        self.files = [[list_predictions(f) for f in u.folders] for u in self.units]
+        v = cfg.vote
+        min_votes = min(v.min_votes, len(self.units)) if cfg.clamp_min_votes else v.min_votes
+        self.vote_params = VoteParams(iou=v.iou, min_votes=min_votes, min_fraction=v.min_fraction,
+                                      pixel_fraction=v.pixel_fraction, min_size=v.min_size,
+                                      score_threshold=v.score_threshold, score_mode=v.score_mode)
+        f = cfg.folds
+        self.fold_params = VoteParams(iou=f.iou, min_votes=1, min_fraction=f.min_fraction,
+                                      pixel_fraction=0.5, min_size=f.min_size)
+
+    def image_ids(self) -> list[str]:
+        """Every image id any folder predicts, sorted."""
+        return sorted({i for unit in self.files for files in unit for i in files})
+
+    def _unit(self, k: int, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        unit = self.units[k]
+        preds, weights = [], []
+        for files, w in zip(self.files[k], unit.folder_weights):
+            if image_id in files:
+                preds.append(load_prediction(files[image_id]))
+                weights.append(w)
+        if not preds:
+            return None
+        if unit.mode == "pixel":
+            return pixel_merge([p.prob for p in preds], weights, unit.params, self.postprocess)
+        if len(preds) == 1:
+            return preds[0].labels, preds[0].scores
+        # folder weights are relative to the unit's full folder list: absent folders count as empty
+        labels = [p.labels for p in preds]
+        scores = [p.scores for p in preds]
+        missing = len(unit.folders) - len(preds)
+        if missing:
+            labels.append(np.zeros_like(labels[0]))
+            scores.append(np.zeros(0, np.float32))
+            weights.append(sum(unit.folder_weights) - sum(weights))
+        return vote_instances(labels, scores, weights, self.fold_params)
+
+    def merge(self, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Merged ``(labels int32 [H,W], scores float32 [N])``, or ``None`` if no source has it."""
+        parts = [self._unit(k, image_id) for k in range(len(self.units))]
+        have = [p for p in parts if p is not None]
+        if not have:
+            return None
+        if len(self.units) == 1:
+            return have[0]
+        shape = have[0][0].shape
+        labels = [p[0] if p is not None else np.zeros(shape, np.int32) for p in parts]
+        scores = [p[1] if p is not None else np.zeros(0, np.float32) for p in parts]
+        return vote_instances(labels, scores, [u.weight for u in self.units], self.vote_params)
+
+
+def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[str] | None = None,
+                force: bool = False, postprocess: Postprocess | None = None,
+                backup_root: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """Merge every image of ``split`` into ``WORK/predictions/<cfg.output>/<split>/``.
+
+    Skips the work when the folder's ``_summary.json`` records the same config and
+    source folders. Otherwise an existing folder is moved aside (into ``backup_root``,
+    default ``WORK/backup/<timestamp>/``) before it is rebuilt; nothing is deleted.
+
+    Args:
+        cfg: Ensemble config.
+        ws: Workspace.
+        split: ``oof`` or ``test``.
+        ids: Image ids to merge (default every id any source predicts).
+        force: Rebuild even when up to date.
+        postprocess: Override ``probs_to_instances`` (tests).
+        backup_root: Where an outdated output folder goes.
+        log: Progress printer.
+
+    Returns:
+        The ``_summary.json`` mapping (with ``"skipped": True`` when nothing was done).
+    """
+    out = ws.predictions_dir(cfg.output, split)
+    units, postprocess = build_units(cfg, ws, split, postprocess, log)
+    inputs = {"config": to_dict(cfg), "split": split,
+              "units": [dict(dataclasses.asdict(u), folders=[folder_fingerprint(f) for f in u.folders])
+                        for u in units]}
+    inputs = json.loads(json.dumps(inputs, default=str))  # compare as stored
+    summary_path = out / "_summary.json"
+    old = read_json(summary_path)
+    if not force and old is not None and old.get("inputs") == inputs:
+        log(f"[ensemble] {out}: up to date ({old.get('n_images')} images); skipped")
+        return dict(old, skipped=True)
+    if out.exists():
+        backup_root = backup_root or ws.root / "backup" / timestamp()
+        where = move_aside(out, backup_root, ws.root)
+        log(f"[ensemble] moved the previous {out} to {where}")
+    merger = Merger(cfg, units, postprocess)
+    ids = list(ids) if ids is not None else merger.image_ids()
+    start, written, absent = time.perf_counter(), 0, []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for image_id in ids:
+            merged = merger.merge(image_id)
+            if merged is None:
+                absent.append(image_id)
+                continue
+            save_prediction(out / f"{image_id}.npz", *merged)
+            written += 1
+    seconds = time.perf_counter() - start
+    if absent:
+        log(f"[ensemble] {len(absent)} image(s) predicted by no source, e.g. {absent[:3]}")
+    desc = ", ".join(f"{u.label} x{len(u.folders)} ({u.mode}, w={u.weight:g})" for u in units)
+    log(f"[ensemble] {split}: merged {written} images from {desc} in {seconds:.1f} s")
+    summary = {"n_images": written, "seconds": round(seconds, 3),
+               "images_per_s": round(written / seconds, 3) if seconds > 0 else math.inf,
+               "device": "cpu", "run": "ensemble", "missing": absent, "inputs": inputs}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(summary_path, summary)
+    return summary

@@ -1,0 +1,134 @@
+"""Run the ensemble: merge splits, score every source and the ensemble, write a submission.
+
+Used by ``python -m ensemble`` and by the pipeline's ensemble and submission stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from common.paths import Workspace
+from common.predictions import list_predictions
+from ensemble.config import EnsembleConfig
+from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
+from ensemble.merge import merge_split, source_folders
+from ensemble.pixel import Postprocess
+from ensemble.submit import free_submission_path, split_shapes, write_validated_submission
+
+__all__ = ["TEST_SPLITS", "detect_test_split", "score_split", "run_ensemble", "make_submission",
+           "format_scores"]
+
+TEST_SPLITS = ("stage2_test_final", "stage1_test")
+
+
+def detect_test_split(data_dir: str | Path, pred_dir: str | Path) -> str:
+    """The test split (``stage2_test_final`` or ``stage1_test``) whose images ``pred_dir`` predicts.
+
+    Raises:
+        FileNotFoundError: when no test split of ``data_dir`` holds those images.
+    """
+    predicted = set(list_predictions(pred_dir))
+    for split in TEST_SPLITS:
+        folder = Path(data_dir) / split
+        if folder.is_dir():
+            ids = {p.name for p in folder.iterdir() if p.is_dir()}
+            if predicted and predicted <= ids:
+                return split
+    raise FileNotFoundError(f"{pred_dir}: its {len(predicted)} images are not all in any of "
+                            f"{[str(Path(data_dir) / s) for s in TEST_SPLITS]}")
+
+
+def format_scores(table: pd.DataFrame) -> str:
+    """A fixed-width text table of :func:`score_split` output."""
+    if table.empty:
+        return "(nothing scored)"
+    shown = table[["n_images", "coverage", "score"]].copy()
+    shown["coverage"] = (shown["coverage"] * 100).round(0).astype("Int64").astype(str) + "%"
+    shown["score"] = shown["score"].map(lambda v: f"{v:.4f}")
+    return shown.to_string()
+
+
+def score_split(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path, split: str,
+                test_split: str = "stage1_test", cache: ScoreCache | None = None,
+                truth: Truth | None = None, log: Callable[[str], None] = print
+                ) -> pd.DataFrame | None:
+    """DSB score of every source folder and of the ensemble for ``split``.
+
+    Returns:
+        The table (rows: ``<source>`` or ``<source>/<folder>``, then ``ensemble``), or
+        ``None`` when the split has no labels.
+    """
+    truth = truth or Truth(data_dir, truth_split(split, test_split))
+    if not truth.available:
+        log(f"[ensemble] {split}: {truth.split} has no labels in {data_dir}; not scored")
+        return None
+    folders = {}
+    for src in cfg.sources:
+        found = source_folders(src, ws, split)
+        for folder in found:
+            folders[src.label if len(found) == 1 else f"{src.label}/{folder.name}"] = folder
+    out = ws.predictions_dir(cfg.output, split)
+    if out.is_dir():
+        folders[cfg.output] = out
+    cache = cache or ScoreCache(ws.reports_dir / "_scores.json")
+    table = score_folders(folders, truth, cache)
+    log(f"[ensemble] {split} DSB score ({truth.split} labels):\n{format_scores(table)}")
+    return table
+
+
+def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
+                 splits: Sequence[str] = ("oof", "test"), test_split: str | None = None,
+                 force: bool = False, postprocess: Postprocess | None = None,
+                 backup_root: Path | None = None, log: Callable[[str], None] = print
+                 ) -> dict[str, pd.DataFrame | None]:
+    """Merge and score each split.
+
+    Args:
+        cfg: Ensemble config.
+        ws: Workspace (predictions are read from and written to ``ws.root/predictions``).
+        data_dir: DSB data folder (for the labels).
+        splits: ``oof`` and/or ``test``.
+        test_split: Data split of the test predictions (default: detected).
+        force: Rebuild merged folders even when up to date.
+        postprocess: Override ``probs_to_instances`` (tests).
+        backup_root: Where outdated merged folders are moved.
+        log: Printer.
+
+    Returns:
+        split -> score table (``None`` where the split has no labels).
+    """
+    tables = {}
+    for split in splits:
+        merge_split(cfg, ws, split, force=force, postprocess=postprocess,
+                    backup_root=backup_root, log=log)
+        tsplit = test_split
+        if split == "test" and tsplit is None:
+            tsplit = detect_test_split(data_dir, ws.predictions_dir(cfg.output, split))
+        tables[split] = score_split(cfg, ws, data_dir, split, tsplit or "stage1_test", log=log)
+    return tables
+
+
+def make_submission(ws: Workspace, data_dir: str | Path, pred_dir: str | Path, name: str,
+                    test_split: str | None = None, overwrite: bool = False,
+                    log: Callable[[str], None] = print) -> Path:
+    """Write and validate ``WORK/submissions/<name>.csv`` from a predictions folder.
+
+    Without ``overwrite`` an existing file is kept and the next free name is used.
+
+    Returns:
+        The submission path.
+    """
+    test_split = test_split or detect_test_split(data_dir, pred_dir)
+    shapes = split_shapes(data_dir, test_split)
+    path = ws.submissions_dir / f"{name}.csv"
+    if path.exists() and overwrite:
+        log(f"[submission] overwriting {path} (--force)")
+    elif path.exists():
+        path = free_submission_path(ws.submissions_dir, name)
+        log(f"[submission] {ws.submissions_dir / f'{name}.csv'} exists; writing {path.name} instead")
+    write_validated_submission(pred_dir, path, shapes, overwrite=overwrite)
+    log(f"[submission] {path}: {len(shapes)} {test_split} images, validated")
+    return path
