@@ -1,0 +1,40 @@
+"""Shared fixtures: the real stage-1 training data and a small synthetic data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.paths import SHARED_DSB_DIR
+
+#: Size of the shared synthetic set: 5 images of each of the 3 types in stage1_train
+#: (so 5-fold stratification works), 6 in stage1_test, sides 64..128 px.
+SYNTH_N_TRAIN, SYNTH_N_TEST, SYNTH_SEED, SYNTH_SIZE = 15, 6, 0, (64, 128)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """``SHARED_DSB_DIR`` (holding ``stage1_train/``); skips the test when absent."""
+    if not (SHARED_DSB_DIR / "stage1_train").is_dir():
+        pytest.skip(f"real DSB2018 data not found under {SHARED_DSB_DIR}")
+    return SHARED_DSB_DIR
+
+
+@pytest.fixture(scope="session")
+def real_train_dir(real_data_dir: Path) -> Path:
+    """``SHARED_DSB_DIR / "stage1_train"``; skips the test when absent."""
+    return real_data_dir / "stage1_train"
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic data folder in DSB layout, made once per session (read-only by convention).
+
+    Holds ``stage1_train/`` (15 images with masks), ``stage1_test/`` (6 images) and
+    ``stage1_solution.csv``. Copy it before modifying anything.
+    """
+    from common.synthetic import generate_dataset
+
+    out = tmp_path_factory.mktemp("synthetic_dsb")
+    return generate_dataset(out, n_train=SYNTH_N_TRAIN, n_test=SYNTH_N_TEST, seed=SYNTH_SEED, size=SYNTH_SIZE)
