@@ -1,0 +1,482 @@
+"""Reading DSB2018 data folders: images, instance labels and solution CSVs.
+
+Layout (see ``docs/CONTRACTS.md``)::
+
+    <data>/stage1_train/<id>/images/<id>.png
+    <data>/stage1_train/<id>/masks/*.png          one binary PNG per nucleus
+    <data>/stage1_test/<id>/images/<id>.png
+    <data>/stage1_solution.csv                    ImageId,EncodedPixels,Height,Width[,Usage]
+
+Every image comes back as uint8 ``[H,W,3]`` RGB whatever it was on disk (RGBA, gray,
+16-bit), every label image as int32 ``[H,W]`` (0 = background, instances ``1..N``).
+Bad input raises :class:`DataError` naming the file.
+
+CLI::
+
+    python -m common.data stats DIR [--split stage1_train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DataError",
+    "DSBDataset",
+    "SOLUTION_CSVS",
+    "load_split",
+    "find_dataset_root",
+    "to_rgb_uint8",
+    "dataset_stats",
+]
+
+#: Test splits whose labels live in a solution CSV beside the split folder.
+SOLUTION_CSVS: dict[str, str] = {
+    "stage1_test": "stage1_solution.csv",
+    "stage2_test_final": "stage2_solution_final.csv",
+}
+_CSV_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the offending file."""
+
+
+def to_rgb_uint8(image: np.ndarray, source: str | Path = "<array>") -> np.ndarray:
+    """Convert an array as read by ``cv2.imread(..., IMREAD_UNCHANGED)`` to RGB uint8.
+
+    Gray becomes 3 equal channels, an alpha channel is dropped, BGR(A) becomes RGB.
+    Non-uint8 data (16-bit, float) is rescaled linearly from the image's own
+    ``[min, max]`` to ``[0, 255]`` (a constant image becomes 0).
+
+    Args:
+        image: [H,W], [H,W,1], [H,W,2] (gray + alpha), [H,W,3] BGR or [H,W,4] BGRA.
+        source: Name used in error messages.
+
+    Returns:
+        uint8 [H,W,3] RGB.
+
+    Raises:
+        DataError: on an unsupported number of dimensions or channels.
+    """
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise DataError(f"{source}: unsupported image shape {image.shape}")
+    channels = image.shape[2]
+    if channels <= 2:  # gray (+ alpha)
+        image = np.repeat(image[:, :, :1], 3, axis=2)
+    else:  # BGR(A) -> RGB, alpha dropped
+        image = image[:, :, 2::-1]
+    if image.dtype != np.uint8:
+        image = _rescale_to_uint8(image)
+    return np.ascontiguousarray(image)
+
+
+def _rescale_to_uint8(image: np.ndarray) -> np.ndarray:
+    """Linearly map an image's ``[min, max]`` to ``[0, 255]`` (uint8, same shape)."""
+    values = image.astype(np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(image.shape, dtype=np.uint8)
+    return np.round((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _png_shape(path: Path) -> tuple[int, int]:
+    """(H, W) from a PNG's IHDR chunk, without decoding the pixels."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError as err:
+        raise DataError(f"{path}: cannot open image file ({err})") from None
+    if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise DataError(f"{path}: not a valid PNG file (corrupt or wrong format)")
+    width, height = struct.unpack(">II", head[16:24])
+    return int(height), int(width)
+
+
+def _read_unchanged(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"{path}: image file is missing")
+    array = cv2.imread(str(path), flags)
+    if array is None or array.size == 0:
+        raise DataError(f"{path}: cannot decode image (corrupt PNG or unsupported format)")
+    return array
+
+
+class DSBDataset:
+    """One split of a DSB2018 data folder.
+
+    Construction scans the folder layout only (cheap ``stat`` calls); pixels are
+    read lazily by :meth:`load_image` and :meth:`load_labels`, which always raise
+    :class:`DataError` on bad files. ``on_error`` decides what the layout scan and
+    :meth:`iter_items` / :meth:`validate` do with a bad image: ``"raise"`` or
+    ``"skip"`` (drop it from :attr:`ids` with a warning naming it).
+
+    Attributes:
+        data_dir: The data folder (parent of the split folder).
+        split: Split folder name, e.g. ``"stage1_train"``.
+        split_dir: ``data_dir / split``.
+        solution_csv: Solution CSV the labels come from, or ``None`` (masks/ folders).
+        ids: Sorted image ids.
+        has_labels: Whether labels are available (masks/ folders or a solution CSV).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        split: str = "stage1_train",
+        solution_csv: str | Path | None = None,
+        on_error: str = "raise",
+    ) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.data_dir = Path(data_dir)
+        self.split = split
+        self.split_dir = self.data_dir / split
+        self.on_error = on_error
+        if not self.split_dir.is_dir():
+            raise DataError(f"{self.split_dir}: split folder is missing")
+        self.solution_csv = Path(solution_csv) if solution_csv is not None else None
+        self._rles: dict[str, tuple[list[str], tuple[int, int]]] = {}
+        if self.solution_csv is not None:
+            self._rles = _read_solution_csv(self.solution_csv)
+        candidates = sorted(p.name for p in self.split_dir.iterdir() if p.is_dir())
+        self.has_labels = self.solution_csv is not None or any(
+            (self.split_dir / i / "masks").is_dir() for i in candidates
+        )
+        self._mask_files: dict[str, list[Path]] = {}
+        self.ids: list[str] = []
+        for image_id in candidates:
+            try:
+                self._check_layout(image_id)
+            except DataError as err:
+                self._handle(err)
+                continue
+            self.ids.append(image_id)
+
+    # ------------------------------------------------------------------ layout
+    def _handle(self, err: DataError) -> None:
+        if self.on_error == "raise":
+            raise err
+        warnings.warn(f"skipping image: {err}", stacklevel=3)
+
+    def image_path(self, image_id: str) -> Path:
+        """``split_dir/<id>/images/<id>.png``."""
+        return self.split_dir / image_id / "images" / f"{image_id}.png"
+
+    def _check_layout(self, image_id: str) -> None:
+        if not self.image_path(image_id).is_file():
+            raise DataError(f"{self.image_path(image_id)}: image file is missing")
+        if not self.has_labels:
+            return
+        if self.solution_csv is not None:
+            if image_id not in self._rles:
+                raise DataError(f"{self.solution_csv}: no rows for image {image_id}")
+            return
+        mask_dir = self.split_dir / image_id / "masks"
+        files = sorted(mask_dir.glob("*.png")) if mask_dir.is_dir() else []
+        if not files:
+            raise DataError(f"{mask_dir}: masks folder is missing or holds no PNG")
+        self._mask_files[image_id] = files
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in set(self.ids)
+
+    def __repr__(self) -> str:
+        return f"DSBDataset({str(self.split_dir)!r}, n={len(self.ids)}, labels={self.has_labels})"
+
+    # ------------------------------------------------------------------ pixels
+    def image_shape(self, image_id: str) -> tuple[int, int]:
+        """(H, W) of an image, read from the PNG header (no decoding)."""
+        return _png_shape(self.image_path(image_id))
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """Read an image.
+
+        Returns:
+            uint8 [H,W,3] RGB.
+
+        Raises:
+            DataError: if the file is missing or cannot be decoded.
+        """
+        path = self.image_path(image_id)
+        return to_rgb_uint8(_read_unchanged(path), path)
+
+    def load_labels(self, image_id: str) -> np.ndarray:
+        """Read the instance labels of an image.
+
+        Overlapping masks are resolved deterministically: masks are painted in
+        sorted file-name order (CSV row order for a solution CSV) and the first
+        mask keeps an overlapped pixel; the count of such pixels is reported with
+        ``warnings.warn``. Ids are renumbered to stay consecutive if a mask vanished.
+
+        Returns:
+            int32 [H,W], 0 = background, instances 1..N.
+
+        Raises:
+            DataError: if the split has no labels, a mask is corrupt or its size
+                differs from the image.
+        """
+        if not self.has_labels:
+            raise DataError(f"{self.split_dir}: split has no labels (no masks/ and no solution CSV)")
+        if self.solution_csv is not None:
+            return self._labels_from_csv(image_id)
+        return self._labels_from_masks(image_id)
+
+    def _labels_from_masks(self, image_id: str) -> np.ndarray:
+        if image_id not in self._mask_files:
+            self._check_layout(image_id)
+        shape = self.image_shape(image_id)
+        painter = _LabelPainter(shape)
+        files = self._mask_files[image_id]
+        reader = _mask_pool().map if len(files) > 8 else map  # cv2 decodes without the GIL
+        for index in reader(lambda p: _mask_indices(p, shape, self.image_path(image_id)), files):
+            painter.paint(index)
+        return painter.finish(str(self.split_dir / image_id))
+
+    def _labels_from_csv(self, image_id: str) -> np.ndarray:
+        from common.rle import rle_decode
+
+        if image_id not in self._rles:
+            raise DataError(f"{self.solution_csv}: no rows for image {image_id}")
+        rles, shape = self._rles[image_id]
+        painter = _LabelPainter(shape)
+        for k, rle in enumerate(rles):
+            try:
+                mask = rle_decode(rle, shape)
+            except ValueError as err:
+                raise DataError(f"{self.solution_csv}: image {image_id}, row {k}: {err}") from None
+            painter.paint(np.flatnonzero(mask))
+        return painter.finish(f"{image_id} in {self.solution_csv}")
+
+    # --------------------------------------------------------------- iteration
+    def iter_items(self, with_labels: bool = True) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
+        """Yield ``(image_id, image uint8[H,W,3], labels int32[H,W] or None)``.
+
+        With ``on_error="skip"`` a bad image is skipped with a warning naming it.
+        """
+        for image_id in list(self.ids):
+            try:
+                image = self.load_image(image_id)
+                labels = self.load_labels(image_id) if with_labels and self.has_labels else None
+            except DataError as err:
+                self._handle(err)
+                continue
+            yield image_id, image, labels
+
+    def validate(self) -> list[str]:
+        """Decode every image (and labels); with ``on_error="skip"`` drop bad ids.
+
+        Returns:
+            The ids that failed (empty with ``on_error="raise"``, which raises instead).
+        """
+        good = {image_id for image_id, _, _ in self.iter_items()}
+        bad = [i for i in self.ids if i not in good]
+        self.ids = [i for i in self.ids if i in good]
+        return bad
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _mask_pool() -> ThreadPoolExecutor:
+    """A small shared thread pool for decoding mask PNGs."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dsb-masks")
+    return _POOL
+
+
+def _mask_indices(path: Path, shape: tuple[int, int], image_path: Path) -> np.ndarray:
+    """Flat (row-major) indices of a mask PNG's nonzero pixels.
+
+    Raises:
+        DataError: if the mask is corrupt or its size differs from ``shape``.
+    """
+    mask = _read_unchanged(path, cv2.IMREAD_GRAYSCALE)
+    if mask.shape != shape:
+        raise DataError(f"{path}: mask size {mask.shape} differs from image size {shape} of {image_path}")
+    x, y, w, h = cv2.boundingRect(mask)  # nonzero search only inside the bounding box
+    rows, cols = np.nonzero(mask[y : y + h, x : x + w])
+    return (rows + y).astype(np.int64) * shape[1] + (cols + x)
+
+
+class _LabelPainter:
+    """Paints masks, given as flat pixel indices, into an int32 label image."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.shape = shape
+        self.flat = np.zeros(shape[0] * shape[1], dtype=np.int32)
+        self.count = 0
+        self.overlapped = 0
+
+    def paint(self, index: np.ndarray) -> None:
+        """Give label ``count+1`` to the pixels of ``index`` not already taken."""
+        self.count += 1
+        taken = self.flat[index] != 0
+        self.overlapped += int(taken.sum())
+        self.flat[index[~taken]] = self.count
+
+    def finish(self, name: str) -> np.ndarray:
+        if self.overlapped:
+            warnings.warn(
+                f"{name}: {self.overlapped} pixels covered by more than one mask; "
+                "the first mask in sorted order keeps them",
+                stacklevel=4,
+            )
+        present = np.bincount(self.flat, minlength=self.count + 1)[1:] > 0
+        if not present.all():  # keep ids consecutive 1..N
+            lut = np.zeros(self.count + 1, dtype=np.int32)
+            lut[1:][present] = np.arange(1, int(present.sum()) + 1, dtype=np.int32)
+            self.flat = lut[self.flat]
+        return self.flat.reshape(self.shape)
+
+
+def _read_solution_csv(path: Path) -> dict[str, tuple[list[str], tuple[int, int]]]:
+    """Group a solution CSV by image: ``{id: ([rle, ...], (H, W))}`` in row order."""
+    if not path.is_file():
+        raise DataError(f"{path}: solution CSV is missing")
+    try:
+        df = pd.read_csv(path, dtype={"ImageId": str, "EncodedPixels": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot parse solution CSV ({err})") from None
+    missing = [c for c in _CSV_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: solution CSV lacks columns {missing} (has {list(df.columns)})")
+    try:
+        heights = pd.to_numeric(df["Height"]).astype(int)
+        widths = pd.to_numeric(df["Width"]).astype(int)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{path}: Height/Width must be integers ({err})") from None
+    out: dict[str, tuple[list[str], tuple[int, int]]] = {}
+    frame = pd.DataFrame({"id": df["ImageId"], "rle": df["EncodedPixels"], "h": heights, "w": widths})
+    for image_id, group in frame.groupby("id", sort=True):
+        shapes = set(zip(group["h"].tolist(), group["w"].tolist()))
+        if len(shapes) != 1:
+            raise DataError(f"{path}: image {image_id} has inconsistent Height/Width {sorted(shapes)}")
+        rles = [r for r in group["rle"].tolist() if r.strip()]
+        out[str(image_id)] = (rles, shapes.pop())
+    return out
+
+
+def load_split(data_dir: str | Path, split: str, on_error: str = "raise") -> DSBDataset:
+    """Open a split, finding its solution CSV for test splits.
+
+    ``stage1_test`` uses ``data_dir/stage1_solution.csv`` and ``stage2_test_final``
+    uses ``data_dir/stage2_solution_final.csv`` when the file exists; otherwise the
+    split is read from masks/ folders (or has no labels).
+    """
+    data_dir = Path(data_dir)
+    csv = data_dir / SOLUTION_CSVS[split] if split in SOLUTION_CSVS else None
+    return DSBDataset(data_dir, split, solution_csv=csv if csv is not None and csv.is_file() else None,
+                      on_error=on_error)
+
+
+def find_dataset_root(candidates: Sequence[str | Path], split: str = "stage1_train") -> Path | None:
+    """The first candidate folder that holds ``split/``, or ``None``."""
+    for candidate in candidates:
+        if candidate is not None and (Path(candidate) / split).is_dir():
+            return Path(candidate)
+    return None
+
+
+# ---------------------------------------------------------------------- stats
+def _per_image_table(dataset: DSBDataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-image rows (id, height, width, n_masks, cluster) and per-nucleus areas."""
+    from common.folds import image_type
+
+    images, nuclei = [], []
+    for image_id, image, labels in dataset.iter_items():
+        row = {"image_id": image_id, "height": image.shape[0], "width": image.shape[1],
+               "cluster": image_type(image)}
+        if labels is not None:
+            areas = np.bincount(labels.ravel())[1:]
+            areas = areas[areas > 0]
+            row["n_masks"] = int(areas.size)
+            nuclei.append(pd.DataFrame({"cluster": row["cluster"], "area": areas}))
+        images.append(row)
+    nuc = pd.concat(nuclei, ignore_index=True) if nuclei else pd.DataFrame(columns=["cluster", "area"])
+    return pd.DataFrame(images), nuc
+
+
+def dataset_stats(dataset: DSBDataset) -> pd.DataFrame:
+    """Summary statistics like the study's Table 3.1, overall and per image type.
+
+    Reads every image and label image once.
+
+    Returns:
+        One row per group (``all`` then each cluster): image count, distinct sizes,
+        most common size, masks per image (min/max/mean) and nucleus area in pixels
+        (min/max/mean/std).
+    """
+    return _summarise(*_per_image_table(dataset))
+
+
+def _summarise(images: pd.DataFrame, nuclei: pd.DataFrame) -> pd.DataFrame:
+    groups = [("all", images, nuclei)] + [
+        (c, images[images.cluster == c], nuclei[nuclei.cluster == c])
+        for c in sorted(images.cluster.unique())
+    ]
+    rows = []
+    for name, img, nuc in groups:
+        sizes = (img.height.astype(str) + "x" + img.width.astype(str)).value_counts()
+        row = {"group": name, "images": len(img), "sizes": len(sizes),
+               "top_size": f"{sizes.index[0]} ({sizes.iloc[0]})" if len(sizes) else ""}
+        if "n_masks" in img:
+            row.update(masks_min=img.n_masks.min(), masks_max=img.n_masks.max(),
+                       masks_mean=round(img.n_masks.mean(), 1), nuclei=len(nuc),
+                       area_min=nuc.area.min(), area_max=nuc.area.max(),
+                       area_mean=round(nuc.area.mean(), 1), area_std=round(nuc.area.std(), 1))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("group")
+
+
+def _resolve_cli_dir(path: Path, split: str) -> tuple[Path, str]:
+    """Accept either a data folder (holding ``split/``) or a split folder itself."""
+    if (path / split).is_dir():
+        return path, split
+    return path.parent, path.name
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    stats = sub.add_parser("stats", help="per-image statistics of a split")
+    stats.add_argument("dir", type=Path, help="data folder (holding stage1_train/) or a split folder")
+    stats.add_argument("--split", default="stage1_train")
+    stats.add_argument("--sizes", action="store_true", help="also print the full size distribution")
+    args = parser.parse_args(argv)
+    try:
+        data_dir, split = _resolve_cli_dir(args.dir, args.split)
+        dataset = load_split(data_dir, split, on_error="skip")
+        images, nuclei = _per_image_table(dataset)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(f"{dataset.split_dir}: {len(dataset)} images")
+        print(_summarise(images, nuclei).to_string())
+        if args.sizes:
+            sizes = images.groupby(["height", "width", "cluster"]).size().rename("images")
+            print(sizes.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
