@@ -1,0 +1,178 @@
+"""Augmentation of an image with its instance labels, shared by U-Net and Mask R-CNN.
+
+Geometric transforms move image and labels together; labels are resampled with
+nearest-neighbour interpolation and padded with 0, so they stay integer instance ids
+and the ids that come out are a subset of the ids that went in (a crop or a
+down-scale may drop some). Colour transforms (brightness, contrast, gamma, hue and
+saturation, channel shuffle, inversion, gray) make fluorescence, brightfield and
+histology images look like each other.
+
+Example::
+
+    aug = build_augmenter(crop_size=256, level="default")
+    image, labels = aug(image, labels, rng_seed=7)   # uint8 [256,256,3], int32 [256,256]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check on import
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["LEVELS", "Augmenter", "build_augmenter", "random_crop"]
+
+LEVELS = ("none", "default", "strong")
+
+
+def _geometric(crop_size: int | None, level: str) -> list[A.BasicTransform]:
+    transforms: list[A.BasicTransform] = []
+    if level != "none":
+        limit = (-0.25, 0.33) if level == "default" else (-0.4, 0.6)  # factor 1 + limit
+        transforms.append(
+            A.RandomScale(scale_limit=limit, interpolation=cv2.INTER_LINEAR,
+                          mask_interpolation=cv2.INTER_NEAREST, p=0.5 if level == "default" else 0.7)
+        )
+    if crop_size is not None:
+        transforms += [
+            A.PadIfNeeded(min_height=crop_size, min_width=crop_size, position="random",
+                          border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0),
+            A.RandomCrop(height=crop_size, width=crop_size),
+        ]
+    if level != "none":
+        transforms.append(A.D4(p=1.0))  # the 8 flips and 90-degree rotations
+    return transforms
+
+
+def _colour(level: str) -> list[A.BasicTransform]:
+    if level == "none":
+        return []
+    strong = level == "strong"
+    return [
+        A.RandomBrightnessContrast(brightness_limit=0.3 if strong else 0.2,
+                                   contrast_limit=0.3 if strong else 0.2, p=0.5),
+        A.RandomGamma(gamma_limit=(70, 140) if strong else (80, 120), p=0.3),
+        A.OneOf(
+            [
+                A.HueSaturationValue(hue_shift_limit=30 if strong else 15,
+                                     sat_shift_limit=40 if strong else 25, val_shift_limit=15),
+                A.ChannelShuffle(),
+                A.ToGray(num_output_channels=3),
+            ],
+            p=0.5 if strong else 0.3,
+        ),
+        A.InvertImg(p=0.3 if strong else 0.15),
+        *(
+            [A.GaussNoise(std_range=(0.01, 0.05), p=0.3), A.GaussianBlur(blur_limit=(3, 5), p=0.2)]
+            if strong
+            else []
+        ),
+    ]
+
+
+class Augmenter:
+    """Callable ``(image, labels, rng_seed=None) -> (image, labels)``.
+
+    Attributes:
+        crop_size: Output side length, or ``None`` to keep the (possibly scaled) size.
+        level: ``"none"``, ``"default"`` or ``"strong"``.
+        transform: The underlying ``albumentations.Compose``.
+    """
+
+    def __init__(self, crop_size: int | None, level: str, seed: int | None = None) -> None:
+        if level not in LEVELS:
+            raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
+        if crop_size is not None and crop_size < 1:
+            raise ValueError(f"crop_size must be a positive int or None, got {crop_size}")
+        self.crop_size = crop_size
+        self.level = level
+        self.transform = A.Compose(_geometric(crop_size, level) + _colour(level), seed=seed)
+
+    def __call__(
+        self, image: np.ndarray, labels: np.ndarray, rng_seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Augment one sample.
+
+        Args:
+            image: uint8 [H,W,3].
+            labels: int [H,W] instance ids, 0 = background.
+            rng_seed: Reseed the augmenter first (same seed and input, same output);
+                ``None`` continues its random stream.
+
+        Returns:
+            ``(image uint8 [h,w,3], labels int32 [h,w])``; ``h = w = crop_size`` when set.
+        """
+        image, labels = _check(image, labels)
+        if rng_seed is not None:
+            self.transform.set_random_seed(int(rng_seed))
+        # uint16 resamples exactly with nearest interpolation in every cv2 routine
+        out = self.transform(image=image, mask=labels.astype(np.uint16))
+        return np.ascontiguousarray(out["image"], dtype=np.uint8), out["mask"].astype(np.int32)
+
+    def __repr__(self) -> str:
+        return f"Augmenter(crop_size={self.crop_size}, level={self.level!r})"
+
+
+def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None) -> Augmenter:
+    """Build the shared augmentation pipeline.
+
+    Args:
+        crop_size: Side of the random crop taken at native resolution (after an
+            optional random scale); images smaller than it are zero-padded
+            (labels padded with 0). ``None``: no crop.
+        level: ``"none"`` (crop/pad only), ``"default"`` or ``"strong"``.
+        seed: Initial seed of the random stream (``None``: random).
+
+    Returns:
+        An :class:`Augmenter`.
+    """
+    return Augmenter(crop_size, level, seed)
+
+
+def _check(image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    image = np.asarray(image)
+    labels = np.asarray(labels)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 [H,W,3], got {image.dtype} {image.shape}")
+    if labels.shape != image.shape[:2]:
+        raise ValueError(f"labels shape {labels.shape} differs from image shape {image.shape[:2]}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be an integer array, got {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
+        raise ValueError(f"label ids must lie in 0..65535, got {labels.min()}..{labels.max()}")
+    return image, labels
+
+
+def random_crop(
+    image: np.ndarray,
+    labels: np.ndarray | None,
+    size: int,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A random ``size x size`` window without augmentation (zero padding if smaller).
+
+    Args:
+        image: [H,W,C] (any dtype).
+        labels: [H,W] or ``None``.
+        size: Output side length.
+        rng: Generator or seed; deterministic for a given seed.
+
+    Returns:
+        ``(image [size,size,C], labels [size,size] or None)``, same dtypes as the input.
+    """
+    rng = np.random.default_rng(rng)
+    h, w = image.shape[:2]
+    pad_h, pad_w = max(0, size - h), max(0, size - w)
+    if pad_h or pad_w:
+        top, left = int(rng.integers(0, pad_h + 1)), int(rng.integers(0, pad_w + 1))
+        pads = ((top, pad_h - top), (left, pad_w - left))
+        image = np.pad(image, pads + ((0, 0),) * (image.ndim - 2))
+        labels = None if labels is None else np.pad(labels, pads)
+        h, w = image.shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    crop = image[y : y + size, x : x + size]
+    return crop, None if labels is None else labels[y : y + size, x : x + size]

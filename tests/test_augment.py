@@ -1,0 +1,91 @@
+"""common.augment: labels stay integer instance ids through every transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.augment import build_augmenter, random_crop
+from common.synthetic import render_sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return render_sample(0, 2, "histology", (80, 120))
+
+
+@pytest.mark.parametrize("level", ["none", "default", "strong"])
+@pytest.mark.parametrize("crop_size", [None, 64, 160])
+def test_labels_stay_integer_subset(sample, level, crop_size):
+    image, labels = sample
+    aug = build_augmenter(crop_size, level)
+    ids = set(np.unique(labels).tolist())
+    for seed in range(8):
+        out_image, out_labels = aug(image, labels, rng_seed=seed)
+        assert out_image.dtype == np.uint8 and out_labels.dtype == np.int32
+        assert out_image.shape == out_labels.shape + (3,)
+        if crop_size is not None:
+            assert out_labels.shape == (crop_size, crop_size)
+        assert set(np.unique(out_labels).tolist()) <= ids
+
+
+def test_padding_is_background(sample):
+    image, labels = sample
+    out_image, out_labels = build_augmenter(160, "none")(image, labels, rng_seed=0)
+    assert (out_labels > 0).sum() == (labels > 0).sum()  # only padding, nothing lost
+    assert (out_image.reshape(-1, 3).any(axis=1)).sum() <= image.shape[0] * image.shape[1]
+
+
+def test_seeded_calls_repeat(sample):
+    image, labels = sample
+    aug = build_augmenter(64, "strong")
+    a = aug(image, labels, rng_seed=11)
+    aug(image, labels)
+    b = aug(image, labels, rng_seed=11)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_none_without_crop_is_identity(sample):
+    image, labels = sample
+    out_image, out_labels = build_augmenter(None, "none")(image, labels)
+    np.testing.assert_array_equal(out_image, image)
+    np.testing.assert_array_equal(out_labels, labels)
+
+
+def test_geometry_moves_image_and_labels_together():
+    image = np.zeros((64, 64, 3), np.uint8)
+    labels = np.zeros((64, 64), np.int32)
+    image[5:20, 30:40] = 200
+    labels[5:20, 30:40] = 3
+    aug = build_augmenter(None, "default")
+    for seed in range(10):
+        out_image, out_labels = aug(image, labels, rng_seed=seed)
+        assert set(np.unique(out_labels).tolist()) <= {0, 3}
+        inside = out_labels == 3
+        assert inside.any()
+        gray = out_image.mean(axis=2)
+        # the bright (or, inverted, dark) block sits where label 3 is
+        assert abs(gray[inside].mean() - gray[~inside].mean()) > 20
+
+
+def test_bad_arguments(sample):
+    image, labels = sample
+    with pytest.raises(ValueError, match="level"):
+        build_augmenter(64, "extreme")
+    with pytest.raises(ValueError, match="shape"):
+        build_augmenter(64)(image, labels[:10])
+    with pytest.raises(ValueError, match="integer"):
+        build_augmenter(64)(image, labels.astype(np.float32))
+
+
+def test_random_crop(sample):
+    image, labels = sample
+    a = random_crop(image, labels, 48, rng=3)
+    b = random_crop(image, labels, 48, rng=3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].shape == (48, 48, 3) and a[1].dtype == labels.dtype
+    big_image, big_labels = random_crop(image, labels, 200, rng=np.random.default_rng(0))
+    assert big_image.shape == (200, 200, 3) and (big_labels > 0).sum() == (labels > 0).sum()
+    assert random_crop(image, None, 32)[1] is None
