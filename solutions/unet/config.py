@@ -1,0 +1,257 @@
+"""The U-Net solution's config: one validated dataclass for both U-Nets.
+
+``model.kind`` picks the network:
+
+* ``"baseline"``: the study's U-Net (semantic mask, images resized to
+  ``data.input_size``, instances by connected components); solution ``unet-baseline``.
+* ``"watershed"``: the stronger multi-channel U-Net (body, border, centre), trained on
+  random crops at native resolution, instances by marker-controlled watershed;
+  solution ``unet``.
+
+Loaded with :func:`common.config.load_config` from ``configs/*.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from common.config import ConfigError
+
+CHANNELS = ("body", "border", "centre")
+
+
+@dataclass
+class ModelConfig:
+    """Network architecture.
+
+    Attributes:
+        kind: ``"baseline"`` (study U-Net) or ``"watershed"`` (multi-channel U-Net).
+        filters: Baseline: filters of each down level (its length is the depth).
+        centre_filters: Baseline: filters of the bottom (centre) block.
+        encoder: Watershed: ``"plain"`` or a name from ``common.backbones``.
+        encoder_weights: ``"none"``, ``"imagenet"`` or a weights path (backbones only).
+        base_filters: Watershed/plain: filters of the first level (doubled per level).
+        depth: Watershed/plain: number of 2x down-samplings (network stride 2^depth).
+        decoder_filters: Watershed/backbone: decoder filters at strides 16, 8, 4, 2, 1.
+        batch_norm: Watershed: BatchNorm after each conv.
+        dropout: Dropout rate in the bottom block (0 = off).
+        channels: Watershed output maps, a subset of ``("body", "border", "centre")``
+            that starts with ``"body"``.
+    """
+
+    kind: Literal["baseline", "watershed"] = "watershed"
+    filters: tuple[int, ...] = (8, 16, 32, 64)
+    centre_filters: int = 128
+    encoder: str = "plain"
+    encoder_weights: str = "none"
+    base_filters: int = 16
+    depth: int = 4
+    decoder_filters: tuple[int, ...] = (128, 64, 32, 16, 16)
+    batch_norm: bool = True
+    dropout: float = 0.0
+    channels: tuple[str, ...] = CHANNELS
+
+    @property
+    def stride(self) -> int:
+        """Input sizes must be multiples of this."""
+        if self.kind == "baseline":
+            return 2 ** len(self.filters)
+        return 32 if self.encoder != "plain" else 2 ** self.depth
+
+    def validate(self) -> None:
+        if self.kind == "baseline" and not self.filters:
+            raise ConfigError("model.filters must list at least one level")
+        if any(f < 1 for f in self.filters) or self.centre_filters < 1 or self.base_filters < 1:
+            raise ConfigError("model filters must be positive")
+        if not 1 <= self.depth <= 6:
+            raise ConfigError(f"model.depth must be 1..6, got {self.depth}")
+        if len(self.decoder_filters) != 5:
+            raise ConfigError("model.decoder_filters needs 5 values (strides 16, 8, 4, 2, 1)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("model.dropout must be in [0, 1)")
+        if not self.channels or self.channels[0] != "body" or any(c not in CHANNELS for c in self.channels):
+            raise ConfigError(f"model.channels must start with 'body' and use {CHANNELS}, got {self.channels}")
+        if len(set(self.channels)) != len(self.channels):
+            raise ConfigError("model.channels has duplicates")
+        if self.encoder != "plain":
+            from common.backbones import list_backbones
+
+            if self.encoder not in list_backbones():
+                raise ConfigError(f"model.encoder {self.encoder!r} is not 'plain' or one of {list_backbones()}")
+
+
+@dataclass
+class DataConfig:
+    """What the network sees.
+
+    Attributes:
+        input_size: Baseline: images are resized to this square size (e.g. 256).
+        crop_size: Watershed: random training crops (smaller images are padded).
+        augment: Augmentation level passed to ``common.augment.build_augmenter``.
+        val_fraction: Share of the training folds held out for validation / early stopping.
+        border_width: Watershed target: width in pixels of the border map.
+        max_train_images: Use at most this many training images (0 = all; tests, demos).
+    """
+
+    input_size: int = 256
+    crop_size: int = 256
+    augment: str = "strong"
+    val_fraction: float = 0.1
+    border_width: int = 2
+    max_train_images: int = 0
+
+    def validate(self) -> None:
+        if self.input_size < 16 or self.crop_size < 16:
+            raise ConfigError("data.input_size and data.crop_size must be >= 16")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError("data.val_fraction must be in [0, 1)")
+        if self.border_width < 1:
+            raise ConfigError("data.border_width must be >= 1")
+
+
+@dataclass
+class LossConfig:
+    """Loss: ``name`` for the baseline; BCE + dice per channel for the watershed net.
+
+    Attributes:
+        name: ``"dice"``, ``"iou"`` (soft Jaccard), ``"bce"`` or ``"bce_dice"``.
+        metric: Reported metric: ``"dice"`` or ``"iou"`` (hard, at 0.5).
+        bce_weight: Weight of the BCE term (``bce_dice``).
+        dice_weight: Weight of the dice term (``bce_dice``).
+        channel_weights: One weight per ``model.channels`` entry (empty = all 1).
+    """
+
+    name: Literal["dice", "iou", "bce", "bce_dice"] = "bce_dice"
+    metric: Literal["dice", "iou"] = "dice"
+    bce_weight: float = 1.0
+    dice_weight: float = 1.0
+    channel_weights: tuple[float, ...] = ()
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation.
+
+    Attributes:
+        optimizer: ``"adam"`` or ``"sgd"``.
+        lr: Initial learning rate.
+        momentum: SGD momentum.
+        lr_schedule: ``"constant"``, ``"cosine"`` (over ``epochs * steps_per_epoch``) or
+            ``"cosine_time"`` (over ``time_budget_s`` of wall-clock time).
+        epochs: Maximum number of epochs.
+        steps_per_epoch: Batches per epoch (0 = one pass over the training images).
+        batch_size: Images per batch.
+        patience: Early stopping after this many epochs without a better ``val_loss``
+            (0 = off).
+        time_budget_s: Stop after this many seconds of training (0 = no limit);
+            counted over resumes.
+        workers: Threads building batches (1 = in the training loop).
+        mixed_precision: ``mixed_float16`` policy (GPU).
+        gpus: Use at most this many GPUs (0 = all visible).
+        tensorboard: Write TensorBoard logs.
+    """
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    lr_schedule: Literal["constant", "cosine", "cosine_time"] = "constant"
+    epochs: int = 50
+    steps_per_epoch: int = 0
+    batch_size: int = 8
+    patience: int = 0
+    time_budget_s: float = 0.0
+    workers: int = 1
+    mixed_precision: bool = False
+    gpus: int = 0
+    tensorboard: bool = True
+
+    def validate(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError("train.lr must be > 0")
+        if self.epochs < 1 or self.batch_size < 1 or self.steps_per_epoch < 0:
+            raise ConfigError("train.epochs and train.batch_size must be >= 1, steps_per_epoch >= 0")
+        if self.lr_schedule == "cosine_time" and self.time_budget_s <= 0:
+            raise ConfigError("train.lr_schedule 'cosine_time' needs train.time_budget_s > 0")
+        if self.patience < 0 or self.time_budget_s < 0 or self.workers < 1:
+            raise ConfigError("train.patience/time_budget_s must be >= 0 and workers >= 1")
+
+
+@dataclass
+class PostConfig:
+    """Default post-processing (``probs_to_instances`` params) before tuning.
+
+    Attributes:
+        mask_threshold: Pixel is nucleus when body > this.
+        seed_threshold: Marker pixel when body - border > this (watershed).
+        centre_threshold: Also require centre > this for markers (0 = ignore).
+        min_area: Drop instances smaller than this (pixels).
+        min_seed_area: Drop markers smaller than this (pixels).
+        tune: Tune these on OOF predictions after ``predict --split oof``.
+    """
+
+    mask_threshold: float = 0.5
+    seed_threshold: float = 0.5
+    centre_threshold: float = 0.0
+    min_area: int = 5
+    min_seed_area: int = 3
+    tune: bool = True
+
+    def params(self) -> dict:
+        """The ``probs_to_instances`` params dict."""
+        return {"mask_threshold": self.mask_threshold, "seed_threshold": self.seed_threshold,
+                "centre_threshold": self.centre_threshold, "min_area": self.min_area,
+                "min_seed_area": self.min_seed_area}
+
+
+@dataclass
+class PredictConfig:
+    """Inference.
+
+    Attributes:
+        tta: ``"none"``, ``"flip"`` (4 flips) or ``"d4"`` (flips x rot90, 8 views).
+        tile_size: Images larger than this on a side are predicted in overlapping tiles.
+        tile_overlap: Overlap between tiles in pixels.
+    """
+
+    tta: Literal["none", "flip", "d4"] = "none"
+    tile_size: int = 1024
+    tile_overlap: int = 64
+
+
+@dataclass
+class UNetConfig:
+    """The whole U-Net config (see the YAML files under ``configs/``)."""
+
+    solution: str = "unet"
+    seed: int = 42
+    n_folds: int = 5
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    post: PostConfig = field(default_factory=PostConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+
+    def validate(self) -> None:
+        if self.model.kind == "baseline":
+            if self.data.input_size % self.model.stride:
+                raise ConfigError(f"data.input_size {self.data.input_size} must be a multiple of "
+                                  f"{self.model.stride} for {len(self.model.filters)} levels")
+        else:
+            if self.data.crop_size % self.model.stride:
+                raise ConfigError(f"data.crop_size {self.data.crop_size} must be a multiple of "
+                                  f"the network stride {self.model.stride}")
+            if self.loss.name != "bce_dice":
+                raise ConfigError("the watershed U-Net uses loss.name 'bce_dice'")
+        n_out = 1 if self.model.kind == "baseline" else len(self.model.channels)
+        if self.loss.channel_weights and len(self.loss.channel_weights) != n_out:
+            raise ConfigError(f"loss.channel_weights needs {n_out} values, got {len(self.loss.channel_weights)}")
+        if self.predict.tile_size % self.model.stride or self.predict.tile_overlap >= self.predict.tile_size:
+            raise ConfigError("predict.tile_size must be a multiple of the stride and > tile_overlap")
+        if self.n_folds < 2:
+            raise ConfigError("n_folds must be >= 2")
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.model.kind == "baseline" else len(self.model.channels)
