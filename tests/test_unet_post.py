@@ -1,0 +1,120 @@
+"""U-Net targets, post-processing (watershed) and whole-image inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.predictions import Prediction, validate
+from solutions.unet.postprocess import probs_to_instances
+from solutions.unet.targets import make_targets
+
+
+def two_touching_discs(shape=(64, 80), r=10, gap=17):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    labels = np.zeros(shape, np.int32)
+    cy, cx = shape[0] // 2, shape[1] // 2
+    labels[(yy - cy) ** 2 + (xx - cx + gap // 2) ** 2 < r * r] = 1
+    second = (yy - cy) ** 2 + (xx - cx - gap + gap // 2) ** 2 < r * r
+    labels[second & (labels == 0)] = 2
+    return labels
+
+
+def test_targets_are_sane_on_synthetic_labels():
+    from common.synthetic import render_sample
+
+    _, labels = render_sample(0, 0, "fluorescence", (96, 128))
+    t = make_targets(labels, ("body", "border", "centre"), border_width=2)
+    assert t.shape == labels.shape + (3,) and t.dtype == np.float32
+    body, border, centre = t[..., 0], t[..., 1], t[..., 2]
+    np.testing.assert_array_equal(body, labels > 0)
+    assert set(np.unique(border)) <= {0.0, 1.0}
+    assert (border <= body).all() and 0 < border.sum() < body.sum()
+    assert (centre[labels == 0] == 0).all() and (centre > 0).sum() == (labels > 0).sum()
+    assert centre.max() == pytest.approx(1.0) and centre.min() >= 0
+    for k in np.unique(labels)[1:]:  # every nucleus peaks at 1
+        assert centre[labels == k].max() == pytest.approx(1.0)
+
+
+def test_border_separates_touching_nuclei():
+    labels = two_touching_discs()
+    t = make_targets(labels, ("body", "border"), border_width=1)
+    touching = (labels == 1) & (np.roll(labels, -1, axis=1) == 2)
+    assert touching.any() and (t[..., 1][touching] == 1).all()
+
+
+def test_watershed_splits_two_touching_discs():
+    labels = two_touching_discs()
+    assert ((labels == 1) & (np.roll(labels, -1, axis=1) == 2)).any()  # they touch
+    prob = make_targets(labels)
+    pred, scores = probs_to_instances(prob, {})
+    assert pred.max() == 2 and scores.shape == (2,)
+    # connected components alone would merge them
+    merged, _ = probs_to_instances(prob, {"method": "cc"})
+    assert merged.max() == 1
+
+
+def test_watershed_on_soft_maps_and_orphans():
+    labels = two_touching_discs()
+    rng = np.random.default_rng(0)
+    prob = np.clip(make_targets(labels) * 0.8 + rng.uniform(0, 0.15, labels.shape + (3,)), 0, 1)
+    prob[3:7, 3:9, 0] = 0.9  # a blob with no marker (all border) still becomes an instance
+    prob[3:7, 3:9, 1] = 0.9
+    pred, scores = probs_to_instances(prob, {"min_area": 4})
+    assert pred.max() == 3
+    assert ((scores > 0.5) & (scores <= 1)).all()
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_postprocess_obeys_the_prediction_contract(channels, tmp_path):
+    from common.predictions import load_prediction, save_prediction
+
+    prob = make_targets(two_touching_discs())[..., :channels]
+    prob[0:3, 0:3, 0] = 1.0  # tiny: dropped by min_area
+    labels, scores = probs_to_instances(prob, {"min_area": 20, "_oof_score": 0.5})
+    validate(Prediction(labels, scores, prob))
+    assert labels.dtype == np.int32 and scores.dtype == np.float32
+    assert labels.max() == scores.shape[0] and labels[0:3, 0:3].max() == 0
+    np.testing.assert_array_equal(np.unique(labels), np.arange(labels.max() + 1))
+    save_prediction(tmp_path / "x.npz", labels, scores, prob=prob)
+    assert load_prediction(tmp_path / "x.npz").labels.max() == labels.max()
+
+
+def test_empty_probabilities_give_no_instances():
+    labels, scores = probs_to_instances(np.zeros((32, 48, 3), np.float32), {})
+    assert labels.shape == (32, 48) and labels.max() == 0 and scores.shape == (0,)
+
+
+def _pointwise_model(channels=3):
+    import keras
+
+    x = keras.Input((None, None, 3))
+    y = keras.layers.Conv2D(channels, 1, activation="sigmoid", kernel_initializer="ones",
+                            bias_initializer=keras.initializers.Constant(-1.0))(keras.layers.Rescaling(1 / 255)(x))
+    return keras.Model(x, y)
+
+
+def test_tiles_pad_and_tta_give_the_whole_image_answer():
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.inference import predict_image, predict_native
+
+    model = _pointwise_model()
+    image = np.random.default_rng(0).integers(0, 255, (75, 150, 3), dtype=np.uint8)
+    whole = predict_native(model, image, stride=16, tile_size=512)
+    tiled = predict_native(model, image, stride=16, tile_size=64, overlap=16)
+    assert whole.shape == (75, 150, 3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    cfg = UNetConfig()
+    for tta in ("flip", "d4"):
+        np.testing.assert_allclose(predict_image(model, image, cfg, tta), whole, atol=1e-5)
+
+
+def test_baseline_inference_resizes_back():
+    from common.config import from_dict
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.inference import predict_image
+
+    cfg = from_dict(UNetConfig, {"model": {"kind": "baseline"}, "loss": {"name": "dice"},
+                                 "data": {"input_size": 64}})
+    out = predict_image(_pointwise_model(1), np.zeros((50, 70, 3), np.uint8), cfg)
+    assert out.shape == (50, 70, 1)
