@@ -1,0 +1,160 @@
+"""Predict instances with a trained U-Net run, per ``docs/CONTRACTS.md``.
+
+Usage::
+
+    python -m solutions.unet.predict --run RUN_DIR --split oof|test [--data DIR] [--work DIR]
+        [--test-split stage1_test|stage2_test_final] [--solution NAME] [--tta none|flip|d4]
+        [--no-tune] [--limit N]
+
+* ``--split oof``: the run's validation-fold images → ``WORK/predictions/<solution>/oof/``;
+  then (``post.tune`` in the config, unless ``--no-tune``) tunes the post-processing on
+  them, writes the run's ``thresholds.json`` and re-labels the OOF files with it.
+* ``--split test``: ``--test-split`` images → ``WORK/predictions/<solution>/test_fold<K>/``,
+  post-processed with the run's ``thresholds.json`` (config defaults if absent).
+
+Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
+probability) and ``prob`` (float [H,W,C] maps); each folder a ``_summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from common.config import load_config
+from common.data import DSBDataset, load_split
+from common.folds import get_folds, split_ids
+from common.predictions import load_prediction, save_prediction
+from common.runs import RunDir
+from solutions.unet.config import UNetConfig
+from solutions.unet.utils import device_description, read_json, workspace, write_json
+
+
+def resolve_run(run: str, ws) -> Path:
+    """``run`` as a folder path, or as a run name under ``ws.runs_dir``."""
+    path = Path(run).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    named = ws.run_dir(run)
+    if named.is_dir():
+        return named
+    raise FileNotFoundError(f"run folder not found: {run} (nor {named})")
+
+
+def default_params(cfg: UNetConfig) -> dict:
+    """The config's post-processing params, with channel names and method."""
+    channels = ["body"] if cfg.model.kind == "baseline" else list(cfg.model.channels)
+    method = "cc" if cfg.model.kind == "baseline" else "watershed"
+    return {**cfg.post.params(), "channels": channels, "method": method}
+
+
+def load_params(run: RunDir, cfg: UNetConfig) -> dict:
+    """The run's ``thresholds.json`` if tuned, else :func:`default_params`."""
+    tuned = read_json(run.thresholds_path)
+    return tuned if tuned is not None else default_params(cfg)
+
+
+def run_fold(run: RunDir) -> int:
+    info = read_json(run.path / "run_info.json")
+    if info is None:
+        raise FileNotFoundError(f"{run.path}/run_info.json is missing: was this run made by solutions.unet.train?")
+    return int(info["fold"])
+
+
+def oof_ids_for(run: RunDir, cfg: UNetConfig, ws, dataset: DSBDataset) -> list[str]:
+    """The run's out-of-fold image ids, from ``folds.csv``."""
+    folds = get_folds(dataset, ws.folds_csv, n_folds=cfg.n_folds, seed=cfg.seed)
+    return split_ids(folds, run_fold(run))[1]
+
+
+def load_model(run: RunDir, cfg: UNetConfig):
+    """Build the network and load the run's best (else last) weights."""
+    from solutions.unet.model_watershed import build_model
+
+    model = build_model(cfg)
+    model.load_weights(run.weights_for_inference())
+    return model
+
+
+def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
+                tta: str | None, run: RunDir) -> dict:
+    """Predict ``ids`` into ``out_dir`` and write its ``_summary.json``."""
+    from solutions.unet.inference import predict_image
+    from solutions.unet.postprocess import probs_to_instances
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    for n, image_id in enumerate(ids, 1):
+        prob = predict_image(model, dataset.load_image(image_id), cfg, tta)
+        labels, scores = probs_to_instances(prob, params)
+        save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob)
+        if n % 25 == 0 or n == len(ids):
+            print(f"[predict] {n}/{len(ids)} images, {time.monotonic() - t0:.1f} s", flush=True)
+    seconds = time.monotonic() - t0
+    summary = {"n_images": len(ids), "seconds": round(seconds, 2),
+               "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
+               "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta}
+    write_json(out_dir / "_summary.json", summary)
+    return summary
+
+
+def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
+    """Re-run post-processing on saved predictions (their ``prob``) with new params."""
+    from solutions.unet.postprocess import probs_to_instances
+
+    for image_id in ids:
+        path = out_dir / f"{image_id}.npz"
+        prob = load_prediction(path).prob
+        labels, scores = probs_to_instances(prob, params)
+        save_prediction(path, labels, scores, prob=prob)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m solutions.unet.predict", description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="run folder (or its name under WORK/runs)")
+    parser.add_argument("--split", required=True, choices=("oof", "test"))
+    parser.add_argument("--data", help="data folder (default: input/)")
+    parser.add_argument("--work", help="workspace root (default: repo root)")
+    parser.add_argument("--test-split", default="stage1_test", choices=("stage1_test", "stage2_test_final"))
+    parser.add_argument("--solution", help="predictions folder name (default: the config's solution)")
+    parser.add_argument("--tta", choices=("none", "flip", "d4"), help="override predict.tta")
+    parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
+    parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
+    args = parser.parse_args(argv)
+    ws = workspace(args.work, args.data)
+    run = RunDir(resolve_run(args.run, ws))
+    cfg = load_config(UNetConfig, run.config_path)
+    solution = args.solution or cfg.solution
+    if args.split == "oof":
+        dataset = DSBDataset(ws.data_dir, "stage1_train")
+        ids = oof_ids_for(run, cfg, ws, dataset)
+        out_dir = ws.predictions_dir(solution, "oof")
+    else:
+        dataset = load_split(ws.data_dir, args.test_split)
+        ids = list(dataset.ids)
+        out_dir = ws.predictions_dir(solution, f"test_fold{run_fold(run)}")
+    if args.limit:
+        ids = ids[:args.limit]
+    model = load_model(run, cfg)
+    params = load_params(run, cfg)
+    summary = predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run)
+    print(f"[predict] {summary}")
+    if args.split == "oof" and cfg.post.tune and not args.no_tune:
+        from solutions.unet.tune import tune_run
+
+        tuned = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
+        relabel(out_dir, ids, tuned)
+    if args.split == "oof" and dataset.has_labels:
+        from common.metrics import score_dataset
+
+        truth = {i: dataset.load_labels(i) for i in ids}
+        pred = {i: load_prediction(out_dir / f"{i}.npz").labels for i in ids}
+        print(f"[predict] OOF DSB score ({len(ids)} images): {score_dataset(truth, pred).score:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

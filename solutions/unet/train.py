@@ -1,0 +1,237 @@
+"""Train a U-Net on the training folds of one fold split.
+
+Usage::
+
+    python -m solutions.unet.train --config solutions/unet/configs/watershed.yaml --fold 0 \\
+        [--data DIR] [--work DIR] [--run-name NAME] [--set train.epochs=3 ...] [--verbose 1|2]
+
+Writes ``WORK/runs/<run-name>/`` (default ``<solution>-fold<K>``): ``config.yaml``,
+``run_info.json`` (fold and image ids), weights, ``state.json``, ``history.csv``,
+TensorBoard ``logs/`` and, at the end, ``train_summary.json``. Running the same command
+again resumes after the last completed epoch; a finished run is not retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from common.config import load_config
+from common.data import DSBDataset
+from common.folds import get_folds, split_ids
+from common.runs import (RunDir, TimeBudget, distribution_strategy, resume, seed_everything,
+                         set_mixed_precision, training_callbacks)
+from solutions.unet.config import UNetConfig
+from solutions.unet.utils import device_description, read_json, workspace, write_json
+
+import keras  # noqa: E402  (after common.* so the backend is configured once)
+
+
+def inner_split(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Hold out ``fraction`` of ``ids`` for validation (deterministic for a seed).
+
+    Returns:
+        ``(fit_ids, val_ids)``, each sorted; ``val_ids`` is empty when ``fraction`` is 0.
+    """
+    ids = sorted(ids)
+    if fraction <= 0 or len(ids) < 2:
+        return ids, []
+    n_val = min(len(ids) - 1, max(1, round(fraction * len(ids))))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    val = sorted(ids[i] for i in order[:n_val])
+    return sorted(set(ids) - set(val)), val
+
+
+class Progress(keras.callbacks.Callback):
+    """Counts training seconds and images over resumes; cosine-in-time learning rate.
+
+    Writes ``train_progress.json`` (``seconds``, ``step_seconds``, ``images``) after each epoch.
+
+    Args:
+        run: The run folder.
+        batch_size: Images per step.
+        base_lr: Learning rate at t = 0 (for ``cosine_time``).
+        time_budget_s: Length of the cosine in seconds (0: constant learning rate).
+    """
+
+    def __init__(self, run: RunDir, batch_size: int, base_lr: float, time_budget_s: float = 0.0):
+        super().__init__()
+        self.run, self.batch_size, self.base_lr, self.budget = run, batch_size, base_lr, time_budget_s
+        self.path = run.path / "train_progress.json"
+        self.done = read_json(self.path, {"seconds": 0.0, "step_seconds": 0.0, "images": 0})
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.monotonic()
+        self.seconds0 = self.done["seconds"]
+
+    def elapsed(self) -> float:
+        return self.seconds0 + time.monotonic() - self.t0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.tb = time.monotonic()
+        if self.budget > 0:
+            frac = min(1.0, self.elapsed() / self.budget)
+            self.model.optimizer.learning_rate.assign(self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac))))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done["step_seconds"] += time.monotonic() - self.tb
+        self.done["images"] += self.batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.done["seconds"] = self.elapsed()
+        write_json(self.path, self.done)
+
+
+def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
+    t = cfg.train
+    lr = t.lr
+    if t.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(t.lr, decay_steps=t.epochs * steps_per_epoch, alpha=0.01)
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=t.momentum)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
+    from common.augment import build_augmenter
+    from solutions.unet.dataset import CropDataset, ResizedDataset, load_items
+
+    kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
+    fit_images, fit_labels = load_items(dataset, fit_ids)
+    val_images, val_labels = load_items(dataset, val_ids)
+    if cfg.model.kind == "baseline":
+        size = cfg.data.input_size
+        aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed)
+        train = ResizedDataset(fit_images, fit_labels, size, cfg.train.batch_size, cfg.train.steps_per_epoch,
+                               aug, cfg.seed, training=True, **kw)
+        val = ResizedDataset(val_images, val_labels, size, cfg.train.batch_size, training=False, **kw) \
+            if val_ids else None
+        return train, val
+    aug = build_augmenter(cfg.data.crop_size, cfg.data.augment, seed=cfg.seed)
+    common = dict(crop_size=cfg.data.crop_size, batch_size=cfg.train.batch_size, channels=cfg.model.channels,
+                  border_width=cfg.data.border_width, seed=cfg.seed)
+    train = CropDataset(fit_images, fit_labels, steps=cfg.train.steps_per_epoch, augmenter=aug,
+                        training=True, **common, **kw)
+    val = CropDataset(val_images, val_labels, training=False, **common, **kw) if val_ids else None
+    return train, val
+
+
+def build_compiled_model(cfg: UNetConfig, steps_per_epoch: int = 1):
+    """Build and compile the configured network (inside the distribution strategy)."""
+    from solutions.unet.losses import build_loss, build_metrics
+    from solutions.unet.model_watershed import build_model
+
+    strategy = distribution_strategy(cfg.train.gpus or None)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = build_model(cfg)
+        model.compile(optimizer=_optimizer(cfg, steps_per_epoch), loss=build_loss(cfg.loss),
+                      metrics=build_metrics(cfg.loss))
+    return model
+
+
+def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str],
+              fold: int, verbose: int = 1) -> dict:
+    """Train (or resume) one run and write ``train_summary.json``.
+
+    Args:
+        cfg: The resolved config (already saved by ``run.prepare``).
+        run: The run folder.
+        dataset: The training split.
+        fit_ids: Images to train on.
+        val_ids: Images for validation / early stopping (may be empty).
+        fold: Fold number, for the summary.
+        verbose: Keras ``fit`` verbosity (1: progress bar, 2: one line per epoch).
+
+    Returns:
+        The train summary dict.
+    """
+    summary_path = run.path / "train_summary.json"
+    if run.finished and summary_path.exists():
+        print(f"[unet] {run.path} is finished; not retraining")
+        return read_json(summary_path)
+    seed_everything(cfg.seed)
+    set_mixed_precision(cfg.train.mixed_precision)
+    train_ds, val_ds = _datasets(cfg, dataset, fit_ids, val_ids)
+    model = build_compiled_model(cfg, len(train_ds))
+    initial_epoch = resume(run, model)
+    train_ds.epoch = initial_epoch
+    progress = Progress(run, cfg.train.batch_size, cfg.train.lr,
+                        cfg.train.time_budget_s if cfg.train.lr_schedule == "cosine_time" else 0.0)
+    callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
+                                   patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
+    callbacks.append(progress)
+    remaining = None
+    if cfg.train.time_budget_s > 0:
+        remaining = cfg.train.time_budget_s - progress.done["seconds"]
+        callbacks.append(TimeBudget(max(remaining, 0.0)))
+    if not run.finished and initial_epoch < cfg.train.epochs and (remaining is None or remaining > 0):
+        print(f"[unet] training {run.path.name}: {len(fit_ids)} images, {len(val_ids)} validation, "
+              f"{model.count_params():,} params, epochs {initial_epoch}->{cfg.train.epochs}, "
+              f"{len(train_ds)} steps/epoch, device {device_description()}", flush=True)
+        model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=verbose)
+    state = run.load_state()
+    done = read_json(progress.path, progress.done)
+    summary = {
+        "solution": cfg.solution,
+        "fold": fold,
+        "train_seconds": round(float(done["seconds"]), 2),
+        "epochs": int(state.get("epoch", 0)),
+        "train_images_per_s": round(done["images"] / done["step_seconds"], 3) if done["step_seconds"] else None,
+        "params": int(model.count_params()),
+        "device": device_description(),
+    }
+    run.mark_finished()
+    write_json(summary_path, summary)
+    print(f"[unet] finished {run.path.name}: {summary}", flush=True)
+    return summary
+
+
+def prepare_fold(cfg: UNetConfig, ws, fold: int) -> tuple[DSBDataset, list[str], list[str], list[str]]:
+    """The training split, and its fit / validation / out-of-fold ids for ``fold``."""
+    dataset = DSBDataset(ws.data_dir, "stage1_train")
+    folds = get_folds(dataset, ws.folds_csv, n_folds=cfg.n_folds, seed=cfg.seed)
+    train_ids, oof_ids = split_ids(folds, fold)
+    fit_ids, val_ids = inner_split(train_ids, cfg.data.val_fraction, cfg.seed)
+    if cfg.data.max_train_images:
+        keep = np.random.default_rng(cfg.seed + 1).permutation(len(fit_ids))[:cfg.data.max_train_images]
+        fit_ids = sorted(fit_ids[i] for i in keep)
+    return dataset, fit_ids, val_ids, oof_ids
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m solutions.unet.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True, help="YAML config (solutions/unet/configs/*.yaml)")
+    parser.add_argument("--fold", type=int, required=True, help="validation fold of folds.csv")
+    parser.add_argument("--data", help="data folder holding stage1_train/ (default: input/)")
+    parser.add_argument("--work", help="workspace root for runs/ and folds.csv (default: repo root)")
+    parser.add_argument("--run-name", help="run folder name (default <solution>-fold<K>)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    args = parser.parse_args(argv)
+    cfg = load_config(UNetConfig, args.config, args.set)
+    ws = workspace(args.work, args.data)
+    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
+    run.prepare(cfg)
+    dataset, fit_ids, val_ids, oof_ids = prepare_fold(cfg, ws, args.fold)
+    info = {"fold": args.fold, "solution": cfg.solution, "data_dir": str(ws.data_dir),
+            "fit_ids": fit_ids, "val_ids": val_ids, "oof_ids": oof_ids}
+    old = read_json(run.path / "run_info.json")
+    if old is not None and (old["fold"], old["fit_ids"]) != (info["fold"], info["fit_ids"]):
+        print(f"[unet] {run.path} was trained on another fold or image set; use another --run-name",
+              file=sys.stderr)
+        return 2
+    write_json(run.path / "run_info.json", info)
+    train_run(cfg, run, dataset, fit_ids, val_ids, args.fold, args.verbose)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

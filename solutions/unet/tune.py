@@ -1,0 +1,135 @@
+"""Tune the post-processing thresholds on out-of-fold predictions.
+
+Usage::
+
+    python -m solutions.unet.tune --run RUN_DIR [--data DIR] [--work DIR] [--solution NAME]
+
+Reads ``WORK/predictions/<solution>/oof/<id>.npz`` (their ``prob`` maps) for the run's
+out-of-fold images, searches a small grid by coordinate ascent (one parameter at a
+time, two passes) maximising the DSB score (``common.metrics.score_dataset``), and
+writes the best params to the run's ``thresholds.json``, which ``predict`` then uses.
+Metadata keys in that file start with ``_``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from common.metrics import score_dataset
+from common.predictions import load_prediction
+from solutions.unet.postprocess import probs_to_instances
+
+GRID_WATERSHED: dict[str, list] = {
+    "mask_threshold": [0.3, 0.4, 0.5, 0.6],
+    "seed_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "centre_threshold": [0.0, 0.2, 0.35],
+    "min_seed_area": [1, 3, 8],
+    "min_area": [1, 5, 15, 30],
+}
+GRID_CC: dict[str, list] = {
+    "mask_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "min_area": [1, 5, 15, 30],
+}
+
+
+def score_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray], params: dict) -> float:
+    """DSB score of ``probs_to_instances(prob, params)`` over the images of ``truth``."""
+    pred = {i: probs_to_instances(probs[i], params)[0] for i in truth}
+    return score_dataset(truth, pred).score
+
+
+def tune_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray], start: dict,
+                grid: Mapping[str, Sequence] | None = None, passes: int = 2,
+                verbose: bool = True) -> tuple[dict, float, float]:
+    """Coordinate ascent over ``grid`` starting from ``start``.
+
+    Args:
+        probs: image id → float [H,W,C] maps.
+        truth: image id → int [H,W] true labels (the scored images).
+        start: Initial params (also holds non-tuned keys such as ``channels``).
+        grid: Parameter → candidate values (default by channel count).
+        passes: Rounds over all parameters.
+        verbose: Print each improvement.
+
+    Returns:
+        ``(best_params, best_score, start_score)``.
+    """
+    n_channels = next(iter(probs.values())).shape[-1] if probs else 1
+    grid = grid or (GRID_WATERSHED if n_channels > 1 else GRID_CC)
+    best = dict(start)
+    start_score = best_score = score_params(probs, truth, best)
+    if verbose:
+        print(f"[tune] start {best_score:.4f} with {best}", flush=True)
+    for _ in range(passes):
+        improved = False
+        for key, values in grid.items():
+            for value in values:
+                if best.get(key) == value:
+                    continue
+                trial = {**best, key: value}
+                score = score_params(probs, truth, trial)
+                if score > best_score + 1e-9:
+                    best, best_score, improved = trial, score, True
+                    if verbose:
+                        print(f"[tune] {key}={value}: {score:.4f}", flush=True)
+        if not improved:
+            break
+    return best, best_score, start_score
+
+
+def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: dict) -> dict:
+    """Tune on the predictions of ``ids`` in ``pred_dir`` and write ``thresholds.json``.
+
+    Returns:
+        The written thresholds dict (params plus ``_``-metadata).
+    """
+    from solutions.unet.utils import write_json
+
+    probs, truth = {}, {}
+    for image_id in ids:
+        path = pred_dir / f"{image_id}.npz"
+        pred = load_prediction(path)
+        if pred.prob is None:
+            raise ValueError(f"{path}: no 'prob' maps to tune on; predict with prob maps saved")
+        probs[image_id] = pred.prob
+        truth[image_id] = dataset.load_labels(image_id)
+    if not truth:
+        raise ValueError(f"no out-of-fold predictions in {pred_dir} for this run")
+    best, score, start_score = tune_params(probs, truth, start)
+    out = {**best, "_oof_score": round(score, 5), "_default_score": round(start_score, 5),
+           "_n_images": len(truth), "_predictions": str(pred_dir)}
+    write_json(Path(run_dir) / "thresholds.json", out)
+    print(f"[tune] {len(truth)} OOF images: {start_score:.4f} -> {score:.4f}; wrote {run_dir}/thresholds.json")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from common.config import load_config
+    from common.data import DSBDataset
+    from common.runs import RunDir
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.predict import default_params, oof_ids_for, resolve_run
+    from solutions.unet.utils import workspace
+
+    parser = argparse.ArgumentParser(prog="python -m solutions.unet.tune", description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="run folder (or its name under WORK/runs)")
+    parser.add_argument("--data", help="data folder holding stage1_train/")
+    parser.add_argument("--work", help="workspace root")
+    parser.add_argument("--solution", help="predictions folder name (default: the config's solution)")
+    args = parser.parse_args(argv)
+    ws = workspace(args.work, args.data)
+    run = RunDir(resolve_run(args.run, ws))
+    cfg = load_config(UNetConfig, run.config_path)
+    dataset = DSBDataset(ws.data_dir, "stage1_train")
+    pred_dir = ws.predictions_dir(args.solution or cfg.solution, "oof")
+    tune_run(run.path, pred_dir, dataset, oof_ids_for(run, cfg, ws, dataset), default_params(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

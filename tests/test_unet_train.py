@@ -1,0 +1,138 @@
+"""U-Net train / predict / tune command lines on the synthetic data (1-2 tiny steps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.predictions import list_predictions, load_prediction
+
+CONFIGS = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs"
+TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2", "data.crop_size=64",
+        "model.base_filters=4", "model.depth=2"]
+
+
+def _train(data: Path, work: Path, config: str = "demo.yaml", sets=TINY, run_name=None) -> int:
+    from solutions.unet.train import main
+
+    argv = ["--config", str(CONFIGS / config), "--fold", "0", "--data", str(data), "--work", str(work),
+            "--verbose", "2", "--set", *sets]
+    return main(argv + (["--run-name", run_name] if run_name else []))
+
+
+def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tmp_path, capsys):
+    assert _train(synthetic_data_dir, tmp_path) == 0
+    run = tmp_path / "runs" / "unet-fold0"
+    for name in ("config.yaml", "weights/best.weights.h5", "weights/last.weights.h5", "train_summary.json",
+                 "history.csv", "run_info.json"):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert {"solution", "fold", "train_seconds", "epochs", "train_images_per_s", "params", "device"} <= set(summary)
+    assert summary["epochs"] == 1 and summary["solution"] == "unet" and summary["params"] > 0
+    assert (tmp_path / "folds.csv").is_file()
+    stamp = (run / "weights" / "last.weights.h5").stat().st_mtime_ns
+    capsys.readouterr()
+    assert _train(synthetic_data_dir, tmp_path) == 0
+    assert "not retraining" in capsys.readouterr().out
+    assert (run / "weights" / "last.weights.h5").stat().st_mtime_ns == stamp
+
+    # predict the out-of-fold images, tune thresholds, relabel
+    from solutions.unet.predict import main as predict
+
+    assert predict(["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir),
+                    "--work", str(tmp_path)]) == 0
+    out = tmp_path / "predictions" / "unet" / "oof"
+    info = json.loads((run / "run_info.json").read_text())
+    files = list_predictions(out)
+    assert sorted(files) == sorted(info["oof_ids"]) and files
+    for image_id, path in files.items():
+        pred = load_prediction(path)
+        h, w = pred.labels.shape
+        assert pred.prob is not None and pred.prob.shape == (h, w, 3)
+        assert (h, w) == _image_shape(synthetic_data_dir, image_id)
+    assert json.loads((out / "_summary.json").read_text())["n_images"] == len(files)
+    thresholds = json.loads((run / "thresholds.json").read_text())
+    assert "mask_threshold" in thresholds and "_oof_score" in thresholds
+
+    assert predict(["--run", str(run), "--split", "test", "--data", str(synthetic_data_dir),
+                    "--work", str(tmp_path), "--tta", "flip", "--limit", "2"]) == 0
+    assert len(list_predictions(tmp_path / "predictions" / "unet" / "test_fold0")) == 2
+
+
+def _image_shape(data: Path, image_id: str):
+    from common.data import DSBDataset
+
+    return DSBDataset(data, "stage1_train").image_shape(image_id)
+
+
+def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path, monkeypatch):
+    import solutions.unet.train as train
+
+    sets = [s for s in TINY if not s.startswith("train.epochs")] + ["train.epochs=2", "train.lr_schedule=constant"]
+    original = train.Progress.on_epoch_end
+
+    def crash_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise KeyboardInterrupt("simulated kill after epoch 1")
+
+    monkeypatch.setattr(train.Progress, "on_epoch_end", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _train(synthetic_data_dir, tmp_path, sets=sets)
+    run = tmp_path / "runs" / "unet-fold0"
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 1 and not state.get("finished")
+    assert not (run / "train_summary.json").exists()
+
+    monkeypatch.setattr(train.Progress, "on_epoch_end", original)
+    assert _train(synthetic_data_dir, tmp_path, sets=sets) == 0
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 2 and state["finished"]
+    history = (run / "history.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]  # epoch 0 once, then 1
+
+
+def test_a_different_config_in_the_same_run_folder_is_refused(synthetic_data_dir, tmp_path):
+    from common.runs import RunConflictError
+
+    assert _train(synthetic_data_dir, tmp_path) == 0
+    with pytest.raises(RunConflictError):
+        _train(synthetic_data_dir, tmp_path, sets=TINY + ["train.lr=0.5"])
+
+
+def test_fixed_seed_gives_identical_weights(synthetic_data_dir, tmp_path):
+    import h5py
+
+    sets = [s for s in TINY if not s.startswith("train.steps")] + ["train.steps_per_epoch=1"]
+    for name in ("a", "b"):
+        assert _train(synthetic_data_dir, tmp_path, sets=sets, run_name=name) == 0
+
+    def weights(name):
+        arrays = []
+        with h5py.File(tmp_path / "runs" / name / "weights" / "last.weights.h5", "r") as f:
+            f.visititems(lambda key, obj: arrays.append((key, obj[()])) if isinstance(obj, h5py.Dataset) else None)
+        return arrays
+
+    a, b = weights("a"), weights("b")
+    assert len(a) == len(b) > 0
+    for (ka, va), (kb, vb) in zip(a, b):
+        assert ka == kb
+        np.testing.assert_array_equal(va, vb, err_msg=ka)
+
+
+def test_study_baseline_trains_and_predicts(synthetic_data_dir, tmp_path):
+    from solutions.unet.predict import main as predict
+
+    sets = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2"]
+    assert _train(synthetic_data_dir, tmp_path, config="demo_baseline.yaml", sets=sets) == 0
+    run = tmp_path / "runs" / "unet-baseline-fold0"
+    assert json.loads((run / "train_summary.json").read_text())["params"] == 485_817
+    assert predict(["--run", "unet-baseline-fold0", "--split", "oof", "--data", str(synthetic_data_dir),
+                    "--work", str(tmp_path)]) == 0
+    files = list_predictions(tmp_path / "predictions" / "unet-baseline" / "oof")
+    assert files
+    for path in files.values():
+        assert load_prediction(path).prob.shape[-1] == 1
+    assert not (run / "thresholds.json").exists()  # the study does not tune
