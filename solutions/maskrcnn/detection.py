@@ -1,0 +1,217 @@
+"""Final detections (graph) and their conversion into instance label images (numpy).
+
+``DetectionLayer`` refines the proposals with the head's per-class deltas, clips them to
+the input, and keeps up to ``max_instances`` boxes per image after a score threshold
+and per-class NMS (``tf.image.combined_non_max_suppression``), zero-padded.
+
+``detections_to_instances`` pastes the 28x28 mask probabilities back at the ORIGINAL
+image size (undoing padding and resizing), thresholds them and resolves overlaps by
+score (a pixel belongs to the highest-scoring mask that covers it), returning the
+contract's non-overlapping int32 label image plus the overlapping candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.predictions import relabel_sequential
+from solutions.maskrcnn.boxes import DEFAULT_STD, clip_boxes, decode_deltas
+from solutions.maskrcnn.proposals import nms_numpy
+
+
+@keras.saving.register_keras_serializable(package="maskrcnn")
+class DetectionLayer(keras.layers.Layer):
+    """Refine, clip, score-threshold and per-class NMS the head outputs.
+
+    Args:
+        min_confidence: Drop detections whose class probability is below this.
+        nms_threshold: Per-class NMS IoU threshold.
+        max_instances: Detections per image (N).
+        std: Delta normalisation.
+
+    Call:
+        rois: [B,R,4] proposals in input pixels (zero rows are padding).
+        class_logits: [B,R,C] classifier logits (class 0 background).
+        deltas: [B,R,C,4] per-class normalised deltas.
+        image_hw: ``(H, W)`` ints or an int/float tensor [2] of the padded input.
+
+    Returns:
+        dict ``boxes`` [B,N,4] float32, ``class_ids`` [B,N] int32 (0 = padding),
+        ``scores`` [B,N] float32 (0 = padding), sorted by decreasing score.
+    """
+
+    def __init__(self, min_confidence: float = 0.7, nms_threshold: float = 0.3,
+                 max_instances: int = 400, std: Sequence[float] = DEFAULT_STD,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_confidence = float(min_confidence)
+        self.nms_threshold = float(nms_threshold)
+        self.max_instances = int(max_instances)
+        self.std = tuple(float(s) for s in std)
+
+    def call(self, rois: Any, class_logits: Any, deltas: Any, image_hw: Any) -> dict:
+        rois = tf.cast(rois, tf.float32)
+        probs = tf.nn.softmax(tf.cast(class_logits, tf.float32), axis=-1)  # [B,R,C]
+        image_hw = tf.cast(tf.convert_to_tensor(image_hw), tf.float32)
+        boxes = decode_deltas(rois[:, :, None, :], deltas, self.std)  # [B,R,C,4]
+        boxes = clip_boxes(boxes, image_hw[0], image_hw[1])
+        valid = tf.reduce_any(tf.not_equal(rois, 0.0), axis=-1)  # [B,R]
+        scores = probs[:, :, 1:] * tf.cast(valid, tf.float32)[..., None]
+        out = tf.image.combined_non_max_suppression(
+            boxes[:, :, 1:, :], scores, max_output_size_per_class=self.max_instances,
+            max_total_size=self.max_instances, iou_threshold=self.nms_threshold,
+            score_threshold=self.min_confidence, pad_per_class=False, clip_boxes=False)
+        keep = out.nmsed_scores > 0
+        class_ids = tf.where(keep, tf.cast(out.nmsed_classes, tf.int32) + 1, 0)
+        return {"boxes": out.nmsed_boxes * tf.cast(keep, tf.float32)[..., None],
+                "class_ids": class_ids, "scores": out.nmsed_scores}
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "min_confidence": self.min_confidence,
+                "nms_threshold": self.nms_threshold, "max_instances": self.max_instances,
+                "std": list(self.std)}
+
+
+# --------------------------------------------------------------------------- numpy side
+
+
+@dataclass
+class Instances:
+    """One image's instances at the original size.
+
+    Attributes:
+        labels: int32 [H,W], 0 background, 1..N without overlaps.
+        scores: float32 [N], score of label ``i + 1``.
+        cand_masks: bool [K,H,W] overlapping candidates (or None).
+        cand_scores: float32 [K] (or None).
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    cand_masks: np.ndarray | None = None
+    cand_scores: np.ndarray | None = None
+
+
+def paste_mask(box: np.ndarray, mask: np.ndarray, image_hw: tuple[int, int],
+               threshold: float = 0.5) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """Resize one mask into its box and threshold it.
+
+    Args:
+        box: [4] ``(y1, x1, y2, x2)`` in original-image pixels (continuous).
+        mask: float [m,m] probabilities.
+        image_hw: ``(H, W)`` of the original image.
+        threshold: Probability threshold.
+
+    Returns:
+        ``((row slice, col slice), bool [h,w])`` inside the image, or None when the box
+        has no pixel inside the image.
+    """
+    h_img, w_img = image_hw
+    y1, x1, y2, x2 = (int(round(v)) for v in box)
+    if y2 <= y1 or x2 <= x1:
+        return None
+    full = cv2.resize(mask.astype(np.float32), (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+    full = full.reshape(y2 - y1, x2 - x1) >= threshold
+    cy1, cx1, cy2, cx2 = max(y1, 0), max(x1, 0), min(y2, h_img), min(x2, w_img)
+    if cy2 <= cy1 or cx2 <= cx1:
+        return None
+    local = full[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]
+    return (slice(cy1, cy2), slice(cx1, cx2)), local
+
+
+def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.ndarray,
+                            image_hw: tuple[int, int], scale: float = 1.0,
+                            mask_threshold: float = 0.5, min_pixels: int = 1,
+                            with_candidates: bool = True) -> Instances:
+    """Paste detections back at the original size and resolve overlaps by score.
+
+    Args:
+        boxes: float [N,4] boxes in network-input pixels (the input was the original image
+            resized by ``scale`` and zero-padded at the bottom/right).
+        scores: float [N]; rows with score <= 0 are padding and ignored.
+        masks: float [N,m,m] mask probabilities of each detection's class.
+        image_hw: ``(H, W)`` of the original image.
+        scale: Resize factor that was applied before the network.
+        mask_threshold: Threshold of the pasted probabilities.
+        min_pixels: Instances with fewer pixels after overlap resolution are dropped.
+        with_candidates: Also return the overlapping candidate masks.
+
+    Returns:
+        :class:`Instances`; ``labels`` are ordered by decreasing score.
+    """
+    h_img, w_img = int(image_hw[0]), int(image_hw[1])
+    keep = np.asarray(scores) > 0
+    boxes = np.asarray(boxes, np.float32)[keep] / np.float32(scale)
+    scores = np.asarray(scores, np.float32)[keep]
+    masks = np.asarray(masks, np.float32)[keep]
+    order = np.argsort(-scores, kind="stable")
+    labels = np.zeros((h_img, w_img), np.int32)
+    pasted, kept_scores = [], []
+    for i in order:
+        item = paste_mask(boxes[i], masks[i], (h_img, w_img), mask_threshold)
+        if item is None or not item[1].any():
+            continue
+        pasted.append(item)
+        kept_scores.append(scores[i])
+    # Paint from the lowest score up, so the highest score wins every shared pixel.
+    for idx in range(len(pasted) - 1, -1, -1):
+        (rows, cols), local = pasted[idx]
+        region = labels[rows, cols]
+        region[local] = idx + 1
+    kept_scores = np.asarray(kept_scores, np.float32)
+    if min_pixels > 1 and kept_scores.size:
+        counts = np.bincount(labels.ravel(), minlength=kept_scores.size + 1)
+        small = np.flatnonzero(counts[1:] < min_pixels) + 1
+        labels[np.isin(labels, small)] = 0
+    labels, out_scores = relabel_sequential(labels, kept_scores if kept_scores.size else None)
+    if labels.max(initial=0) == 0:
+        out_scores = np.zeros(0, np.float32)
+    cand_masks = cand_scores = None
+    if with_candidates:
+        cand_masks = np.zeros((len(pasted), h_img, w_img), bool)
+        for k, ((rows, cols), local) in enumerate(pasted):
+            cand_masks[k, rows, cols] = local
+        cand_scores = kept_scores
+    return Instances(labels, out_scores, cand_masks, cand_scores)
+
+
+def flip_detections(boxes: np.ndarray, masks: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Map detections made on a horizontally flipped input back to the unflipped one.
+
+    Args:
+        boxes: [N,4] boxes on the flipped input.
+        masks: [N,m,m] their masks.
+        width: Width of the flipped region (the resized image before padding).
+    """
+    out = boxes.copy()
+    out[:, 1] = width - boxes[:, 3]
+    out[:, 3] = width - boxes[:, 1]
+    return out, masks[:, :, ::-1]
+
+
+def merge_detections(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     nms_threshold: float, max_instances: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of several detection sets (e.g. TTA passes) reduced by NMS.
+
+    Args:
+        parts: ``(boxes [N_i,4], scores [N_i], masks [N_i,m,m])`` per pass.
+        nms_threshold: IoU above which the lower-scoring box is suppressed.
+        max_instances: Upper bound on the result.
+
+    Returns:
+        ``(boxes [K,4], scores [K], masks [K,m,m])`` sorted by decreasing score.
+    """
+    boxes = np.concatenate([p[0][p[1] > 0] for p in parts]).astype(np.float32)
+    scores = np.concatenate([p[1][p[1] > 0] for p in parts]).astype(np.float32)
+    masks = np.concatenate([p[2][p[1] > 0] for p in parts]).astype(np.float32)
+    if scores.size == 0:
+        return boxes, scores, masks
+    keep = np.asarray(nms_numpy(boxes, scores, max_instances, nms_threshold), np.int64)
+    return boxes[keep], scores[keep], masks[keep]

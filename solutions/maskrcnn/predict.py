@@ -1,0 +1,159 @@
+"""Predict instances with a trained Mask R-CNN run (command line in ``docs/CONTRACTS.md``).
+
+    python -m solutions.maskrcnn.predict --run WORK/runs/maskrcnn-mobilenet-fold0 \\
+        --split oof|test [--data DIR] [--work DIR] [--test-split stage1_test]
+        [--solution NAME] [--set predict.tta_flip=true ...]
+
+``oof`` predicts the run's validation-fold images into ``WORK/predictions/<solution>/oof/``;
+``test`` predicts ``--test-split`` into ``WORK/predictions/<solution>/test_fold<K>/``.
+One ``<image_id>.npz`` per image (``labels``, ``scores``, ``cand_masks``, ``cand_scores``)
+plus ``_summary.json``. Images of any size are batched by padding to a multiple of 64;
+masks are pasted back at the original size.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Iterable, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from common.config import load_config  # noqa: E402
+from common.data import DSBDataset  # noqa: E402
+from common.folds import get_folds, split_ids  # noqa: E402
+from common.paths import Workspace  # noqa: E402
+from common.predictions import save_prediction  # noqa: E402
+from common.runs import RunDir  # noqa: E402
+from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402
+from solutions.maskrcnn.data import inference_batch  # noqa: E402
+from solutions.maskrcnn.detection import (Instances, detections_to_instances,  # noqa: E402
+                                          flip_detections, merge_detections)
+from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
+from solutions.maskrcnn.train import device_description, write_json  # noqa: E402
+
+
+def load_run_model(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
+                   ) -> tuple[MaskRCNNConfig, MaskRCNN]:
+    """The run's resolved config (plus overrides) and its model with best/last weights."""
+    run = RunDir(run_dir)
+    if not run.config_path.exists():
+        raise FileNotFoundError(f"{run.config_path} not found: not a training run folder")
+    cfg = load_config(MaskRCNNConfig, run.config_path, overrides)
+    cfg.model.backbone_weights = "none"  # every weight comes from the checkpoint
+    model = build_model(cfg.model)
+    model.load_weights(run.weights_for_inference())
+    return cfg, model
+
+
+def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.ndarray]
+                   ) -> list[Instances]:
+    """Instances of a list of uint8 [H,W,3] images of any sizes (one forward batch).
+
+    With ``cfg.predict.tta_flip`` a horizontally flipped pass is added and both
+    detection sets are merged by NMS before the masks are pasted.
+    """
+    pc, mc = cfg.predict, cfg.model
+    batch, metas = inference_batch(images, pc.scale)
+    passes = [(model.infer(batch), False)]
+    if pc.tta_flip:
+        flipped, _ = inference_batch(images, pc.scale, flip=True)
+        passes.append((model.infer(flipped), True))
+    out = []
+    for i, meta in enumerate(metas):
+        parts = []
+        for det, is_flipped in passes:
+            boxes, scores, masks = det["boxes"][i], det["scores"][i], det["masks"][i]
+            if is_flipped:
+                boxes, masks = flip_detections(boxes, masks, meta.resized_hw[1])
+            parts.append((boxes, scores, masks))
+        if len(parts) > 1:
+            boxes, scores, masks = merge_detections(parts, mc.detection_nms_threshold,
+                                                    mc.max_instances)
+        out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale,
+                                           pc.mask_threshold, pc.min_instance_pixels,
+                                           with_candidates=pc.save_candidates))
+    return out
+
+
+def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start:start + size])
+
+
+def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
+                  out_dir: Path, run_name: str) -> dict:
+    """Predict ``ids`` into ``out_dir`` (one npz each) and write ``_summary.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    # Sort by size so a batch pads little.
+    order = sorted(ids, key=lambda i: tuple(dataset.image_shape(i))) if cfg.predict.batch_size > 1 else ids
+    for chunk in _batches(order, cfg.predict.batch_size):
+        images = [dataset.load_image(i) for i in chunk]
+        for image_id, inst in zip(chunk, predict_images(model, cfg, images)):
+            save_prediction(out_dir / f"{image_id}.npz", inst.labels, inst.scores,
+                            cand_masks=inst.cand_masks, cand_scores=inst.cand_scores)
+    seconds = time.perf_counter() - start
+    summary = {"n_images": len(ids), "seconds": round(seconds, 2),
+               "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
+               "device": device_description(), "run": run_name,
+               "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
+    write_json(out_dir / "_summary.json", summary)
+    return summary
+
+
+def _run_fold(run: RunDir) -> int:
+    for name in ("run_info.json", "train_summary.json"):
+        path = run.path / name
+        if path.exists():
+            return int(json.loads(path.read_text())["fold"])
+    raise FileNotFoundError(f"{run.path}: no run_info.json/train_summary.json to read the fold from")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.predict", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="training run folder")
+    p.add_argument("--split", required=True, choices=("oof", "test"))
+    p.add_argument("--data", help="data folder in DSB layout (default: the workspace's)")
+    p.add_argument("--work", help="output root (default: $DSB_WORK_DIR or the repository)")
+    p.add_argument("--test-split", default="stage1_test",
+                   choices=("stage1_test", "stage2_test_final"))
+    p.add_argument("--solution", help="prediction folder name (default maskrcnn-<backbone>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="predict-time override, e.g. predict.tta_flip=true")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from solutions.maskrcnn.train import workspace_from_args
+
+    args = parse_args(argv)
+    ws = workspace_from_args(args)
+    run = RunDir(Path(args.run).resolve())
+    fold = _run_fold(run)
+    cfg, model = load_run_model(run.path, args.set)
+    solution = args.solution or cfg.solution
+    if args.split == "oof":
+        dataset = DSBDataset(ws.data_dir, "stage1_train")
+        folds = get_folds(dataset, ws.folds_csv, cfg.train.n_folds, cfg.train.folds_seed)
+        _, ids = split_ids(folds, fold)
+        out_dir = ws.predictions_dir(solution, "oof")
+    else:
+        dataset = DSBDataset(ws.data_dir, args.test_split)
+        ids = dataset.ids
+        out_dir = ws.predictions_dir(solution, f"test_fold{fold}")
+    summary = predict_split(model, cfg, dataset, ids, out_dir, run.path.name)
+    print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Train Mask R-CNN on one fold (command line in ``docs/CONTRACTS.md``).
+
+    python -m solutions.maskrcnn.train --config solutions/maskrcnn/configs/mobilenet.yaml \\
+        --fold 0 [--data DIR] [--work DIR] [--run-name NAME] [--set train.all_epochs=2 ...]
+
+Writes ``WORK/runs/<run-name>/`` (default ``maskrcnn-<backbone>-fold<K>``): resolved
+config, best/last weights, optimizer state, ``history.csv``, TensorBoard logs,
+``run_info.json`` and, on success, ``train_summary.json``. Running the same command again
+resumes after the last completed epoch, in the stage that epoch belongs to; a finished run
+is not retrained.
+
+Schedule: epochs ``[0, heads_epochs)`` train FPN, RPN and heads with the backbone frozen;
+the remaining ``all_epochs`` train all layers, the learning rate dropping by
+``lr_drop_factor`` at each fraction in ``lr_drops`` of them. SGD with momentum, decoupled
+weight decay (not on biases/norm parameters) and gradient clipping (``clipnorm``).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+import keras  # noqa: E402
+
+from common.config import load_config  # noqa: E402
+from common.data import DSBDataset  # noqa: E402
+from common.folds import get_folds, split_ids  # noqa: E402
+from common.paths import Workspace  # noqa: E402
+from common.runs import (RunDir, distribution_strategy, resume, seed_everything,  # noqa: E402
+                         set_mixed_precision, training_callbacks)
+from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
+from solutions.maskrcnn.data import TrainSequence  # noqa: E402
+from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON atomically (temp file + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def device_description() -> str:
+    """Short description of the compute device (GPU names, else the CPU)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        return f"{len(gpus)} x GPU ({', '.join(sorted(set(names)))})"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({os.cpu_count()} cores, {cpu})"
+
+
+def make_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
+    """SGD with momentum, clipnorm and weight decay (excluding 1-D variables)."""
+    opt = keras.optimizers.SGD(
+        learning_rate=train_cfg.lr if lr is None else lr, momentum=train_cfg.momentum,
+        weight_decay=train_cfg.weight_decay or None, clipnorm=train_cfg.clipnorm or None)
+    if train_cfg.weight_decay:
+        opt.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables
+                                                if len(v.shape) <= 1])
+    return opt
+
+
+class TimeKeeper(keras.callbacks.Callback):
+    """Accumulates training time/images in ``state.json`` and enforces ``time_budget_s``.
+
+    Must come after ``ResumableCheckpoint`` in the callback list (it amends the state that
+    callback just wrote).
+    """
+
+    def __init__(self, run: RunDir, batch_size: int, budget_s: float) -> None:
+        super().__init__()
+        self.run, self.batch_size, self.budget_s = run, batch_size, budget_s
+        state = run.load_state()
+        self.seconds = float(state.get("train_seconds", 0.0))
+        self.images = int(state.get("train_images", 0))
+        self.budget_hit = False
+        self._t0 = self._batches = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0, self._batches, self._open = time.perf_counter(), 0, True
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batches += 1
+        if self.budget_s and self.seconds + time.perf_counter() - self._t0 > self.budget_s:
+            print(f"[maskrcnn] time budget of {self.budget_s:.0f} s reached; stopping")
+            self.budget_hit = True
+            self.model.stop_training = True
+
+    def _close(self) -> None:
+        if self._open:
+            self.seconds += time.perf_counter() - self._t0
+            self.images += self._batches * self.batch_size
+            self._open = False
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._close()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._close()
+        state = self.run.load_state()
+        state.update(train_seconds=self.seconds, train_images=self.images)
+        self.run.save_state(state)
+
+
+def _stages(cfg: TrainConfig) -> list[tuple[str, int, int]]:
+    total = cfg.total_epochs
+    return [s for s in (("heads", 0, cfg.heads_epochs), ("all", cfg.heads_epochs, total)) if s[2] > s[1]]
+
+
+def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
+    """Train (or resume) one run; returns the train summary written beside it."""
+    tc = cfg.train
+    set_mixed_precision(tc.mixed_precision)
+    seed_everything(tc.seed + fold, deterministic=False)
+    dataset = DSBDataset(ws.data_dir, "stage1_train")
+    folds = get_folds(dataset, ws.folds_csv, tc.n_folds, tc.folds_seed)
+    train_ids, val_ids = split_ids(folds, fold)
+    strategy = distribution_strategy()
+    with strategy.scope():
+        model = build_model(cfg.model, tc.loss_weights)
+    anchors = model.anchors_np((tc.crop_size, tc.crop_size))
+    workers = max(1, tc.workers)
+    train_seq = TrainSequence(dataset, train_ids, cfg, anchors, tc.steps_per_epoch, tc.augment_level,
+                              seed=tc.seed + 1000 * fold, workers=workers,
+                              use_multiprocessing=False)
+    val_seq = None
+    if tc.val_steps and val_ids:
+        val_seq = TrainSequence(dataset, val_ids, cfg, anchors, tc.val_steps, "none",
+                                seed=tc.seed + 1, workers=workers, reshuffle=False)
+    monitor = "val_loss" if val_seq is not None else "loss"
+    start = int(run.load_state().get("epoch", 0))
+    keeper = TimeKeeper(run, tc.batch_size, tc.time_budget_s)
+    callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
+    callbacks += [keeper, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
+    print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
+          f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}")
+    resumed = False
+    for stage, first, last in _stages(tc):
+        if last <= start or keeper.budget_hit:
+            continue
+        model.freeze_backbone(stage == "heads")
+        with strategy.scope():
+            model.compile(optimizer=make_optimizer(tc, model, tc.learning_rate(max(start, first))),
+                          jit_compile=False)
+        if start > 0 and not resumed:
+            resume(run, model)
+        resumed = True
+        print(f"[maskrcnn] stage '{stage}' epochs {max(start, first) + 1}..{last} "
+              f"({len(model.trainable_variables)} trainable tensors)")
+        model.fit(train_seq, validation_data=val_seq, initial_epoch=max(start, first),
+                  epochs=last, callbacks=callbacks, verbose=2)
+        start = int(run.load_state().get("epoch", start))
+        if model.stop_training and not keeper.budget_hit:  # early stop by a callback
+            break
+    state = run.load_state()
+    summary = {
+        "solution": cfg.solution, "fold": fold,
+        "train_seconds": round(float(state.get("train_seconds", keeper.seconds)), 1),
+        "epochs": int(state.get("epoch", 0)),
+        "train_images_per_s": round(state.get("train_images", 0) /
+                                    max(state.get("train_seconds", 0.0), 1e-9), 3),
+        "params": int(model.count_params()), "device": device_description(),
+        "stopped_by_time_budget": keeper.budget_hit,
+    }
+    write_json(run.path / "train_summary.json", summary)
+    run.mark_finished()
+    return summary
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config (solutions/maskrcnn/configs/)")
+    p.add_argument("--fold", type=int, required=True, help="validation fold (0-based)")
+    p.add_argument("--data", help="data folder in DSB layout (default: the workspace's)")
+    p.add_argument("--work", help="output root (default: $DSB_WORK_DIR or the repository)")
+    p.add_argument("--run-name", help="run folder name (default maskrcnn-<backbone>-fold<K>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. train.all_epochs=2 (repeatable)")
+    return p.parse_args(argv)
+
+
+def workspace_from_args(args: argparse.Namespace) -> Workspace:
+    default = Workspace.default()
+    return Workspace(root=Path(args.work).resolve() if args.work else default.root,
+                     data_dir=Path(args.data).resolve() if args.data else default.data_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(MaskRCNNConfig, args.config, args.set)
+    ws = workspace_from_args(args)
+    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
+    if run.finished:
+        print(f"[maskrcnn] {run.path} is finished; nothing to do")
+        return 0
+    run.prepare(cfg)
+    info = {"solution": cfg.solution, "fold": args.fold, "data_dir": str(ws.data_dir),
+            "config": str(Path(args.config).resolve()), "overrides": list(args.set)}
+    info_path = run.path / "run_info.json"
+    if info_path.exists() and json.loads(info_path.read_text()).get("fold") != args.fold:
+        raise SystemExit(f"{info_path}: this run was started for another fold; use --run-name")
+    write_json(info_path, info)
+    summary = train(cfg, run, ws, args.fold)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
