@@ -1,0 +1,201 @@
+"""The report: ``WORK/reports/summary.md``, ``scores.csv``, ``speed_accuracy.png``, ``overlays/``.
+
+One row per solution (and the ensemble) with numbers read from the runs' own files:
+OOF score (stage1_train labels), test score where the test split has labels (mean
+over the fold models; the ensemble's merged prediction), training time (sum over
+folds of ``train_summary.json`` ``train_seconds``), inference images/s (test
+``_summary.json``), parameter count and device — the study's Table 4.4 regenerated
+from real runs, with the study's published numbers beside it for reference.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.data import DSBDataset
+from common.paths import Workspace
+from common.predictions import list_predictions
+from ensemble.evaluate import ScoreCache, Truth
+from ensemble.files import read_json
+from pipeline.machine import machine_description
+from pipeline.plots import STUDY_TABLE, fmt, markdown_table, speed_accuracy_plot, write_overlays
+
+__all__ = ["collect_rows", "build_report"]
+
+
+def _sum_summaries(folders: Sequence[Path]) -> tuple[int, float]:
+    n, seconds = 0, 0.0
+    for folder in folders:
+        s = read_json(folder / "_summary.json")
+        if s and s.get("seconds"):
+            n += int(s.get("n_images", 0))
+            seconds += float(s["seconds"])
+    return n, seconds
+
+
+def _solution_row(ws: Workspace, name: str, folds: Sequence[int], cache: ScoreCache,
+                  oof_truth: Truth, test_truth: Truth | None) -> tuple[dict, pd.Series]:
+    summaries = [read_json(ws.run_dir(f"{name}-fold{k}") / "train_summary.json") for k in folds]
+    summaries = [s for s in summaries if s]
+    row: dict = {"folds": len(summaries)}
+    row["train_seconds"] = sum(float(s.get("train_seconds") or 0) for s in summaries) if summaries else np.nan
+    row["epochs"] = "/".join(str(s.get("epochs", "?")) for s in summaries) or "–"
+    params = [s.get("params") for s in summaries if s.get("params")]
+    row["params"] = int(params[0]) if params else np.nan
+    devices = sorted({str(s.get("device")) for s in summaries if s.get("device")})
+    row["device"] = "; ".join(devices) or "–"
+    test_dirs = [ws.predictions_dir(name, f"test_fold{k}") for k in folds]
+    test_dirs = [d for d in test_dirs if d.is_dir()]
+    n, sec = _sum_summaries(test_dirs)
+    if not sec:
+        n, sec = _sum_summaries([ws.predictions_dir(name, "oof")])
+    row["images_per_s"] = n / sec if sec else np.nan
+    row["_seconds_per_image"] = sec / n if n else np.nan
+    oof_dir = ws.predictions_dir(name, "oof")
+    per_image = cache.scores(oof_dir, oof_truth) if list_predictions(oof_dir) else pd.Series(dtype=float)
+    row["oof_images"] = int(per_image.size)
+    row["oof_score"] = float(per_image.mean()) if per_image.size else np.nan
+    test_scores = [cache.scores(d, test_truth).mean() for d in test_dirs] if test_truth else []
+    test_scores = [s for s in test_scores if np.isfinite(s)]
+    row["test_score"] = float(np.mean(test_scores)) if test_scores else np.nan
+    return row, per_image
+
+
+def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
+                 test_split: str, ensemble: str = "ensemble", cache: ScoreCache | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """The results table and the per-image OOF scores of every row.
+
+    Returns:
+        ``(table, per_image)``: table indexed by model name with columns ``oof_score``,
+        ``test_score``, ``train_seconds``, ``images_per_s``, ``params``, ``device``, ...;
+        per_image maps the same names to per-image OOF score Series.
+    """
+    cache = cache or ScoreCache(ws.reports_dir / "_scores.json")
+    oof_truth = Truth(data_dir, "stage1_train")
+    test_truth = Truth(data_dir, test_split)
+    test_truth = test_truth if test_truth.available else None
+    rows, per_image = {}, {}
+    for name in solutions:
+        rows[name], per_image[name] = _solution_row(ws, name, folds, cache, oof_truth, test_truth)
+    oof_dir, test_dir = ws.predictions_dir(ensemble, "oof"), ws.predictions_dir(ensemble, "test")
+    if list_predictions(oof_dir) or list_predictions(test_dir):
+        members = [rows[n] for n in solutions if n in rows]
+        s = cache.scores(oof_dir, oof_truth) if list_predictions(oof_dir) else pd.Series(dtype=float)
+        per_image[ensemble] = s
+        merge = read_json(test_dir / "_summary.json", {}) or {}
+        merge_spi = merge["seconds"] / merge["n_images"] if merge.get("n_images") else 0.0
+        spi = sum(m["_seconds_per_image"] * max(m["folds"], 1) for m in members
+                  if np.isfinite(m["_seconds_per_image"])) + merge_spi
+        params = [m["params"] for m in members if np.isfinite(m["params"])]
+        rows[ensemble] = {
+            "folds": max((m["folds"] for m in members), default=0),
+            "oof_images": int(s.size), "oof_score": float(s.mean()) if s.size else np.nan,
+            "test_score": float(cache.scores(test_dir, test_truth).mean())
+            if test_truth and list_predictions(test_dir) else np.nan,
+            "train_seconds": float(np.nansum([m["train_seconds"] for m in members])),
+            "epochs": "–", "images_per_s": 1.0 / spi if spi else np.nan,
+            "params": float(sum(p * max(m["folds"], 1) for p, m in zip(params, members))) if params else np.nan,
+            "device": "; ".join(sorted({m["device"] for m in members})) or "–",
+            "_seconds_per_image": spi}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "model"
+    return table, per_image
+
+
+def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFrame:
+    cols = {}
+    for name, s in per_image.items():
+        if s.size:
+            cols[name] = s.groupby(clusters.reindex(s.index).fillna("unknown")).mean()
+    if not cols:
+        return pd.DataFrame()
+    df = pd.DataFrame(cols).T
+    counts = clusters.value_counts()
+    df.columns = [f"{c} ({counts.get(c, 0)})" for c in df.columns]
+    return df
+
+
+def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
+                 test_split: str, profile: str = "", data_note: str = "", command: str = "",
+                 ensemble: str = "ensemble", submission: Path | None = None,
+                 overlays_per_type: int = 2) -> Path:
+    """Write the report files into ``ws.reports_dir`` and return ``summary.md``'s path."""
+    out = ws.reports_dir
+    out.mkdir(parents=True, exist_ok=True)
+    table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble)
+    public = table.drop(columns=[c for c in table.columns if c.startswith("_")])
+    public.to_csv(out / "scores.csv")
+    machine = machine_description()
+    speed_accuracy_plot(table, out / "speed_accuracy.png",
+                        title=f"DSB score vs speed ({profile} profile, {machine})")
+    clusters = pd.Series(dtype=str)
+    if ws.folds_csv.is_file():
+        f = pd.read_csv(ws.folds_csv, dtype={"image_id": str, "cluster": str})
+        clusters = f.set_index("image_id")["cluster"]
+    overlay_src = ensemble if per_image.get(ensemble) is not None and per_image[ensemble].size else (
+        next((n for n in solutions if per_image.get(n) is not None and per_image[n].size), None))
+    overlays = []
+    if overlay_src is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            overlays = write_overlays(out / "overlays", DSBDataset(data_dir, "stage1_train"),
+                                      list_predictions(ws.predictions_dir(overlay_src, "oof")),
+                                      clusters.to_dict(), per_type=overlays_per_type)
+    n_train = len(list((data_dir / "stage1_train").iterdir())) if (data_dir / "stage1_train").is_dir() else 0
+    n_test = len(list((data_dir / test_split).iterdir())) if (data_dir / test_split).is_dir() else 0
+    shown = pd.DataFrame({
+        "OOF score": [fmt(v, 3) for v in table["oof_score"]],
+        "OOF images": [fmt(v) for v in table["oof_images"]],
+        "Test score": [fmt(v, 3) for v in table["test_score"]],
+        "Train time (s, Σ folds)": [fmt(v, 0) for v in table["train_seconds"]],
+        "Epochs per fold": table["epochs"].astype(str).tolist(),
+        "Inference (img/s)": [fmt(v, 2) for v in table["images_per_s"]],
+        "Params": [fmt(int(v)) if np.isfinite(v) else "–" for v in table["params"]],
+        "Device": table["device"].astype(str).tolist()}, index=table.index)
+    study = STUDY_TABLE.copy()
+    study_shown = pd.DataFrame({"Stage-2 test score": [f"{v:.3f}" for v in study["stage2_score"]],
+                                "Training time (s)": [f"{v:,}" for v in study["train_seconds"]]},
+                               index=study.index)
+    per_type = _per_type(per_image, clusters)
+    per_type_md = markdown_table(per_type.map(lambda v: fmt(v, 3)), index_name="Model") \
+        if not per_type.empty else "(no OOF predictions)"
+    lines = [
+        f"# DSB2018 results{f' ({profile} profile)' if profile else ''}", "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} on **{machine}**.",
+        *([f"Command: `{command}`"] if command else []),
+        f"Data: {data_note or data_dir} — {n_train} training images, {n_test} test images "
+        f"(`{test_split}`); folds trained: {', '.join(map(str, folds))}.", "",
+        "## Our runs", "",
+        markdown_table(shown, index_name="Model"), "",
+        "* **OOF score**: mean DSB metric (average precision over IoU 0.50–0.95) on the "
+        "out-of-fold training images, stage1_train labels; *OOF images* says how many were scored.",
+        "* **Test score**: the same metric on the test split where it has labels "
+        "(solution CSV); for a solution the mean over its fold models, for the ensemble the "
+        "merged prediction. – where the split has no labels.",
+        "* **Train time**: sum over folds of `train_seconds` in each run's `train_summary.json`; "
+        "**inference**: test images per second from the predictions' `_summary.json` "
+        "(for the ensemble: every member fold model plus the merge, per image).",
+        "* **Params**: per model (for the ensemble: all member fold models).", "",
+        "## OOF score per image type", "", per_type_md, "",
+        "## The study's Table 4.4 (their numbers, not ours)", "",
+        "Published in the study: stage-2 test score and training time on an NVIDIA K80. "
+        "Shown for reference only; not produced by this repository.", "",
+        markdown_table(study_shown, index_name="Model (the study)"), "",
+        "## Files", "",
+        "* `scores.csv`: the table above, machine-readable.",
+        "* `speed_accuracy.png`: score vs training time and vs inference speed.",
+        f"* `overlays/`: {len(overlays)} pictures (image | true outlines green, predicted "
+        f"outlines red, both yellow), OOF predictions of `{overlay_src}`.",
+        *([f"* Submission: `{submission}`"] if submission else []), ""]
+    path = out / "summary.md"
+    tmp = out / ".summary.md.tmp"
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)
+    return path

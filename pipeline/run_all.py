@@ -1,0 +1,190 @@
+"""The whole study in one command: ``python -m pipeline.run_all`` (what ``./run_all.sh`` runs).
+
+Stages: data → folds → train → predict → ensemble → submission → report. Each skips
+work already done, so running it again after a crash resumes; ``--force`` redoes the
+selected stages (old outputs are moved to ``WORK/backup/<timestamp>/``, never deleted).
+
+Without data and Kaggle credentials, ``--profile demo`` (the default) trains tiny
+models on a synthetic set in ``WORK/input-demo/`` and still goes end to end.
+
+Exit status: 0 on success, 1 on an error, 2 when ``--submit`` could not submit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from common.config import ConfigError
+from common.data import DataError
+from common.paths import Workspace
+from ensemble.files import read_json
+from ensemble.merge import EnsembleError
+from ensemble.run import TEST_SPLITS
+from pipeline.datasets import DataStageError, resolve_data
+from pipeline.registry import DEFAULT_FOLDS, DEFAULT_SOLUTIONS, PROFILES, UnknownSolution, parse_solutions
+from pipeline.stages import (STATE_FILE, Context, PipelineError, ensemble_config, ensemble_stage,
+                             folds_stage, predict_stage, submission_stage, train_stage)
+from pipeline.tasks import TaskError
+
+STAGES = ("data", "folds", "train", "predict", "ensemble", "submission", "report")
+DEMO_SIZE = (24, 8)
+TINY_SIZE = (6, 3)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="./run_all.sh", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--profile", choices=PROFILES, default="demo",
+                   help="demo: tiny configs (synthetic data when there is no real data); "
+                        "full: the real configs, 5 folds")
+    p.add_argument("--solutions", help="comma list of unet, unet-baseline, maskrcnn-<backbone> "
+                   f"(demo default {','.join(DEFAULT_SOLUTIONS['demo'])}; "
+                   f"full default {','.join(DEFAULT_SOLUTIONS['full'])})")
+    p.add_argument("--folds", help="a count (e.g. 5) or a comma list of fold indices to train "
+                   "(e.g. 0,1); default 2 (demo) / 5 (full)")
+    p.add_argument("--n-folds", type=int, help="folds in folds.csv when --folds lists indices")
+    p.add_argument("--data", type=Path, help="DSB data folder (holding stage1_train/); "
+                   "default input/ if it holds data")
+    p.add_argument("--work", type=Path, help="output root for runs/, predictions/, submissions/, "
+                   "reports/ (default $DSB_WORK_DIR or the repository)")
+    p.add_argument("--test-split", choices=TEST_SPLITS,
+                   help="test images to predict (default stage1_test for demo; "
+                        "stage2_test_final for full when present)")
+    p.add_argument("--gpus", type=int, default=0,
+                   help="run folds in parallel, one subprocess per GPU (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--stages", help=f"comma subset of {','.join(STAGES[2:])} "
+                   "(data and folds always run; they skip when done)")
+    p.add_argument("--force", action="store_true",
+                   help="redo the selected stages (old outputs moved to WORK/backup/<time>/)")
+    p.add_argument("--submit", action="store_true",
+                   help="send the submission with the kaggle CLI (needs credentials)")
+    p.add_argument("-m", "--message", help="Kaggle submission message")
+    p.add_argument("--set", action="append", default=[], metavar="[TARGET:]KEY=VALUE",
+                   help="config override for every solution, or for TARGET (a solution, "
+                        "'unet', 'maskrcnn' or 'ensemble'); repeatable")
+    p.add_argument("--demo-size", default=os.environ.get("DSB_DEMO_SIZE"),
+                   help=f"N_TRAIN,N_TEST images of the demo set / real-data subset "
+                        f"(default {DEMO_SIZE[0]},{DEMO_SIZE[1]}; env DSB_DEMO_SIZE)")
+    p.add_argument("--tiny", action="store_true",
+                   help=f"smoke test: {TINY_SIZE[0]}+{TINY_SIZE[1]} demo images and "
+                        "1 epoch of 1-2 steps per run")
+    p.add_argument("--seed", type=int, default=42, help="folds seed")
+    return p.parse_args(argv)
+
+
+def parse_folds(text: str | None, n_folds: int | None, profile: str) -> tuple[list[int], int]:
+    """``--folds``: a count (``"5"``) or indices (``"0,1"``) → (folds to train, folds in the CSV)."""
+    default = n_folds or DEFAULT_FOLDS[profile]
+    if not text:
+        return list(range(default)), default
+    try:
+        if "," not in text:
+            count = int(text)
+            if count < 2:
+                raise ValueError
+            return list(range(count)), count
+        folds = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise PipelineError(f"--folds {text!r}: give a count >= 2 or a comma list like 0,1") from None
+    total = n_folds or max(default, max(folds) + 1)
+    if min(folds) < 0 or max(folds) >= total:
+        raise PipelineError(f"--folds {text}: indices must be in 0..{total - 1}")
+    return folds, total
+
+
+def parse_size(text: str | None, tiny: bool) -> tuple[int, int]:
+    """``--demo-size N_TRAIN,N_TEST``."""
+    if not text:
+        return TINY_SIZE if tiny else DEMO_SIZE
+    try:
+        a, b = (int(t) for t in text.split(","))
+    except ValueError:
+        raise PipelineError(f"--demo-size {text!r}: expected N_TRAIN,N_TEST") from None
+    if a < 2 or b < 1:
+        raise PipelineError(f"--demo-size {text}: need at least 2 train and 1 test image")
+    return a, b
+
+
+def run(args: argparse.Namespace, echo=print) -> int:
+    start = time.perf_counter()
+    root = (args.work or Workspace.default().root).resolve()
+    stages = STAGES[2:] if not args.stages else tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise PipelineError(f"--stages {unknown}: unknown; choose from {','.join(STAGES[2:])}")
+    solutions = parse_solutions(args.solutions, args.profile)
+    folds, n_folds = parse_folds(args.folds, args.n_folds, args.profile)
+    echo(f"[pipeline] profile {args.profile}; solutions {','.join(s.name for s in solutions)}; "
+         f"folds {folds} of {n_folds}; work {root}")
+    choice = resolve_data(root, args.profile, args.data, parse_size(args.demo_size, args.tiny),
+                          log=echo)
+    echo(f"[data] {choice.note}")
+    state = read_json(root / STATE_FILE, {}) or {}
+    if state.get("data_dir") and state["data_dir"] != str(choice.data_dir) and not args.force:
+        raise PipelineError(f"{root / STATE_FILE}: this work dir holds results for the data in "
+                            f"{state['data_dir']}, not {choice.data_dir}; use --work NEWDIR "
+                            "(or --force to redo everything here)")
+    test_split = args.test_split or (
+        "stage2_test_final" if args.profile == "full"
+        and (choice.data_dir / "stage2_test_final").is_dir() else "stage1_test")
+    ws = Workspace(root, choice.data_dir)
+    ctx = Context(ws=ws, profile=args.profile, solutions=solutions, folds=folds, n_folds=n_folds,
+                  test_split=test_split, gpus=args.gpus, force=args.force, tiny=args.tiny,
+                  sets=list(args.set), seed=args.seed, submit=args.submit,
+                  message=args.message or "", echo=echo)
+    ctx.save_state(data_dir=str(choice.data_dir), data_note=choice.note, profile=args.profile,
+                   n_folds=n_folds, test_split=test_split)
+    force = ctx.force
+    ctx.force = force and "folds" in (args.stages or "")
+    folds_stage(ctx)
+    ctx.force = force
+    submission, submitted = None, None
+    runners = {"train": train_stage, "predict": predict_stage, "ensemble": ensemble_stage,
+               "submission": submission_stage}
+    for stage in [s for s in STAGES[2:] if s in stages]:
+        t0 = time.perf_counter()
+        echo(f"== {stage} ==")
+        if stage == "report":
+            from pipeline.report import build_report
+
+            last = ctx.state().get("submission") or {}
+            submission = submission or (Path(last["path"]) if last.get("path") else None)
+            path = build_report(ws, ws.data_dir, [s.name for s in solutions], folds, test_split,
+                                profile=args.profile, data_note=choice.note,
+                                command="./run_all.sh " + shlex.join(sys.argv[1:]),
+                                ensemble=ensemble_config(ctx).output, submission=submission)
+            echo(f"[report] {path}")
+        elif stage == "submission":
+            submission, submitted = submission_stage(ctx)
+        else:
+            runners[stage](ctx)
+        echo(f"   {stage} took {time.perf_counter() - t0:.0f} s")
+    echo(f"[pipeline] done in {time.perf_counter() - start:.0f} s")
+    if submission is not None:
+        echo(f"  submission: {submission}")
+    if "report" in stages:
+        echo(f"  report:     {ws.reports_dir / 'summary.md'}")
+        echo(f"  pictures:   {ws.reports_dir / 'speed_accuracy.png'}, {ws.reports_dir / 'overlays'}/")
+    return 2 if submitted is False else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (PipelineError, DataStageError, TaskError, EnsembleError, ConfigError, UnknownSolution,
+            DataError, FileNotFoundError) as exc:
+        print(f"[pipeline] error: {exc}", file=sys.stderr)
+        print("[pipeline] fix the cause and run the same command again: finished work is kept",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

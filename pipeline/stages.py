@@ -1,0 +1,283 @@
+"""Pipeline stages after the data: folds → train → predict → ensemble → submission.
+
+Every stage skips the work already done, so running the pipeline again after a crash
+resumes where it stopped:
+
+* folds: ``WORK/folds.csv`` is reused when it covers the data (``common.folds.get_folds``);
+* train: a run with ``train_summary.json`` is finished; an unfinished run folder is
+  resumed by the training CLI itself;
+* predict: a fold's OOF images all have a prediction newer than the run's
+  ``train_summary.json``; a ``test_fold<k>`` folder has ``_summary.json`` and exactly the
+  test split's images, newer than the run;
+* ensemble: the merged folders record the config and inputs they were built from;
+* submission: the last submission is reused while the merged test folder is unchanged.
+
+``force`` redoes a stage's work; old outputs are moved into ``WORK/backup/<timestamp>/``,
+never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from common.config import load_config
+from common.data import DSBDataset
+from common.folds import get_folds, split_ids
+from common.paths import CONFIGS, Workspace
+from common.predictions import list_predictions
+from ensemble.config import EnsembleConfig
+from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from ensemble.run import make_submission, run_ensemble
+from ensemble.submit import submit_to_kaggle
+from pipeline.registry import SolutionSpec
+from pipeline.tasks import Task, python_cmd, run_tasks
+
+__all__ = ["Context", "PipelineError", "split_sets", "folds_stage", "train_stage",
+           "predict_stage", "ensemble_config", "ensemble_stage", "submission_stage",
+           "run_name", "STATE_FILE"]
+
+STATE_FILE = "pipeline.json"
+
+
+class PipelineError(RuntimeError):
+    """A stage cannot run; the message says why and what to do."""
+
+
+@dataclass
+class Context:
+    """Everything a stage needs.
+
+    Attributes:
+        ws: Workspace (``ws.data_dir`` is the data the run uses).
+        profile: ``demo`` or ``full``.
+        solutions: Selected solutions.
+        folds: Fold indices to train.
+        n_folds: Folds in ``folds.csv``.
+        test_split: ``stage1_test`` or ``stage2_test_final``.
+        gpus: 0 (sequential, devices untouched), 1, or N (N runs in parallel).
+        force: Redo work already done (old outputs moved aside).
+        tiny: Use the registry's tiny overrides.
+        sets: ``[target:]key=value`` overrides (target: a solution, a package or ``ensemble``).
+        seed: Folds seed.
+        submit: Send the submission to Kaggle.
+        message: Kaggle submission message.
+        echo: Console printer.
+    """
+
+    ws: Workspace
+    profile: str
+    solutions: list[SolutionSpec]
+    folds: list[int]
+    n_folds: int
+    test_split: str = "stage1_test"
+    gpus: int = 0
+    force: bool = False
+    tiny: bool = False
+    sets: list[str] = field(default_factory=list)
+    seed: int = 42
+    submit: bool = False
+    message: str = ""
+    echo: Callable[[str], None] = print
+    stamp: str = field(default_factory=timestamp)
+    folds_df: pd.DataFrame | None = None
+
+    @property
+    def backup_root(self) -> Path:
+        return self.ws.root / "backup" / self.stamp
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.ws.root / "logs"
+
+    def move_aside(self, path: Path) -> None:
+        where = move_aside(path, self.backup_root, self.ws.root)
+        if where is not None:
+            self.echo(f"  moved {path} to {where}")
+
+    def state(self) -> dict:
+        return read_json(self.ws.root / STATE_FILE, {}) or {}
+
+    def save_state(self, **updates) -> None:
+        state = self.state()
+        state.update(updates)
+        write_json(self.ws.root / STATE_FILE, state)
+
+
+def run_name(spec: SolutionSpec, fold: int) -> str:
+    """``<solution>-fold<k>``."""
+    return f"{spec.name}-fold{fold}"
+
+
+def split_sets(items: list[str], spec: SolutionSpec | None) -> list[str]:
+    """The ``key=value`` items meant for ``spec`` (``None``: the ensemble).
+
+    ``key=value`` goes to every solution; ``unet:key=value`` to one package or
+    solution name; ``ensemble:key=value`` to the ensemble config only.
+    """
+    out = []
+    for item in items:
+        head, sep, rest = item.partition(":")
+        if sep and "=" not in head:
+            target, kv = head, rest
+        else:
+            target, kv = None, item
+        if spec is None:
+            if target == "ensemble":
+                out.append(kv)
+        elif target is None or target in (spec.name, spec.package):
+            out.append(kv)
+    return out
+
+
+# ---------------------------------------------------------------------------- folds
+def folds_stage(ctx: Context) -> pd.DataFrame:
+    """Make or reuse ``WORK/folds.csv`` (``force``: the old one is moved aside)."""
+    dataset = DSBDataset(ctx.ws.data_dir, "stage1_train")
+    if ctx.force and ctx.ws.folds_csv.exists():
+        ctx.move_aside(ctx.ws.folds_csv)
+    try:
+        df = get_folds(dataset, ctx.ws.folds_csv, n_folds=ctx.n_folds, seed=ctx.seed)
+    except ValueError as exc:
+        raise PipelineError(f"{exc}\n(this work dir was used with other data or another fold "
+                            "count: pass --work NEWDIR, or --force to redo everything)") from exc
+    bad = [k for k in ctx.folds if k not in set(df["fold"])]
+    if bad:
+        raise PipelineError(f"--folds {bad}: folds.csv has folds 0..{ctx.n_folds - 1}")
+    counts = df.groupby("cluster").size().to_dict()
+    ctx.echo(f"[folds] {ctx.ws.folds_csv}: {len(df)} images, {ctx.n_folds} folds, types {counts}")
+    ctx.folds_df = df
+    return df
+
+
+# ---------------------------------------------------------------------------- train
+def train_stage(ctx: Context) -> None:
+    """Train every selected solution on every selected fold (subprocesses)."""
+    tasks = []
+    for spec in ctx.solutions:
+        for k in ctx.folds:
+            name = run_name(spec, k)
+            run = ctx.ws.run_dir(name)
+            if (run / "train_summary.json").is_file() and not ctx.force:
+                ctx.echo(f"  skip train {name}: finished ({run / 'train_summary.json'})")
+                continue
+            if ctx.force:
+                ctx.move_aside(run)
+            items = spec.set_items(ctx.profile, ctx.n_folds, ctx.tiny, tuple(split_sets(ctx.sets, spec)))
+            cmd = python_cmd(spec.train_module(), "--config", str(spec.config(ctx.profile)),
+                             "--fold", str(k), "--data", str(ctx.ws.data_dir),
+                             "--work", str(ctx.ws.root), "--run-name", name, "--set", *items)
+            tasks.append(Task(f"train {name}", cmd, ctx.logs_dir / f"train-{name}.log"))
+    if tasks:
+        run_tasks(tasks, ctx.gpus, ctx.echo)
+
+
+# ---------------------------------------------------------------------------- predict
+def _test_ids(ctx: Context) -> list[str]:
+    folder = ctx.ws.data_dir / ctx.test_split
+    if not folder.is_dir():
+        raise PipelineError(f"{folder}: test split missing")
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def _newer_than(paths: list[Path], ref: Path) -> bool:
+    if not ref.exists():
+        return False
+    t = ref.stat().st_mtime
+    return all(p.exists() and p.stat().st_mtime >= t for p in paths)
+
+
+def predict_stage(ctx: Context) -> None:
+    """Predict the OOF fold and the test split with every trained run (subprocesses)."""
+    folds_df = ctx.folds_df if ctx.folds_df is not None else folds_stage(ctx)
+    test_ids = _test_ids(ctx)
+    tasks = []
+    for spec in ctx.solutions:
+        for k in ctx.folds:
+            name = run_name(spec, k)
+            run = ctx.ws.run_dir(name)
+            summary = run / "train_summary.json"
+            if not summary.is_file():
+                raise PipelineError(f"{run}: not trained (no train_summary.json); run the train stage")
+            common = ["--run", str(run), "--data", str(ctx.ws.data_dir), "--work", str(ctx.ws.root),
+                      "--solution", spec.name]
+            # out-of-fold
+            oof_dir = ctx.ws.predictions_dir(spec.name, "oof")
+            val_files = [oof_dir / f"{i}.npz" for i in split_ids(folds_df, k)[1]]
+            if ctx.force or not _newer_than(val_files, summary):
+                for f in val_files:  # --force, or stale (older than the run): move aside
+                    if f.exists() and (ctx.force or not _newer_than([f], summary)):
+                        ctx.move_aside(f)
+                tasks.append(Task(f"predict oof {name}", python_cmd(
+                    spec.predict_module(), *common, "--split", "oof"),
+                    ctx.logs_dir / f"predict-{name}.log"))
+            else:
+                ctx.echo(f"  skip predict oof {name}: {len(val_files)} images done")
+            # test
+            test_dir = ctx.ws.predictions_dir(spec.name, f"test_fold{k}")
+            have = set(list_predictions(test_dir))
+            complete = have == set(test_ids) and _newer_than([test_dir / "_summary.json"], summary)
+            if complete and not ctx.force:
+                ctx.echo(f"  skip predict test {name}: {len(have)} images done")
+                continue
+            foreign = have - set(test_ids)
+            stale = have and not _newer_than([test_dir / f"{i}.npz" for i in have], summary)
+            if ctx.force or foreign or stale:
+                ctx.move_aside(test_dir)
+            tasks.append(Task(f"predict test {name}", python_cmd(
+                spec.predict_module(), *common, "--split", "test", "--test-split", ctx.test_split),
+                ctx.logs_dir / f"predict-{name}.log"))
+    if tasks:
+        run_tasks(tasks, ctx.gpus, ctx.echo)
+
+
+# ---------------------------------------------------------------------------- ensemble
+def ensemble_config(ctx: Context) -> EnsembleConfig:
+    """``ensemble/configs/<profile>.yaml`` restricted to the selected solutions."""
+    path = CONFIGS["ensemble"] / f"{ctx.profile}.yaml"
+    cfg = load_config(EnsembleConfig, path, split_sets(ctx.sets, None))
+    return cfg.with_solutions([s.name for s in ctx.solutions])
+
+
+def ensemble_stage(ctx: Context) -> dict:
+    """Merge OOF and test predictions; print every source's and the ensemble's score."""
+    cfg = ensemble_config(ctx)
+    return run_ensemble(cfg, ctx.ws, ctx.ws.data_dir, ("oof", "test"), ctx.test_split,
+                        force=ctx.force, backup_root=ctx.backup_root, log=ctx.echo)
+
+
+# ---------------------------------------------------------------------------- submission
+def submission_stage(ctx: Context) -> tuple[Path, bool | None]:
+    """Write (or reuse) ``WORK/submissions/<name>.csv``; send it with ``--submit``.
+
+    Returns:
+        ``(path, submitted)``: ``submitted`` is None when not asked to submit.
+    """
+    cfg = ensemble_config(ctx)
+    pred_dir = ctx.ws.predictions_dir(cfg.output, "test")
+    if not list_predictions(pred_dir):
+        raise PipelineError(f"{pred_dir}: no merged test predictions; run the ensemble stage")
+    fp = folder_fingerprint(pred_dir)
+    last = ctx.state().get("submission") or {}
+    path = Path(last["path"]) if last.get("path") else None
+    if path is not None and path.is_file() and last.get("fingerprint") == fp and not ctx.force:
+        ctx.echo(f"  skip submission: {path} is up to date")
+    else:
+        if ctx.force and path is not None and path.is_file():
+            ctx.move_aside(path)
+        path = make_submission(ctx.ws, ctx.ws.data_dir, pred_dir, cfg.name, ctx.test_split,
+                               log=ctx.echo)
+        ctx.save_state(submission={"path": str(path), "fingerprint": fp, "submitted": False})
+    if not ctx.submit:
+        return path, None
+    state = ctx.state().get("submission", {})
+    if state.get("submitted") and not ctx.force:
+        ctx.echo(f"  skip submit: {path} was already sent (use --force to send again)")
+        return path, True
+    ok = submit_to_kaggle(path, ctx.message or f"dsb2018 {cfg.name} ({ctx.profile})", log=ctx.echo)
+    if ok:
+        ctx.save_state(submission=dict(state, submitted=True))
+    return path, ok

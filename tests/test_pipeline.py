@@ -1,0 +1,263 @@
+"""Pipeline: registry, resume/force of the stages, submission naming, report, data stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.paths import REPO_ROOT, Workspace
+from common.submission import validate_submission
+from pipeline import datasets, stages
+from pipeline.datasets import DataStageError, resolve_data
+from pipeline.registry import UnknownSolution, get_solution, parse_solutions
+from pipeline.report import build_report
+from pipeline.run_all import parse_folds, parse_size
+from pipeline.stages import Context, PipelineError, split_sets
+from tests.test_ensemble import H, W, box, paint, write_dsb, write_folder
+
+
+# ------------------------------------------------------------------ registry / options
+def test_registry_and_overrides():
+    mr = get_solution("maskrcnn-resnet101")
+    assert mr.package == "maskrcnn" and mr.config("full").name == "resnet101.yaml"
+    assert "model.backbone=resnet101" in mr.set_items("demo", 3)
+    assert "train.n_folds=3" in mr.set_items("demo", 3)
+    assert get_solution("unet-baseline").config("demo").name == "demo_baseline.yaml"
+    with pytest.raises(UnknownSolution, match="resnet9"):
+        get_solution("maskrcnn-resnet9")
+    with pytest.raises(UnknownSolution, match="known"):
+        parse_solutions("unet,foo", "demo")
+    assert [s.name for s in parse_solutions(None, "demo")] == \
+        ["unet", "unet-baseline", "maskrcnn-mobilenet"]
+    items = ["a=1", "unet:b=2", "maskrcnn-mobilenet:c=3", "ensemble:vote.min_votes=1", "x.y=a:b"]
+    assert split_sets(items, get_solution("unet")) == ["a=1", "b=2", "x.y=a:b"]
+    assert split_sets(items, get_solution("maskrcnn-mobilenet")) == ["a=1", "c=3", "x.y=a:b"]
+    assert split_sets(items, None) == ["vote.min_votes=1"]
+
+
+def test_parse_folds_and_size():
+    assert parse_folds(None, None, "demo") == ([0, 1], 2)
+    assert parse_folds("5", None, "demo") == ([0, 1, 2, 3, 4], 5)
+    assert parse_folds("0,2", None, "full") == ([0, 2], 5)
+    assert parse_folds("1,", 3, "demo") == ([1], 3)
+    with pytest.raises(PipelineError):
+        parse_folds("0,7", 5, "full")
+    assert parse_size(None, True) == (6, 3) and parse_size("10,4", False) == (10, 4)
+
+
+# ------------------------------------------------------------------ resume / force
+def make_ctx(tmp_path, solutions=("unet",), folds=(0, 1), **kw) -> Context:
+    data, work = tmp_path / "data", tmp_path / "work"
+    ids = [f"t{i}" for i in range(4)]
+    if not data.exists():
+        write_dsb(data, {i: paint(box(2, 12, 2, 12)) for i in ids}, {"s1": paint(box(2, 9, 2, 9))})
+    ctx = Context(ws=Workspace(work, data), profile="demo",
+                  solutions=[get_solution(s) for s in solutions], folds=list(folds), n_folds=2,
+                  echo=lambda _: None, **kw)
+    ctx.folds_df = pd.DataFrame({"image_id": ids, "fold": [0, 1, 0, 1], "cluster": "fluorescence"})
+    return ctx
+
+
+def fake_runner(record):
+    def run_tasks(tasks, gpus=0, echo=print):
+        record.extend(tasks)
+    return run_tasks
+
+
+def test_train_stage_skips_finished_runs_and_force_moves_aside(tmp_path, monkeypatch):
+    ctx = make_ctx(tmp_path)
+    done = ctx.ws.run_dir("unet-fold0")
+    done.mkdir(parents=True)
+    (done / "train_summary.json").write_text("{}")
+    tasks = []
+    monkeypatch.setattr(stages, "run_tasks", fake_runner(tasks))
+    stages.train_stage(ctx)
+    assert [t.name for t in tasks] == ["train unet-fold1"]
+    cmd = tasks[0].cmd
+    assert cmd[1:3] == ["-m", "solutions.unet.train"] and "--fold" in cmd and "n_folds=2" in cmd
+    assert cmd[cmd.index("--run-name") + 1] == "unet-fold1"
+    tasks.clear()
+    ctx.force = True
+    stages.train_stage(ctx)
+    assert [t.name for t in tasks] == ["train unet-fold0", "train unet-fold1"]
+    assert not done.exists()
+    assert list(ctx.backup_root.rglob("train_summary.json")), "moved aside, not deleted"
+
+
+def test_predict_stage_resume(tmp_path, monkeypatch):
+    ctx = make_ctx(tmp_path, folds=[0])
+    run = ctx.ws.run_dir("unet-fold0")
+    run.mkdir(parents=True)
+    (run / "train_summary.json").write_text("{}")
+    old = time.time() - 100
+    os.utime(run / "train_summary.json", (old, old))
+    lab = paint(box(2, 12, 2, 12))
+    write_folder(ctx.ws.predictions_dir("unet", "oof"),
+                 {i: (lab, np.ones(1), None) for i in ("t0", "t2")})
+    write_folder(ctx.ws.predictions_dir("unet", "test_fold0"), {"s1": (lab, np.ones(1), None)})
+    tasks = []
+    monkeypatch.setattr(stages, "run_tasks", fake_runner(tasks))
+    stages.predict_stage(ctx)
+    assert tasks == []  # everything done and newer than the run
+    new = time.time() + 10
+    os.utime(run / "train_summary.json", (new, new))  # retrained: predictions are now stale
+    stages.predict_stage(ctx)
+    assert [t.name for t in tasks] == ["predict oof unet-fold0", "predict test unet-fold0"]
+    assert "--split" in tasks[1].cmd and "stage1_test" in tasks[1].cmd
+    assert not (ctx.ws.predictions_dir("unet", "oof") / "t0.npz").exists()
+    assert (ctx.ws.predictions_dir("unet", "oof") / "_summary.json").exists()  # other folds' files stay
+    ctx2 = make_ctx(tmp_path, folds=[1])
+    with pytest.raises(PipelineError, match="not trained"):
+        stages.predict_stage(ctx2)
+
+
+def test_submission_stage_never_overwrites(tmp_path):
+    ctx = make_ctx(tmp_path)
+    pred = ctx.ws.predictions_dir("ensemble", "test")
+    write_folder(pred, {"s1": (paint(box(2, 9, 2, 9)), np.ones(1), None)})
+    p1, sent = stages.submission_stage(ctx)
+    assert p1.name == "ensemble-demo.csv" and sent is None
+    assert validate_submission(p1, expected_ids=["s1"]) == []
+    p2, _ = stages.submission_stage(ctx)
+    assert p2 == p1  # unchanged predictions: reused
+    time.sleep(0.01)
+    write_folder(pred, {"s1": (paint(box(2, 10, 2, 10)), np.ones(1), None)})
+    p3, _ = stages.submission_stage(ctx)
+    assert p3.name == "ensemble-demo-2.csv" and p1.is_file()
+    ctx.force = True
+    p4, _ = stages.submission_stage(ctx)
+    assert p4.name == "ensemble-demo-2.csv" and list(ctx.backup_root.rglob("ensemble-demo-2.csv"))
+    # --submit without credentials: says what is missing, never calls kaggle
+    ctx.force, ctx.submit = False, True
+    logs = []
+    ctx.echo = logs.append
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE")}
+    os_environ = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env, HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "nokaggle"))
+        _, sent = stages.submission_stage(ctx)
+    finally:
+        os.environ.clear()
+        os.environ.update(os_environ)
+    assert sent is False and any("NOT submitted" in line and "kaggle.json" in line for line in logs)
+
+
+# ------------------------------------------------------------------ report
+def test_report_uses_the_numbers_in_the_summaries(tmp_path):
+    ctx = make_ctx(tmp_path, solutions=("unet", "maskrcnn-mobilenet"))
+    ctx.ws.root.mkdir(parents=True, exist_ok=True)
+    ctx.folds_df.to_csv(ctx.ws.folds_csv, index=False)
+    truth = paint(box(2, 12, 2, 12))
+    for name, secs, params in (("unet", (12.5, 7.5), 1234), ("maskrcnn-mobilenet", (100, 50), 99999)):
+        for k in (0, 1):
+            run = ctx.ws.run_dir(f"{name}-fold{k}")
+            run.mkdir(parents=True)
+            (run / "train_summary.json").write_text(json.dumps(
+                {"solution": name, "fold": k, "train_seconds": secs[k], "epochs": 3,
+                 "train_images_per_s": 1.0, "params": params, "device": "test-cpu"}))
+            write_folder(ctx.ws.predictions_dir(name, f"test_fold{k}"),
+                         {"s1": (paint(box(2, 9, 2, 9)), np.ones(1), None)})  # 1 image / 2 s
+        lab = truth if name == "unet" else np.zeros((H, W), np.int32)
+        write_folder(ctx.ws.predictions_dir(name, "oof"),
+                     {f"t{i}": (lab, np.ones(lab.max()), None) for i in range(4)})
+    write_folder(ctx.ws.predictions_dir("ensemble", "oof"),
+                 {f"t{i}": (truth, np.ones(1), None) for i in range(4)})
+    path = build_report(ctx.ws, ctx.ws.data_dir, ["unet", "maskrcnn-mobilenet"], [0, 1], "stage1_test",
+                        profile="demo")
+    text = path.read_text()
+    rows = {}
+    for line in text.splitlines():  # first table: our runs
+        if line.startswith("| "):
+            rows.setdefault(line.split("|")[1].strip(), line)
+    cells = [c.strip() for c in rows["unet"].split("|")]
+    assert cells[2] == "1.000" and cells[4] == "1.000"        # OOF, test score
+    assert cells[5] == "20" and cells[7] == "0.50" and cells[8] == "1,234" and cells[9] == "test-cpu"
+    cells = [c.strip() for c in rows["maskrcnn-mobilenet"].split("|")]
+    assert cells[2] == "0.000" and cells[5] == "150"
+    assert "ensemble" in rows and "0.326" in text and "10,440" in text and "not ours" in text
+    assert (ctx.ws.reports_dir / "speed_accuracy.png").stat().st_size > 1000
+    assert list((ctx.ws.reports_dir / "overlays").glob("fluorescence_*.png"))
+    table = pd.read_csv(ctx.ws.reports_dir / "scores.csv", index_col=0)
+    assert table.loc["unet", "train_seconds"] == pytest.approx(20.0)
+
+
+# ------------------------------------------------------------------ data stage
+def test_data_stage_without_data_or_credentials(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    with pytest.raises(DataStageError, match="kaggle.json"):
+        resolve_data(tmp_path / "w", "full", None, (2, 1), env={}, home=tmp_path)
+    with pytest.raises(DataStageError, match="stage1_train"):
+        resolve_data(tmp_path / "w", "demo", tmp_path / "nothing", (2, 1), env={}, home=tmp_path)
+    lines = []
+    choice = resolve_data(tmp_path / "w", "demo", None, (2, 1), env={}, home=tmp_path,
+                          log=lines.append)
+    assert choice.synthetic and "synthetic" in choice.note
+    assert len(list((choice.data_dir / "stage1_train").iterdir())) == 2
+    assert (choice.data_dir / "stage1_solution.csv").is_file()
+
+
+def test_data_stage_downloads_with_credentials(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    png = (REPO_ROOT / "tests" / "__init__.py").read_bytes()  # content does not matter here
+
+    def runner(cmd, **kw):
+        assert cmd[:4] == ["kaggle", "competitions", "download", "-c"]
+        dest = Path(cmd[cmd.index("-p") + 1])
+        inner = dest / "stage1_train.zip"
+        with zipfile.ZipFile(inner, "w") as z:
+            z.writestr("abc/images/abc.png", png)
+            z.writestr("abc/masks/m.png", png)
+        with zipfile.ZipFile(dest / "data-science-bowl-2018.zip", "w") as z:
+            z.write(inner, "stage1_train.zip")
+            z.writestr("stage1_sample_submission.csv", "ImageId,EncodedPixels\n")
+        inner.unlink()
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    choice = resolve_data(tmp_path / "w", "full", None, (2, 1),
+                          env={"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}, home=tmp_path,
+                          runner=runner, log=lambda _: None)
+    assert choice.kind == "kaggle"
+    assert (tmp_path / "input" / "stage1_train" / "abc" / "images" / "abc.png").is_file()
+    assert (tmp_path / "input" / "stage1_sample_submission.csv").is_file()
+    assert not (tmp_path / "input" / "data-science-bowl-2018.zip").exists()
+
+
+# ------------------------------------------------------------------ end to end
+SOLUTIONS_READY = all((REPO_ROOT / "solutions" / pkg / f"{cli}.py").is_file()
+                      for pkg in ("unet", "maskrcnn") for cli in ("train", "predict"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SOLUTIONS_READY, reason="solutions' train/predict CLIs not there yet")
+def test_run_all_demo_end_to_end_tiny(tmp_path):
+    """./run_all.sh --profile demo --tiny on synthetic data: a valid submission and a real report."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE")}
+    env.update(DSB_INPUT_DIR=str(tmp_path / "no-input"), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"),
+               HOME=str(tmp_path), PYTHONPATH=str(REPO_ROOT), CUDA_VISIBLE_DEVICES="-1")
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "pipeline.run_all", "--profile", "demo", "--tiny",
+           "--solutions", "unet,maskrcnn-mobilenet", "--folds", "2", "--work", str(work)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "synthetic" in proc.stdout
+    subs = list((work / "submissions").glob("*.csv"))
+    assert len(subs) == 1
+    test_ids = sorted(p.name for p in (next((work / "input-demo").iterdir()) / "stage1_test").iterdir())
+    assert validate_submission(subs[0], expected_ids=test_ids) == []
+    table = pd.read_csv(work / "reports" / "scores.csv", index_col=0)
+    assert {"unet", "maskrcnn-mobilenet", "ensemble"} <= set(table.index)
+    assert table.loc["unet", "train_seconds"] > 0 and np.isfinite(table.loc["ensemble", "oof_score"])
+    assert (work / "reports" / "summary.md").is_file() and (work / "reports" / "speed_accuracy.png").is_file()
+    # running again resumes: nothing is retrained
+    again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "skip train" in again.stdout and "-> train" not in again.stdout
