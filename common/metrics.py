@@ -145,7 +145,11 @@ def iou_counts(true: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _as_fractions(thresholds: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Thresholds as exact fractions ``num/den`` (int64 [T] each)."""
+    """Thresholds as exact fractions ``num/den`` (int64 [T] each).
+
+    The float is read through its shortest decimal form and snapped to the nearest
+    fraction with denominator <= 10**6, so ``0.55`` means exactly 11/20.
+    """
     fr = [Fraction(str(float(t))).limit_denominator(10**6) for t in np.atleast_1d(thresholds)]
     for f in fr:
         if not 0 <= f < 1:
