@@ -46,7 +46,6 @@ SOLUTION_CSVS: dict[str, str] = {
     "stage1_test": "stage1_solution.csv",
     "stage2_test_final": "stage2_solution_final.csv",
 }
-_CSV_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -151,8 +150,9 @@ class DSBDataset:
             raise DataError(f"{self.split_dir}: split folder is missing")
         self.solution_csv = Path(solution_csv) if solution_csv is not None else None
         self._rles: dict[str, tuple[list[str], tuple[int, int]]] = {}
+        self.ignored_ids: set[str] = set()
         if self.solution_csv is not None:
-            self._rles = _read_solution_csv(self.solution_csv)
+            self._rles, self.ignored_ids = _read_solution_csv(self.solution_csv)
         candidates = sorted(p.name for p in self.split_dir.iterdir() if p.is_dir())
         self.has_labels = self.solution_csv is not None or any(
             (self.split_dir / i / "masks").is_dir() for i in candidates
@@ -191,6 +191,13 @@ class DSBDataset:
         if not files:
             raise DataError(f"{mask_dir}: masks folder is missing or holds no PNG")
         self._mask_files[image_id] = files
+
+    @property
+    def labelled_ids(self) -> list[str]:
+        """Ids that have labels (all of them, except a solution CSV's ``Ignored`` images)."""
+        if not self.has_labels:
+            return []
+        return [i for i in self.ids if i not in self.ignored_ids]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -255,6 +262,8 @@ class DSBDataset:
 
         if image_id not in self._rles:
             raise DataError(f"{self.solution_csv}: no rows for image {image_id}")
+        if image_id in self.ignored_ids:
+            raise DataError(f"{self.solution_csv}: image {image_id} is Usage=Ignored (not scored, no labels)")
         rles, shape = self._rles[image_id]
         painter = _LabelPainter(shape)
         for k, rle in enumerate(rles):
@@ -348,31 +357,25 @@ class _LabelPainter:
         return self.flat.reshape(self.shape)
 
 
-def _read_solution_csv(path: Path) -> dict[str, tuple[list[str], tuple[int, int]]]:
-    """Group a solution CSV by image: ``{id: ([rle, ...], (H, W))}`` in row order."""
+def _read_solution_csv(path: Path) -> tuple[dict[str, tuple[list[str], tuple[int, int]]], set[str]]:
+    """Group a solution CSV by image: ``({id: ([rle, ...], (H, W))}, ignored ids)``.
+
+    Images whose rows say ``Usage == "Ignored"`` (unscored stage-2 images) are
+    returned in the second item; they have no labels.
+    """
+    from common.submission import SubmissionError, ignored_ids, read_solution_table
+
     if not path.is_file():
         raise DataError(f"{path}: solution CSV is missing")
     try:
-        df = pd.read_csv(path, dtype={"ImageId": str, "EncodedPixels": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot parse solution CSV ({err})") from None
-    missing = [c for c in _CSV_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}: solution CSV lacks columns {missing} (has {list(df.columns)})")
-    try:
-        heights = pd.to_numeric(df["Height"]).astype(int)
-        widths = pd.to_numeric(df["Width"]).astype(int)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"{path}: Height/Width must be integers ({err})") from None
+        table = read_solution_table(path)
+    except SubmissionError as err:
+        raise DataError(str(err)) from None
     out: dict[str, tuple[list[str], tuple[int, int]]] = {}
-    frame = pd.DataFrame({"id": df["ImageId"], "rle": df["EncodedPixels"], "h": heights, "w": widths})
-    for image_id, group in frame.groupby("id", sort=True):
-        shapes = set(zip(group["h"].tolist(), group["w"].tolist()))
-        if len(shapes) != 1:
-            raise DataError(f"{path}: image {image_id} has inconsistent Height/Width {sorted(shapes)}")
-        rles = [r for r in group["rle"].tolist() if r.strip()]
-        out[str(image_id)] = (rles, shapes.pop())
-    return out
+    for image_id, group in table.groupby("ImageId", sort=True):
+        rles = [r for r in group["EncodedPixels"].tolist() if r.strip()]
+        out[str(image_id)] = (rles, (int(group["Height"].iloc[0]), int(group["Width"].iloc[0])))
+    return out, ignored_ids(table)
 
 
 def load_split(data_dir: str | Path, split: str, on_error: str = "raise") -> DSBDataset:

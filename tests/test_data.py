@@ -211,7 +211,7 @@ def test_bad_solution_csv(tmp_path, bgr):
     _write_sample(tmp_path, "t", bgr, None, split="stage1_test")
     csv = tmp_path / "stage1_solution.csv"
     csv.write_text("ImageId,Pixels\nt,1 2\n")
-    with pytest.raises(DataError, match="stage1_solution.csv.*lacks columns"):
+    with pytest.raises(DataError, match="stage1_solution.csv.*missing column"):
         load_split(tmp_path, "stage1_test")
     csv.write_text("ImageId,EncodedPixels,Height,Width\nother,1 2,64,80\n")
     with pytest.raises(DataError, match="stage1_solution.csv.*no rows for image t"):
@@ -253,3 +253,23 @@ def test_real_data_all_images_load(real_train_dir):
             assert labels.dtype == np.int32 and labels.shape == image.shape[:2], image_id
             n = int(labels.max())
             assert n >= 1 and np.unique(labels).size == n + 1, image_id
+
+
+def test_ignored_solution_rows_have_no_labels(tmp_path):
+    """Stage-2 style: images marked Usage=Ignored are listed but not labelled."""
+    import cv2
+
+    from common.data import DSBDataset, DataError
+
+    split = tmp_path / "stage2_test_final"
+    for image_id in ("a", "b"):
+        (split / image_id / "images").mkdir(parents=True)
+        cv2.imwrite(str(split / image_id / "images" / f"{image_id}.png"), np.zeros((4, 5), np.uint8))
+    csv = tmp_path / "stage2_solution_final.csv"
+    csv.write_text("ImageId,EncodedPixels,Height,Width,Usage\n"
+                   "a,1 2,4,5,Private\nb,1 1,4,5,Ignored\n")
+    ds = DSBDataset(tmp_path, "stage2_test_final", solution_csv=csv)
+    assert ds.ids == ["a", "b"] and ds.labelled_ids == ["a"]
+    assert ds.load_labels("a").sum() == 2
+    with pytest.raises(DataError, match="Ignored"):
+        ds.load_labels("b")
