@@ -1,0 +1,324 @@
+"""Mask R-CNN model: config validation, layers, losses, detection post-processing,
+full-model build/inference/training for every backbone, and the CLIs on synthetic data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.backbones import list_backbones
+from common.config import ConfigError, load_config
+from common.paths import CONFIGS
+from solutions.maskrcnn.config import MaskRCNNConfig
+
+DEMO = CONFIGS["maskrcnn"] / "demo.yaml"
+TINY = ["model.fpn_channels=32", "model.rpn_conv_channels=32", "model.head_fc_dim=32",
+        "model.mask_head_channels=32", "model.proposals_train=100", "model.proposals_inference=100",
+        "model.rois_per_image=32", "model.max_instances=20", "model.max_gt=32",
+        "model.pre_nms_limit=500"]
+
+
+def tiny_config(backbone: str = "mobilenet", extra: list[str] | None = None) -> MaskRCNNConfig:
+    return load_config(MaskRCNNConfig, DEMO, TINY + [f"model.backbone={backbone}"] + (extra or []))
+
+
+# ----------------------------------------------------------------------------- config
+def test_every_config_loads():
+    for path in sorted(CONFIGS["maskrcnn"].glob("*.yaml")):
+        cfg = load_config(MaskRCNNConfig, path)
+        assert cfg.solution == f"maskrcnn-{cfg.model.backbone}"
+
+
+@pytest.mark.parametrize("override", [
+    "model.anchor_scales=[8,16,32,64]",        # one scale per level P2..P6
+    "model.roi_positive_fraction=0",
+    "model.rpn_positive_fraction=1.5",
+    "train.crop_size=100",                      # not a multiple of 64
+    "model.backbone=vgg99",
+    "model.mask_shape=20",                      # must be 2 x mask_pool_size
+    "model.rpn_negative_iou=0.8",               # above the positive threshold
+    "train.lr_drops=[0.75,0.5]",
+    "train.loss_weights={mask: 1, foo: 2}",
+])
+def test_inconsistent_config_raises(override):
+    with pytest.raises(ConfigError):
+        load_config(MaskRCNNConfig, DEMO, [override])
+
+
+def test_schedule_stages_and_lr_drops():
+    tc = load_config(MaskRCNNConfig, DEMO, ["train.heads_epochs=2", "train.all_epochs=8",
+                                            "train.lr=1.0"]).train
+    assert [tc.stage(e) for e in (0, 1, 2, 9)] == ["heads", "heads", "all", "all"]
+    lrs = [tc.learning_rate(e) for e in range(10)]
+    assert lrs[:6] == [1.0] * 6                  # heads + first half of all-layer epochs
+    assert lrs[6:8] == pytest.approx([0.1, 0.1])  # 50 %
+    assert lrs[8:] == pytest.approx([0.01, 0.01])  # 75 %
+
+
+# ----------------------------------------------------------------------------- layers
+def _roundtrip(layer):
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_layers_get_config_round_trip():
+    from solutions.maskrcnn.detection import DetectionLayer
+    from solutions.maskrcnn.fpn import FPN
+    from solutions.maskrcnn.heads import ClassifierHead, MaskHead
+    from solutions.maskrcnn.rpn import RPNHead
+
+    for layer in (FPN(48), RPNHead(3, 64, 2), ClassifierHead(3, 7, 64), MaskHead(2, 14, 32, "bn", 3),
+                  DetectionLayer(0.5, 0.4, 17, (0.1, 0.1, 0.3, 0.3))):
+        _roundtrip(layer)
+
+
+def _pyramid(batch=2, h=128, w=192, channels=(8, 16, 24, 32)):
+    rng = np.random.default_rng(0)
+    return {f"P{l}": tf.constant(rng.normal(size=(batch, h // 2**l, w // 2**l, c)), tf.float32)
+            for l, c in zip(range(2, 6), channels)}
+
+
+def test_fpn_and_rpn_shapes_match_anchor_order():
+    from solutions.maskrcnn.anchors import generate_anchors
+    from solutions.maskrcnn.fpn import FPN
+    from solutions.maskrcnn.rpn import RPNHead
+
+    out = FPN(16)(_pyramid())
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "P2": (2, 32, 48, 16), "P3": (2, 16, 24, 16), "P4": (2, 8, 12, 16),
+        "P5": (2, 4, 6, 16), "P6": (2, 2, 3, 16)}
+    for stride in (1, 2):
+        logits, deltas = RPNHead(3, 8, stride)([out[f"P{l}"] for l in range(2, 7)])
+        n = generate_anchors((128, 192), anchor_stride=stride).shape[0]
+        assert tuple(logits.shape) == (2, n, 2) and tuple(deltas.shape) == (2, n, 4)
+
+
+def test_heads_shapes():
+    from solutions.maskrcnn.heads import ClassifierHead, MaskHead
+
+    feats = _pyramid(channels=(8, 8, 8, 8))
+    rois = tf.constant([[[0, 0, 20, 30], [10, 10, 90, 120], [0, 0, 0, 0]]] * 2, tf.float32)
+    logits, deltas = ClassifierHead(2, 7, 16)(rois, feats)
+    masks = MaskHead(2, 14, 8, "gn")(rois, feats)
+    assert tuple(logits.shape) == (2, 3, 2) and tuple(deltas.shape) == (2, 3, 2, 4)
+    assert tuple(masks.shape) == (2, 3, 28, 28, 2)
+
+
+# ----------------------------------------------------------------------------- losses
+def test_rpn_class_loss_ignores_neutral_anchors():
+    from solutions.maskrcnn.losses import rpn_class_loss
+
+    match = np.array([[1, -1, 0, 0]], np.int32)
+    logits = np.array([[[0.0, 2.0], [1.0, 0.0], [5.0, -5.0], [0.0, 0.0]]], np.float32)
+    expected = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0))])
+    assert float(rpn_class_loss(match, logits)) == pytest.approx(expected, rel=1e-5)
+    logits[0, 2:] = [[-9.0, 9.0], [3.0, 1.0]]  # neutral anchors change: loss does not
+    assert float(rpn_class_loss(match, logits)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_rpn_bbox_loss_only_on_positives():
+    from solutions.maskrcnn.losses import rpn_bbox_loss
+
+    match = np.array([[1, -1, 0]], np.int32)
+    target = np.zeros((1, 3, 4), np.float32)
+    pred = np.array([[[0.5, 0, 0, 2.0], [9, 9, 9, 9], [7, 7, 7, 7]]], np.float32)
+    # smooth L1: 0.5*0.5^2 = 0.125 and 2 - 0.5 = 1.5, mean over 4 coordinates
+    assert float(rpn_bbox_loss(match, target, pred)) == pytest.approx((0.125 + 1.5) / 4)
+    assert float(rpn_bbox_loss(np.zeros((1, 3), np.int32), target, pred)) == 0.0
+
+
+def test_head_losses_use_valid_rows_and_true_class():
+    from solutions.maskrcnn.losses import head_bbox_loss, head_class_loss, valid_rois
+
+    rois = np.array([[[0, 0, 5, 5], [1, 1, 4, 4], [0, 0, 0, 0]]], np.float32)
+    valid = valid_rois(rois)
+    assert np.asarray(valid).tolist() == [[True, True, False]]
+    tcls = np.array([[1, 0, 0]], np.int32)
+    logits = np.array([[[0.0, 0.0], [0.0, 0.0], [50.0, -50.0]]], np.float32)
+    assert float(head_class_loss(tcls, logits, valid)) == pytest.approx(np.log(2.0), rel=1e-5)
+    deltas = np.zeros((1, 3, 2, 4), np.float32)
+    deltas[0, 0, 0] = 5.0       # background channel of the positive ROI: ignored
+    deltas[0, 0, 1, 0] = 0.5    # true-class channel: counts
+    deltas[0, 1, 1] = 9.0       # negative ROI: ignored
+    assert float(head_bbox_loss(tcls, np.zeros((1, 3, 4), np.float32), deltas)) == \
+        pytest.approx(0.125 / 4)
+
+
+def test_mask_loss_only_on_positive_rois_true_class():
+    from solutions.maskrcnn.losses import mask_loss
+
+    tcls = np.array([[1, 0]], np.int32)
+    target = np.zeros((1, 2, 2, 2), np.float32)
+    target[0, 0, 0, 0] = 1.0
+    logits = np.zeros((1, 2, 2, 2, 2), np.float32)
+    base = float(mask_loss(tcls, target, logits))
+    assert base == pytest.approx(np.log(2.0), rel=1e-5)
+    logits[0, 1] = 30.0        # the negative ROI: ignored
+    logits[0, 0, :, :, 0] = 7  # background channel of the positive ROI: ignored
+    assert float(mask_loss(tcls, target, logits)) == pytest.approx(base, rel=1e-5)
+    assert float(mask_loss(np.zeros((1, 2), np.int32), target, logits)) == 0.0
+
+
+# ------------------------------------------------------------------------- detection
+def test_detection_layer_thresholds_and_nms():
+    from solutions.maskrcnn.detection import DetectionLayer
+
+    rois = tf.constant([[[10, 10, 30, 30], [11, 11, 31, 31], [50, 50, 70, 70],
+                         [80, 80, 90, 90], [0, 0, 0, 0]]], tf.float32)
+    p = np.array([0.95, 0.9, 0.8, 0.2, 0.99])  # last row is padding
+    logits = tf.constant(np.log(np.stack([1 - p, p], -1))[None], tf.float32)
+    out = DetectionLayer(0.5, 0.3, 4)(rois, logits, tf.zeros([1, 5, 2, 4]), tf.constant([64, 64]))
+    scores = out["scores"].numpy()[0]
+    assert scores == pytest.approx([0.95, 0.8, 0, 0], abs=1e-5)
+    assert out["class_ids"].numpy()[0].tolist() == [1, 1, 0, 0]
+    # clipped to the 64x64 input
+    assert out["boxes"].numpy()[0, 1].tolist() == pytest.approx([50, 50, 64, 64])
+
+
+def test_postprocess_resolves_overlaps_by_score_at_original_size():
+    from solutions.maskrcnn.detection import detections_to_instances
+
+    # network input was the 20x30 original resized by 2 and padded to 64x64
+    boxes = np.array([[0, 0, 20, 20], [10, 10, 30, 30], [0, 0, 0, 0]], np.float32)
+    scores = np.array([0.6, 0.9, 0.0], np.float32)
+    masks = np.ones((3, 28, 28), np.float32)
+    inst = detections_to_instances(boxes, scores, masks, (20, 30), scale=2.0)
+    assert inst.labels.shape == (20, 30) and inst.labels.dtype == np.int32
+    assert inst.scores.tolist() == pytest.approx([0.9, 0.6])
+    assert (inst.labels == 1).sum() == 100          # [5,15) x [5,15)
+    assert (inst.labels == 2).sum() == 100 - 25     # [0,10)^2 minus the shared corner
+    assert inst.labels[7, 7] == 1                   # overlap goes to the higher score
+    assert inst.cand_masks.shape == (2, 20, 30) and inst.cand_masks[:, 7, 7].all()
+    assert inst.cand_scores.tolist() == pytest.approx([0.9, 0.6])
+    empty = detections_to_instances(boxes[:0], scores[:0], masks[:0], (5, 6))
+    assert empty.labels.shape == (5, 6) and empty.scores.shape == (0,)
+
+
+def test_flip_merge_round_trip():
+    from solutions.maskrcnn.detection import flip_detections, merge_detections
+
+    boxes = np.array([[0, 2, 10, 6]], np.float32)
+    masks = np.zeros((1, 4, 4), np.float32)
+    masks[0, :, 0] = 1
+    fb, fm = flip_detections(boxes, masks, 20)
+    assert fb[0].tolist() == [0, 14, 10, 18] and fm[0, :, 3].all()
+    b, s, m = merge_detections([(boxes, np.array([0.9], np.float32), masks),
+                                (boxes + 0.5, np.array([0.8], np.float32), masks)], 0.5, 10)
+    assert s.tolist() == pytest.approx([0.9]) and b.shape == (1, 4) and m.shape == (1, 4, 4)
+
+
+# ----------------------------------------------------------------------------- model
+def _check_inference(model, batch=2, h=128, w=192):
+    out = model.infer(np.zeros((batch, h, w, 3), np.float32))
+    n = model.cfg.max_instances
+    assert out["boxes"].shape == (batch, n, 4) and out["scores"].shape == (batch, n)
+    assert out["class_ids"].shape == (batch, n) and out["class_ids"].dtype == np.int32
+    m = model.cfg.mask_shape
+    assert out["masks"].shape == (batch, n, m, m)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", list_backbones())
+def test_every_backbone_builds_full_model(backbone):
+    from solutions.maskrcnn.model import build_model
+
+    model = build_model(tiny_config(backbone, ["model.backbone_weights=none"]).model)
+    n_all = len(model.trainable_variables)
+    model.freeze_backbone(True)
+    n_heads = len(model.trainable_variables)
+    assert 0 < n_heads < n_all
+    assert all(not v.path.startswith(model.backbone.name) for v in model.trainable_variables)
+    model.freeze_backbone(False)
+    assert len(model.trainable_variables) < n_all or model.cfg.train_backbone_bn
+    _check_inference(model, batch=1, h=128, w=128)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_model():
+    from solutions.maskrcnn.model import build_model
+
+    return build_model(tiny_config().model)
+
+
+def test_inference_contract_shapes_any_size(mobilenet_model):
+    _check_inference(mobilenet_model, batch=2, h=128, w=192)
+    _check_inference(mobilenet_model, batch=1, h=64, w=64)
+    with pytest.raises(ValueError):
+        mobilenet_model.infer(np.zeros((1, 100, 64, 3), np.float32))
+
+
+def test_predict_images_pastes_back_at_original_size(mobilenet_model):
+    from solutions.maskrcnn.predict import predict_images
+
+    cfg = tiny_config(extra=["predict.tta_flip=true", "model.detection_min_confidence=0.0"])
+    images = [np.full((70, 90, 3), 100, np.uint8), np.zeros((130, 65, 3), np.uint8)]
+    found = predict_images(mobilenet_model, cfg, images)
+    assert [f.labels.shape for f in found] == [(70, 90), (130, 65)]
+    for f in found:
+        assert f.scores.shape == (int(f.labels.max()),)
+
+
+@pytest.mark.slow
+def test_one_train_step_gives_finite_losses(synthetic_data_dir):
+    import keras
+
+    from common.data import DSBDataset
+    from solutions.maskrcnn.data import TrainSequence
+    from solutions.maskrcnn.model import build_model
+    from solutions.maskrcnn.train import make_optimizer
+
+    cfg = tiny_config(extra=["train.batch_size=2"])
+    model = build_model(cfg.model)
+    ds = DSBDataset(synthetic_data_dir, "stage1_train")
+    seq = TrainSequence(ds, ds.ids[:4], cfg, model.anchors_np((128, 128)), steps=1)
+    batch = seq[0]
+    assert batch["image"].shape == (2, 128, 128, 3)
+    assert batch["rpn_match"].shape[1] == model.anchors_np((128, 128)).shape[0]
+    model.freeze_backbone(True)
+    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=False)
+    before = [v.numpy().copy() for v in model.backbone.weights]
+    logs = model.train_on_batch(batch, return_dict=True)
+    assert set(logs) >= {"loss", "rpn_class_loss", "rpn_bbox_loss", "class_loss", "bbox_loss",
+                         "mask_loss"}
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.backbone.weights))
+
+
+@pytest.mark.slow
+def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
+    from solutions.maskrcnn import predict, train
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_data_dir, data)
+    work = tmp_path / "work"
+    args = ["--config", str(DEMO), "--fold", "1", "--data", str(data), "--work", str(work),
+            "--set", "train.steps_per_epoch=2", "--set", "train.val_steps=1",
+            "--set", "train.heads_epochs=1", "--set", "train.all_epochs=1"]
+    for item in TINY:
+        args += ["--set", item]
+    assert train.main(args) == 0
+    run = work / "runs" / "maskrcnn-mobilenet-fold1"
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert {"solution", "fold", "train_seconds", "epochs", "train_images_per_s", "params",
+            "device"} <= set(summary)
+    assert summary["epochs"] == 2 and summary["fold"] == 1
+    assert (run / "weights" / "last.weights.h5").exists() and (run / "config.yaml").exists()
+    assert train.main(args) == 0
+    assert "finished" in capsys.readouterr().out
+    # pretend it was killed after epoch 1: the rerun resumes in the all-layer stage
+    state = json.loads((run / "state.json").read_text())
+    state.update(epoch=1, finished=False)
+    (run / "state.json").write_text(json.dumps(state))
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "stage 'all' epochs 2..2" in out and "stage 'heads'" not in out
+    for split, folder in (("oof", "oof"), ("test", "test_fold1")):
+        assert predict.main(["--run", str(run), "--split", split, "--data", str(data),
+                             "--work", str(work), "--set", "predict.batch_size=2"]) == 0
+        out = work / "predictions" / "maskrcnn-mobilenet" / folder
+        assert json.loads((out / "_summary.json").read_text())["n_images"] == \
+            len(list(out.glob("*.npz"))) > 0
