@@ -95,8 +95,10 @@ def run_dir_of(pred_dir: str | Path, work: str | Path | None = None) -> Path | N
 def load_threshold_params(pred_dir: str | Path, work: str | Path | None = None) -> dict:
     """The post-processing params of the run behind ``pred_dir`` (its ``thresholds.json``).
 
+    A run without ``thresholds.json`` (tuning off) uses its config's default params.
+
     Raises:
-        FileNotFoundError: naming the summary / run / thresholds file that is missing.
+        FileNotFoundError: naming the summary / run / config file that is missing.
     """
     run = run_dir_of(pred_dir, work)
     if run is None:
@@ -104,11 +106,26 @@ def load_threshold_params(pred_dir: str | Path, work: str | Path | None = None) 
                                 "pointing to an existing run folder (needed for thresholds.json)")
     path = run / "thresholds.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; the U-Net run writes it when training ends")
+        return _config_default_params(run, path)
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+
+
+def _config_default_params(run: Path, missing: Path) -> dict:
+    """An untuned U-Net run's params: its config's defaults (as ``solutions.unet.predict`` uses)."""
+    config = run / "config.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(f"{missing}: missing, and no {config} to take default params from")
+    try:
+        from common.config import load_config
+        from solutions.unet.config import UNetConfig
+        from solutions.unet.predict import default_params  # imports keras: only on this path
+    except ImportError as exc:
+        raise FileNotFoundError(f"{missing}: missing, and the U-Net defaults are not importable "
+                                f"({exc})") from exc
+    return default_params(load_config(UNetConfig, config))
 
 
 def merge_params(params: Sequence[dict]) -> dict:

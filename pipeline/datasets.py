@@ -162,14 +162,14 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
         if not has_dsb_data(data):
             raise DataStageError(f"--data {data}: no stage1_train/ with images there "
                                  "(see input/README.md for the layout)")
-        choice = DataChoice(data.resolve(), "given", f"data: {data} (--data)")
+        choice = DataChoice(data.resolve(), "given", f"{data} (--data)")
     elif has_dsb_data(INPUT_DIR):
-        choice = DataChoice(INPUT_DIR, "input", f"data: {INPUT_DIR}")
+        choice = DataChoice(INPUT_DIR, "input", f"{INPUT_DIR}")
     else:
         ok, why = kaggle_credentials(env, home)
         if ok:
             download_kaggle(INPUT_DIR, runner, log)
-            choice = DataChoice(INPUT_DIR, "kaggle", f"data: downloaded from Kaggle into {INPUT_DIR}")
+            choice = DataChoice(INPUT_DIR, "kaggle", f"downloaded from Kaggle into {INPUT_DIR}")
         elif profile == "full":
             raise DataStageError(f"no DSB data in {INPUT_DIR} and no --data, and {why}; "
                                  "see input/README.md, or run --profile demo")
@@ -183,7 +183,7 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
                 generate_dataset(tmp, n_train=n_train, n_test=n_test, seed=seed, size=SYNTH_SIZE)
                 os.replace(tmp, out)
             return DataChoice(out, "synthetic",
-                              f"data: no DSB data in {INPUT_DIR} and no Kaggle credentials, so "
+                              f"no DSB data in {INPUT_DIR} and no Kaggle credentials, so "
                               f"the synthetic demo set ({n_train} train + {n_test} test images) "
                               f"in {out} is used")
     if profile == "demo":

@@ -41,6 +41,8 @@ class SolutionSpec:
         overrides: ``--set`` items always passed (e.g. the backbone).
         n_folds_key: Config key of the number of folds (must match ``folds.csv``).
         tiny: ``--set`` items for ``--tiny`` runs (1 epoch of 1-2 steps, small inputs).
+        set_style: How the CLI takes overrides: ``"list"`` (``--set a=1 b=2``, argparse
+            ``nargs="*"``) or ``"repeat"`` (``--set a=1 --set b=2``, ``action="append"``).
     """
 
     name: str
@@ -49,6 +51,7 @@ class SolutionSpec:
     overrides: tuple[str, ...] = ()
     n_folds_key: str = "n_folds"
     tiny: tuple[str, ...] = field(default=())
+    set_style: str = "list"
 
     def config(self, profile: str) -> Path:
         if profile not in self.configs:
@@ -68,6 +71,14 @@ class SolutionSpec:
         if tiny:
             items += list(self.tiny)
         return items + list(extra)
+
+    def set_args(self, items: list[str]) -> list[str]:
+        """``--set`` arguments in the style the solution's CLI parses."""
+        if not items:
+            return []
+        if self.set_style == "repeat":
+            return [arg for item in items for arg in ("--set", item)]
+        return ["--set", *items]
 
 
 _UNET = CONFIGS["unet"]
@@ -102,9 +113,9 @@ def get_solution(name: str) -> SolutionSpec:
             name, "maskrcnn",
             {"demo": _MRCNN / "demo.yaml", "full": _MRCNN / f"{backbone}.yaml"},
             overrides=(f"model.backbone={backbone}",),
-            n_folds_key="train.n_folds",
-            tiny=("train.heads_epochs=1", "train.all_epochs=1", "train.steps_per_epoch=2",
-                  "train.crop_size=64", "train.batch_size=1"))
+            n_folds_key="train.n_folds", set_style="repeat",
+            tiny=("train.heads_epochs=1", "train.all_epochs=0", "train.steps_per_epoch=2",
+                  "train.val_steps=1", "train.crop_size=64", "train.batch_size=1"))
     raise UnknownSolution(f"unknown solution {name!r}; known: unet, unet-baseline, "
                           f"maskrcnn-<backbone> with backbone in {', '.join(MASKRCNN_BACKBONES)}")
 

@@ -58,6 +58,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "stage2_test_final for full when present)")
     p.add_argument("--gpus", type=int, default=0,
                    help="run folds in parallel, one subprocess per GPU (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--jobs", type=int,
+                   help="without several GPUs: subprocesses at a time on the CPU "
+                        "(default 2 for demo without --gpus, else 1)")
     p.add_argument("--stages", help=f"comma subset of {','.join(STAGES[2:])} "
                    "(data and folds always run; they skip when done)")
     p.add_argument("--force", action="store_true",
@@ -134,8 +137,9 @@ def run(args: argparse.Namespace, echo=print) -> int:
         "stage2_test_final" if args.profile == "full"
         and (choice.data_dir / "stage2_test_final").is_dir() else "stage1_test")
     ws = Workspace(root, choice.data_dir)
+    jobs = args.jobs or (2 if args.profile == "demo" and args.gpus == 0 else 1)
     ctx = Context(ws=ws, profile=args.profile, solutions=solutions, folds=folds, n_folds=n_folds,
-                  test_split=test_split, gpus=args.gpus, force=args.force, tiny=args.tiny,
+                  test_split=test_split, gpus=args.gpus, jobs=jobs, force=args.force, tiny=args.tiny,
                   sets=list(args.set), seed=args.seed, submit=args.submit,
                   message=args.message or "", echo=echo)
     ctx.save_state(data_dir=str(choice.data_dir), data_note=choice.note, profile=args.profile,

@@ -59,6 +59,7 @@ class Context:
         n_folds: Folds in ``folds.csv``.
         test_split: ``stage1_test`` or ``stage2_test_final``.
         gpus: 0 (sequential, devices untouched), 1, or N (N runs in parallel).
+        jobs: Without several GPUs, run this many subprocesses at a time (CPU).
         force: Redo work already done (old outputs moved aside).
         tiny: Use the registry's tiny overrides.
         sets: ``[target:]key=value`` overrides (target: a solution, a package or ``ensemble``).
@@ -75,6 +76,7 @@ class Context:
     n_folds: int
     test_split: str = "stage1_test"
     gpus: int = 0
+    jobs: int = 1
     force: bool = False
     tiny: bool = False
     sets: list[str] = field(default_factory=list)
@@ -169,10 +171,10 @@ def train_stage(ctx: Context) -> None:
             items = spec.set_items(ctx.profile, ctx.n_folds, ctx.tiny, tuple(split_sets(ctx.sets, spec)))
             cmd = python_cmd(spec.train_module(), "--config", str(spec.config(ctx.profile)),
                              "--fold", str(k), "--data", str(ctx.ws.data_dir),
-                             "--work", str(ctx.ws.root), "--run-name", name, "--set", *items)
-            tasks.append(Task(f"train {name}", cmd, ctx.logs_dir / f"train-{name}.log"))
+                             "--work", str(ctx.ws.root), "--run-name", name, *spec.set_args(items))
+            tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log"))
     if tasks:
-        run_tasks(tasks, ctx.gpus, ctx.echo)
+        run_tasks(tasks, ctx.gpus, ctx.echo, ctx.jobs)
 
 
 # ---------------------------------------------------------------------------- predict
@@ -204,34 +206,37 @@ def predict_stage(ctx: Context) -> None:
                 raise PipelineError(f"{run}: not trained (no train_summary.json); run the train stage")
             common = ["--run", str(run), "--data", str(ctx.ws.data_dir), "--work", str(ctx.ws.root),
                       "--solution", spec.name]
-            # out-of-fold
+            cmds, what = [], []
+            # out-of-fold (a U-Net tunes its thresholds here, so it runs before test)
             oof_dir = ctx.ws.predictions_dir(spec.name, "oof")
             val_files = [oof_dir / f"{i}.npz" for i in split_ids(folds_df, k)[1]]
             if ctx.force or not _newer_than(val_files, summary):
                 for f in val_files:  # --force, or stale (older than the run): move aside
                     if f.exists() and (ctx.force or not _newer_than([f], summary)):
                         ctx.move_aside(f)
-                tasks.append(Task(f"predict oof {name}", python_cmd(
-                    spec.predict_module(), *common, "--split", "oof"),
-                    ctx.logs_dir / f"predict-{name}.log"))
+                cmds.append(python_cmd(spec.predict_module(), *common, "--split", "oof"))
+                what.append("oof")
             else:
                 ctx.echo(f"  skip predict oof {name}: {len(val_files)} images done")
             # test
             test_dir = ctx.ws.predictions_dir(spec.name, f"test_fold{k}")
             have = set(list_predictions(test_dir))
             complete = have == set(test_ids) and _newer_than([test_dir / "_summary.json"], summary)
-            if complete and not ctx.force:
+            if complete and not ctx.force and not cmds:
                 ctx.echo(f"  skip predict test {name}: {len(have)} images done")
-                continue
-            foreign = have - set(test_ids)
-            stale = have and not _newer_than([test_dir / f"{i}.npz" for i in have], summary)
-            if ctx.force or foreign or stale:
-                ctx.move_aside(test_dir)
-            tasks.append(Task(f"predict test {name}", python_cmd(
-                spec.predict_module(), *common, "--split", "test", "--test-split", ctx.test_split),
-                ctx.logs_dir / f"predict-{name}.log"))
+            else:  # re-predicted OOF may have re-tuned thresholds: test follows
+                foreign = have - set(test_ids)
+                stale = have and not _newer_than([test_dir / f"{i}.npz" for i in have], summary)
+                if ctx.force or foreign or stale or complete:
+                    ctx.move_aside(test_dir)
+                cmds.append(python_cmd(spec.predict_module(), *common, "--split", "test",
+                                       "--test-split", ctx.test_split))
+                what.append("test")
+            if cmds:
+                tasks.append(Task(f"predict {'+'.join(what)} {name}", cmds,
+                                  ctx.logs_dir / f"predict-{name}.log"))
     if tasks:
-        run_tasks(tasks, ctx.gpus, ctx.echo)
+        run_tasks(tasks, ctx.gpus, ctx.echo, ctx.jobs)
 
 
 # ---------------------------------------------------------------------------- ensemble

@@ -1,6 +1,9 @@
 """Running solution command lines as subprocesses, one per GPU when several are given.
 
-Each task's output goes to its own log file; the console gets one line when a task
+A task is a chain of command lines run one after the other (e.g. predict OOF, which
+tunes a U-Net's thresholds, then predict test with them); tasks run one at a time, or
+several at a time (one per GPU with ``CUDA_VISIBLE_DEVICES``, or ``jobs`` on the CPU).
+Each task's output goes to its own log file; the console gets one line when a command
 starts and one when it ends. A failed task's log tail is printed and the stage fails
 after the tasks already running have finished.
 """
@@ -29,16 +32,16 @@ class TaskError(RuntimeError):
 
 @dataclass
 class Task:
-    """One command line.
+    """A chain of command lines.
 
     Attributes:
-        name: Short name shown on the console (e.g. ``train unet fold 0``).
-        cmd: argv.
+        name: Short name shown on the console (e.g. ``train unet-fold0``).
+        cmds: argv lists, run in order; the chain stops at the first failure.
         log: Log file (appended to).
     """
 
     name: str
-    cmd: list[str]
+    cmds: list[list[str]]
     log: Path
 
 
@@ -72,26 +75,31 @@ def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tup
     task.log.parent.mkdir(parents=True, exist_ok=True)
     where = f" on GPU {device}" if device is not None else ""
     echo(f"  -> {task.name}{where} (log: {task.log})")
-    start = time.perf_counter()
+    start, rc = time.perf_counter(), 0
     with open(task.log, "a") as log:
-        log.write(f"\n$ {' '.join(task.cmd)}\n")
-        log.flush()
-        rc = subprocess.run(task.cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                            env=_env(device)).returncode
+        for cmd in task.cmds:
+            log.write(f"\n$ {' '.join(cmd)}\n")
+            log.flush()
+            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                env=_env(device)).returncode
+            if rc != 0:
+                break
     seconds = time.perf_counter() - start
     echo(f"  {'ok' if rc == 0 else 'FAILED'} {task.name} in {seconds:.0f} s"
          + ("" if rc == 0 else f" (exit {rc}); last lines of {task.log}:\n{tail(task.log)}"))
     return task, rc, seconds
 
 
-def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] = print) -> float:
-    """Run tasks: one after another, or ``gpus`` at a time with one GPU each.
+def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] = print,
+              jobs: int = 1) -> float:
+    """Run tasks: one after another, ``gpus`` at a time with one GPU each, or ``jobs`` at a time.
 
     Args:
-        tasks: The command lines.
-        gpus: 0 (leave ``CUDA_VISIBLE_DEVICES`` alone, sequential), 1 (GPU 0, sequential)
-            or N > 1 (N at a time, ``CUDA_VISIBLE_DEVICES`` = 0..N-1).
+        tasks: The command chains.
+        gpus: 0 (leave ``CUDA_VISIBLE_DEVICES`` alone), 1 (GPU 0) or N > 1 (N tasks at a
+            time, ``CUDA_VISIBLE_DEVICES`` = 0..N-1).
         echo: Console printer.
+        jobs: Without several GPUs, tasks run this many at a time (CPU).
 
     Returns:
         Wall-clock seconds.
@@ -101,7 +109,8 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
     """
     start = time.perf_counter()
     failed: list[tuple[Task, int]] = []
-    if gpus <= 1:
+    workers = gpus if gpus > 1 else max(jobs, 1)
+    if workers == 1:
         device = "0" if gpus == 1 else None
         for task in tasks:
             _, rc, _ = _run_one(task, device, echo)
@@ -109,9 +118,9 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
                 failed.append((task, rc))
                 break  # later tasks usually depend on this one's outputs
     else:
-        free: queue.Queue[str] = queue.Queue()
-        for k in range(gpus):
-            free.put(str(k))
+        free: queue.Queue[str | None] = queue.Queue()
+        for k in range(workers):
+            free.put(str(k) if gpus > 1 else ("0" if gpus == 1 else None))
         lock = threading.Lock()
 
         def locked_echo(line: str) -> None:
@@ -125,7 +134,7 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
             finally:
                 free.put(device)
 
-        with ThreadPoolExecutor(max_workers=gpus) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             for task, rc, _ in pool.map(work, tasks):
                 if rc != 0:
                     failed.append((task, rc))

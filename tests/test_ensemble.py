@@ -134,6 +134,19 @@ def test_pixel_merge_averages_before_watershed():
     assert lab.max() == 1 and (lab == 1).sum() == 100 and sc[0] == pytest.approx(0.6)
 
 
+def test_pixel_merge_with_the_unet_postprocess():
+    """The real ``solutions.unet.postprocess.probs_to_instances`` (skipped until it exists)."""
+    pytest.importorskip("solutions.unet.postprocess")
+    p0 = np.zeros((H, W, 1), np.float32)
+    p1 = np.zeros((H, W, 1), np.float32)
+    p0[box(2, 12, 2, 12)], p1[box(2, 12, 2, 12)] = 0.9, 0.3
+    p0[box(20, 30, 20, 30)] = 0.8
+    params = {"method": "cc", "channels": ["body"], "mask_threshold": 0.5, "min_area": 1,
+              "_oof_score": 0.1}
+    lab, sc = pixel_merge([p0, p1], [1, 1], params)
+    assert lab.max() == 1 and (lab == 1).sum() == 100 and sc[0] == pytest.approx(0.6)
+
+
 # ------------------------------------------------------------------ merging folders
 def write_folder(folder: Path, preds: dict, run: str | None = None):
     for image_id, (labels, scores, prob) in preds.items():

@@ -31,6 +31,8 @@ def test_registry_and_overrides():
     assert mr.package == "maskrcnn" and mr.config("full").name == "resnet101.yaml"
     assert "model.backbone=resnet101" in mr.set_items("demo", 3)
     assert "train.n_folds=3" in mr.set_items("demo", 3)
+    assert mr.set_args(["a=1", "b=2"]) == ["--set", "a=1", "--set", "b=2"]
+    assert get_solution("unet").set_args(["a=1", "b=2"]) == ["--set", "a=1", "b=2"]
     assert get_solution("unet-baseline").config("demo").name == "demo_baseline.yaml"
     with pytest.raises(UnknownSolution, match="resnet9"):
         get_solution("maskrcnn-resnet9")
@@ -68,7 +70,7 @@ def make_ctx(tmp_path, solutions=("unet",), folds=(0, 1), **kw) -> Context:
 
 
 def fake_runner(record):
-    def run_tasks(tasks, gpus=0, echo=print):
+    def run_tasks(tasks, gpus=0, echo=print, jobs=1):
         record.extend(tasks)
     return run_tasks
 
@@ -82,7 +84,7 @@ def test_train_stage_skips_finished_runs_and_force_moves_aside(tmp_path, monkeyp
     monkeypatch.setattr(stages, "run_tasks", fake_runner(tasks))
     stages.train_stage(ctx)
     assert [t.name for t in tasks] == ["train unet-fold1"]
-    cmd = tasks[0].cmd
+    cmd = tasks[0].cmds[0]
     assert cmd[1:3] == ["-m", "solutions.unet.train"] and "--fold" in cmd and "n_folds=2" in cmd
     assert cmd[cmd.index("--run-name") + 1] == "unet-fold1"
     tasks.clear()
@@ -111,8 +113,9 @@ def test_predict_stage_resume(tmp_path, monkeypatch):
     new = time.time() + 10
     os.utime(run / "train_summary.json", (new, new))  # retrained: predictions are now stale
     stages.predict_stage(ctx)
-    assert [t.name for t in tasks] == ["predict oof unet-fold0", "predict test unet-fold0"]
-    assert "--split" in tasks[1].cmd and "stage1_test" in tasks[1].cmd
+    assert [t.name for t in tasks] == ["predict oof+test unet-fold0"]
+    oof, test = tasks[0].cmds  # OOF first: a U-Net tunes its thresholds there
+    assert oof[oof.index("--split") + 1] == "oof" and "stage1_test" in test
     assert not (ctx.ws.predictions_dir("unet", "oof") / "t0.npz").exists()
     assert (ctx.ws.predictions_dir("unet", "oof") / "_summary.json").exists()  # other folds' files stay
     ctx2 = make_ctx(tmp_path, folds=[1])
@@ -246,7 +249,8 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
                HOME=str(tmp_path), PYTHONPATH=str(REPO_ROOT), CUDA_VISIBLE_DEVICES="-1")
     work = tmp_path / "work"
     cmd = [sys.executable, "-m", "pipeline.run_all", "--profile", "demo", "--tiny",
-           "--solutions", "unet,maskrcnn-mobilenet", "--folds", "2", "--work", str(work)]
+           "--solutions", "unet,maskrcnn-mobilenet", "--folds", "2", "--jobs", "2",
+           "--work", str(work)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "synthetic" in proc.stdout
