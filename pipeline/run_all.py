@@ -38,11 +38,10 @@ TINY_SIZE = (6, 3)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="./run_all.sh", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="./run_all.sh", description=__doc__.split("\n")[0])
     p.add_argument("--profile", choices=PROFILES, default="demo",
-                   help="demo: tiny configs (synthetic data when there is no real data); "
-                        "full: the real configs, 5 folds")
+                   help="demo (default): tiny configs, 2 folds, synthetic data when there is no "
+                        "real data; full: the real configs, 5 folds")
     p.add_argument("--solutions", help="comma list of unet, unet-baseline, maskrcnn-<backbone> "
                    f"(demo default {','.join(DEFAULT_SOLUTIONS['demo'])}; "
                    f"full default {','.join(DEFAULT_SOLUTIONS['full'])})")
@@ -57,7 +56,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="test images to predict (default stage1_test for demo; "
                         "stage2_test_final for full when present)")
     p.add_argument("--gpus", type=int, default=0,
-                   help="run folds in parallel, one subprocess per GPU (CUDA_VISIBLE_DEVICES)")
+                   help="run folds in parallel, one subprocess per GPU (CUDA_VISIBLE_DEVICES); "
+                        "default 0: devices left alone")
     p.add_argument("--jobs", type=int,
                    help="without several GPUs: subprocesses at a time on the CPU "
                         "(default 2 for demo without --gpus, else 1)")
@@ -77,7 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true",
                    help=f"smoke test: {TINY_SIZE[0]}+{TINY_SIZE[1]} demo images and "
                         "1 epoch of 1-2 steps per run")
-    p.add_argument("--seed", type=int, default=42, help="folds seed")
+    p.add_argument("--seed", type=int, default=42, help="folds seed (default 42)")
     return p.parse_args(argv)
 
 

@@ -40,7 +40,7 @@ __all__ = ["Context", "PipelineError", "split_sets", "folds_stage", "train_stage
            "predict_stage", "ensemble_config", "ensemble_stage", "submission_stage",
            "run_name", "STATE_FILE"]
 
-STATE_FILE = "pipeline.json"
+STATE_FILE = "pipeline_state.json"
 
 
 class PipelineError(RuntimeError):
