@@ -13,6 +13,7 @@ import pandas as pd
 from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
+from ensemble.files import timestamp
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
 from ensemble.merge import merge_split, source_folders
 from ensemble.pixel import Postprocess
@@ -101,6 +102,7 @@ def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
         split -> score table (``None`` where the split has no labels).
     """
     tables = {}
+    backup_root = backup_root or ws.root / "backup" / timestamp()
     for split in splits:
         merge_split(cfg, ws, split, force=force, postprocess=postprocess,
                     backup_root=backup_root, log=log)

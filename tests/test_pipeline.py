@@ -254,6 +254,7 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "synthetic" in proc.stdout
+    assert "unet x2 (pixel" in proc.stdout  # test folds merged by prob averaging + the U-Net watershed
     subs = list((work / "submissions").glob("*.csv"))
     assert len(subs) == 1
     test_ids = sorted(p.name for p in (next((work / "input-demo").iterdir()) / "stage1_test").iterdir())
