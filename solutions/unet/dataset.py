@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import cv2
@@ -27,9 +28,11 @@ Augmenter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 def load_items(dataset, ids: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Read images (uint8 [H,W,3]) and labels (int32 [H,W]) of ``ids`` into memory."""
     images, labels = [], []
-    for image_id in ids:
-        images.append(dataset.load_image(image_id))
-        labels.append(dataset.load_labels(image_id))
+    with warnings.catch_warnings():  # a few real masks overlap by a pixel or two: expected
+        warnings.filterwarnings("ignore", message=".*covered by more than one mask")
+        for image_id in ids:
+            images.append(dataset.load_image(image_id))
+            labels.append(dataset.load_labels(image_id))
     return images, labels
 
 

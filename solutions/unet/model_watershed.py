@@ -47,14 +47,19 @@ class ImageStandardize(keras.layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-def conv_block(x, filters: int, name: str, batch_norm: bool = True, n: int = 2, strides: int = 1):
-    """``n`` x (3x3 conv [+ BN] + ReLU); the first conv may be strided."""
+def conv_block(x, filters: int, name: str, batch_norm: bool = True, n: int = 2, strides: int = 1,
+               bn_momentum: float = 0.9):
+    """``n`` x (3x3 conv [+ BN] + ReLU); the first conv may be strided.
+
+    BN momentum 0.9 (not Keras' 0.99) so the moving statistics are usable after the few
+    hundred steps of a short CPU training.
+    """
     for i in range(n):
         x = layers.Conv2D(filters, 3, strides=strides if i == 0 else 1, padding="same",
                           use_bias=not batch_norm, kernel_initializer="he_normal",
                           name=f"{name}_conv{i + 1}")(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{i + 1}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{i + 1}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{i + 1}")(x)
     return x
 
