@@ -136,3 +136,13 @@ def test_study_baseline_trains_and_predicts(synthetic_data_dir, tmp_path):
     for path in files.values():
         assert load_prediction(path).prob.shape[-1] == 1
     assert not (run / "thresholds.json").exists()  # the study does not tune
+
+
+def test_time_budget_stops_training_early(synthetic_data_dir, tmp_path):
+    sets = [s for s in TINY if not s.startswith("train.epochs")] + [
+        "train.epochs=5", "train.time_budget_s=0.001", "train.lr_schedule=cosine_time"]
+    assert _train(synthetic_data_dir, tmp_path, sets=sets) == 0
+    run = tmp_path / "runs" / "unet-fold0"
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["epochs"] == 1  # stopped after the first step of epoch 1, checkpointed
+    assert json.loads((run / "state.json").read_text())["finished"]

@@ -77,7 +77,8 @@ class Progress(keras.callbacks.Callback):
         self.tb = time.monotonic()
         if self.budget > 0:
             frac = min(1.0, self.elapsed() / self.budget)
-            self.model.optimizer.learning_rate.assign(self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac))))
+            lr = self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+            self.model.optimizer.learning_rate = lr  # as keras.callbacks.LearningRateScheduler does
 
     def on_train_batch_end(self, batch, logs=None):
         self.done["step_seconds"] += time.monotonic() - self.tb
