@@ -16,6 +16,8 @@ pairs=("$@")
 [ ${#pairs[@]} -gt 0 ] || pairs=(unet=solutions/unet/configs/gpu_time.yaml
                                  unet-baseline=solutions/unet/configs/baseline.yaml)
 folds="${FOLDS:-0 1 2 3 4}"
+# NO_TUNE=1: keep the config's post-processing (skip OOF threshold tuning).
+# EXTRA_SET: more train --set overrides, e.g. "predict.tile_size=256" (one compiled shape under JAX)
 data=/tmp/dsb; work=/tmp/dsb-work
 export KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -35,7 +37,7 @@ for pair in "${pairs[@]}"; do
   solution="${pair%%=*}"; config="${pair#*=}"
   for k in $folds; do
     "$py" -m solutions.unet.train --config "$config" --fold "$k" --data "$data" --work "$work" \
-        --run-name "$solution-fold$k" --verbose 2 --set train.time_budget_s="$budget" \
+        --run-name "$solution-fold$k" --verbose 2 --set train.time_budget_s="$budget" train.tensorboard=false ${EXTRA_SET:-} \
         > "$out/train_$solution-fold$k.log" 2>&1 &
   done
 done
@@ -45,7 +47,7 @@ for pair in "${pairs[@]}"; do
   solution="${pair%%=*}"
   for k in $folds; do
     "$py" -m solutions.unet.predict --run "$work/runs/$solution-fold$k" --split oof --data "$data" \
-        --work "$work" --solution "$solution" > "$out/predict_$solution-fold$k.log" 2>&1 &
+        --work "$work" --solution "$solution" ${NO_TUNE:+--no-tune} > "$out/predict_$solution-fold$k.log" 2>&1 &
   done
 done
 wait

@@ -185,7 +185,13 @@ def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min"
     callbacks = [ResumableCheckpoint(run, monitor, mode, patience),
                  keras.callbacks.CSVLogger(str(run.history_csv), append=True)]
     if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False))
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is None:  # Keras' TensorBoard writer needs TF
+            print("[runs] TensorBoard logs skipped: tensorflow is not installed (backend "
+                  f"{keras.backend.backend()})")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False))
     return callbacks
 
 
