@@ -264,8 +264,6 @@ def test_predict_images_pastes_back_at_original_size(mobilenet_model):
 
 @pytest.mark.slow
 def test_one_train_step_gives_finite_losses(synthetic_data_dir):
-    import keras
-
     from common.data import DSBDataset
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model

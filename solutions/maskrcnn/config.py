@@ -150,7 +150,10 @@ class TrainConfig:
         steps_per_epoch: Batches per epoch.
         val_steps: Validation batches per epoch (0: no validation, monitor ``loss``).
         heads_epochs / all_epochs: The two stages.
-        lr / momentum / weight_decay / clipnorm: SGD settings.
+        optimizer: ``"sgd"`` (with ``momentum``; the study's choice) or ``"adam"`` (for
+            quick from-scratch runs when no ImageNet weights are available).
+        lr / momentum / weight_decay / clipnorm: Optimiser settings (decoupled weight decay,
+            per-tensor gradient clipping).
         lr_drops / lr_drop_factor: Step schedule of the all-layer stage.
         loss_weights: Weight per loss name (``rpn_class``, ``rpn_bbox``, ``class``,
             ``bbox``, ``mask``).
@@ -169,6 +172,7 @@ class TrainConfig:
     val_steps: int = 0
     heads_epochs: int = 20
     all_epochs: int = 40
+    optimizer: str = "sgd"
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -208,6 +212,8 @@ class TrainConfig:
         unknown = sorted(set(self.loss_weights) - known)
         if unknown:
             raise ConfigError(f"train.loss_weights: unknown loss(es) {unknown}; known {sorted(known)}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"train.optimizer: {self.optimizer!r} not in sgd/adam")
         if self.augment_level not in ("none", "default", "strong"):
             raise ConfigError(f"train.augment_level: {self.augment_level!r} not in none/default/strong")
         if self.n_folds < 2:

@@ -100,7 +100,11 @@ class Instances:
 
 def paste_mask(box: np.ndarray, mask: np.ndarray, image_hw: tuple[int, int],
                threshold: float = 0.5) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """Resize one mask into its box and threshold it.
+    """Resample one mask into its (sub-pixel) box and threshold it.
+
+    Mask cell ``k`` of ``m`` is centred at ``y1 + (k + 0.5) * (y2 - y1) / m`` (the
+    convention of the mask targets); every image pixel centre inside the box is sampled
+    bilinearly from the mask (0 outside it), so no rounding of the box shifts the mask.
 
     Args:
         box: [4] ``(y1, x1, y2, x2)`` in original-image pixels (continuous).
@@ -110,19 +114,26 @@ def paste_mask(box: np.ndarray, mask: np.ndarray, image_hw: tuple[int, int],
 
     Returns:
         ``((row slice, col slice), bool [h,w])`` inside the image, or None when the box
-        has no pixel inside the image.
+        covers no pixel centre of the image.
     """
     h_img, w_img = image_hw
-    y1, x1, y2, x2 = (int(round(v)) for v in box)
-    if y2 <= y1 or x2 <= x1:
+    y1, x1, y2, x2 = (float(v) for v in box)
+    if y2 - y1 <= 0 or x2 - x1 <= 0:
         return None
-    full = cv2.resize(mask.astype(np.float32), (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
-    full = full.reshape(y2 - y1, x2 - x1) >= threshold
-    cy1, cx1, cy2, cx2 = max(y1, 0), max(x1, 0), min(y2, h_img), min(x2, w_img)
-    if cy2 <= cy1 or cx2 <= cx1:
+    r0, c0 = max(int(np.floor(y1)), 0), max(int(np.floor(x1)), 0)
+    r1, c1 = min(int(np.ceil(y2)), h_img), min(int(np.ceil(x2)), w_img)
+    if r1 <= r0 or c1 <= c0:
         return None
-    local = full[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]
-    return (slice(cy1, cy2), slice(cx1, cx2)), local
+    mh, mw = mask.shape
+    sy, sx = mh / (y2 - y1), mw / (x2 - x1)
+    # destination pixel (c, r) of the local window -> source mask coordinate (cell units)
+    warp = np.array([[sx, 0.0, (c0 + 0.5 - x1) * sx - 0.5],
+                     [0.0, sy, (r0 + 0.5 - y1) * sy - 0.5]], np.float64)
+    local = cv2.warpAffine(mask.astype(np.float32), warp, (c1 - c0, r1 - r0),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    local = local.reshape(r1 - r0, c1 - c0) >= threshold
+    return (slice(r0, r1), slice(c0, c1)), local
 
 
 def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.ndarray,

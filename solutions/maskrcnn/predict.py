@@ -29,7 +29,6 @@ import numpy as np  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
-from common.paths import Workspace  # noqa: E402
 from common.predictions import save_prediction  # noqa: E402
 from common.runs import RunDir  # noqa: E402
 from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402

@@ -12,7 +12,8 @@ is not retrained.
 Schedule: epochs ``[0, heads_epochs)`` train FPN, RPN and heads with the backbone frozen;
 the remaining ``all_epochs`` train all layers, the learning rate dropping by
 ``lr_drop_factor`` at each fraction in ``lr_drops`` of them. SGD with momentum, decoupled
-weight decay (not on biases/norm parameters) and gradient clipping (``clipnorm``).
+weight decay (not on biases/norm parameters) and gradient clipping (``clipnorm``);
+``train.optimizer: adam`` for from-scratch runs.
 """
 
 from __future__ import annotations
@@ -62,10 +63,13 @@ def device_description() -> str:
 
 
 def make_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
-    """SGD with momentum, clipnorm and weight decay (excluding 1-D variables)."""
-    opt = keras.optimizers.SGD(
-        learning_rate=train_cfg.lr if lr is None else lr, momentum=train_cfg.momentum,
-        weight_decay=train_cfg.weight_decay or None, clipnorm=train_cfg.clipnorm or None)
+    """SGD with momentum (or Adam), clipnorm and weight decay (not on 1-D variables)."""
+    kwargs = dict(learning_rate=train_cfg.lr if lr is None else lr,
+                  weight_decay=train_cfg.weight_decay or None, clipnorm=train_cfg.clipnorm or None)
+    if train_cfg.optimizer == "adam":
+        opt = keras.optimizers.Adam(**kwargs)
+    else:
+        opt = keras.optimizers.SGD(momentum=train_cfg.momentum, **kwargs)
     if train_cfg.weight_decay:
         opt.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables
                                                 if len(v.shape) <= 1])
