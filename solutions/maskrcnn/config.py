@@ -74,7 +74,7 @@ class ModelConfig:
     bbox_std: tuple[float, float, float, float] = (0.1, 0.1, 0.2, 0.2)
     pre_nms_limit: int = 6000
     proposals_train: int = 2000
-    proposals_inference: int = 2000
+    proposals_inference: int = 1000
     rpn_nms_train: float = 0.7
     rpn_nms_inference: float = 0.8
     rois_per_image: int = 256

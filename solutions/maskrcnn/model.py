@@ -190,10 +190,16 @@ class MaskRCNN(keras.Model):
         proposals = self.proposals_inference(fg, rpn_deltas, self._anchors(images), image_hw)
         class_logits, deltas = self.classifier(proposals, pyr)
         det = self.detection(proposals, class_logits, deltas, image_hw)
-        mask_logits = self.mask_head(det["boxes"], pyr, training=False)  # [B,N,m,m,C]
-        onehot = tf.one_hot(det["class_ids"], self.cfg.num_classes, dtype=tf.float32)
+        # Detections are sorted with the padding last: run the mask head on the rows that
+        # hold a detection in at least one image of the batch, then pad back to N.
+        n_max = self.cfg.max_instances
+        n = tf.reduce_max(tf.reduce_sum(tf.cast(det["scores"] > 0, tf.int32), axis=1))
+        mask_logits = self.mask_head(det["boxes"][:, :n], pyr, training=False)  # [B,n,m,m,C]
+        onehot = tf.one_hot(det["class_ids"][:, :n], self.cfg.num_classes, dtype=tf.float32)
         masks = tf.reduce_sum(tf.sigmoid(mask_logits) * onehot[:, :, None, None, :], axis=-1)
-        return {**det, "masks": masks}
+        masks = tf.pad(masks, [[0, 0], [0, n_max - n], [0, 0], [0, 0]])
+        m = self.cfg.mask_shape
+        return {**det, "masks": tf.ensure_shape(masks, [None, n_max, m, m])}
 
     def infer(self, images: np.ndarray) -> dict:
         """Run :meth:`call` through one ``tf.function`` that accepts any batch/size.
