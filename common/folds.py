@@ -7,8 +7,6 @@ image type (see :func:`image_type`). On the real stage-1 training set the rules 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +15,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
+
+from common.io import atomic_write_text
 
 __all__ = [
     "FoldsError",
@@ -145,16 +145,7 @@ def save_folds(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a folds table atomically (temp file in the same folder + ``os.replace``)."""
     path = Path(path)
     df = _validate(df, "<folds table>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, df.to_csv(index=False))
 
 
 def load_folds(path: str | Path) -> pd.DataFrame:

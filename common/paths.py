@@ -55,6 +55,13 @@ class Workspace:
     def default(cls) -> "Workspace":
         return cls(root=_env_path("DSB_WORK_DIR", REPO_ROOT), data_dir=INPUT_DIR)
 
+    @classmethod
+    def from_args(cls, work: str | os.PathLike | None, data: str | os.PathLike | None) -> "Workspace":
+        """The workspace for command-line ``--work`` / ``--data`` (``None``: the defaults)."""
+        default = cls.default()
+        return cls(root=Path(work).expanduser().resolve() if work else default.root,
+                   data_dir=Path(data).expanduser().resolve() if data else default.data_dir)
+
     @property
     def folds_csv(self) -> Path:
         return self.root / "folds.csv"

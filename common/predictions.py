@@ -14,11 +14,12 @@ RLE is produced only at the submission step (``common.submission``).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from common.io import atomic_write
 
 
 class PredictionError(ValueError):
@@ -118,12 +119,8 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         arrays["cand_masks"] = np.packbits(pred.cand_masks, axis=-1)
         arrays["cand_shape"] = np.asarray(pred.cand_masks.shape, np.int64)
         arrays["cand_scores"] = pred.cand_scores
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    os.close(fd)
-    (np.savez_compressed if compress else np.savez)(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: (np.savez_compressed if compress else np.savez)(tmp, **arrays),
+                        suffix=".npz")
 
 
 def load_prediction(path: str | os.PathLike) -> Prediction:

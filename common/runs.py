@@ -20,24 +20,16 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from common.config import save_config, to_dict
+from common.io import atomic_write_text
 
 
 class RunConflictError(RuntimeError):
     """The run folder holds a different config; refusing to overwrite it."""
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 class RunDir:
@@ -90,7 +82,7 @@ class RunDir:
             raise RunConflictError(f"{self.state_path} is corrupt ({exc}); delete it to restart") from exc
 
     def save_state(self, state: dict) -> None:
-        _atomic_write_text(self.state_path, json.dumps(state, indent=2))
+        atomic_write_text(self.state_path, json.dumps(state, indent=2))
 
     @property
     def finished(self) -> bool:

@@ -16,13 +16,13 @@ overwrite an existing file unless asked to.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from common.io import atomic_write_text
 from common.rle import labels_to_rles, rle_to_runs, rles_to_labels
 
 __all__ = [
@@ -60,36 +60,11 @@ def _submission_rows(predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:
 
 
 def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder.
-
-    Without ``overwrite`` the final step is ``os.link``, which fails if ``path``
-    appeared meanwhile, so an existing file is never replaced.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``text`` via a temp file; without ``overwrite`` an existing file is never replaced."""
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path} already exists; pass overwrite=True to replace it") from None
-            except OSError:  # no hard links on this file system
-                if path.exists():
-                    raise FileExistsError(
-                        f"{path} already exists; pass overwrite=True to replace it") from None
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write_text(path, text, overwrite=overwrite)
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it") from None
 
 
 def write_submission(

@@ -21,9 +21,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from common.io import atomic_write_text
 from common.rle import labels_to_rles
 
 __all__ = ["SYNTH_TYPES", "synth_id", "render_sample", "generate_dataset", "main"]
@@ -186,14 +185,7 @@ def _write_masks(split_dir: Path, image_id: str, labels: np.ndarray) -> None:
 
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def generate_dataset(

@@ -23,7 +23,7 @@ from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.evaluate import ScoreCache, Truth
 from ensemble.files import read_json
-from pipeline.machine import machine_description
+from common.machine import machine_description
 from pipeline.plots import STUDY_TABLE, fmt, markdown_table, speed_accuracy_plot, write_overlays
 
 __all__ = ["collect_rows", "build_report"]

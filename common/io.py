@@ -1,0 +1,90 @@
+"""Atomic file writes and small JSON helpers used by every part of the project.
+
+Every output is written to a temp file in the target's folder and renamed into
+place, so a crash (even ``kill -9``) never leaves a half-written file behind, and
+``overwrite=False`` refuses to replace an existing file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrite: bool = True,
+                 suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp_path)`` then move the temp file onto ``path``.
+
+    Args:
+        path: Target file; its folder is created.
+        write: Writes the content to the temp path it is given.
+        overwrite: If False, raise ``FileExistsError`` (naming the file) when ``path`` exists,
+            checked again at the rename so a concurrent writer is not clobbered.
+        suffix: Temp-file suffix (some writers need one, e.g. ``.npz`` or ``.weights.h5``).
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{path} already exists; refusing to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if path appeared meanwhile
+            except FileExistsError:
+                raise FileExistsError(f"{path} already exists; refusing to overwrite it") from None
+            except OSError:  # no hard links on this file system
+                if path.exists():
+                    raise FileExistsError(f"{path} already exists; refusing to overwrite it") from None
+                os.replace(tmp, path)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: turn them into None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: str | os.PathLike, data: Any, overwrite: bool = True) -> Path:
+    """Write ``data`` as indented, strict JSON (NaN/inf become null), atomically."""
+    return atomic_write_text(path, json.dumps(_finite(data), indent=2, default=str) + "\n", overwrite)
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """Read a JSON file; ``default`` if it does not exist; ValueError naming a corrupt file."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc})") from None

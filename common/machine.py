@@ -1,0 +1,90 @@
+"""What machine a run is on: CPU model, cores, GPUs.
+
+``machine_description()`` needs no deep-learning import; ``device_description()``
+asks the Keras backend which accelerators it sees. Reports and benchmarks quote these
+strings beside every figure.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+__all__ = ["cpu_model", "cpu_count", "gpu_names", "machine_description", "device_description"]
+
+
+def cpu_model() -> str:
+    """The CPU model name (``/proc/cpuinfo``, else ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def gpu_names() -> list[str]:
+    """NVIDIA GPU names from ``nvidia-smi`` (empty when there is none)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def machine_description() -> str:
+    """One line, e.g. ``Intel Xeon ... (2 cores), no GPU``."""
+    cores = cpu_count()
+    gpus = gpu_names()
+    gpu = ", ".join(f"{n}x {g}" for g, n in _count(gpus)) if gpus else "no GPU"
+    return f"{cpu_model()} ({cores} cores), {gpu}"
+
+
+def _count(items: list[str]) -> list[tuple[str, int]]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return list(out.items())
+
+
+def device_description() -> str:
+    """The device the Keras backend computes on.
+
+    Returns:
+        ``"GPU: <name> x <n> (<backend>)"`` when the backend sees GPUs, else
+        ``"CPU: <model> (<n> cores, <backend>)"``.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    names: list[str] = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            for gpu in tf.config.list_physical_devices("GPU"):
+                names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+        elif backend == "jax":
+            import jax
+
+            names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    except Exception:  # noqa: BLE001 - a description only
+        names = []
+    if names:
+        return f"GPU: {names[0]} x {len(names)} ({backend})"
+    return f"CPU: {cpu_model()} ({cpu_count()} cores, {backend})"
