@@ -123,8 +123,13 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
                         suffix=".npz")
 
 
-def load_prediction(path: str | os.PathLike) -> Prediction:
-    """Read and validate one ``.npz`` prediction file."""
+def load_prediction(path: str | os.PathLike, candidates: bool = False) -> Prediction:
+    """Read and validate one ``.npz`` prediction file.
+
+    Args:
+        path: The file.
+        candidates: Also unpack ``cand_masks``/``cand_scores`` (large; off by default).
+    """
     path = Path(path)
     try:
         with np.load(path) as data:
@@ -134,7 +139,7 @@ def load_prediction(path: str | os.PathLike) -> Prediction:
             pred = Prediction(data["labels"], data["scores"])
             if "prob" in files:
                 pred.prob = data["prob"].astype(np.float32)
-            if "cand_masks" in files:
+            if candidates and "cand_masks" in files:
                 shape = tuple(int(s) for s in data["cand_shape"])
                 pred.cand_masks = np.unpackbits(data["cand_masks"], axis=-1,
                                                 count=shape[-1]).astype(bool).reshape(shape)
@@ -153,3 +158,24 @@ def list_predictions(folder: str | os.PathLike) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.stem: p for p in sorted(folder.glob("*.npz")) if not p.name.startswith(".")}
+
+
+def summary_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
+    """``_summary.json`` of a predictions folder, or ``_summary_fold<k>.json`` for one fold's
+    share of an ``oof`` folder (several folds write into it, possibly at once)."""
+    return Path(folder) / ("_summary.json" if fold is None else f"_summary_fold{fold}.json")
+
+
+def write_folder_summary(folder: str | os.PathLike, summary: dict, fold: int | None = None) -> Path:
+    """Write a predictions folder's timing summary (``n_images``, ``seconds``, ``images_per_s``,
+    ``device``, ``run``) atomically; see :func:`summary_path`."""
+    from common.io import write_json
+
+    return write_json(summary_path(folder, fold), summary)
+
+
+def read_folder_summaries(folder: str | os.PathLike) -> list[dict]:
+    """Every ``_summary*.json`` of a predictions folder (one per fold for ``oof``)."""
+    from common.io import read_json
+
+    return [read_json(p) for p in sorted(Path(folder).glob("_summary*.json"))]

@@ -20,7 +20,8 @@ def test_round_trip_with_optional_maps(tmp_path):
     cands = np.stack([labels == 1, labels == 2, labels > 0])
     path = save_prediction(tmp_path / "unet" / "oof" / "img1.npz", labels, [0.9, 0.4],
                            prob=prob, cand_masks=cands, cand_scores=[0.9, 0.4, 0.1])
-    pred = load_prediction(path)
+    assert load_prediction(path).cand_masks is None  # large: unpacked only on request
+    pred = load_prediction(path, candidates=True)
     assert pred.labels.dtype == np.int32 and np.array_equal(pred.labels, labels)
     np.testing.assert_allclose(pred.scores, [0.9, 0.4])
     np.testing.assert_allclose(pred.prob, prob, atol=1e-3)  # stored as float16
@@ -49,3 +50,12 @@ def test_relabel_sequential_keeps_scores_aligned():
     for old_id, new_id in [(2, 1), (5, 2), (9, 3)]:
         assert np.array_equal(labels == old_id, new == new_id)
         assert new_scores[new_id - 1] == pytest.approx(old_id / 10)
+
+
+def test_folder_summaries_per_fold(tmp_path):
+    from common.predictions import read_folder_summaries, write_folder_summary
+
+    write_folder_summary(tmp_path, {"n_images": 3, "fold": 0}, fold=0)
+    write_folder_summary(tmp_path, {"n_images": 4, "fold": 1}, fold=1)
+    assert sorted(s["n_images"] for s in read_folder_summaries(tmp_path)) == [3, 4]
+    assert list_predictions(tmp_path) == {}
