@@ -1,47 +1,19 @@
-"""Small file helpers shared by the ensemble and the pipeline: atomic JSON, move-aside."""
+"""Small file helpers shared by the ensemble and the pipeline: move-aside, fingerprints.
+
+``write_json`` / ``read_json`` are ``common.io``'s (atomic, strict JSON: NaN/inf become
+null), re-exported here for the modules that import them from this one.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from common.io import read_json, write_json
 
 __all__ = ["write_json", "read_json", "timestamp", "move_aside", "folder_fingerprint"]
-
-
-def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Read a JSON file; ``default`` when it is missing.
-
-    Raises:
-        ValueError: naming the file when it is not valid JSON.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
 
 
 def timestamp() -> str:
