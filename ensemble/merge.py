@@ -8,13 +8,16 @@ Two levels (see ``ensemble.config``):
 2. Across sources, instances are voted with the configured weights (``ensemble.vote``).
 
 A source missing an image counts as predicting no nuclei there.
+
+``folds`` (the folds selected in the run) restricts the ``test_fold<k>`` folders merged to
+those folds, so folders left over from other runs never join.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -28,7 +31,8 @@ from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.config import EnsembleConfig, SourceConfig
 from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
-from ensemble.pixel import Postprocess, load_postprocess, load_threshold_params, merge_params, pixel_merge
+from ensemble.pixel import (Postprocess, load_postprocess, load_threshold_params, merge_params,
+                            oof_fold_params, pixel_merge, read_image_folds)
 from ensemble.vote import VoteParams, vote_instances
 
 __all__ = ["Unit", "source_folders", "build_units", "Merger", "merge_split", "EnsembleError"]
@@ -48,7 +52,10 @@ class Unit:
         folder_weights: float [F] weights inside the unit.
         weight: The unit's voting weight.
         mode: ``"pixel"`` or ``"vote"``.
-        params: Post-processing params for pixel mode.
+        params: Post-processing params for pixel mode (test: mean over the merged runs).
+        fold_params: OOF pixel mode: fold -> params of that fold's run(s); an image uses
+            its own fold's (``image_folds``), ``params`` only when its fold is unknown.
+        image_folds: image id -> fold (from ``folds.csv``), for ``fold_params``.
     """
 
     label: str
@@ -57,12 +64,37 @@ class Unit:
     weight: float
     mode: str = "vote"
     params: dict = field(default_factory=dict)
+    fold_params: dict[int, dict] = field(default_factory=dict)
+    image_folds: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def params_for(self, image_id: str) -> dict:
+        """Pixel-mode post-processing params for one image."""
+        if self.fold_params and image_id in self.image_folds:
+            return self.fold_params.get(self.image_folds[image_id], self.params)
+        return self.params
+
+    def describe(self) -> dict:
+        """What the merge depends on (for the output's ``_summary.json``)."""
+        d = dataclasses.asdict(self)
+        d.pop("image_folds")
+        d["folders"] = [folder_fingerprint(f) for f in self.folders]
+        return d
 
 
-def source_folders(src: SourceConfig, ws: Workspace, split: str) -> list[Path]:
+_FOLD_DIR = re.compile(r"test_fold(\d+)")
+
+
+def _fold_of_folder(folder: Path) -> int | None:
+    m = _FOLD_DIR.match(folder.name)
+    return int(m.group(1)) if m else None
+
+
+def source_folders(src: SourceConfig, ws: Workspace, split: str,
+                   folds: Sequence[int] | None = None) -> list[Path]:
     """The prediction folders of one source for ``split`` (``oof``, ``test`` or a folder name).
 
-    ``test`` means every ``test_fold*`` folder of the solution (folds x TTA).
+    ``test`` means every ``test_fold*`` folder of the solution (folds x TTA); with ``folds``,
+    only the ``test_fold<k>*`` folders of those folds.
     """
     if src.solution:
         base = ws.root / "predictions" / src.solution
@@ -72,7 +104,11 @@ def source_folders(src: SourceConfig, ws: Workspace, split: str) -> list[Path]:
         if not pattern_path.is_absolute():
             pattern_path = ws.root / pattern_path
         base, pattern = pattern_path.parent, pattern_path.name
-    return sorted(p for p in base.glob(pattern) if p.is_dir())
+    found = sorted(p for p in base.glob(pattern) if p.is_dir())
+    if folds is not None:
+        keep = set(folds)
+        found = [p for p in found if _fold_of_folder(p) is None or _fold_of_folder(p) in keep]
+    return found
 
 
 def _has_prob(folder: Path) -> bool:
@@ -82,10 +118,28 @@ def _has_prob(folder: Path) -> bool:
     return load_prediction(next(iter(files.values()))).prob is not None
 
 
+def _pixel_params(unit: Unit, ws: Workspace, split: str) -> None:
+    """Fill ``unit.params`` (and for OOF ``fold_params``) from the producing runs.
+
+    Raises:
+        FileNotFoundError, ValueError: a run, its params or ``folds.csv`` is missing or bad.
+    """
+    if split != "oof":
+        unit.params = merge_params([load_threshold_params(f, ws.root) for f in unit.folders])
+        return
+    unit.image_folds = read_image_folds(ws.folds_csv)
+    per_folder = [oof_fold_params(f, ws.root, unit.image_folds) for f in unit.folders]
+    folds = sorted({k for p in per_folder for k in p})
+    unit.fold_params = {k: merge_params([p[k] for p in per_folder if k in p]) for k in folds}
+    unit.params = merge_params([unit.fold_params[k] for k in folds])
+
+
 def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
-                postprocess: Postprocess | None = None, log: Callable[[str], None] = print
-                ) -> tuple[list[Unit], Postprocess | None]:
+                postprocess: Postprocess | None = None, log: Callable[[str], None] = print,
+                folds: Sequence[int] | None = None) -> tuple[list[Unit], Postprocess | None]:
     """Resolve the config's sources into merge units for ``split``.
+
+    ``folds``: merge only the ``test_fold<k>`` folders of these folds (default all found).
 
     Returns:
         ``(units, postprocess)``; ``postprocess`` is the function pixel units will use.
@@ -96,7 +150,7 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
     """
     found: list[tuple[SourceConfig, list[Path]]] = []
     for src in cfg.sources:
-        folders = source_folders(src, ws, split)
+        folders = source_folders(src, ws, split, folds)
         if not folders:
             log(f"[ensemble] source {src.label}: no {split} predictions under "
                 f"{ws.root / 'predictions'}; skipped")
@@ -124,7 +178,7 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
             else:
                 try:
                     postprocess = postprocess or load_postprocess()
-                    unit.params = merge_params([load_threshold_params(f, ws.root) for f in folders])
+                    _pixel_params(unit, ws, split)
                 except (ImportError, FileNotFoundError, ValueError) as exc:
                     reason = str(exc)
             if reason is None:
@@ -173,7 +227,8 @@ class Merger:
         if not preds:
             return None
         if unit.mode == "pixel":
-            return pixel_merge([p.prob for p in preds], weights, unit.params, self.postprocess)
+            return pixel_merge([p.prob for p in preds], weights, unit.params_for(image_id),
+                               self.postprocess)
         if len(preds) == 1:
             return preds[0].labels, preds[0].scores
         # folder weights are relative to the unit's full folder list: absent folders count as empty
@@ -202,7 +257,8 @@ class Merger:
 
 def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[str] | None = None,
                 force: bool = False, postprocess: Postprocess | None = None,
-                backup_root: Path | None = None, log: Callable[[str], None] = print) -> dict:
+                backup_root: Path | None = None, log: Callable[[str], None] = print,
+                folds: Sequence[int] | None = None) -> dict:
     """Merge every image of ``split`` into ``WORK/predictions/<cfg.output>/<split>/``.
 
     Skips the work when the folder's ``_summary.json`` records the same config and
@@ -218,16 +274,16 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
         postprocess: Override ``probs_to_instances`` (tests).
         backup_root: Where an outdated output folder goes.
         log: Progress printer.
+        folds: Merge only the ``test_fold<k>`` folders of these folds (the run's selection).
 
     Returns:
         The ``_summary.json`` mapping (with ``"skipped": True`` when nothing was done).
     """
     out = ws.predictions_dir(cfg.output, split)
-    units, postprocess = build_units(cfg, ws, split, postprocess, log)
-    inputs = {"config": to_dict(cfg), "split": split,
-              "units": [dict(dataclasses.asdict(u), folders=[folder_fingerprint(f) for f in u.folders])
-                        for u in units]}
-    inputs = json.loads(json.dumps(inputs, default=str))  # compare as stored
+    units, postprocess = build_units(cfg, ws, split, postprocess, log, folds)
+    inputs = {"config": to_dict(cfg), "split": split, "units": [u.describe() for u in units]}
+    # compare as stored: write_json stores NaN/inf as null
+    inputs = json.loads(json.dumps(inputs, default=str), parse_constant=lambda _: None)
     summary_path = out / "_summary.json"
     old = read_json(summary_path)
     if not force and old is not None and old.get("inputs") == inputs:
@@ -255,7 +311,7 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
     desc = ", ".join(f"{u.label} x{len(u.folders)} ({u.mode}, w={u.weight:g})" for u in units)
     log(f"[ensemble] {split}: merged {written} images from {desc} in {seconds:.1f} s")
     summary = {"n_images": written, "seconds": round(seconds, 3),
-               "images_per_s": round(written / seconds, 3) if seconds > 0 else math.inf,
+               "images_per_s": round(written / seconds, 3) if seconds > 0 else None,
                "device": "cpu", "run": "ensemble", "missing": absent, "inputs": inputs}
     out.mkdir(parents=True, exist_ok=True)
     write_json(summary_path, summary)

@@ -6,18 +6,33 @@ with weights and turned into instances by the U-Net's own post-processing,
 ``solutions.unet.postprocess.probs_to_instances(prob, params)``, with ``params`` read
 from the producing run's ``thresholds.json``. The import is lazy so the ensemble
 works (instance voting only) where the U-Net package is absent.
+
+Which run's params:
+
+* ``test_fold<k>`` folders: each folder's ``_summary.json`` names its run; the params of
+  the runs whose folders are merged are combined by :func:`merge_params` (numbers
+  averaged, integers rounded, anything else taken from the first, i.e. lowest, fold).
+  The mean is used rather than one fold's params because the merged map is the mean of
+  every merged fold's maps.
+* ``oof``: every image is predicted by the run of its own fold only, so it is
+  post-processed with that run's params (:func:`oof_fold_params`): ``folds.csv`` maps
+  the image to fold ``k``, and ``_summary_fold<k>.json`` of the folder (or, for folders
+  written before per-fold summaries, the run ``WORK/runs/<solution>-fold<k>``) names the run.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from common.io import read_json
+from common.predictions import list_predictions, summary_path
 
 __all__ = ["average_probs", "load_postprocess", "run_dir_of", "load_threshold_params",
-           "merge_params", "pixel_merge"]
+           "read_image_folds", "oof_fold_params", "merge_params", "pixel_merge"]
 
 Postprocess = Callable[[np.ndarray, dict], tuple[np.ndarray, np.ndarray]]
 
@@ -65,52 +80,81 @@ def load_postprocess() -> Postprocess:
     return probs_to_instances
 
 
-def run_dir_of(pred_dir: str | Path, work: str | Path | None = None) -> Path | None:
-    """The training run that produced a predictions folder, from its ``_summary.json``.
+def run_dir_of(pred_dir: str | Path, work: str | Path | None = None,
+               fold: int | None = None) -> Path | None:
+    """The training run that produced a predictions folder (or one fold's share of it).
 
+    Read from the folder's ``_summary.json`` (``fold`` None) or ``_summary_fold<k>.json``.
     The summary's ``run`` is tried as given, relative to ``work`` and as a name under
-    ``work/runs/``.
+    ``work/runs/``. For a fold of a folder without per-fold summaries (written before
+    they existed), the run ``work/runs/<solution>-fold<k>`` is used, ``<solution>`` being
+    the name of the folder's parent (``predictions/<solution>/oof``).
 
     Returns:
         The run folder, or ``None`` when the summary or the folder is missing.
     """
-    summary = Path(pred_dir) / "_summary.json"
-    if not summary.is_file():
-        return None
-    try:
-        run = json.loads(summary.read_text()).get("run")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{summary}: invalid JSON ({exc})") from exc
-    if not run:
-        return None
-    candidates = [Path(run)]
-    if work is not None:
-        candidates += [Path(work) / run, Path(work) / "runs" / Path(run).name]
+    pred_dir = Path(pred_dir)
+    summary = read_json(summary_path(pred_dir, fold))  # ValueError naming a corrupt file
+    run = (summary or {}).get("run") if isinstance(summary, dict) else None
+    candidates = []
+    if run:
+        candidates.append(Path(run))
+        if work is not None:
+            candidates += [Path(work) / run, Path(work) / "runs" / Path(run).name]
+    elif fold is not None and work is not None and not list(pred_dir.glob("_summary_fold*.json")):
+        candidates.append(Path(work) / "runs" / f"{pred_dir.parent.name}-fold{fold}")
     for cand in candidates:
         if cand.is_dir():
             return cand
     return None
 
 
-def load_threshold_params(pred_dir: str | Path, work: str | Path | None = None) -> dict:
+def load_threshold_params(pred_dir: str | Path, work: str | Path | None = None,
+                          fold: int | None = None) -> dict:
     """The post-processing params of the run behind ``pred_dir`` (its ``thresholds.json``).
+
+    Args:
+        pred_dir: Predictions folder.
+        work: Workspace root (to resolve run names).
+        fold: For an ``oof`` folder: the fold whose run is wanted (see :func:`run_dir_of`).
 
     A run without ``thresholds.json`` (tuning off) uses its config's default params.
 
     Raises:
         FileNotFoundError: naming the summary / run / config file that is missing.
     """
-    run = run_dir_of(pred_dir, work)
+    run = run_dir_of(pred_dir, work, fold)
     if run is None:
-        raise FileNotFoundError(f"{Path(pred_dir) / '_summary.json'}: no readable 'run' entry "
+        raise FileNotFoundError(f"{summary_path(pred_dir, fold)}: no readable 'run' entry "
                                 "pointing to an existing run folder (needed for thresholds.json)")
     path = run / "thresholds.json"
     if not path.is_file():
         return _config_default_params(run, path)
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+    return read_json(path)
+
+
+def read_image_folds(folds_csv: str | Path) -> dict[str, int]:
+    """image id -> fold from ``folds.csv`` (empty when the file is missing)."""
+    folds_csv = Path(folds_csv)
+    if not folds_csv.is_file():
+        return {}
+    df = pd.read_csv(folds_csv, dtype={"image_id": str})
+    return dict(zip(df["image_id"], df["fold"].astype(int)))
+
+
+def oof_fold_params(oof_dir: str | Path, work: str | Path | None,
+                    image_folds: Mapping[str, int]) -> dict[int, dict]:
+    """fold -> post-processing params of that fold's run, for every fold ``oof_dir`` holds.
+
+    Raises:
+        FileNotFoundError: ``image_folds`` is empty (no ``folds.csv``), or a fold's run or
+            its params cannot be found (the message names the file).
+    """
+    if not image_folds:
+        raise FileNotFoundError(f"{oof_dir}: no folds.csv to tell which fold's run predicted "
+                                "each OOF image (needed for its thresholds.json)")
+    folds = sorted({image_folds[i] for i in list_predictions(oof_dir) if i in image_folds})
+    return {k: load_threshold_params(oof_dir, work, fold=k) for k in folds}
 
 
 def _config_default_params(run: Path, missing: Path) -> dict:
@@ -121,7 +165,9 @@ def _config_default_params(run: Path, missing: Path) -> dict:
     try:
         from common.config import load_config
         from solutions.unet.config import UNetConfig
-        from solutions.unet.predict import default_params  # imports keras: only on this path
+        from solutions.unet.predict import (
+            default_params,  # imports keras: only on this path
+        )
     except ImportError as exc:
         raise FileNotFoundError(f"{missing}: missing, and the U-Net defaults are not importable "
                                 f"({exc})") from exc
