@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                        "(configured weights kept, others weight 1)")
     p.add_argument("--work", type=Path, help="workspace root (default $DSB_WORK_DIR or the repo)")
     p.add_argument("--data", type=Path, help="DSB data folder (default input/)")
+    p.add_argument("--folds", help="comma list of fold indices: merge only their test_fold<k> "
+                   "folders and score OOF on their images (default: every folder found)")
     p.add_argument("--splits", default="oof,test", help="comma list of oof,test (default both)")
     p.add_argument("--test-split", choices=["stage1_test", "stage2_test_final"],
                    help="data split of the test predictions (default: detected)")
@@ -55,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.solutions:
             cfg = cfg.with_solutions([s for s in args.solutions.split(",") if s])
         splits = [s for s in args.splits.split(",") if s]
-        run_ensemble(cfg, ws, ws.data_dir, splits, args.test_split, force=args.force)
+        folds = None
+        if args.folds:
+            try:
+                folds = sorted({int(t) for t in args.folds.split(",") if t.strip()})
+            except ValueError:
+                raise ConfigError(f"--folds {args.folds!r}: expected a comma list like 0,1") from None
+        run_ensemble(cfg, ws, ws.data_dir, splits, args.test_split, force=args.force, folds=folds)
         if "test" in splits and not args.no_submission:
             path = make_submission(ws, ws.data_dir, ws.predictions_dir(cfg.output, "test"),
                                    args.name or cfg.name, args.test_split, overwrite=args.force)

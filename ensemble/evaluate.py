@@ -3,10 +3,16 @@
 Truth is loaded lazily and once per process; per-folder per-image scores are cached
 in a JSON file keyed by the folder's fingerprint (file count, newest mtime, size), so
 re-running the report after a crash does not rescore unchanged folders.
+
+A folder is scored on the *expected* image ids (every labelled image of the split, or
+the ids given, e.g. the validation images of the folds trained): an expected image
+without a prediction counts as predicting no nuclei (``docs/CONTRACTS.md``), and the
+number of such images is reported (``missing``) instead of silently shrinking the set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +25,7 @@ from common.metrics import score_dataset
 from common.predictions import list_predictions, load_prediction
 from ensemble.files import folder_fingerprint, read_json, write_json
 
-__all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache"]
+__all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache", "n_missing"]
 
 
 def truth_split(split: str, test_split: str = "stage1_test") -> str:
@@ -93,25 +99,38 @@ class Truth:
         return {i: self._labels[i] for i in ids if i in self._labels}
 
 
+def n_missing(scores: pd.Series) -> int:
+    """How many expected images of a :func:`score_folder` result had no prediction."""
+    return int(scores.attrs.get("missing", 0))
+
+
+def _series(per_image: Mapping[str, float], missing: int) -> pd.Series:
+    s = pd.Series(dict(per_image), dtype=float, name="score")
+    s.attrs["missing"] = int(missing)
+    return s
+
+
 def score_folder(folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:
-    """Per-image DSB scores of the labelled images a folder predicts.
+    """Per-image DSB scores of a folder on the expected images.
 
     Args:
         folder: Predictions folder (``<id>.npz`` files).
         truth: The matching ground truth.
-        ids: Restrict to these image ids.
+        ids: The expected image ids (default every labelled image of ``truth``); ids
+            without labels are left out.
 
     Returns:
-        float Series indexed by image id (empty when nothing overlaps).
+        float Series indexed by the expected labelled ids; an image without a prediction
+        counts as empty (scores 0 where it has nuclei). ``attrs["missing"]`` (see
+        :func:`n_missing`) says how many had no prediction. Empty when nothing is expected.
     """
     files = list_predictions(folder)
-    want = truth.ids() if ids is None else list(ids)
-    want = [i for i in want if i in files]
-    true = truth.get(want)
-    pred = {i: load_prediction(files[i]).labels for i in true}
+    true = truth.get(truth.ids() if ids is None else list(ids))
     if not true:
-        return pd.Series(dtype=float, name="score")
-    return score_dataset(true, pred).per_image["score"]
+        return _series({}, 0)
+    pred = {i: load_prediction(files[i]).labels for i in true if i in files}
+    per_image = score_dataset(true, pred).per_image["score"]
+    return _series(per_image.to_dict(), len(true) - len(pred))
 
 
 class ScoreCache:
@@ -125,39 +144,44 @@ class ScoreCache:
         self.path = Path(path)
         self.data: dict = read_json(self.path, {}) or {}
 
-    def scores(self, folder: str | Path, truth: Truth) -> pd.Series:
-        """Per-image scores of ``folder`` (computed, or read from the cache when unchanged)."""
+    def scores(self, folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:
+        """:func:`score_folder` of ``folder`` (computed, or read from the cache when unchanged)."""
         fp = folder_fingerprint(folder)
-        key = f"{Path(folder).resolve()}|{truth.split}"
+        which = "all" if ids is None else hashlib.sha1(
+            "\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+        key = f"{Path(folder).resolve()}|{truth.split}|{which}"
         hit = self.data.get(key)
-        if hit is not None and hit.get("fingerprint") == fp:
-            return pd.Series(hit["per_image"], dtype=float, name="score")
-        series = score_folder(folder, truth)
-        self.data[key] = {"fingerprint": fp, "per_image": {k: float(v) for k, v in series.items()}}
+        if hit is not None and hit.get("fingerprint") == fp and "missing" in hit:
+            return _series(hit["per_image"], hit["missing"])
+        series = score_folder(folder, truth, ids)
+        self.data[key] = {"fingerprint": fp, "missing": n_missing(series),
+                          "per_image": {k: float(v) for k, v in series.items()}}
         write_json(self.path, self.data)
         return series
 
 
 def score_folders(folders: Mapping[str, Path], truth: Truth, cache: ScoreCache | None = None,
-                  n_expected: int | None = None) -> pd.DataFrame:
-    """Score several folders.
+                  ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Score several folders on the same expected images.
 
     Args:
         folders: display name -> predictions folder.
         truth: Ground truth.
         cache: Optional score cache.
-        n_expected: Number of labelled images (for the coverage column).
+        ids: Expected image ids (default every labelled image of ``truth``).
 
     Returns:
-        One row per name: ``folder``, ``n_images`` scored, ``coverage`` and ``score``
-        (mean per-image score, NaN when nothing was scored).
+        One row per name: ``folder``, ``n_images`` predicted among the expected,
+        ``missing`` (expected but not predicted, scored as empty), ``coverage``
+        (``n_images`` / expected) and ``score`` (mean over the expected images, NaN when
+        nothing is expected).
     """
     rows = []
-    n_expected = n_expected if n_expected is not None else len(truth.ids())
     for name, folder in folders.items():
-        s = cache.scores(folder, truth) if cache is not None else score_folder(folder, truth)
-        rows.append({"name": name, "folder": str(folder), "n_images": int(s.size),
-                     "coverage": s.size / n_expected if n_expected else np.nan,
+        s = cache.scores(folder, truth, ids) if cache is not None else score_folder(folder, truth, ids)
+        missing = n_missing(s)
+        rows.append({"name": name, "folder": str(folder), "n_images": int(s.size) - missing,
+                     "missing": missing, "coverage": (s.size - missing) / s.size if s.size else np.nan,
                      "score": float(s.mean()) if s.size else np.nan})
     return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame(
-        columns=["folder", "n_images", "coverage", "score"])
+        columns=["folder", "n_images", "missing", "coverage", "score"])

@@ -13,14 +13,14 @@ import pandas as pd
 from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
-from ensemble.files import timestamp
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
+from ensemble.files import timestamp
 from ensemble.merge import merge_split, source_folders
-from ensemble.pixel import Postprocess
+from ensemble.pixel import Postprocess, read_image_folds
 from ensemble.submit import free_submission_path, split_shapes, write_validated_submission
 
-__all__ = ["TEST_SPLITS", "detect_test_split", "score_split", "run_ensemble", "make_submission",
-           "format_scores"]
+__all__ = ["TEST_SPLITS", "detect_test_split", "expected_ids", "score_split", "run_ensemble",
+           "make_submission", "format_scores"]
 
 TEST_SPLITS = ("stage2_test_final", "stage1_test")
 
@@ -46,17 +46,38 @@ def format_scores(table: pd.DataFrame) -> str:
     """A fixed-width text table of :func:`score_split` output."""
     if table.empty:
         return "(nothing scored)"
-    shown = table[["n_images", "coverage", "score"]].copy()
+    shown = table[["n_images", "missing", "coverage", "score"]].copy()
     shown["coverage"] = (shown["coverage"] * 100).round(0).astype("Int64").astype(str) + "%"
     shown["score"] = shown["score"].map(lambda v: f"{v:.4f}")
-    return shown.to_string()
+    text = shown.to_string()
+    if (table["missing"] > 0).any():
+        text += ("\n(missing: expected images without a prediction, scored as predicting no "
+                 "nuclei)")
+    return text
+
+
+def expected_ids(ws: Workspace, split: str, folds: Sequence[int] | None) -> list[str] | None:
+    """The images a split's predictions should cover: for ``oof`` with ``folds`` (and a
+    ``folds.csv``), the validation images of those folds; otherwise ``None`` (every
+    labelled image of the split)."""
+    if split != "oof" or folds is None:
+        return None
+    image_folds = read_image_folds(ws.folds_csv)
+    if not image_folds:
+        return None
+    keep = set(folds)
+    return sorted(i for i, k in image_folds.items() if k in keep)
 
 
 def score_split(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path, split: str,
                 test_split: str = "stage1_test", cache: ScoreCache | None = None,
-                truth: Truth | None = None, log: Callable[[str], None] = print
-                ) -> pd.DataFrame | None:
+                truth: Truth | None = None, log: Callable[[str], None] = print,
+                folds: Sequence[int] | None = None) -> pd.DataFrame | None:
     """DSB score of every source folder and of the ensemble for ``split``.
+
+    Every folder is scored on the same expected images (:func:`expected_ids`); an image a
+    folder does not predict counts as empty, and the table's ``missing`` column says how
+    many. ``folds`` also restricts the sources' ``test_fold<k>`` folders to those folds.
 
     Returns:
         The table (rows: ``<source>`` or ``<source>/<folder>``, then ``ensemble``), or
@@ -68,23 +89,26 @@ def score_split(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path, split:
         return None
     folders = {}
     for src in cfg.sources:
-        found = source_folders(src, ws, split)
+        found = source_folders(src, ws, split, folds)
         for folder in found:
             folders[src.label if len(found) == 1 else f"{src.label}/{folder.name}"] = folder
     out = ws.predictions_dir(cfg.output, split)
     if out.is_dir():
         folders[cfg.output] = out
     cache = cache or ScoreCache(ws.reports_dir / "_scores.json")
-    table = score_folders(folders, truth, cache)
-    log(f"[ensemble] {split} DSB score ({truth.split} labels):\n{format_scores(table)}")
+    ids = expected_ids(ws, split, folds)
+    table = score_folders(folders, truth, cache, ids)
+    n = len(ids) if ids is not None else len(truth.ids())
+    log(f"[ensemble] {split} DSB score ({truth.split} labels, {n} expected images):\n"
+        f"{format_scores(table)}")
     return table
 
 
 def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
                  splits: Sequence[str] = ("oof", "test"), test_split: str | None = None,
                  force: bool = False, postprocess: Postprocess | None = None,
-                 backup_root: Path | None = None, log: Callable[[str], None] = print
-                 ) -> dict[str, pd.DataFrame | None]:
+                 backup_root: Path | None = None, log: Callable[[str], None] = print,
+                 folds: Sequence[int] | None = None) -> dict[str, pd.DataFrame | None]:
     """Merge and score each split.
 
     Args:
@@ -97,6 +121,9 @@ def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
         postprocess: Override ``probs_to_instances`` (tests).
         backup_root: Where outdated merged folders are moved.
         log: Printer.
+        folds: The folds selected in this run: only their ``test_fold<k>`` folders are
+            merged, and OOF is scored on their validation images (default: every folder
+            found, every labelled image).
 
     Returns:
         split -> score table (``None`` where the split has no labels).
@@ -105,11 +132,12 @@ def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
     backup_root = backup_root or ws.root / "backup" / timestamp()
     for split in splits:
         merge_split(cfg, ws, split, force=force, postprocess=postprocess,
-                    backup_root=backup_root, log=log)
+                    backup_root=backup_root, log=log, folds=folds)
         tsplit = test_split
         if split == "test" and tsplit is None:
             tsplit = detect_test_split(data_dir, ws.predictions_dir(cfg.output, split))
-        tables[split] = score_split(cfg, ws, data_dir, split, tsplit or "stage1_test", log=log)
+        tables[split] = score_split(cfg, ws, data_dir, split, tsplit or "stage1_test", log=log,
+                                    folds=folds)
     return tables
 
 

@@ -289,3 +289,72 @@ def test_kaggle_credentials_and_submit_never_calls_kaggle_without_them(tmp_path)
     assert calls == [["kaggle", "competitions", "submit", "-c", "data-science-bowl-2018",
                       "-f", "x.csv", "-m", "m"]]
     assert kaggle_credentials(env={"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}, home=tmp_path)[0]
+
+
+# ------------------------------------------------------------------ review fixes
+def test_oof_pixel_merge_uses_each_images_own_fold_params(tmp_path):
+    """OOF image a (fold 0) is post-processed with unet-fold0's thresholds, b with fold 1's."""
+    from common.predictions import write_folder_summary
+
+    ws = Workspace(tmp_path / "work", tmp_path / "data")
+    ws.root.mkdir(parents=True)
+    pd.DataFrame({"image_id": ["a", "b"], "fold": [0, 1], "cluster": "x"}).to_csv(ws.folds_csv, index=False)
+    oof = ws.predictions_dir("unet", "oof")
+    prob = np.zeros((H, W, 1), np.float32)
+    prob[box(2, 12, 2, 12)] = 0.3
+    for k, (image_id, threshold) in enumerate((("a", 0.5), ("b", 0.2))):
+        save_prediction(oof / f"{image_id}.npz", np.zeros((H, W), np.int32), np.zeros(0), prob=prob)
+        run = ws.run_dir(f"unet-fold{k}")
+        run.mkdir(parents=True)
+        (run / "thresholds.json").write_text(json.dumps({"threshold": threshold}))
+        write_folder_summary(oof, {"n_images": 1, "seconds": 1.0, "run": str(run)}, fold=k)
+    cfg = EnsembleConfig(sources=[SourceConfig(solution="unet")], folds=FoldMergeConfig(mode="pixel"))
+    out = ws.predictions_dir("ensemble", "oof")
+    for per_fold in (True, False):  # per-fold summaries, then an old single _summary.json
+        if not per_fold:
+            for p in oof.glob("_summary_fold*.json"):
+                p.unlink()
+            (oof / "_summary.json").write_text(json.dumps({"run": "unet-fold1"}))
+        merge_split(cfg, ws, "oof", postprocess=stub_postprocess, force=True,
+                    backup_root=tmp_path / "bak", log=lambda _: None)
+        assert load_prediction(out / "a.npz").labels.max() == 0  # 0.3 < fold 0's 0.5
+        assert load_prediction(out / "b.npz").labels.max() == 1  # 0.3 > fold 1's 0.2
+
+
+def test_merge_only_the_selected_folds_and_strict_json(tmp_path):
+    ws = unet_workspace(tmp_path)
+    stray = ws.predictions_dir("unet", "test_fold7")  # left over from another run
+    write_folder(stray, {"img": (np.zeros((H, W), np.int32), np.zeros(0), np.ones((H, W, 1), np.float32))},
+                 run="unet-fold7")
+    cfg = EnsembleConfig(sources=[SourceConfig(solution="unet")])
+    s = merge_split(cfg, ws, "test", postprocess=stub_postprocess, folds=[0, 1], log=lambda _: None)
+    assert [Path(f["path"]).name for f in s["inputs"]["units"][0]["folders"]] == ["test_fold0", "test_fold1"]
+    assert load_prediction(ws.predictions_dir("ensemble", "test") / "img.npz").labels.max() == 1
+    from ensemble.files import write_json
+    path = write_json(tmp_path / "x.json", {"v": float("inf"), "w": [float("nan")]})
+    assert json.loads(path.read_text()) == {"v": None, "w": [None]}
+
+
+def test_scoring_counts_missing_predictions_as_empty(tmp_path):
+    from ensemble.evaluate import (
+        ScoreCache,
+        Truth,
+        n_missing,
+        score_folder,
+        score_folders,
+    )
+
+    data = tmp_path / "data"
+    truth = paint(box(2, 12, 2, 12))
+    write_dsb(data, {"t1": truth, "t2": truth}, {"s1": truth})
+    folder = tmp_path / "pred"
+    write_folder(folder, {"t1": (truth, np.ones(1), None)})
+    t = Truth(data, "stage1_train")
+    s = score_folder(folder, t)
+    assert s.size == 2 and n_missing(s) == 1 and s.mean() == pytest.approx(0.5)
+    assert score_folder(folder, t, ids=["t1"]).mean() == pytest.approx(1.0)
+    cache = ScoreCache(tmp_path / "cache.json")
+    for _ in range(2):  # computed, then read from the cache
+        row = score_folders({"x": folder}, t, cache).loc["x"]
+        assert row["n_images"] == 1 and row["missing"] == 1 and row["coverage"] == pytest.approx(0.5)
+        assert row["score"] == pytest.approx(0.5)
