@@ -62,9 +62,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="without several GPUs: subprocesses at a time on the CPU "
                         "(default 2 for demo without --gpus, else 1)")
     p.add_argument("--stages", help=f"comma subset of {','.join(STAGES[2:])} "
-                   "(data and folds always run; they skip when done)")
+                   "(data and folds always run; they skip when done; list folds too to let "
+                   "--force remake folds.csv)")
     p.add_argument("--force", action="store_true",
-                   help="redo the selected stages (old outputs moved to WORK/backup/<time>/)")
+                   help="redo the selected stages (old outputs moved to WORK/backup/<time>/); "
+                        "without --stages everything, folds.csv included")
     p.add_argument("--submit", action="store_true",
                    help="send the submission with the kaggle CLI (needs credentials)")
     p.add_argument("-m", "--message", help="Kaggle submission message")
@@ -114,6 +116,12 @@ def parse_size(text: str | None, tiny: bool) -> tuple[int, int]:
     return a, b
 
 
+def force_folds(force: bool, stages_arg: str | None, stages: Sequence[str]) -> bool:
+    """Whether ``--force`` remakes ``folds.csv``: only when the folds stage is implied
+    (no ``--stages``: every stage) or listed in ``--stages``."""
+    return force and (not stages_arg or "folds" in stages)
+
+
 def run(args: argparse.Namespace, echo=print) -> int:
     start = time.perf_counter()
     root = (args.work or Workspace.default().root).resolve()
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace, echo=print) -> int:
     if state.get("data_dir") and state["data_dir"] != str(choice.data_dir) and not args.force:
         raise PipelineError(f"{root / STATE_FILE}: this work dir holds results for the data in "
                             f"{state['data_dir']}, not {choice.data_dir}; use --work NEWDIR "
-                            "(or --force to redo everything here)")
+                            "(or --force without --stages to redo everything here)")
     test_split = args.test_split or (
         "stage2_test_final" if args.profile == "full"
         and (choice.data_dir / "stage2_test_final").is_dir() else "stage1_test")
@@ -145,7 +153,7 @@ def run(args: argparse.Namespace, echo=print) -> int:
     ctx.save_state(data_dir=str(choice.data_dir), data_note=choice.note, profile=args.profile,
                    n_folds=n_folds, test_split=test_split)
     force = ctx.force
-    ctx.force = force and "folds" in (args.stages or "")
+    ctx.force = force_folds(force, args.stages, stages)
     folds_stage(ctx)
     ctx.force = force
     submission, submitted = None, None

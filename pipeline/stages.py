@@ -6,9 +6,12 @@ resumes where it stopped:
 * folds: ``WORK/folds.csv`` is reused when it covers the data (``common.folds.get_folds``);
 * train: a run with ``train_summary.json`` is finished; an unfinished run folder is
   resumed by the training CLI itself;
-* predict: a fold's OOF images all have a prediction newer than the run's
-  ``train_summary.json``; a ``test_fold<k>`` folder has ``_summary.json`` and exactly the
-  test split's images, newer than the run;
+* predict: a fold's OOF share is done when its images all have a prediction newer than
+  the run's ``train_summary.json`` and its marker ``oof/_summary_fold<k>.json`` is newer
+  too (folders written before per-fold summaries, with none of them: the images alone);
+  a U-Net run whose config tunes its post-processing (``post.tune``) also needs a
+  ``thresholds.json`` newer than the run. A ``test_fold<k>`` folder has ``_summary.json``
+  and exactly the test split's images, newer than the run;
 * ensemble: the merged folders record the config and inputs they were built from;
 * submission: the last submission is reused while the merged test folder is unchanged.
 
@@ -23,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from common.config import load_config
 from common.data import DSBDataset
 from common.folds import get_folds, split_ids
 from common.paths import CONFIGS, Workspace
-from common.predictions import list_predictions
+from common.predictions import list_predictions, summary_path
 from ensemble.config import EnsembleConfig
 from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
 from ensemble.run import make_submission, run_ensemble
@@ -37,7 +41,7 @@ from pipeline.registry import SolutionSpec
 from pipeline.tasks import Task, python_cmd, run_tasks
 
 __all__ = ["Context", "PipelineError", "split_sets", "folds_stage", "train_stage",
-           "predict_stage", "ensemble_config", "ensemble_stage", "submission_stage",
+           "oof_done", "predict_stage", "ensemble_config", "ensemble_stage", "submission_stage",
            "run_name", "STATE_FILE"]
 
 STATE_FILE = "pipeline_state.json"
@@ -144,8 +148,11 @@ def folds_stage(ctx: Context) -> pd.DataFrame:
     try:
         df = get_folds(dataset, ctx.ws.folds_csv, n_folds=ctx.n_folds, seed=ctx.seed)
     except ValueError as exc:
-        raise PipelineError(f"{exc}\n(this work dir was used with other data or another fold "
-                            "count: pass --work NEWDIR, or --force to redo everything)") from exc
+        raise PipelineError(
+            f"{exc}\n(this work dir holds folds for other data or another fold count: use "
+            "--work NEWDIR to start afresh, or run again with --force and without --stages to "
+            "remake the folds and redo every stage; the old outputs are moved to "
+            "WORK/backup/<time>/)") from exc
     bad = [k for k in ctx.folds if k not in set(df["fold"])]
     if bad:
         raise PipelineError(f"--folds {bad}: folds.csv has folds 0..{ctx.n_folds - 1}")
@@ -192,6 +199,38 @@ def _newer_than(paths: list[Path], ref: Path) -> bool:
     return all(p.exists() and p.stat().st_mtime >= t for p in paths)
 
 
+def _tunes_thresholds(spec: SolutionSpec, run: Path) -> bool:
+    """Whether a U-Net run tunes its post-processing on OOF (``post.tune`` in its config)."""
+    if spec.package != "unet":
+        return False
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    post = cfg.get("post") if isinstance(cfg, dict) else None
+    return bool(post.get("tune")) if isinstance(post, dict) else False
+
+
+def oof_done(spec: SolutionSpec, run: Path, oof_dir: Path, fold: int,
+             val_files: list[Path]) -> tuple[bool, str]:
+    """Whether fold ``fold``'s OOF prediction is complete and newer than its run.
+
+    Returns:
+        ``(done, why not)``.
+    """
+    summary = run / "train_summary.json"
+    if not _newer_than(val_files, summary):
+        return False, "images missing or older than the run"
+    marker = summary_path(oof_dir, fold)
+    # with per-fold markers (new solutions) this fold needs its own; without any (old
+    # solutions writing one _summary.json), the images alone decide
+    if list(oof_dir.glob("_summary_fold*.json")) and not _newer_than([marker], summary):
+        return False, f"{marker.name} missing or older than the run"
+    if _tunes_thresholds(spec, run) and not _newer_than([run / "thresholds.json"], summary):
+        return False, "thresholds.json missing or older than the run (post.tune)"
+    return True, ""
+
+
 def predict_stage(ctx: Context) -> None:
     """Predict the OOF fold and the test split with every trained run (subprocesses)."""
     folds_df = ctx.folds_df if ctx.folds_df is not None else folds_stage(ctx)
@@ -210,8 +249,11 @@ def predict_stage(ctx: Context) -> None:
             # out-of-fold (a U-Net tunes its thresholds here, so it runs before test)
             oof_dir = ctx.ws.predictions_dir(spec.name, "oof")
             val_files = [oof_dir / f"{i}.npz" for i in split_ids(folds_df, k)[1]]
-            if ctx.force or not _newer_than(val_files, summary):
-                for f in val_files:  # --force, or stale (older than the run): move aside
+            done, why = oof_done(spec, run, oof_dir, k, val_files)
+            if ctx.force or not done:
+                if not ctx.force:
+                    ctx.echo(f"  predict oof {name}: {why}")
+                for f in [*val_files, summary_path(oof_dir, k)]:  # --force, or stale: move aside
                     if f.exists() and (ctx.force or not _newer_than([f], summary)):
                         ctx.move_aside(f)
                 cmds.append(python_cmd(spec.predict_module(), *common, "--split", "oof"))
@@ -251,7 +293,8 @@ def ensemble_stage(ctx: Context) -> dict:
     """Merge OOF and test predictions; print every source's and the ensemble's score."""
     cfg = ensemble_config(ctx)
     return run_ensemble(cfg, ctx.ws, ctx.ws.data_dir, ("oof", "test"), ctx.test_split,
-                        force=ctx.force, backup_root=ctx.backup_root, log=ctx.echo)
+                        force=ctx.force, backup_root=ctx.backup_root, log=ctx.echo,
+                        folds=ctx.folds)
 
 
 # ---------------------------------------------------------------------------- submission
