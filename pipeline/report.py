@@ -3,8 +3,9 @@
 One row per solution (and the ensemble) with numbers read from the runs' own files:
 OOF score (stage1_train labels), test score where the test split has labels (mean
 over the fold models; the ensemble's merged prediction), training time (sum over
-folds of ``train_summary.json`` ``train_seconds``), inference images/s (test
-``_summary.json``), parameter count and device — the study's Table 4.4 regenerated
+folds of ``train_summary.json`` ``train_seconds``), inference images/s (total images
+over total seconds of every ``_summary*.json`` of the test folders, else of the OOF
+folder's per-fold summaries), parameter count and device — the study's Table 4.4 regenerated
 from real runs, with the study's published numbers beside it for reference.
 """
 
@@ -19,28 +20,43 @@ import numpy as np
 import pandas as pd
 
 from common.data import DSBDataset
+from common.io import atomic_write, atomic_write_text, read_json
+from common.machine import machine_description
 from common.paths import Workspace
 from common.predictions import list_predictions
-from ensemble.evaluate import ScoreCache, Truth
-from ensemble.files import read_json
-from common.machine import machine_description
+from ensemble.evaluate import ScoreCache, Truth, n_missing
+from ensemble.run import expected_ids
 from pipeline.plots import STUDY_TABLE, fmt, markdown_table, speed_accuracy_plot, write_overlays
 
 __all__ = ["collect_rows", "build_report"]
 
 
+def folder_summaries(folder: Path) -> list[dict]:
+    """A predictions folder's timing summaries: its ``_summary_fold<k>.json`` files (one per
+    fold's share of ``oof/``) or, when it has none, its ``_summary.json``.
+
+    (An ``oof/_summary.json`` left by a solution before it wrote per-fold summaries is
+    ignored once per-fold ones exist, so no fold is counted twice.)
+    """
+    per_fold = sorted(Path(folder).glob("_summary_fold*.json"))
+    paths = per_fold or [Path(folder) / "_summary.json"]
+    return [s for s in (read_json(p) for p in paths) if isinstance(s, dict)]
+
+
 def _sum_summaries(folders: Sequence[Path]) -> tuple[int, float]:
+    """Total images and total seconds over every summary of ``folders``."""
     n, seconds = 0, 0.0
     for folder in folders:
-        s = read_json(folder / "_summary.json")
-        if s and s.get("seconds"):
-            n += int(s.get("n_images", 0))
-            seconds += float(s["seconds"])
+        for s in folder_summaries(folder):
+            if s.get("seconds") and s.get("n_images"):
+                n += int(s["n_images"])
+                seconds += float(s["seconds"])
     return n, seconds
 
 
 def _solution_row(ws: Workspace, name: str, folds: Sequence[int], cache: ScoreCache,
-                  oof_truth: Truth, test_truth: Truth | None) -> tuple[dict, pd.Series]:
+                  oof_truth: Truth, test_truth: Truth | None,
+                  oof_ids: Sequence[str] | None) -> tuple[dict, pd.Series]:
     summaries = [read_json(ws.run_dir(f"{name}-fold{k}") / "train_summary.json") for k in folds]
     summaries = [s for s in summaries if s]
     row: dict = {"folds": len(summaries)}
@@ -58,8 +74,10 @@ def _solution_row(ws: Workspace, name: str, folds: Sequence[int], cache: ScoreCa
     row["images_per_s"] = n / sec if sec else np.nan
     row["_seconds_per_image"] = sec / n if n else np.nan
     oof_dir = ws.predictions_dir(name, "oof")
-    per_image = cache.scores(oof_dir, oof_truth) if list_predictions(oof_dir) else pd.Series(dtype=float)
-    row["oof_images"] = int(per_image.size)
+    per_image = cache.scores(oof_dir, oof_truth, oof_ids) if list_predictions(oof_dir) \
+        else pd.Series(dtype=float)
+    row["oof_missing"] = n_missing(per_image)
+    row["oof_images"] = int(per_image.size) - row["oof_missing"]
     row["oof_score"] = float(per_image.mean()) if per_image.size else np.nan
     test_scores = [cache.scores(d, test_truth).mean() for d in test_dirs] if test_truth else []
     test_scores = [s for s in test_scores if np.isfinite(s)]
@@ -81,13 +99,16 @@ def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     oof_truth = Truth(data_dir, "stage1_train")
     test_truth = Truth(data_dir, test_split)
     test_truth = test_truth if test_truth.available else None
+    oof_ids = expected_ids(ws, "oof", folds)  # the selected folds' images (folds.csv)
     rows, per_image = {}, {}
     for name in solutions:
-        rows[name], per_image[name] = _solution_row(ws, name, folds, cache, oof_truth, test_truth)
+        rows[name], per_image[name] = _solution_row(ws, name, folds, cache, oof_truth, test_truth,
+                                                    oof_ids)
     oof_dir, test_dir = ws.predictions_dir(ensemble, "oof"), ws.predictions_dir(ensemble, "test")
     if list_predictions(oof_dir) or list_predictions(test_dir):
         members = [rows[n] for n in solutions if n in rows]
-        s = cache.scores(oof_dir, oof_truth) if list_predictions(oof_dir) else pd.Series(dtype=float)
+        s = cache.scores(oof_dir, oof_truth, oof_ids) if list_predictions(oof_dir) \
+            else pd.Series(dtype=float)
         per_image[ensemble] = s
         merge = read_json(test_dir / "_summary.json", {}) or {}
         merge_spi = merge["seconds"] / merge["n_images"] if merge.get("n_images") else 0.0
@@ -96,7 +117,7 @@ def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         params = [m["params"] for m in members if np.isfinite(m["params"])]
         rows[ensemble] = {
             "folds": max((m["folds"] for m in members), default=0),
-            "oof_images": int(s.size), "oof_score": float(s.mean()) if s.size else np.nan,
+            "oof_images": int(s.size) - n_missing(s), "oof_missing": n_missing(s), "oof_score": float(s.mean()) if s.size else np.nan,
             "test_score": float(cache.scores(test_dir, test_truth).mean())
             if test_truth and list_predictions(test_dir) else np.nan,
             "train_seconds": float(np.nansum([m["train_seconds"] for m in members])),
@@ -131,7 +152,7 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     out.mkdir(parents=True, exist_ok=True)
     table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble)
     public = table.drop(columns=[c for c in table.columns if c.startswith("_")])
-    public.to_csv(out / "scores.csv")
+    atomic_write(out / "scores.csv", lambda tmp: public.to_csv(tmp))
     machine = machine_description()
     speed_accuracy_plot(table, out / "speed_accuracy.png",
                         title=f"DSB score vs speed ({profile} profile, {machine})")
@@ -152,7 +173,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     n_test = len(list((data_dir / test_split).iterdir())) if (data_dir / test_split).is_dir() else 0
     shown = pd.DataFrame({
         "OOF score": [fmt(v, 3) for v in table["oof_score"]],
-        "OOF images": [fmt(v) for v in table["oof_images"]],
+        "OOF images": [fmt(v) + (f" ({fmt(m)} missing)" if m else "")
+                       for v, m in zip(table["oof_images"], table["oof_missing"])],
         "Test score": [fmt(v, 3) for v in table["test_score"]],
         "Train time (s, Σ folds)": [fmt(v, 0) for v in table["train_seconds"]],
         "Epochs per fold": table["epochs"].astype(str).tolist(),
@@ -175,13 +197,16 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         "## Our runs", "",
         markdown_table(shown, index_name="Model"), "",
         "* **OOF score**: mean DSB metric (average precision over IoU 0.50–0.95) on the "
-        "out-of-fold training images, stage1_train labels; *OOF images* says how many were scored.",
+        "out-of-fold training images of the folds trained, stage1_train labels; *OOF images* "
+        "says how many were predicted; an image without a prediction (*missing*) counts as "
+        "predicting no nuclei.",
         "* **Test score**: the same metric on the test split where it has labels "
         "(solution CSV); for a solution the mean over its fold models, for the ensemble the "
         "merged prediction. – where the split has no labels.",
         "* **Train time**: sum over folds of `train_seconds` in each run's `train_summary.json`; "
-        "**inference**: test images per second from the predictions' `_summary.json` "
-        "(for the ensemble: every member fold model plus the merge, per image).",
+        "**inference**: test images per second, total images over total seconds of the "
+        "predictions' `_summary*.json` (for the ensemble: every member fold model plus the "
+        "merge, per image).",
         "* **Params**: per model (for the ensemble: all member fold models).", "",
         "## OOF score per image type", "", per_type_md, "",
         "## The study's Table 4.4 (their numbers, not ours)", "",
@@ -194,8 +219,4 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         f"* `overlays/`: {len(overlays)} pictures (image | true outlines green, predicted "
         f"outlines red, both yellow), OOF predictions of `{overlay_src}`.",
         *([f"* Submission: `{submission}`"] if submission else []), ""]
-    path = out / "summary.md"
-    tmp = out / ".summary.md.tmp"
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(out / "summary.md", "\n".join(lines))
