@@ -3,18 +3,28 @@
 Order: ``--data DIR`` (must hold ``stage1_train/``) → ``input/`` (``common.paths.INPUT_DIR``)
 when it holds ``stage1_train/`` → ``kaggle competitions download`` into ``input/`` when
 credentials exist → the synthetic demo set (``common.synthetic``) in
-``WORK/input-demo/<n_train>x<n_test>/`` (demo profile only).
+``WORK/input-demo/synthetic-<n_train>x<n_test>-s<seed>/`` (demo profile only; also when
+the download fails in the demo profile, with one line saying why; in the full profile a
+failed download is an error).
+
+The download is unpacked into ``input/.partial-<time>/`` and moved into ``input/`` only
+once complete, ``stage1_train/`` last, so an interrupted download or unzip is never
+taken for real data.
 
 In the demo profile real data is cut to a small, evenly spaced subset (symlinks in
-``WORK/input-demo/real-<n_train>x<n_test>/``) so the demo stays short.
+``WORK/input-demo/real-<n_train>x<n_test>-<hash>/``, ``<hash>`` naming the resolved source
+folder, which ``_source.txt`` in the subset records) so the demo stays short and two
+data sources never share a subset folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +35,7 @@ from common.paths import INPUT_DIR
 from ensemble.submit import COMPETITION, kaggle_credentials
 
 __all__ = ["DataChoice", "DataStageError", "has_dsb_data", "resolve_data", "download_kaggle",
-           "extract_competition_zip", "make_demo_subset"]
+           "extract_competition_zip", "make_demo_subset", "subset_dir"]
 
 SYNTH_SIZE = (128, 256)
 
@@ -84,28 +94,62 @@ def extract_competition_zip(archive: Path, dest: Path) -> None:
             shutil.move(str(csv), str(dest / csv.name))
 
 
+def _move_into(src: Path, dest: Path, aside: Path) -> None:
+    """Move every entry of ``src`` into ``dest``, ``stage1_train`` last (it is what marks the
+    data as present); an entry already in ``dest`` (left by an incomplete earlier attempt)
+    is moved into ``aside`` first, not deleted."""
+    entries = sorted(src.iterdir(), key=lambda e: (e.name == "stage1_train", e.name))
+    for entry in entries:
+        target = dest / entry.name
+        if target.exists() or target.is_symlink():
+            aside.mkdir(parents=True, exist_ok=True)
+            os.replace(target, aside / entry.name)
+        os.replace(entry, target)
+
+
 def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
                     log: Callable[[str], None] = print) -> Path:
     """``kaggle competitions download -c data-science-bowl-2018`` into ``dest`` and unpack it.
 
+    Everything happens in ``dest/.partial-<time>/`` (leftovers of interrupted attempts are
+    removed first); the unpacked folders and CSVs are moved into ``dest`` only when the
+    unpacking is complete and holds ``stage1_train/``, which is moved last.
+
     Raises:
-        DataStageError: when the CLI fails (e.g. rules not accepted), naming the command.
+        DataStageError: when the CLI fails (e.g. rules not accepted, offline) or the archive
+            is missing or broken, naming the command or file.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = ["kaggle", "competitions", "download", "-c", COMPETITION, "-p", str(dest)]
-    log(f"[data] downloading: {' '.join(cmd)}")
-    proc = runner(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise DataStageError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                             f"{((proc.stdout or '') + (proc.stderr or '')).strip()[-1000:]} "
-                             f"(accept the rules at https://www.kaggle.com/c/{COMPETITION}/rules)")
-    archive = dest / f"{COMPETITION}.zip"
-    if not archive.is_file():
-        raise DataStageError(f"{archive}: not found after the download")
-    extract_competition_zip(archive, dest)
-    archive.unlink()
-    if not has_dsb_data(dest):
-        raise DataStageError(f"{dest}: no stage1_train/ after unpacking {archive.name}")
+    for old in dest.glob(".partial-*"):
+        log(f"[data] removing {old} (an interrupted earlier download)")
+        shutil.rmtree(old, ignore_errors=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    partial = dest / f".partial-{stamp}"
+    partial.mkdir()
+    try:
+        cmd = ["kaggle", "competitions", "download", "-c", COMPETITION, "-p", str(partial)]
+        log(f"[data] downloading: {' '.join(cmd)}")
+        try:
+            proc = runner(cmd, capture_output=True, text=True)
+        except OSError as exc:  # e.g. no kaggle executable
+            raise DataStageError(f"`{' '.join(cmd)}` could not run: {exc}") from exc
+        if proc.returncode != 0:
+            raise DataStageError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
+                                 f"{((proc.stdout or '') + (proc.stderr or '')).strip()[-1000:]} "
+                                 f"(accept the rules at https://www.kaggle.com/c/{COMPETITION}/rules)")
+        archive = partial / f"{COMPETITION}.zip"
+        if not archive.is_file():
+            raise DataStageError(f"{archive}: not found after the download")
+        try:
+            extract_competition_zip(archive, partial)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataStageError(f"{archive}: cannot unpack ({exc})") from exc
+        archive.unlink()
+        if not has_dsb_data(partial):
+            raise DataStageError(f"{partial}: no stage1_train/ after unpacking {archive.name}")
+        _move_into(partial, dest, dest / f".replaced-{stamp}")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return dest
 
 
@@ -116,12 +160,35 @@ def _spaced(ids: list[str], n: int) -> list[str]:
     return [ids[int(k * step)] for k in range(n)]
 
 
+def subset_dir(work: Path, data_dir: Path, n_train: int, n_test: int) -> Path:
+    """``WORK/input-demo/real-<n_train>x<n_test>-<hash>/``: ``<hash>`` is a short hash of the
+    resolved source folder, so subsets of different data never share a folder."""
+    digest = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
+    return work / "input-demo" / f"real-{n_train}x{n_test}-{digest}"
+
+
 def make_demo_subset(data_dir: Path, out: Path, n_train: int, n_test: int,
                      test_split: str = "stage1_test") -> Path:
     """A small view of real data: evenly spaced image folders linked into ``out``.
 
     The solution CSV of ``test_split`` is linked too (scoring reads only the subset's ids).
+    ``out/_source.txt`` records the resolved source folder; reusing ``out`` for another
+    source is an error.
+
+    Raises:
+        DataStageError: ``out`` was made from another source folder.
     """
+    source = str(Path(data_dir).resolve())
+    marker = out / "_source.txt"
+    if marker.is_file() and marker.read_text().strip() != source:
+        raise DataStageError(f"{out}: a demo subset of {marker.read_text().strip()}, not of "
+                             f"{source}; remove it or use another --work")
+    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
+        raise DataStageError(f"{out}: exists without {marker.name}, so its source is unknown; "
+                             "remove it or use another --work")
+    out.mkdir(parents=True, exist_ok=True)
+    if not marker.is_file():
+        marker.write_text(source + "\n")
     for split, n in (("stage1_train", n_train), (test_split, n_test)):
         src = data_dir / split
         if not src.is_dir():
@@ -137,6 +204,21 @@ def make_demo_subset(data_dir: Path, out: Path, n_train: int, n_test: int,
     if csv.is_file() and not (out / csv.name).exists():
         os.symlink(csv.resolve(), out / csv.name)
     return out
+
+
+def _synthetic(work: Path, n_train: int, n_test: int, seed: int, why: str) -> DataChoice:
+    """The synthetic demo set (made in a temp folder, renamed when complete)."""
+    from common.synthetic import generate_dataset
+
+    out = work / "input-demo" / f"synthetic-{n_train}x{n_test}-s{seed}"
+    if not has_dsb_data(out):
+        tmp = out.with_name(out.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate_dataset(tmp, n_train=n_train, n_test=n_test, seed=seed, size=SYNTH_SIZE)
+        os.replace(tmp, out)
+    return DataChoice(out, "synthetic",
+                      f"no DSB data in {INPUT_DIR} and {why}, so the synthetic demo set "
+                      f"({n_train} train + {n_test} test images) in {out} is used")
 
 
 def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[int, int],
@@ -155,7 +237,8 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
         log: Printer.
 
     Raises:
-        DataStageError: ``--data`` lacks ``stage1_train/``, or the full profile has no data.
+        DataStageError: ``--data`` lacks ``stage1_train/``, or the full profile has no data
+            (no credentials, or the download failed: the message names what failed).
     """
     n_train, n_test = demo_size
     if data is not None:
@@ -168,26 +251,23 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
     else:
         ok, why = kaggle_credentials(env, home)
         if ok:
-            download_kaggle(INPUT_DIR, runner, log)
+            try:
+                download_kaggle(INPUT_DIR, runner, log)
+            except DataStageError as exc:
+                if profile == "full":
+                    raise DataStageError(f"no DSB data in {INPUT_DIR} and no --data, and the "
+                                         f"Kaggle download failed: {exc}") from exc
+                # the choice's note (printed once by the caller) is the one line saying why
+                reason = f"the Kaggle download failed ({' '.join(str(exc).split())[:400]})"
+                return _synthetic(work, n_train, n_test, seed, reason)
             choice = DataChoice(INPUT_DIR, "kaggle", f"downloaded from Kaggle into {INPUT_DIR}")
         elif profile == "full":
             raise DataStageError(f"no DSB data in {INPUT_DIR} and no --data, and {why}; "
                                  "see input/README.md, or run --profile demo")
         else:
-            from common.synthetic import generate_dataset
-
-            out = work / "input-demo" / f"synthetic-{n_train}x{n_test}-s{seed}"
-            if not has_dsb_data(out):  # made in a temp folder, renamed when complete
-                tmp = out.with_name(out.name + ".partial")
-                shutil.rmtree(tmp, ignore_errors=True)
-                generate_dataset(tmp, n_train=n_train, n_test=n_test, seed=seed, size=SYNTH_SIZE)
-                os.replace(tmp, out)
-            return DataChoice(out, "synthetic",
-                              f"no DSB data in {INPUT_DIR} and no Kaggle credentials, so "
-                              f"the synthetic demo set ({n_train} train + {n_test} test images) "
-                              f"in {out} is used")
+            return _synthetic(work, n_train, n_test, seed, "no Kaggle credentials")
     if profile == "demo":
-        out = work / "input-demo" / f"real-{n_train}x{n_test}"
+        out = subset_dir(work, choice.data_dir, n_train, n_test)
         make_demo_subset(choice.data_dir, out, n_train, n_test)
         return DataChoice(out, "subset", f"{choice.note}; demo profile: a {n_train} train + "
                           f"{n_test} test image subset linked in {out}")
