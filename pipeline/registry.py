@@ -74,6 +74,10 @@ class SolutionSpec:
 
     def set_args(self, items: list[str]) -> list[str]:
         """``--set`` arguments in the style the solution's CLI parses."""
+        # TODO: once both solution CLIs parse --set with common.cli (action="extend",
+        #  nargs="+": "--set a=1 b=2 --set c=3" keeps all items), drop set_style and always
+        #  emit the "repeat" form. Not before: the U-Net parser still has nargs="*", where a
+        #  repeated --set keeps only the last list.
         if not items:
             return []
         if self.set_style == "repeat":
