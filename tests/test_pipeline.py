@@ -266,3 +266,120 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
     # running again resumes: nothing is retrained
     again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "skip train" in again.stdout and "-> train" not in again.stdout
+
+
+# ------------------------------------------------------------------ review fixes
+def test_predict_stage_oof_needs_the_folds_marker_and_fresh_thresholds(tmp_path, monkeypatch):
+    from common.predictions import write_folder_summary
+
+    ctx = make_ctx(tmp_path, folds=[0, 1])
+    old = time.time() - 100
+    lab = paint(box(2, 12, 2, 12))
+    oof = ctx.ws.predictions_dir("unet", "oof")
+    write_folder(oof, {f"t{i}": (lab, np.ones(1), None) for i in range(4)})
+    for k in (0, 1):
+        run = ctx.ws.run_dir(f"unet-fold{k}")
+        run.mkdir(parents=True)
+        (run / "train_summary.json").write_text("{}")
+        os.utime(run / "train_summary.json", (old, old))
+        write_folder(ctx.ws.predictions_dir("unet", f"test_fold{k}"), {"s1": (lab, np.ones(1), None)})
+    write_folder_summary(oof, {"n_images": 2, "seconds": 1.0}, fold=1)  # fold 0 has no marker
+    tasks = []
+    monkeypatch.setattr(stages, "run_tasks", fake_runner(tasks))
+    stages.predict_stage(ctx)
+    assert [t.name for t in tasks] == ["predict oof+test unet-fold0"]
+    tasks.clear()
+    write_folder_summary(oof, {"n_images": 2, "seconds": 1.0}, fold=0)
+    for i in range(4):  # the re-run rewrites fold 0's images and its test folder
+        write_folder(oof, {f"t{i}": (lab, np.ones(1), None)})
+    write_folder(ctx.ws.predictions_dir("unet", "test_fold0"), {"s1": (lab, np.ones(1), None)})
+    stages.predict_stage(ctx)
+    assert tasks == []
+    # a tuning U-Net run also needs thresholds.json newer than its training
+    run1 = ctx.ws.run_dir("unet-fold1")
+    (run1 / "config.yaml").write_text("post:\n  tune: true\n")
+    stages.predict_stage(ctx)
+    assert [t.name for t in tasks] == ["predict oof+test unet-fold1"]
+    tasks.clear()
+    (run1 / "thresholds.json").write_text("{}")
+    write_folder(ctx.ws.predictions_dir("unet", "test_fold1"), {"s1": (lab, np.ones(1), None)})
+    stages.predict_stage(ctx)
+    assert tasks == []
+    (run1 / "config.yaml").write_text("post:\n  tune: false\n")
+    os.utime(run1 / "thresholds.json", (old - 10, old - 10))
+    stages.predict_stage(ctx)
+    assert tasks == []  # not tuned: an old thresholds.json does not matter
+
+
+def test_force_redoes_folds_only_when_implied_and_the_hint(tmp_path):
+    from pipeline.run_all import force_folds
+
+    assert force_folds(True, None, ("train", "predict"))
+    assert not force_folds(True, "train,predict", ("train", "predict"))
+    assert force_folds(True, "folds,train", ("folds", "train"))
+    assert not force_folds(False, None, ())
+    ctx = make_ctx(tmp_path)
+    ctx.ws.root.mkdir(parents=True)
+    ctx.folds_df.assign(image_id=["x0", "x1", "x2", "x3"]).to_csv(ctx.ws.folds_csv, index=False)
+    with pytest.raises(PipelineError, match="--force and without --stages"):
+        stages.folds_stage(ctx)
+
+
+def test_report_speed_sums_every_fold_summary(tmp_path):
+    from common.predictions import write_folder_summary
+    from pipeline.report import _sum_summaries
+
+    oof = tmp_path / "oof"
+    oof.mkdir()
+    (oof / "_summary.json").write_text(json.dumps({"n_images": 100, "seconds": 1.0}))  # stale, old style
+    write_folder_summary(oof, {"n_images": 2, "seconds": 4.0}, fold=0)
+    write_folder_summary(oof, {"n_images": 3, "seconds": 1.0}, fold=1)
+    test = tmp_path / "test_fold0"
+    test.mkdir()
+    write_folder_summary(test, {"n_images": 5, "seconds": 5.0})
+    assert _sum_summaries([oof]) == (5, 5.0)
+    assert _sum_summaries([oof, test]) == (10, 10.0)
+
+
+def test_kaggle_download_failure_and_interruption(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    creds = {"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}
+
+    def offline(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, "", "Max retries exceeded: network unreachable")
+
+    def broken_zip(cmd, **kw):  # an interrupted transfer: a truncated archive
+        dest = Path(cmd[cmd.index("-p") + 1])
+        (dest / "stage1_train").mkdir()  # whatever an unzip may have begun
+        (dest / "stage1_train" / "abc").mkdir()
+        (dest / "data-science-bowl-2018.zip").write_bytes(b"PK\x03\x04 truncated")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    for runner in (offline, broken_zip):
+        with pytest.raises(DataStageError, match="Kaggle download failed"):
+            resolve_data(tmp_path / "w", "full", None, (2, 1), env=creds, home=tmp_path,
+                         runner=runner, log=lambda _: None)
+        choice = resolve_data(tmp_path / "w", "demo", None, (2, 1), env=creds, home=tmp_path,
+                              runner=runner, log=lambda _: None)
+        assert choice.synthetic and "Kaggle download failed" in choice.note
+        assert "\n" not in choice.note
+        assert not datasets.has_dsb_data(tmp_path / "input")
+        assert not list((tmp_path / "input").glob(".partial-*"))
+    # leftovers of a killed attempt are never taken for data
+    (tmp_path / "input" / ".partial-1" / "stage1_train" / "abc").mkdir(parents=True)
+    assert not datasets.has_dsb_data(tmp_path / "input")
+
+
+def test_demo_subsets_of_two_sources_never_mix(tmp_path):
+    srcs = []
+    for name in ("d1", "d2"):
+        data = tmp_path / name
+        write_dsb(data, {f"{name}t{i}": paint(box(2, 12, 2, 12)) for i in range(3)},
+                  {f"{name}s": paint(box(2, 9, 2, 9))})
+        srcs.append(resolve_data(tmp_path / "w", "demo", data, (2, 1), log=lambda _: None))
+    a, b = srcs
+    assert a.kind == b.kind == "subset" and a.data_dir != b.data_dir
+    assert all(p.name.startswith("d2") for p in (b.data_dir / "stage1_train").iterdir())
+    assert resolve_data(tmp_path / "w", "demo", tmp_path / "d1", (2, 1)).data_dir == a.data_dir
+    with pytest.raises(DataStageError, match="subset of"):
+        datasets.make_demo_subset(tmp_path / "d2", a.data_dir, 2, 1)
