@@ -118,6 +118,16 @@ class TimeKeeper(keras.callbacks.Callback):
         self.run.save_state(state)
 
 
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package is installed (Keras' callback needs it)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        print("[maskrcnn] tensorboard is not installed: no TensorBoard logs for this run")
+        return False
+    return True
+
+
 def _stages(cfg: TrainConfig) -> list[tuple[str, int, int]]:
     total = cfg.total_epochs
     return [s for s in (("heads", 0, cfg.heads_epochs), ("all", cfg.heads_epochs, total)) if s[2] > s[1]]
@@ -146,7 +156,8 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
     monitor = "val_loss" if val_seq is not None else "loss"
     start = int(run.load_state().get("epoch", 0))
     keeper = TimeKeeper(run, tc.batch_size, tc.time_budget_s)
-    callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
+    callbacks = training_callbacks(run, monitor=monitor, mode="min",
+                                   tensorboard=tc.tensorboard and tensorboard_available())
     callbacks += [keeper, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
     print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
           f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}")
