@@ -179,9 +179,10 @@ def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min"
     if tensorboard:
         import importlib.util
 
-        if importlib.util.find_spec("tensorflow") is None:  # Keras' TensorBoard writer needs TF
-            print("[runs] TensorBoard logs skipped: tensorflow is not installed (backend "
-                  f"{keras.backend.backend()})")
+        missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
+        if missing:  # Keras' TensorBoard writer needs both
+            print(f"[runs] TensorBoard logs skipped: {' and '.join(missing)} not installed "
+                  f"(backend {keras.backend.backend()})")
         else:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False))
     return callbacks

@@ -71,3 +71,11 @@ def test_early_stopping_marks_finished(tmp_path):
     state = run.load_state()
     assert state["finished"] and state["epoch"] == 3
     assert run.finished
+
+
+def test_tensorboard_logs_written(tmp_path):
+    x, y = _data()
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=training_callbacks(run, "loss"))
+    assert any(run.logs_dir.rglob("events.out.tfevents.*"))
