@@ -1,14 +1,18 @@
 """Predict instances with a trained Mask R-CNN run (command line in ``docs/CONTRACTS.md``).
 
-    python -m solutions.maskrcnn.predict --run WORK/runs/maskrcnn-mobilenet-fold0 \\
+    python -m solutions.maskrcnn.predict --run RUN_DIR|RUN_NAME \\
         --split oof|test [--data DIR] [--work DIR] [--test-split stage1_test]
         [--solution NAME] [--set predict.tta_flip=true ...]
 
 ``oof`` predicts the run's validation-fold images into ``WORK/predictions/<solution>/oof/``;
 ``test`` predicts ``--test-split`` into ``WORK/predictions/<solution>/test_fold<K>/``.
-One ``<image_id>.npz`` per image (``labels``, ``scores``, ``cand_masks``, ``cand_scores``)
-plus ``_summary.json``. Images of any size are batched by padding to a multiple of 64;
-masks are pasted back at the original size.
+One ``<image_id>.npz`` per image (``labels``, ``scores``; ``cand_masks``/``cand_scores`` only
+with ``predict.save_candidates``) plus the folder's timing summary
+(``common.predictions.write_folder_summary``): ``oof/_summary_fold<K>.json`` (folds share
+``oof/``) or ``test_fold<K>/_summary.json``. ``--run`` is a run folder or a run name under
+``WORK/runs/``; ``--set`` overrides the run's config at predict time (``predict.*`` keys).
+Images of any size are batched by padding to a multiple of 64; masks are pasted back at
+the original size.
 """
 
 from __future__ import annotations
@@ -26,17 +30,19 @@ from typing import Iterable, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from common.cli import add_predict_args, resolve_run, workspace  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
-from common.predictions import save_prediction  # noqa: E402
+from common.io import read_json  # noqa: E402
+from common.machine import device_description  # noqa: E402
+from common.predictions import save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir  # noqa: E402
 from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402
 from solutions.maskrcnn.data import inference_batch  # noqa: E402
 from solutions.maskrcnn.detection import (Instances, detections_to_instances,  # noqa: E402
                                           flip_detections, merge_detections)
 from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
-from solutions.maskrcnn.train import device_description, write_json  # noqa: E402
 
 
 def load_run_model(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
@@ -88,8 +94,13 @@ def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
 
 
 def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
-                  out_dir: Path, run_name: str) -> dict:
-    """Predict ``ids`` into ``out_dir`` (one npz each) and write ``_summary.json``."""
+                  out_dir: Path, run_name: str, fold: int | None = None) -> dict:
+    """Predict ``ids`` into ``out_dir`` (one npz each) and write its timing summary.
+
+    Args:
+        fold: ``None`` writes ``out_dir/_summary.json`` (a ``test_fold<K>`` folder); a fold
+            number writes ``out_dir/_summary_fold<K>.json`` (that fold's share of ``oof/``).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     # Sort by size so a batch pads little.
@@ -104,52 +115,49 @@ def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids
                "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
                "device": device_description(), "run": run_name,
                "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
-    write_json(out_dir / "_summary.json", summary)
+    write_folder_summary(out_dir, summary, fold=fold)
     return summary
 
 
 def _run_fold(run: RunDir) -> int:
     for name in ("run_info.json", "train_summary.json"):
-        path = run.path / name
-        if path.exists():
-            return int(json.loads(path.read_text())["fold"])
+        data = read_json(run.path / name)
+        if data is not None and "fold" in data:
+            return int(data["fold"])
     raise FileNotFoundError(f"{run.path}: no run_info.json/train_summary.json to read the fold from")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The contract's predict arguments (``common.cli.add_predict_args``) plus ``--set``."""
     p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", required=True, help="training run folder")
-    p.add_argument("--split", required=True, choices=("oof", "test"))
-    p.add_argument("--data", help="data folder in DSB layout (default: the workspace's)")
-    p.add_argument("--work", help="output root (default: $DSB_WORK_DIR or the repository)")
-    p.add_argument("--test-split", default="stage1_test",
-                   choices=("stage1_test", "stage2_test_final"))
-    p.add_argument("--solution", help="prediction folder name (default maskrcnn-<backbone>)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="predict-time override, e.g. predict.tta_flip=true")
+    add_predict_args(p)
+    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                   metavar="KEY=VALUE",
+                   help="predict-time config overrides, e.g. predict.tta_flip=true (several "
+                        "items; repeatable)")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from solutions.maskrcnn.train import workspace_from_args
-
     args = parse_args(argv)
-    ws = workspace_from_args(args)
-    run = RunDir(Path(args.run).resolve())
+    ws = workspace(args)
+    run = RunDir(resolve_run(args.run, ws))
     fold = _run_fold(run)
-    cfg, model = load_run_model(run.path, args.set)
+    cfg, model = load_run_model(run.path, args.overrides)
     solution = args.solution or cfg.solution
     if args.split == "oof":
         dataset = DSBDataset(ws.data_dir, "stage1_train")
         folds = get_folds(dataset, ws.folds_csv, cfg.train.n_folds, cfg.train.folds_seed)
         _, ids = split_ids(folds, fold)
         out_dir = ws.predictions_dir(solution, "oof")
+        summary_fold = fold  # several folds write oof/, possibly at once
     else:
         dataset = DSBDataset(ws.data_dir, args.test_split)
         ids = dataset.ids
         out_dir = ws.predictions_dir(solution, f"test_fold{fold}")
-    summary = predict_split(model, cfg, dataset, ids, out_dir, run.path.name)
+        summary_fold = None
+    summary = predict_split(model, cfg, dataset, ids, out_dir, run.path.name, fold=summary_fold)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0
 

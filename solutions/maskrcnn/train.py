@@ -2,12 +2,17 @@
 
     python -m solutions.maskrcnn.train --config solutions/maskrcnn/configs/mobilenet.yaml \\
         --fold 0 [--data DIR] [--work DIR] [--run-name NAME] [--set train.all_epochs=2 ...]
+        [--verbose 0|1|2]
+
+Arguments come from ``common.cli.add_train_args``; ``--set`` takes several items and may
+be repeated; ``--verbose`` is Keras' fit verbosity (default 2 here: one line per epoch).
 
 Writes ``WORK/runs/<run-name>/`` (default ``maskrcnn-<backbone>-fold<K>``): resolved
 config, best/last weights, optimizer state, ``history.csv``, TensorBoard logs,
 ``run_info.json`` and, on success, ``train_summary.json``. Running the same command again
 resumes after the last completed epoch, in the stage that epoch belongs to; a finished run
-is not retrained.
+is not retrained. A run folder holding a different config is an error
+(``common.runs.RunConflictError``), finished or not; so is one started for another fold.
 
 Schedule: epochs ``[0, heads_epochs)`` train FPN, RPN and heads with the backbone frozen;
 the remaining ``all_epochs`` train all layers, the learning rate dropping by
@@ -24,7 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -32,9 +36,12 @@ from typing import Sequence  # noqa: E402
 
 import keras  # noqa: E402
 
+from common.cli import add_train_args, workspace  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
+from common.io import read_json, write_json  # noqa: E402
+from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
 from common.paths import Workspace  # noqa: E402
 from common.runs import (RunDir, distribution_strategy, resume, seed_everything,  # noqa: E402
                          set_mixed_precision, training_callbacks)
@@ -42,24 +49,7 @@ from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
 from solutions.maskrcnn.data import TrainSequence  # noqa: E402
 from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
 
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON atomically (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def device_description() -> str:
-    """Short description of the compute device (GPU names, else the CPU)."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        return f"{len(gpus)} x GPU ({', '.join(sorted(set(names)))})"
-    cpu = platform.processor() or platform.machine()
-    return f"CPU ({os.cpu_count()} cores, {cpu})"
+__all__ = ["main", "train", "make_optimizer", "TimeKeeper", "device_description", "write_json"]
 
 
 def make_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
@@ -118,23 +108,21 @@ class TimeKeeper(keras.callbacks.Callback):
         self.run.save_state(state)
 
 
-def tensorboard_available() -> bool:
-    """Whether the ``tensorboard`` package is installed (Keras' callback needs it)."""
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        print("[maskrcnn] tensorboard is not installed: no TensorBoard logs for this run")
-        return False
-    return True
-
-
 def _stages(cfg: TrainConfig) -> list[tuple[str, int, int]]:
     total = cfg.total_epochs
     return [s for s in (("heads", 0, cfg.heads_epochs), ("all", cfg.heads_epochs, total)) if s[2] > s[1]]
 
 
-def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
-    """Train (or resume) one run; returns the train summary written beside it."""
+def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: int = 2) -> dict:
+    """Train (or resume) one run; returns the train summary written beside it.
+
+    Args:
+        cfg: The resolved config (already saved by ``run.prepare``).
+        run: The run folder.
+        ws: Workspace (data folder, ``folds.csv``).
+        fold: Validation fold.
+        verbose: Keras ``fit`` verbosity (1: progress bar, 2: one line per epoch).
+    """
     tc = cfg.train
     set_mixed_precision(tc.mixed_precision)
     seed_everything(tc.seed + fold, deterministic=False)
@@ -156,8 +144,7 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
     monitor = "val_loss" if val_seq is not None else "loss"
     start = int(run.load_state().get("epoch", 0))
     keeper = TimeKeeper(run, tc.batch_size, tc.time_budget_s)
-    callbacks = training_callbacks(run, monitor=monitor, mode="min",
-                                   tensorboard=tc.tensorboard and tensorboard_available())
+    callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
     callbacks += [keeper, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
     print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
           f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}")
@@ -175,7 +162,7 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
         print(f"[maskrcnn] stage '{stage}' epochs {max(start, first) + 1}..{last} "
               f"({len(model.trainable_variables)} trainable tensors)")
         model.fit(train_seq, validation_data=val_seq, initial_epoch=max(start, first),
-                  epochs=last, callbacks=callbacks, verbose=2)
+                  epochs=last, callbacks=callbacks, verbose=verbose)
         start = int(run.load_state().get("epoch", start))
         if model.stop_training and not keeper.budget_hit:  # early stop by a callback
             break
@@ -195,40 +182,32 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int) -> dict:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The contract's train arguments (``common.cli.add_train_args``)."""
     p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="YAML config (solutions/maskrcnn/configs/)")
-    p.add_argument("--fold", type=int, required=True, help="validation fold (0-based)")
-    p.add_argument("--data", help="data folder in DSB layout (default: the workspace's)")
-    p.add_argument("--work", help="output root (default: $DSB_WORK_DIR or the repository)")
-    p.add_argument("--run-name", help="run folder name (default maskrcnn-<backbone>-fold<K>)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override, e.g. train.all_epochs=2 (repeatable)")
+    add_train_args(p)
+    p.set_defaults(verbose=2)  # one line per epoch: logs stay readable
     return p.parse_args(argv)
-
-
-def workspace_from_args(args: argparse.Namespace) -> Workspace:
-    default = Workspace.default()
-    return Workspace(root=Path(args.work).resolve() if args.work else default.root,
-                     data_dir=Path(args.data).resolve() if args.data else default.data_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = load_config(MaskRCNNConfig, args.config, args.set)
-    ws = workspace_from_args(args)
+    cfg = load_config(MaskRCNNConfig, args.config, args.overrides)
+    ws = workspace(args)
     run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
+    run.prepare(cfg)  # first: a different config in this folder is an error, finished or not
+    info_path = run.path / "run_info.json"
+    old = read_json(info_path)
+    if old is not None and old.get("fold") != args.fold:
+        raise SystemExit(f"{info_path}: this run was started for fold {old.get('fold')}, "
+                         f"not {args.fold}; use --run-name")
     if run.finished:
         print(f"[maskrcnn] {run.path} is finished; nothing to do")
         return 0
-    run.prepare(cfg)
     info = {"solution": cfg.solution, "fold": args.fold, "data_dir": str(ws.data_dir),
-            "config": str(Path(args.config).resolve()), "overrides": list(args.set)}
-    info_path = run.path / "run_info.json"
-    if info_path.exists() and json.loads(info_path.read_text()).get("fold") != args.fold:
-        raise SystemExit(f"{info_path}: this run was started for another fold; use --run-name")
+            "config": str(Path(args.config).resolve()), "overrides": list(args.overrides)}
     write_json(info_path, info)
-    summary = train(cfg, run, ws, args.fold)
+    summary = train(cfg, run, ws, args.fold, verbose=args.verbose)
     print(json.dumps(summary, indent=2))
     return 0
 
