@@ -198,6 +198,23 @@ def test_postprocess_resolves_overlaps_by_score_at_original_size():
     assert empty.labels.shape == (5, 6) and empty.scores.shape == (0,)
 
 
+def test_resize_scale_is_undone_per_axis():
+    from solutions.maskrcnn.data import inference_batch
+    from solutions.maskrcnn.detection import detections_to_instances
+
+    # 21 x 30 at scale 0.5 -> 10 x 15 (rounded): sy = 10/21, sx = 15/30
+    batch, (meta,) = inference_batch([np.zeros((21, 30, 3), np.uint8)], scale=0.5)
+    assert batch.shape == (1, 64, 64, 3) and meta.resized_hw == (10, 15)
+    assert meta.scale_yx == pytest.approx((10 / 21, 0.5))
+    whole = np.array([[0, 0, 10, 15]], np.float32)  # the whole resized image
+    inst = detections_to_instances(whole, np.array([0.9], np.float32), np.ones((1, 28, 28), np.float32),
+                                   meta.original_hw, meta.scale_yx)
+    assert (inst.labels == 1).all()  # a single scale (0.5) would miss the last row
+    inst = detections_to_instances(whole, np.array([0.9], np.float32), np.ones((1, 28, 28), np.float32),
+                                   meta.original_hw, 0.5)
+    assert not (inst.labels[20] == 1).any()
+
+
 def test_flip_merge_round_trip():
     from solutions.maskrcnn.detection import flip_detections, merge_detections
 

@@ -118,13 +118,15 @@ class ImageMeta:
 
     Attributes:
         original_hw: ``(H, W)`` of the image as loaded.
-        resized_hw: ``(h, w)`` after resizing by ``scale`` (before padding).
-        scale: Resize factor.
+        resized_hw: ``(h, w)`` after resizing by the requested scale (before padding).
+        scale_yx: ``(sy, sx) = (h / H, w / W)``, the resize factor actually applied along
+            each axis (the sides are rounded to whole pixels, so ``sy`` and ``sx`` differ
+            slightly from the requested scale and from each other).
     """
 
     original_hw: tuple[int, int]
     resized_hw: tuple[int, int]
-    scale: float
+    scale_yx: tuple[float, float]
 
 
 def _round_up(n: int, multiple: int = PAD_MULTIPLE) -> int:
@@ -132,13 +134,13 @@ def _round_up(n: int, multiple: int = PAD_MULTIPLE) -> int:
 
 
 def resize_for_network(image: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, ImageMeta]:
-    """Resize uint8 [H,W,3] by ``scale`` (no-op at 1.0)."""
+    """Resize uint8 [H,W,3] by ``scale`` (no-op at 1.0); the meta holds the per-axis factors."""
     h, w = image.shape[:2]
     if scale == 1.0:
-        return image, ImageMeta((h, w), (h, w), 1.0)
+        return image, ImageMeta((h, w), (h, w), (1.0, 1.0))
     rh, rw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
     resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
-    return resized, ImageMeta((h, w), (rh, rw), rw / w if w else scale)
+    return resized, ImageMeta((h, w), (rh, rw), (rh / h, rw / w))
 
 
 def inference_batch(images: Sequence[np.ndarray], scale: float = 1.0, flip: bool = False

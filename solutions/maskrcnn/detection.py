@@ -137,7 +137,8 @@ def paste_mask(box: np.ndarray, mask: np.ndarray, image_hw: tuple[int, int],
 
 
 def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.ndarray,
-                            image_hw: tuple[int, int], scale: float = 1.0,
+                            image_hw: tuple[int, int],
+                            scale: float | tuple[float, float] = 1.0,
                             mask_threshold: float = 0.5, min_pixels: int = 1,
                             with_candidates: bool = True) -> Instances:
     """Paste detections back at the original size and resolve overlaps by score.
@@ -148,7 +149,8 @@ def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.nda
         scores: float [N]; rows with score <= 0 are padding and ignored.
         masks: float [N,m,m] mask probabilities of each detection's class.
         image_hw: ``(H, W)`` of the original image.
-        scale: Resize factor that was applied before the network.
+        scale: Resize factor applied before the network: ``(sy, sx)`` per axis
+            (``ImageMeta.scale_yx``), or one number for both; each axis is undone separately.
         mask_threshold: Threshold of the pasted probabilities.
         min_pixels: Instances with fewer pixels after overlap resolution are dropped.
         with_candidates: Also return the overlapping candidate masks.
@@ -158,7 +160,8 @@ def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.nda
     """
     h_img, w_img = int(image_hw[0]), int(image_hw[1])
     keep = np.asarray(scores) > 0
-    boxes = np.asarray(boxes, np.float32)[keep] / np.float32(scale)
+    sy, sx = (scale, scale) if np.isscalar(scale) else (float(scale[0]), float(scale[1]))
+    boxes = np.asarray(boxes, np.float32)[keep] / np.array([sy, sx, sy, sx], np.float32)
     scores = np.asarray(scores, np.float32)[keep]
     masks = np.asarray(masks, np.float32)[keep]
     order = np.argsort(-scores, kind="stable")

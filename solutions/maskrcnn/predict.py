@@ -82,7 +82,7 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
         if len(parts) > 1:
             boxes, scores, masks = merge_detections(parts, mc.detection_nms_threshold,
                                                     mc.max_instances)
-        out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale,
+        out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale_yx,
                                            pc.mask_threshold, pc.min_instance_pixels,
                                            with_candidates=pc.save_candidates))
     return out
