@@ -186,7 +186,7 @@ def test_postprocess_resolves_overlaps_by_score_at_original_size():
     boxes = np.array([[0, 0, 20, 20], [10, 10, 30, 30], [0, 0, 0, 0]], np.float32)
     scores = np.array([0.6, 0.9, 0.0], np.float32)
     masks = np.ones((3, 28, 28), np.float32)
-    inst = detections_to_instances(boxes, scores, masks, (20, 30), scale=2.0)
+    inst = detections_to_instances(boxes, scores, masks, (20, 30), scale=2.0, with_candidates=True)
     assert inst.labels.shape == (20, 30) and inst.labels.dtype == np.int32
     assert inst.scores.tolist() == pytest.approx([0.9, 0.6])
     assert (inst.labels == 1).sum() == 100          # [5,15) x [5,15)
@@ -196,6 +196,25 @@ def test_postprocess_resolves_overlaps_by_score_at_original_size():
     assert inst.cand_scores.tolist() == pytest.approx([0.9, 0.6])
     empty = detections_to_instances(boxes[:0], scores[:0], masks[:0], (5, 6))
     assert empty.labels.shape == (5, 6) and empty.scores.shape == (0,)
+    assert empty.cand_masks is None and empty.cand_scores is None  # off by default
+
+
+def test_candidates_only_overlapping_masks_and_capped():
+    from solutions.maskrcnn.detection import detections_to_instances
+
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [0, 20, 10, 30], [8, 8, 12, 12]], np.float32)
+    scores = np.array([0.9, 0.8, 0.95, 0.7], np.float32)
+    masks = np.ones((4, 28, 28), np.float32)
+    inst = detections_to_instances(boxes, scores, masks, (20, 30), with_candidates=True)
+    assert inst.cand_masks.shape == (3, 20, 30)  # the isolated box (score 0.95) is left out
+    assert inst.cand_scores.tolist() == pytest.approx([0.9, 0.8, 0.7])
+    # the 0.7 mask lies under higher-scoring ones: it survives only as a candidate
+    assert inst.cand_masks[2].sum() == 16 and inst.labels.max() == 3
+    capped = detections_to_instances(boxes, scores, masks, (20, 30), with_candidates=True,
+                                     max_candidates=2)
+    assert capped.cand_scores.tolist() == pytest.approx([0.9, 0.8])
+    alone = detections_to_instances(boxes[2:3], scores[2:3], masks[:1], (20, 30), with_candidates=True)
+    assert alone.cand_masks.shape == (0, 20, 30) and alone.cand_scores.shape == (0,)
 
 
 def test_resize_scale_is_undone_per_axis():
@@ -348,7 +367,7 @@ def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
     args = ["--config", str(DEMO), "--fold", "1", "--data", str(data), "--work", str(work),
             "--set", "train.steps_per_epoch=2", "train.val_steps=1",
             "--set", "train.heads_epochs=1", "--set", "train.all_epochs=1"]
-    args += ["--set", *TINY]
+    args += ["--set", *TINY, "train.tensorboard=true"]
     assert train.main(args) == 0
     run = work / "runs" / "maskrcnn-mobilenet-fold1"
     summary = json.loads((run / "train_summary.json").read_text())
@@ -375,3 +394,5 @@ def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
         assert json.loads((out / marker).read_text())["n_images"] == \
             len(list(out.glob("*.npz"))) > 0
         assert [p.name for p in out.glob("_summary*.json")] == [marker]
+        with np.load(next(out.glob("*.npz"))) as npz:
+            assert "cand_masks" not in npz.files  # predict.save_candidates is off by default

@@ -242,7 +242,11 @@ class PredictConfig:
         tta_flip: Add a horizontally flipped pass; detections are merged by NMS.
         mask_threshold: Threshold of the pasted 28x28 mask probabilities.
         min_instance_pixels: Instances smaller than this after overlap resolution are dropped.
-        save_candidates: Write ``cand_masks``/``cand_scores`` into the prediction files.
+        save_candidates: Write ``cand_masks``/``cand_scores`` into the prediction files. Off by
+            default: they are dense bool [K,H,W] at the original size (400 full masks of a
+            1040x1388 image would be ~580 MB in memory). When on, only the masks that overlap
+            another one before overlap resolution are kept (the others equal their label).
+        max_candidates: At most this many candidates per image (highest scores first).
     """
 
     batch_size: int = 1
@@ -250,11 +254,14 @@ class PredictConfig:
     tta_flip: bool = False
     mask_threshold: float = 0.5
     min_instance_pixels: int = 1
-    save_candidates: bool = True
+    save_candidates: bool = False
+    max_candidates: int = 64
 
     def validate(self) -> None:
         if self.batch_size < 1 or self.scale <= 0:
             raise ConfigError("predict: batch_size must be >= 1 and scale > 0")
+        if self.max_candidates < 0:
+            raise ConfigError("predict.max_candidates must be >= 0")
         if not 0 < self.mask_threshold < 1:
             raise ConfigError("predict.mask_threshold must be inside (0, 1)")
 

@@ -140,7 +140,7 @@ def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.nda
                             image_hw: tuple[int, int],
                             scale: float | tuple[float, float] = 1.0,
                             mask_threshold: float = 0.5, min_pixels: int = 1,
-                            with_candidates: bool = True) -> Instances:
+                            with_candidates: bool = False, max_candidates: int = 64) -> Instances:
     """Paste detections back at the original size and resolve overlaps by score.
 
     Args:
@@ -153,7 +153,10 @@ def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.nda
             (``ImageMeta.scale_yx``), or one number for both; each axis is undone separately.
         mask_threshold: Threshold of the pasted probabilities.
         min_pixels: Instances with fewer pixels after overlap resolution are dropped.
-        with_candidates: Also return the overlapping candidate masks.
+        with_candidates: Also return the candidate masks that overlap another candidate
+            (before overlap resolution); the others equal their label and are not repeated.
+        max_candidates: Keep at most this many candidates (highest scores first): each is a
+            dense bool [H,W] at the original size.
 
     Returns:
         :class:`Instances`; ``labels`` are ordered by decreasing score.
@@ -188,11 +191,25 @@ def detections_to_instances(boxes: np.ndarray, scores: np.ndarray, masks: np.nda
         out_scores = np.zeros(0, np.float32)
     cand_masks = cand_scores = None
     if with_candidates:
-        cand_masks = np.zeros((len(pasted), h_img, w_img), bool)
-        for k, ((rows, cols), local) in enumerate(pasted):
-            cand_masks[k, rows, cols] = local
-        cand_scores = kept_scores
+        cand_masks, cand_scores = _overlapping_candidates(pasted, kept_scores, (h_img, w_img),
+                                                          max_candidates)
     return Instances(labels, out_scores, cand_masks, cand_scores)
+
+
+def _overlapping_candidates(pasted: list, scores: np.ndarray, image_hw: tuple[int, int],
+                            max_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense bool [K,H,W] masks (and float32 [K] scores) of the pasted masks that share a
+    pixel with another one, in the given (decreasing score) order, K <= ``max_candidates``."""
+    cover = np.zeros(image_hw, np.uint16)
+    for (rows, cols), local in pasted:
+        cover[rows, cols] += local
+    picked = [k for k, ((rows, cols), local) in enumerate(pasted)
+              if (cover[rows, cols][local] > 1).any()][:max(0, int(max_candidates))]
+    masks = np.zeros((len(picked), *image_hw), bool)
+    for out, k in enumerate(picked):
+        (rows, cols), local = pasted[k]
+        masks[out, rows, cols] = local
+    return masks, np.asarray(scores, np.float32)[picked].reshape(-1)
 
 
 def flip_detections(boxes: np.ndarray, masks: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:

@@ -84,7 +84,8 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
                                                     mc.max_instances)
         out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale_yx,
                                            pc.mask_threshold, pc.min_instance_pixels,
-                                           with_candidates=pc.save_candidates))
+                                           with_candidates=pc.save_candidates,
+                                           max_candidates=pc.max_candidates))
     return out
 
 
