@@ -202,3 +202,32 @@ def test_proposal_layer_batch_and_tensor_image_hw():
         tf.constant(rng.normal(size=(2, a, 4)) * 0.1, tf.float32), tf.constant([64, 64]))
     assert out.shape == (2, 50, 4)
     assert np.all(out.numpy() >= 0) and np.all(out.numpy() <= 64)
+
+
+def test_image_hw_tuple_or_tensor_in_eager_mode():
+    rng = np.random.default_rng(5)
+    anchors = generate_anchors((64, 64))
+    scores = tf.constant(rng.uniform(size=(1, len(anchors))), tf.float32)
+    deltas = tf.zeros((1, len(anchors), 4))
+    layer = ProposalLayer(proposal_count=8, pre_nms_limit=100)
+    ref = layer(scores, deltas, anchors, tf.constant([64, 64])).numpy()
+    for hw in ((64, 64), [64, 64], np.array([64, 64])):
+        np.testing.assert_array_equal(layer(scores, deltas, anchors, hw).numpy(), ref)
+        np.testing.assert_array_equal(layer(scores, deltas, anchors, image_hw=hw).numpy(), ref)
+    feats = {f"P{l}": tf.ones((1, 64 // 2**l, 64 // 2**l, 2)) for l in range(2, 6)}
+    boxes = tf.constant([[[0, 0, 10, 10]]], tf.float32)
+    pooled = PyramidROIAlign(pool_size=3)
+    np.testing.assert_array_equal(pooled(boxes, feats, (64, 64)).numpy(), pooled(boxes, feats).numpy())
+
+
+def test_geometry_layers_are_registered_and_serialize():
+    from solutions.maskrcnn.detection_targets import DetectionTargetLayer
+
+    for layer in (ProposalLayer(proposal_count=7, nms_threshold=0.6, pre_nms_limit=50),
+                  DetectionTargetLayer(rois_per_image=16, positive_fraction=0.25),
+                  PyramidROIAlign(pool_size=5, canonical_size=32)):
+        cls = type(layer)
+        assert keras.saving.get_registered_name(cls) == f"maskrcnn>{cls.__name__}"
+        assert keras.saving.get_registered_object(f"maskrcnn>{cls.__name__}") is cls
+        clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+        assert type(clone) is cls and clone.get_config() == layer.get_config()

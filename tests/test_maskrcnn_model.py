@@ -171,7 +171,10 @@ def test_detection_layer_thresholds_and_nms():
                          [80, 80, 90, 90], [0, 0, 0, 0]]], tf.float32)
     p = np.array([0.95, 0.9, 0.8, 0.2, 0.99])  # last row is padding
     logits = tf.constant(np.log(np.stack([1 - p, p], -1))[None], tf.float32)
-    out = DetectionLayer(0.5, 0.3, 4)(rois, logits, tf.zeros([1, 5, 2, 4]), tf.constant([64, 64]))
+    layer = DetectionLayer(0.5, 0.3, 4)
+    out = layer(rois, logits, tf.zeros([1, 5, 2, 4]), tf.constant([64, 64]))
+    same = layer(rois, logits, tf.zeros([1, 5, 2, 4]), (64, 64))  # a plain tuple, positionally
+    np.testing.assert_array_equal(same["boxes"].numpy(), out["boxes"].numpy())
     scores = out["scores"].numpy()[0]
     assert scores == pytest.approx([0.95, 0.8, 0, 0], abs=1e-5)
     assert out["class_ids"].numpy()[0].tolist() == [1, 1, 0, 0]

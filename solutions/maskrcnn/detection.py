@@ -54,6 +54,8 @@ class DetectionLayer(keras.layers.Layer):
         self.nms_threshold = float(nms_threshold)
         self.max_instances = int(max_instances)
         self.std = tuple(float(s) for s in std)
+        # image_hw may be a plain (H, W) tuple passed positionally.
+        self._allow_non_tensor_positional_args = True
 
     def call(self, rois: Any, class_logits: Any, deltas: Any, image_hw: Any) -> dict:
         rois = tf.cast(rois, tf.float32)

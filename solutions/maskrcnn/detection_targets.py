@@ -51,6 +51,7 @@ def crop_mini_masks(mini_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
     return crops[..., 0]
 
 
+@keras.saving.register_keras_serializable(package="maskrcnn")
 class DetectionTargetLayer(keras.layers.Layer):
     """Samples ROIs from proposals (+ GT boxes) and builds their training targets.
 

@@ -56,6 +56,7 @@ def nms_numpy(boxes: np.ndarray, scores: np.ndarray, max_out: int,
     return np.asarray(keep, np.int64)
 
 
+@keras.saving.register_keras_serializable(package="maskrcnn")
 class ProposalLayer(keras.layers.Layer):
     """Turns RPN scores and deltas into a fixed number of proposals per image.
 

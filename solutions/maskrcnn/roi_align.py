@@ -102,6 +102,7 @@ def crop_level(feature: tf.Tensor, boxes: tf.Tensor, box_indices: tf.Tensor, str
                                     [pool, pool], method="bilinear")
 
 
+@keras.saving.register_keras_serializable(package="maskrcnn")
 class PyramidROIAlign(keras.layers.Layer):
     """ROI Align on the FPN level chosen per box.
 
