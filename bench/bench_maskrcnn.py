@@ -57,7 +57,7 @@ def machine() -> str:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
-    from solutions.maskrcnn.train import device_description
+    from common.machine import device_description
 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{cpu}, {cores} usable cores, load avg {load} at the end; {device_description()}; "
