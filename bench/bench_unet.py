@@ -26,7 +26,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -45,21 +44,16 @@ PY = sys.executable
 
 def machine() -> str:
     """CPU model, cores, backend and current load, for the report."""
-    from solutions.unet.utils import device_description
+    from common.machine import device_description
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     return f"{device_description()}; load average {load[0]:.1f} at start"
 
 
 def _write(out: Path, text: str) -> None:
-    from solutions.unet.utils import write_json  # noqa: F401  (same atomic pattern)
-    import tempfile
+    from common.io import atomic_write_text
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, out)
+    atomic_write_text(out, text)
 
 
 def _real_images(n: int) -> list[np.ndarray]:
@@ -77,10 +71,9 @@ def speed(args) -> str:
     import keras
 
     from common.config import load_config
-    from solutions.unet.config import UNetConfig
+    from solutions.unet.config import UNetConfig, default_params
     from solutions.unet.inference import predict_image
     from solutions.unet.postprocess import probs_to_instances
-    from solutions.unet.predict import default_params
     from solutions.unet.train import build_compiled_model
 
     images = _real_images(args.n_images)
@@ -129,13 +122,13 @@ def _run(cmd: list[str], log) -> None:
 def train30(args) -> str:
     from common.config import load_config
     from common.data import DSBDataset
+    from common.io import read_json
     from common.metrics import score_dataset
     from common.predictions import load_prediction
     from common.runs import RunDir
-    from solutions.unet.config import UNetConfig
-    from solutions.unet.predict import default_params, load_model, predict_ids
+    from solutions.unet.config import UNetConfig, default_params
+    from solutions.unet.predict import load_model, predict_ids
     from solutions.unet.tune import tune_run
-    from solutions.unet.utils import read_json
 
     if not (SHARED_DSB_DIR / "stage1_train").is_dir():
         raise SystemExit(f"real data not found under {SHARED_DSB_DIR}")

@@ -15,11 +15,13 @@ TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2", "data
         "model.base_filters=4", "model.depth=2"]
 
 
-def _train(data: Path, work: Path, config: str = "demo.yaml", sets=TINY, run_name=None) -> int:
+def _train(data: Path, work: Path, config: str = "demo.yaml", sets=TINY, run_name=None,
+           repeat_set: bool = False) -> int:
     from solutions.unet.train import main
 
     argv = ["--config", str(CONFIGS / config), "--fold", "0", "--data", str(data), "--work", str(work),
-            "--verbose", "2", "--set", *sets]
+            "--verbose", "2"]
+    argv += [a for s in sets for a in ("--set", s)] if repeat_set else ["--set", *sets]
     return main(argv + (["--run-name", run_name] if run_name else []))
 
 
@@ -53,13 +55,23 @@ def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tmp_path,
         h, w = pred.labels.shape
         assert pred.prob is not None and pred.prob.shape == (h, w, 3)
         assert (h, w) == _image_shape(synthetic_data_dir, image_id)
-    assert json.loads((out / "_summary.json").read_text())["n_images"] == len(files)
+    assert not (out / "_summary.json").exists()  # oof/ is shared by the folds: one summary per fold
+    oof_summary = json.loads((out / "_summary_fold0.json").read_text())
+    assert oof_summary["n_images"] == len(files) and oof_summary["fold"] == 0
+    assert oof_summary["run"] == str(run.resolve()) and {"seconds", "images_per_s", "device"} <= set(oof_summary)
     thresholds = json.loads((run / "thresholds.json").read_text())
     assert "mask_threshold" in thresholds and "_oof_score" in thresholds
+    # the fold's "done" marker comes after tuning and relabelling
+    marker_time = (out / "_summary_fold0.json").stat().st_mtime_ns
+    assert marker_time >= (run / "thresholds.json").stat().st_mtime_ns
+    assert all(marker_time >= path.stat().st_mtime_ns for path in files.values())
 
     assert predict(["--run", str(run), "--split", "test", "--data", str(synthetic_data_dir),
                     "--work", str(tmp_path), "--tta", "flip", "--limit", "2"]) == 0
-    assert len(list_predictions(tmp_path / "predictions" / "unet" / "test_fold0")) == 2
+    test_dir = tmp_path / "predictions" / "unet" / "test_fold0"
+    assert len(list_predictions(test_dir)) == 2
+    test_summary = json.loads((test_dir / "_summary.json").read_text())
+    assert test_summary["n_images"] == 2 and test_summary["fold"] == 0 and test_summary["tta"] == "flip"
 
 
 def _image_shape(data: Path, image_id: str):
@@ -105,9 +117,9 @@ def test_a_different_config_in_the_same_run_folder_is_refused(synthetic_data_dir
 def test_fixed_seed_gives_identical_weights(synthetic_data_dir, tmp_path):
     import h5py
 
-    sets = [s for s in TINY if not s.startswith("train.steps")] + ["train.steps_per_epoch=1"]
-    for name in ("a", "b"):
-        assert _train(synthetic_data_dir, tmp_path, sets=sets, run_name=name) == 0
+    sets = [s for s in TINY if not s.startswith("train.steps")] + ["train.steps_per_epoch=1", "train.workers=2"]
+    for name, repeat in (("a", False), ("b", True)):  # --set a=1 b=2 and --set a=1 --set b=2
+        assert _train(synthetic_data_dir, tmp_path, sets=sets, run_name=name, repeat_set=repeat) == 0
 
     def weights(name):
         arrays = []

@@ -212,11 +212,15 @@ class PredictConfig:
         tta: ``"none"``, ``"flip"`` (4 flips) or ``"d4"`` (flips x rot90, 8 views).
         tile_size: Images larger than this on a side are predicted in overlapping tiles.
         tile_overlap: Overlap between tiles in pixels.
+        pad_multiple: A whole (untiled) image is reflect-padded on the bottom/right up to a
+            multiple of this (0: the network stride). Under JAX every new input shape is a
+            new XLA compile; ``tile_size=256, pad_multiple=256`` gives one shape (256x256).
     """
 
     tta: Literal["none", "flip", "d4"] = "none"
     tile_size: int = 1024
     tile_overlap: int = 64
+    pad_multiple: int = 0
 
 
 @dataclass
@@ -249,9 +253,22 @@ class UNetConfig:
             raise ConfigError(f"loss.channel_weights needs {n_out} values, got {len(self.loss.channel_weights)}")
         if self.predict.tile_size % self.model.stride or self.predict.tile_overlap >= self.predict.tile_size:
             raise ConfigError("predict.tile_size must be a multiple of the stride and > tile_overlap")
+        if self.predict.pad_multiple < 0 or self.predict.pad_multiple % self.model.stride:
+            raise ConfigError(f"predict.pad_multiple {self.predict.pad_multiple} must be 0 or a multiple "
+                              f"of the network stride {self.model.stride}")
         if self.n_folds < 2:
             raise ConfigError("n_folds must be >= 2")
 
     @property
     def n_outputs(self) -> int:
         return 1 if self.model.kind == "baseline" else len(self.model.channels)
+
+
+def default_params(cfg: UNetConfig) -> dict:
+    """The config's ``probs_to_instances`` params before tuning, with channel names and method.
+
+    Importable without Keras (the ensemble uses it for untuned runs).
+    """
+    channels = ["body"] if cfg.model.kind == "baseline" else list(cfg.model.channels)
+    method = "cc" if cfg.model.kind == "baseline" else "watershed"
+    return {**cfg.post.params(), "channels": channels, "method": method}

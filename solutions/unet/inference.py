@@ -1,5 +1,9 @@
 """Whole-image inference: resize (baseline) or reflect-pad to the stride, tiles, TTA.
 
+Untiled images are padded to a multiple of ``predict.pad_multiple`` (default: the
+stride); tiles are ``predict.tile_size`` squares, so ``tile_size = pad_multiple = 256``
+feeds the network a single input shape (one XLA compile under JAX).
+
 ``predict_image(model, image, cfg) -> float32 [H,W,C]`` at the image's original size.
 """
 
@@ -50,7 +54,7 @@ def _tile_starts(length: int, tile: int, step: int) -> list[int]:
 
 
 def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
-                   overlap: int = 64) -> np.ndarray:
+                   overlap: int = 64, pad_multiple: int = 0) -> np.ndarray:
     """Predict one image at native resolution.
 
     Args:
@@ -59,6 +63,8 @@ def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
         stride: Network stride; the image is reflect-padded to a multiple of it.
         tile_size: Above this side length the image is split into overlapping tiles.
         overlap: Tile overlap in pixels (blended with linear ramps).
+        pad_multiple: An untiled image is padded to a multiple of this instead of ``stride``
+            (0: ``stride``), which buckets input shapes (one XLA compile per shape under JAX).
 
     Returns:
         float32 [H,W,C].
@@ -66,7 +72,7 @@ def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
     x = np.asarray(image, np.float32)
     h, w = x.shape[:2]
     if max(h, w) <= tile_size:
-        padded, _ = pad_to_multiple(x, stride)
+        padded, _ = pad_to_multiple(x, pad_multiple or stride)
         return _forward(model, padded[None])[0, :h, :w]
     padded, _ = pad_to_multiple(x, stride, min_size=tile_size)
     ph, pw = padded.shape[:2]
@@ -117,7 +123,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.n
     def once(img: np.ndarray) -> np.ndarray:
         if cfg.model.kind == "baseline":
             return predict_resized(model, img, cfg.data.input_size)
-        return predict_native(model, img, cfg.model.stride, cfg.predict.tile_size, cfg.predict.tile_overlap)
+        return predict_native(model, img, cfg.model.stride, cfg.predict.tile_size, cfg.predict.tile_overlap,
+                              cfg.predict.pad_multiple)
 
     total = None
     for k, flip in _VIEWS[tta]:

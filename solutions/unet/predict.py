@@ -13,7 +13,9 @@ Usage::
   post-processed with the run's ``thresholds.json`` (config defaults if absent).
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
-probability) and ``prob`` (float [H,W,C] maps); each folder a ``_summary.json``.
+probability) and ``prob`` (float [H,W,C] maps). Timing goes to
+``oof/_summary_fold<K>.json`` (written last, after tuning and relabelling: the pipeline
+takes it as the fold's "done" marker) or ``test_fold<K>/_summary.json``.
 """
 
 from __future__ import annotations
@@ -24,31 +26,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.cli import add_predict_args, resolve_run, workspace
 from common.config import load_config
 from common.data import DSBDataset, load_split
 from common.folds import get_folds, split_ids
-from common.predictions import load_prediction, save_prediction
+from common.io import read_json
+from common.machine import device_description
+from common.predictions import load_prediction, save_prediction, summary_path, write_folder_summary
 from common.runs import RunDir
-from solutions.unet.config import UNetConfig
-from solutions.unet.utils import device_description, read_json, workspace, write_json
+from solutions.unet.config import UNetConfig, default_params
 
-
-def resolve_run(run: str, ws) -> Path:
-    """``run`` as a folder path, or as a run name under ``ws.runs_dir``."""
-    path = Path(run).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    named = ws.run_dir(run)
-    if named.is_dir():
-        return named
-    raise FileNotFoundError(f"run folder not found: {run} (nor {named})")
-
-
-def default_params(cfg: UNetConfig) -> dict:
-    """The config's post-processing params, with channel names and method."""
-    channels = ["body"] if cfg.model.kind == "baseline" else list(cfg.model.channels)
-    method = "cc" if cfg.model.kind == "baseline" else "watershed"
-    return {**cfg.post.params(), "channels": channels, "method": method}
+__all__ = ["default_params", "load_model", "load_params", "main", "oof_ids_for", "predict_ids", "relabel",
+           "resolve_run", "run_fold"]
 
 
 def load_params(run: RunDir, cfg: UNetConfig) -> dict:
@@ -81,7 +70,13 @@ def load_model(run: RunDir, cfg: UNetConfig):
 
 def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
                 tta: str | None, run: RunDir) -> dict:
-    """Predict ``ids`` into ``out_dir`` and write its ``_summary.json``."""
+    """Predict ``ids`` into ``out_dir``.
+
+    Returns:
+        The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
+        ``tta``); the caller writes it with ``common.predictions.write_folder_summary``
+        once the folder is final.
+    """
     from solutions.unet.inference import predict_image
     from solutions.unet.postprocess import probs_to_instances
 
@@ -97,7 +92,6 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
     summary = {"n_images": len(ids), "seconds": round(seconds, 2),
                "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
                "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta}
-    write_json(out_dir / "_summary.json", summary)
     return summary
 
 
@@ -114,20 +108,16 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.predict", description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True, help="run folder (or its name under WORK/runs)")
-    parser.add_argument("--split", required=True, choices=("oof", "test"))
-    parser.add_argument("--data", help="data folder (default: input/)")
-    parser.add_argument("--work", help="workspace root (default: repo root)")
-    parser.add_argument("--test-split", default="stage1_test", choices=("stage1_test", "stage2_test_final"))
-    parser.add_argument("--solution", help="predictions folder name (default: the config's solution)")
+    add_predict_args(parser)
     parser.add_argument("--tta", choices=("none", "flip", "d4"), help="override predict.tta")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
     parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
     args = parser.parse_args(argv)
-    ws = workspace(args.work, args.data)
+    ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path)
     solution = args.solution or cfg.solution
+    fold = run_fold(run)
     if args.split == "oof":
         dataset = DSBDataset(ws.data_dir, "stage1_train")
         ids = oof_ids_for(run, cfg, ws, dataset)
@@ -135,18 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         dataset = load_split(ws.data_dir, args.test_split)
         ids = list(dataset.ids)
-        out_dir = ws.predictions_dir(solution, f"test_fold{run_fold(run)}")
+        out_dir = ws.predictions_dir(solution, f"test_fold{fold}")
     if args.limit:
         ids = ids[:args.limit]
+    marker = summary_path(out_dir, fold if args.split == "oof" else None)
+    marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     model = load_model(run, cfg)
     params = load_params(run, cfg)
-    summary = predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run)
+    summary = {**predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run), "fold": fold}
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         from solutions.unet.tune import tune_run
 
         tuned = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
         relabel(out_dir, ids, tuned)
+    # last: for oof/ this per-fold file is the pipeline's "fold done" marker
+    write_folder_summary(out_dir, summary, fold=fold if args.split == "oof" else None)
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 

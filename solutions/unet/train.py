@@ -22,13 +22,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.cli import add_train_args, workspace
 from common.config import load_config
 from common.data import DSBDataset
 from common.folds import get_folds, split_ids
+from common.io import read_json, write_json
+from common.machine import device_description
 from common.runs import (RunDir, TimeBudget, distribution_strategy, resume, seed_everything,
                          set_mixed_precision, training_callbacks)
 from solutions.unet.config import UNetConfig
-from solutions.unet.utils import device_description, read_json, workspace, write_json
 
 import keras  # noqa: E402  (after common.* so the backend is configured once)
 
@@ -209,16 +211,10 @@ def prepare_fold(cfg: UNetConfig, ws, fold: int) -> tuple[DSBDataset, list[str],
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="YAML config (solutions/unet/configs/*.yaml)")
-    parser.add_argument("--fold", type=int, required=True, help="validation fold of folds.csv")
-    parser.add_argument("--data", help="data folder holding stage1_train/ (default: input/)")
-    parser.add_argument("--work", help="workspace root for runs/ and folds.csv (default: repo root)")
-    parser.add_argument("--run-name", help="run folder name (default <solution>-fold<K>)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    add_train_args(parser)
     args = parser.parse_args(argv)
-    cfg = load_config(UNetConfig, args.config, args.set)
-    ws = workspace(args.work, args.data)
+    cfg = load_config(UNetConfig, args.config, args.overrides)
+    ws = workspace(args)
     run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
     run.prepare(cfg)
     dataset, fit_ids, val_ids, oof_ids = prepare_fold(cfg, ws, args.fold)

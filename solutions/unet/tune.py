@@ -88,7 +88,7 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
     Returns:
         The written thresholds dict (params plus ``_``-metadata).
     """
-    from solutions.unet.utils import write_json
+    from common.io import write_json
 
     probs, truth = {}, {}
     for image_id in ids:
@@ -109,12 +109,12 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from common.cli import resolve_run, workspace
     from common.config import load_config
     from common.data import DSBDataset
     from common.runs import RunDir
-    from solutions.unet.config import UNetConfig
-    from solutions.unet.predict import default_params, oof_ids_for, resolve_run
-    from solutions.unet.utils import workspace
+    from solutions.unet.config import UNetConfig, default_params
+    from solutions.unet.predict import oof_ids_for
 
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.tune", description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="run folder (or its name under WORK/runs)")
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", help="workspace root")
     parser.add_argument("--solution", help="predictions folder name (default: the config's solution)")
     args = parser.parse_args(argv)
-    ws = workspace(args.work, args.data)
+    ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path)
     dataset = DSBDataset(ws.data_dir, "stage1_train")
