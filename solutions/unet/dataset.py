@@ -6,13 +6,16 @@
   for the study's baseline.
 
 Each batch is a pure function of ``(seed, epoch, index)``, so runs repeat exactly
-and a resumed run sees the batches it would have seen.
+and a resumed run sees the batches it would have seen, also with ``workers > 1``:
+each data thread augments with its own copy of the augmenter, reseeded per sample.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -36,14 +39,47 @@ def load_items(dataset, ids: Sequence[str]) -> tuple[list[np.ndarray], list[np.n
     return images, labels
 
 
+def _copy_index(n_padded: int, before: int, size: int) -> np.ndarray:
+    """Which reflected copy each position of a reflect-padded axis lies in.
+
+    Args:
+        n_padded: Length after padding.
+        before: Padding before the original.
+        size: Original length.
+
+    Returns:
+        int [n_padded]: 0 on the original, -1, -2, ... before it, 1, 2, ... after it.
+    """
+    p = np.arange(n_padded) - before  # position relative to the original's start
+    if size < 2:
+        return p
+    period = size - 1  # "reflect" does not repeat the edge pixel
+    return np.where(p < 0, -((-p + period - 1) // period),
+                    np.where(p > size - 1, (p - size + period) // period, 0))
+
+
 def pad_to(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reflect-pad image [H,W,3] and labels [H,W] so both sides are >= ``size``."""
+    """Reflect-pad image [H,W,3] and labels [H,W] so both sides are >= ``size``.
+
+    Mirrored nuclei get ids of their own (a nucleus on the image edge and its mirror
+    image would otherwise merge into one instance across the edge), so the border and
+    centre targets of the padded crop treat every copy as a separate nucleus.
+    """
     h, w = labels.shape
     ph, pw = max(0, size - h), max(0, size - w)
     if ph == 0 and pw == 0:
         return image, labels
     pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
-    return np.pad(image, pads + ((0, 0),), mode="reflect"), np.pad(labels, pads, mode="reflect")
+    padded = np.pad(labels, pads, mode="reflect")
+    ky = _copy_index(padded.shape[0], pads[0][0], h)
+    kx = _copy_index(padded.shape[1], pads[1][0], w)
+    n_kx = int(kx.max() - kx.min()) + 1
+    copy_id = (ky - ky.min())[:, None] * n_kx + (kx - kx.min())[None, :]  # [H',W'] one id per copy
+    centre_id = int(-ky.min()) * n_kx + int(-kx.min())
+    copy_id = np.where(copy_id == centre_id, 0, np.where(copy_id > centre_id, copy_id, copy_id + 1))
+    n = max(int(labels.max(initial=0)), 1)
+    padded = np.where(padded > 0, padded + copy_id * n, 0).astype(np.int32)
+    return np.pad(image, pads + ((0, 0),), mode="reflect"), padded
 
 
 def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
@@ -64,18 +100,51 @@ def centre_crop(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.nd
     return image[y:y + size, x:x + size], labels[y:y + size, x:x + size]
 
 
-def _augment(augmenter: Augmenter, image: np.ndarray, labels: np.ndarray,
-             seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Apply an augmenter to one sample, reseeding it (``rng_seed``) when it supports that."""
-    try:
-        params = inspect.signature(augmenter).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "rng_seed" in params:
-        image, labels = augmenter(image, labels, rng_seed=seed)
-    else:
-        image, labels = augmenter(image, labels)
-    return np.asarray(image), np.asarray(labels)
+class _PerThread:
+    """One copy of an augmenter per data thread.
+
+    ``keras.utils.PyDataset`` with ``workers > 1`` calls ``__getitem__`` from several
+    threads; a shared augmenter that is reseeded before each sample could be reseeded by
+    another thread between the reseed and the call. Each thread therefore gets its own
+    deep copy (made on first use); an augmenter that cannot be copied is called under a lock.
+    """
+
+    def __init__(self, augmenter: Augmenter) -> None:
+        self.prototype = augmenter
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        try:
+            params = inspect.signature(augmenter).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self.takes_seed = "rng_seed" in params
+
+    def _own(self) -> Augmenter | None:
+        aug = getattr(self.local, "augmenter", None)
+        if aug is None:
+            try:
+                aug = copy.deepcopy(self.prototype)
+            except Exception:  # noqa: BLE001 - fall back to the shared one under the lock
+                aug = False
+            self.local.augmenter = aug
+        return aug or None
+
+    def __call__(self, image: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Augment one sample, reseeding the augmenter (``rng_seed``) when it supports that."""
+        own = self._own()
+        kwargs = {"rng_seed": seed} if self.takes_seed else {}
+        if own is not None:
+            image, labels = own(image, labels, **kwargs)
+        else:
+            with self.lock:
+                image, labels = self.prototype(image, labels, **kwargs)
+        return np.asarray(image), np.asarray(labels)
+
+    def __getstate__(self) -> dict:  # threading objects do not pickle (multiprocessing workers)
+        return {"prototype": self.prototype}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["prototype"])
 
 
 class CropDataset(keras.utils.PyDataset):
@@ -84,7 +153,7 @@ class CropDataset(keras.utils.PyDataset):
     Args:
         images: uint8 [H,W,3] images (any sizes).
         labels: int [H,W] instance labels, one per image.
-        crop_size: Side of the square crops (smaller images are reflect-padded).
+        crop_size: Side of the square crops (smaller images are reflect-padded, see :func:`pad_to`).
         batch_size: Crops per batch.
         steps: Batches per epoch (0: ``ceil(len(images) / batch_size)``).
         channels: Target maps, e.g. ``("body", "border", "centre")``.
@@ -110,6 +179,7 @@ class CropDataset(keras.utils.PyDataset):
         self.steps = steps or math.ceil(len(self.images) / batch_size)
         self.channels, self.border_width = tuple(channels), border_width
         self.augmenter, self.seed, self.training = augmenter, seed, training
+        self._augment = _PerThread(augmenter) if augmenter is not None else None
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -124,8 +194,8 @@ class CropDataset(keras.utils.PyDataset):
         ch, cw = min(h, 2 * self.crop_size), min(w, 2 * self.crop_size)
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         image, labels = image[y:y + ch, x:x + cw], labels[y:y + ch, x:x + cw]
-        if self.augmenter is not None:
-            image, labels = _augment(self.augmenter, image, labels, int(rng.integers(0, 2**31 - 1)))
+        if self._augment is not None:
+            image, labels = self._augment(image, labels, int(rng.integers(0, 2**31 - 1)))
         return random_crop(image, labels, self.crop_size, rng)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +257,7 @@ class ResizedDataset(keras.utils.PyDataset):
         self.size, self.batch_size = size, batch_size
         self.steps = steps if training and steps else math.ceil(len(self.x) / batch_size)
         self.augmenter, self.seed, self.training = augmenter, seed, training
+        self._augment = _PerThread(augmenter) if augmenter is not None else None
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -201,9 +272,9 @@ class ResizedDataset(keras.utils.PyDataset):
             order = np.arange(n)
         picks = order[index * self.batch_size:(index + 1) * self.batch_size]
         xs, ys = self.x[picks], self.y[picks]
-        if self.training and self.augmenter is not None:
+        if self.training and self._augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-            out = [_augment(self.augmenter, x, y, int(rng.integers(0, 2**31 - 1))) for x, y in zip(xs, ys)]
+            out = [self._augment(x, y, int(rng.integers(0, 2**31 - 1))) for x, y in zip(xs, ys)]
             xs = np.stack([np.asarray(o[0]) for o in out])
             ys = np.stack([(np.asarray(o[1]) > 0).astype(np.uint8) for o in out])
         return xs.astype(np.float32), ys[..., None].astype(np.float32)
