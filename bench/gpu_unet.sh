@@ -17,7 +17,8 @@ pairs=("$@")
                                  unet-baseline=solutions/unet/configs/baseline.yaml)
 folds="${FOLDS:-0 1 2 3 4}"
 # NO_TUNE=1: keep the config's post-processing (skip OOF threshold tuning).
-# EXTRA_SET: more train --set overrides, e.g. "predict.tile_size=256" (one compiled shape under JAX)
+# EXTRA_SET: more train --set overrides, e.g. "predict.tile_size=256 predict.pad_multiple=256"
+# (one compiled input shape under JAX; predict reads the run's saved config, so set it here)
 data=/tmp/dsb; work=/tmp/dsb-work
 export KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false

@@ -164,10 +164,7 @@ def _config_default_params(run: Path, missing: Path) -> dict:
         raise FileNotFoundError(f"{missing}: missing, and no {config} to take default params from")
     try:
         from common.config import load_config
-        from solutions.unet.config import UNetConfig
-        from solutions.unet.predict import (
-            default_params,  # imports keras: only on this path
-        )
+        from solutions.unet.config import UNetConfig, default_params
     except ImportError as exc:
         raise FileNotFoundError(f"{missing}: missing, and the U-Net defaults are not importable "
                                 f"({exc})") from exc

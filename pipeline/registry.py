@@ -41,8 +41,6 @@ class SolutionSpec:
         overrides: ``--set`` items always passed (e.g. the backbone).
         n_folds_key: Config key of the number of folds (must match ``folds.csv``).
         tiny: ``--set`` items for ``--tiny`` runs (1 epoch of 1-2 steps, small inputs).
-        set_style: How the CLI takes overrides: ``"list"`` (``--set a=1 b=2``, argparse
-            ``nargs="*"``) or ``"repeat"`` (``--set a=1 --set b=2``, ``action="append"``).
     """
 
     name: str
@@ -51,7 +49,6 @@ class SolutionSpec:
     overrides: tuple[str, ...] = ()
     n_folds_key: str = "n_folds"
     tiny: tuple[str, ...] = field(default=())
-    set_style: str = "list"
 
     def config(self, profile: str) -> Path:
         if profile not in self.configs:
@@ -72,17 +69,10 @@ class SolutionSpec:
             items += list(self.tiny)
         return items + list(extra)
 
-    def set_args(self, items: list[str]) -> list[str]:
-        """``--set`` arguments in the style the solution's CLI parses."""
-        # TODO: once both solution CLIs parse --set with common.cli (action="extend",
-        #  nargs="+": "--set a=1 b=2 --set c=3" keeps all items), drop set_style and always
-        #  emit the "repeat" form. Not before: the U-Net parser still has nargs="*", where a
-        #  repeated --set keeps only the last list.
-        if not items:
-            return []
-        if self.set_style == "repeat":
-            return [arg for item in items for arg in ("--set", item)]
-        return ["--set", *items]
+    @staticmethod
+    def set_args(items: list[str]) -> list[str]:
+        """``--set`` arguments for a solution CLI (``common.cli``: ``--set a=1 b=2``)."""
+        return ["--set", *items] if items else []
 
 
 _UNET = CONFIGS["unet"]
@@ -117,7 +107,7 @@ def get_solution(name: str) -> SolutionSpec:
             name, "maskrcnn",
             {"demo": _MRCNN / "demo.yaml", "full": _MRCNN / f"{backbone}.yaml"},
             overrides=(f"model.backbone={backbone}",),
-            n_folds_key="train.n_folds", set_style="repeat",
+            n_folds_key="train.n_folds",
             tiny=("train.heads_epochs=1", "train.all_epochs=0", "train.steps_per_epoch=2",
                   "train.val_steps=1", "train.crop_size=64", "train.batch_size=1"))
     raise UnknownSolution(f"unknown solution {name!r}; known: unet, unet-baseline, "
