@@ -31,8 +31,16 @@ def test_registry_and_overrides():
     assert mr.package == "maskrcnn" and mr.config("full").name == "resnet101.yaml"
     assert "model.backbone=resnet101" in mr.set_items("demo", 3)
     assert "train.n_folds=3" in mr.set_items("demo", 3)
-    assert mr.set_args(["a=1", "b=2"]) == ["--set", "a=1", "--set", "b=2"]
-    assert get_solution("unet").set_args(["a=1", "b=2"]) == ["--set", "a=1", "b=2"]
+    # Every solution CLI parses --set with common.cli, which keeps all items.
+    import argparse
+
+    from common.cli import add_train_args
+
+    parser = argparse.ArgumentParser()
+    add_train_args(parser)
+    for spec in (mr, get_solution("unet")):
+        argv = ["--config", "c.yaml", "--fold", "0", *spec.set_args(["a=1", "b=2"]), "--set", "c=3"]
+        assert parser.parse_args(argv).overrides == ["a=1", "b=2", "c=3"]
     assert get_solution("unet-baseline").config("demo").name == "demo_baseline.yaml"
     with pytest.raises(UnknownSolution, match="resnet9"):
         get_solution("maskrcnn-resnet9")
