@@ -24,7 +24,6 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -35,26 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.data import DSBDataset  # noqa: E402
 from common.metrics import image_score  # noqa: E402
+from common.io import atomic_write_text  # noqa: E402
+from common.machine import cpu_count, cpu_model  # noqa: E402
 from common.paths import SHARED_DSB_DIR, Workspace  # noqa: E402
 from common.rle import labels_to_rles, rles_to_labels  # noqa: E402
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (or platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _timed(name: str, fn, items, results: dict) -> list:
@@ -105,21 +88,13 @@ def markdown(times: dict[str, float], counts: dict[str, int], command: str) -> s
         *[f"| `{k}` | {v:.2f} | {n / v:.1f} |" for k, v in times.items()],
         "",
         f"Command: `{command}`  ",
-        f"Machine: {cpu_model()}, {usable_cores()} usable cores "
+        f"Machine: {cpu_model()}, {cpu_count()} usable cores "
         f"({os.cpu_count()} logical CPUs), Python {platform.python_version()}, "
         f"numpy {np.__version__}; single process, wall clock, "
         f"{time.strftime('%Y-%m-%d')}; 1-min load average {_loadavg()} at the end "
         "(other jobs share the cores, so treat these as upper bounds).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  *(argv if argv is not None else sys.argv[1:])])
     times, counts = run(args.data_dir, args.limit)
     text = markdown(times, counts, command)
-    _write_atomic(args.out, text)
+    atomic_write_text(args.out, text)
     print(f"\nwrote {args.out}\n")
     print(text)
     return 0

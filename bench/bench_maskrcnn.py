@@ -31,15 +31,14 @@ import platform  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common.io import atomic_write_text  # noqa: E402
 from common.paths import CONFIGS, SHARED_DSB_DIR  # noqa: E402
 
 
@@ -62,14 +61,6 @@ def machine() -> str:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{cpu}, {cores} usable cores, load avg {load} at the end; {device_description()}; "
             f"Python {platform.python_version()}, TF backend")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _command() -> str:
@@ -237,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", default=str(REPO / "reports" / "bench_maskrcnn_realdata.md"))
     args = p.parse_args(argv)
     text = speed(args) if args.mode == "speed" else realdata(args)
-    _write_atomic(Path(args.out), text)
+    atomic_write_text(Path(args.out), text)
     print(text)
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from common.config import save_config, to_dict
-from common.io import atomic_write_text
+from common.io import atomic_write, atomic_write_text
 
 
 class RunConflictError(RuntimeError):
@@ -151,13 +151,11 @@ class ResumableCheckpoint(_keras_callback_base()):
         logs = logs or {}
         value = logs.get(self.monitor, logs.get("loss"))
         state = self.run.load_state()
-        tmp = self.run.weights_dir / ".last.tmp.weights.h5"
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.run.last_weights)
+        atomic_write(self.run.last_weights, self.model.save_weights, suffix=".weights.h5")
         if value is not None and self._improved(float(value), state.get("best")):
             state["best"], state["best_epoch"], state["wait"] = float(value), epoch + 1, 0
-            shutil.copyfile(self.run.last_weights, tmp)
-            os.replace(tmp, self.run.best_weights)
+            atomic_write(self.run.best_weights, lambda tmp: shutil.copyfile(self.run.last_weights, tmp),
+                         suffix=".weights.h5")
         else:
             state["wait"] = int(state.get("wait", 0)) + 1
         state["epoch"] = epoch + 1
