@@ -118,3 +118,39 @@ def test_baseline_inference_resizes_back():
                                  "data": {"input_size": 64}})
     out = predict_image(_pointwise_model(1), np.zeros((50, 70, 3), np.uint8), cfg)
     assert out.shape == (50, 70, 1)
+
+
+def test_static_batch_feeds_one_shape_and_matches_unbatched():
+    from common.config import from_dict
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.inference import predict_image
+
+    inner = _pointwise_model()
+    shapes = []
+
+    class Recording:  # records the input shape of every forward pass
+        def __call__(self, x, training=False):
+            shapes.append(tuple(x.shape))
+            return inner(x, training=training)
+
+        def predict_on_batch(self, x):
+            shapes.append(tuple(x.shape))
+            return inner.predict_on_batch(x)
+
+    rng = np.random.default_rng(1)
+    fixed = from_dict(UNetConfig, {"predict": {"tile_size": 64, "tile_overlap": 16, "pad_multiple": 64,
+                                               "batch_size": 4, "static_batch": True}})
+    loose = from_dict(UNetConfig, {"predict": {"tile_size": 512, "batch_size": 1}})
+    for hw in [(40, 50), (64, 64), (75, 150), (130, 70)]:
+        image = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)
+        for tta in ("none", "flip", "d4"):
+            shapes.clear()
+            out = predict_image(Recording(), image, fixed, tta)
+            assert set(shapes) == {(4, 64, 64, 3)}, (hw, tta, set(shapes))
+            np.testing.assert_allclose(out, predict_image(inner, image, loose, tta), atol=1e-5)
+    bad = None
+    try:
+        from_dict(UNetConfig, {"predict": {"batch_size": 0}})
+    except Exception as exc:  # ConfigError
+        bad = str(exc)
+    assert bad and "predict.batch_size" in bad

@@ -1,15 +1,23 @@
 """Whole-image inference: resize (baseline) or reflect-pad to the stride, tiles, TTA.
 
 Untiled images are padded to a multiple of ``predict.pad_multiple`` (default: the
-stride); tiles are ``predict.tile_size`` squares, so ``tile_size = pad_multiple = 256``
-feeds the network a single input shape (one XLA compile under JAX).
+stride); larger ones are cut into ``predict.tile_size`` squares blended with linear
+ramps. The tiles of all TTA views of an image go through the network together, in
+chunks of ``predict.batch_size``; with ``predict.static_batch`` the last chunk is
+zero-padded to full size. So ``tile_size = pad_multiple = 256`` plus ``static_batch``
+feeds the network one input shape, ``[batch_size, 256, 256, 3]``: one XLA compile
+under JAX, where the forward pass is the model's jitted ``predict_on_batch``.
 
 ``predict_image(model, image, cfg) -> float32 [H,W,C]`` at the image's original size.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 import cv2
+import keras
 import numpy as np
 from keras import ops
 
@@ -18,10 +26,32 @@ _VIEWS = {"none": [(0, False)],
           "flip": [(0, False), (0, True), (2, False), (2, True)],
           "d4": [(k, f) for k in range(4) for f in (False, True)]}
 
+Window = tuple[int, int, int, int]  # (y, x, height, width) of a tile in the padded view
 
-def _forward(model, batch: np.ndarray) -> np.ndarray:
-    """Run the network on float32 [B,H,W,3] → float32 [B,H,W,C]."""
-    return ops.convert_to_numpy(model(batch, training=False)).astype(np.float32)
+
+def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False) -> np.ndarray:
+    """Run the network on float32 [N,H,W,3] → float32 [N,H,W,C], ``batch_size`` at a time.
+
+    Args:
+        model: Maps float32 [B,H,W,3] (0..255) to [B,H,W,C].
+        batch: The inputs, all of one shape.
+        batch_size: Inputs per forward pass (0: all at once).
+        static: Zero-pad the last chunk to ``batch_size`` so every pass has one shape.
+    """
+    n = len(batch)
+    size = batch_size or n
+    outs = []
+    for start in range(0, n, size):
+        chunk = batch[start:start + size]
+        k = len(chunk)
+        if static and k < size:
+            chunk = np.concatenate([chunk, np.zeros((size - k, *chunk.shape[1:]), chunk.dtype)])
+        if keras.backend.backend() == "jax":  # jitted and cached per input shape
+            out = model.predict_on_batch(chunk)
+        else:  # eager: no graph retraced per image shape
+            out = model(chunk, training=False)
+        outs.append(ops.convert_to_numpy(out).astype(np.float32)[:k])
+    return np.concatenate(outs)
 
 
 def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> tuple[np.ndarray, tuple]:
@@ -53,55 +83,112 @@ def _tile_starts(length: int, tile: int, step: int) -> list[int]:
     return sorted(set(starts))
 
 
-def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
-                   overlap: int = 64, pad_multiple: int = 0) -> np.ndarray:
-    """Predict one image at native resolution.
+def tile_plan(image: np.ndarray, stride: int, tile_size: int, overlap: int,
+              pad_multiple: int = 0) -> tuple[np.ndarray, list[Window]]:
+    """Pad one view and list its tile windows.
+
+    Returns:
+        float32 [H',W',3] padded view, and its windows ``(y, x, h, w)``: one covering the
+        whole padded view when its longer side is <= ``tile_size``, else overlapping
+        ``tile_size`` squares (sides shorter than ``tile_size`` are padded up to it).
+    """
+    x = np.asarray(image, np.float32)
+    if max(x.shape[:2]) <= tile_size:
+        padded, _ = pad_to_multiple(x, pad_multiple or stride)
+        return padded, [(0, 0, padded.shape[0], padded.shape[1])]
+    padded, _ = pad_to_multiple(x, stride, min_size=tile_size)
+    ph, pw = padded.shape[:2]
+    th, tw = min(tile_size, ph), min(tile_size, pw)
+    return padded, [(y, x0, th, tw) for y in _tile_starts(ph, th, th - overlap)
+                    for x0 in _tile_starts(pw, tw, tw - overlap)]
+
+
+def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_size: int = 1024,
+                         overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
+                         static_batch: bool = False) -> list[np.ndarray]:
+    """Predict several images (e.g. the TTA views of one) at native resolution, tiles batched.
+
+    All tiles of all views are grouped by shape and run ``batch_size`` at a time.
 
     Args:
         model: Maps float32 [B,H,W,3] (0..255) to [B,H,W,C].
-        image: uint8/float [H,W,3].
-        stride: Network stride; the image is reflect-padded to a multiple of it.
-        tile_size: Above this side length the image is split into overlapping tiles.
+        views: uint8/float [H,W,3] images (shapes may differ).
+        stride: Network stride; each view is reflect-padded to a multiple of it.
+        tile_size: Above this side length a view is split into overlapping tiles.
         overlap: Tile overlap in pixels (blended with linear ramps).
-        pad_multiple: An untiled image is padded to a multiple of this instead of ``stride``
+        pad_multiple: An untiled view is padded to a multiple of this instead of ``stride``
             (0: ``stride``), which buckets input shapes (one XLA compile per shape under JAX).
+        batch_size: Tiles per forward pass.
+        static_batch: Zero-pad the last pass to ``batch_size`` (one batch shape).
+
+    Returns:
+        One float32 [H,W,C] map per view, at that view's size.
+    """
+    plans = [tile_plan(v, stride, tile_size, overlap, pad_multiple) for v in views]
+    jobs = [(v, win) for v, (_, wins) in enumerate(plans) for win in wins]
+    by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for j, (_, (_, _, th, tw)) in enumerate(jobs):
+        by_shape[(th, tw)].append(j)
+    outs: list[np.ndarray | None] = [None] * len(jobs)
+    for idx in by_shape.values():
+        batch = np.stack([plans[jobs[j][0]][0][y:y + th, x:x + tw] for j in idx
+                          for (y, x, th, tw) in [jobs[j][1]]])
+        for j, out in zip(idx, _forward(model, batch, batch_size, static_batch)):
+            outs[j] = out
+    results = []
+    for v, (padded, wins) in enumerate(plans):
+        h, w = np.asarray(views[v]).shape[:2]
+        mine = [(win, outs[j]) for j, (vj, win) in enumerate(jobs) if vj == v]
+        if len(mine) == 1:
+            results.append(mine[0][1][:h, :w])
+            continue
+        ph, pw = padded.shape[:2]
+        acc = np.zeros((ph, pw, mine[0][1].shape[-1]), np.float32)
+        weight = np.zeros((ph, pw, 1), np.float32)
+        for (y, x, th, tw), out in mine:
+            win = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
+            acc[y:y + th, x:x + tw] += out * win
+            weight[y:y + th, x:x + tw] += win
+        results.append((acc / np.maximum(weight, 1e-6))[:h, :w])
+    return results
+
+
+def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
+                   overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
+                   static_batch: bool = False) -> np.ndarray:
+    """Predict one image at native resolution (see :func:`predict_native_views`).
 
     Returns:
         float32 [H,W,C].
     """
-    x = np.asarray(image, np.float32)
-    h, w = x.shape[:2]
-    if max(h, w) <= tile_size:
-        padded, _ = pad_to_multiple(x, pad_multiple or stride)
-        return _forward(model, padded[None])[0, :h, :w]
-    padded, _ = pad_to_multiple(x, stride, min_size=tile_size)
-    ph, pw = padded.shape[:2]
-    th, tw = min(tile_size, ph), min(tile_size, pw)
-    acc = None
-    weight = np.zeros((ph, pw, 1), np.float32)
-    win = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
-    for y in _tile_starts(ph, th, th - overlap):
-        for x0 in _tile_starts(pw, tw, tw - overlap):
-            out = _forward(model, padded[None, y:y + th, x0:x0 + tw])[0]
-            if acc is None:
-                acc = np.zeros((ph, pw, out.shape[-1]), np.float32)
-            acc[y:y + th, x0:x0 + tw] += out * win
-            weight[y:y + th, x0:x0 + tw] += win
-    return (acc / np.maximum(weight, 1e-6))[:h, :w]
+    return predict_native_views(model, [image], stride, tile_size, overlap, pad_multiple,
+                                batch_size, static_batch)[0]
+
+
+def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_size: int = 8,
+                          static_batch: bool = False) -> list[np.ndarray]:
+    """Resize each view to ``size`` x ``size``, predict, resize the maps back (bilinear).
+
+    Returns:
+        One float32 [H,W,C] map per view, at that view's size.
+    """
+    small = []
+    for view in views:
+        h, w = view.shape[:2]
+        interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
+        small.append(cv2.resize(np.asarray(view, np.uint8), (size, size), interpolation=interp))
+    outs = _forward(model, np.stack(small).astype(np.float32), batch_size, static_batch)
+    results = []
+    for view, out in zip(views, outs):
+        h, w = view.shape[:2]
+        big = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        results.append(big.reshape(h, w, -1).astype(np.float32))
+    return results
 
 
 def predict_resized(model, image: np.ndarray, size: int) -> np.ndarray:
-    """Resize to ``size`` x ``size``, predict, resize the maps back (bilinear).
-
-    Returns:
-        float32 [H,W,C] at the original size.
-    """
-    h, w = image.shape[:2]
-    interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
-    small = cv2.resize(np.asarray(image, np.uint8), (size, size), interpolation=interp)
-    out = _forward(model, small[None].astype(np.float32))[0]
-    big = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    return big.reshape(h, w, -1).astype(np.float32)
+    """One image through :func:`predict_resized_views`. Returns float32 [H,W,C]."""
+    return predict_resized_views(model, [image], size)[0]
 
 
 def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.ndarray:
@@ -119,19 +206,19 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.n
     tta = tta or cfg.predict.tta
     if tta not in _VIEWS:
         raise ValueError(f"unknown TTA {tta!r}; choose one of {list(_VIEWS)}")
-
-    def once(img: np.ndarray) -> np.ndarray:
-        if cfg.model.kind == "baseline":
-            return predict_resized(model, img, cfg.data.input_size)
-        return predict_native(model, img, cfg.model.stride, cfg.predict.tile_size, cfg.predict.tile_overlap,
-                              cfg.predict.pad_multiple)
-
-    total = None
+    views = []
     for k, flip in _VIEWS[tta]:
         view = np.rot90(image, k)
-        view = np.ascontiguousarray(view[:, ::-1] if flip else view)
-        out = once(view)
+        views.append(np.ascontiguousarray(view[:, ::-1] if flip else view))
+    p = cfg.predict
+    if cfg.model.kind == "baseline":
+        outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch)
+    else:
+        outs = predict_native_views(model, views, cfg.model.stride, p.tile_size, p.tile_overlap,
+                                    p.pad_multiple, p.batch_size, p.static_batch)
+    total = None
+    for (k, flip), out in zip(_VIEWS[tta], outs):
         out = out[:, ::-1] if flip else out
         out = np.rot90(out, -k)
         total = out if total is None else total + out
-    return np.ascontiguousarray(total / len(_VIEWS[tta]), dtype=np.float32)
+    return np.ascontiguousarray(total / len(outs), dtype=np.float32)
