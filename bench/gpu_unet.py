@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs += [Job(f"study-{row}", f"solutions/unet/configs/study/{row}.yaml", 0, after=gate)
              for row in args.study_rows]
     run_jobs(jobs, args, env, logs, t0)
+    for job in jobs:
+        if job.state == "failed":
+            tail = (logs / f"{job.name}.log").read_bytes()[-1500:].decode(errors="replace")
+            print(f"--- {job.name} failed; end of its log:\n{tail}", flush=True)
     score(jobs, args, t0)
     return 0
 
