@@ -1,13 +1,17 @@
-"""The command-line arguments every solution's ``train`` and ``predict`` share.
+"""What every solution's ``train`` and ``predict`` commands share.
 
 The contract is in docs/CONTRACTS.md ("Solution command lines"); the pipeline calls
-every solution the same way, so the parsers are defined once here.
+every solution the same way, so the parsers are defined once here, with the two steps
+that follow parsing: :func:`open_train_run` (config, workspace, run folder) and
+:func:`predict_target` (which images a predict command writes, and where).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common.paths import Workspace
 
@@ -60,3 +64,68 @@ def resolve_run(run: str, ws: Workspace) -> Path:
     if named.is_dir():
         return named
     raise FileNotFoundError(f"run not found: {path} (nor {named})")
+
+
+def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Workspace, Any]:
+    """The config, workspace and prepared run folder of a parsed train command.
+
+    The config is ``--config`` with the ``--set`` overrides; the run folder is
+    ``--run-name`` (default ``<solution>-fold<K>``) under the workspace's ``runs/``.
+
+    Returns:
+        ``(cfg, ws, run)`` with ``run`` a :class:`common.runs.RunDir` holding ``config.yaml``.
+
+    Raises:
+        common.runs.RunConflictError: the folder was made with another config.
+    """
+    from common.config import load_config
+    from common.runs import RunDir
+
+    cfg = load_config(config_cls, args.config, args.overrides)
+    ws = workspace(args)
+    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
+    run.prepare(cfg)
+    return cfg, ws, run
+
+
+@dataclass
+class PredictTarget:
+    """The images a predict command writes and where.
+
+    Attributes:
+        dataset: The split read (``stage1_train`` for ``oof``).
+        ids: Image ids to predict.
+        out_dir: ``predictions/<solution>/oof`` or ``predictions/<solution>/test_fold<K>``.
+        fold: The run's validation fold.
+        summary_fold: ``fold`` for ``oof/`` (its ``_summary_fold<K>.json`` marks the fold
+            done), ``None`` for a test folder (``_summary.json``).
+    """
+
+    dataset: Any
+    ids: list[str]
+    out_dir: Path
+    fold: int
+    summary_fold: int | None
+
+
+def predict_target(ws: Workspace, run, solution: str, split: str, test_split: str = "stage1_test",
+                   n_folds: int = 5, seed: int = 42) -> PredictTarget:
+    """What a predict command writes for ``run`` (a :class:`common.runs.RunDir`).
+
+    ``split="oof"``: the run's validation-fold images of ``stage1_train`` (``folds.csv``,
+    made with ``n_folds`` / ``seed`` if absent) into ``oof/``; ``split="test"``: every image
+    of ``test_split`` (labels from its solution CSV when present) into ``test_fold<K>/``.
+    """
+    from common.data import DSBDataset, load_split
+    from common.folds import get_folds, split_ids
+
+    fold = run.fold
+    if split == "oof":
+        dataset = DSBDataset(ws.data_dir, "stage1_train")
+        folds = get_folds(dataset, ws.folds_csv, n_folds=n_folds, seed=seed)
+        return PredictTarget(dataset, list(split_ids(folds, fold)[1]), ws.predictions_dir(solution, "oof"),
+                             fold, fold)
+    if split != "test":
+        raise ValueError(f"split must be 'oof' or 'test', got {split!r}")
+    dataset = load_split(ws.data_dir, test_split)
+    return PredictTarget(dataset, list(dataset.ids), ws.predictions_dir(solution, f"test_fold{fold}"), fold, None)

@@ -8,6 +8,7 @@ Layout of ``runs/<run_name>/``::
     weights/best.weights.h5  weights of the best epoch by the monitored value
     history.csv              one row per epoch (appended on resume)
     logs/                    TensorBoard
+    run_info.json            what the run trains on (fold, ...), see ``RunDir.claim``
 
 A run killed at any point (even ``kill -9``) resumes from its last completed epoch
 when the same command runs again: every file is written to a temp name and renamed,
@@ -20,12 +21,12 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
 from common.config import save_config, to_dict
-from common.io import atomic_write, atomic_write_text
+from common.io import atomic_write, atomic_write_text, read_json, write_json
 
 
 class RunConflictError(RuntimeError):
@@ -51,6 +52,7 @@ class RunDir:
     history_csv = property(lambda self: self.path / "history.csv")
     logs_dir = property(lambda self: self.path / "logs")
     thresholds_path = property(lambda self: self.path / "thresholds.json")
+    info_path = property(lambda self: self.path / "run_info.json")
 
     def prepare(self, cfg: Any) -> None:
         """Create the folder and save ``cfg``; refuse a folder made with another config.
@@ -71,6 +73,39 @@ class RunDir:
                     "use another run name, or delete the folder to start over")
             return
         save_config(cfg, self.config_path)
+
+    def claim(self, info: dict, keys: Sequence[str] = ("fold",)) -> None:
+        """Write ``run_info.json``; refuse a folder started for something else.
+
+        Args:
+            info: JSON-able facts of the run (fold, image ids, data folder, ...).
+            keys: Entries that must equal those of an existing ``run_info.json``: a
+                resumed run has to train the same fold on the same images.
+
+        Raises:
+            RunConflictError: naming the file and the entries that differ.
+        """
+        old = read_json(self.info_path)
+        if old is not None:
+            diff = [k for k in keys if old.get(k) != info.get(k)]
+            if diff:
+                raise RunConflictError(f"{self.info_path}: this run was started with other {diff} "
+                                       f"(fold {old.get('fold')}); use another --run-name")
+        write_json(self.info_path, info)
+
+    @property
+    def fold(self) -> int:
+        """The validation fold the run trained for (``run_info.json``, else ``train_summary.json``).
+
+        Raises:
+            FileNotFoundError: neither file holds a fold.
+        """
+        for name in ("run_info.json", "train_summary.json"):
+            data = read_json(self.path / name)
+            if data is not None and "fold" in data:
+                return int(data["fold"])
+        raise FileNotFoundError(f"{self.path}: no run_info.json or train_summary.json with the run's fold "
+                                "(was the run made by a solution's train command?)")
 
     def load_state(self) -> dict:
         """The saved state, or an empty one (``epoch`` 0) for a new run."""

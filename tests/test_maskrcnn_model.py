@@ -280,7 +280,7 @@ def test_rerun_of_finished_run_with_other_config_raises(tmp_path, capsys):
     assert "finished" in capsys.readouterr().out
     with pytest.raises(RunConflictError):
         train.main(base + ["--set", "train.all_epochs=2"])
-    with pytest.raises(SystemExit, match="fold 0"):
+    with pytest.raises(RunConflictError, match="fold 0"):
         train.main(base[:3] + ["1"] + base[4:] + ["--set", "train.all_epochs=1"])
 
 

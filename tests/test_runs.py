@@ -35,6 +35,38 @@ def test_prepare_refuses_a_different_config(tmp_path):
         run.prepare(Cfg(lr=0.1))
 
 
+def test_claim_refuses_another_fold_and_fold_reads_back(tmp_path):
+    run = RunDir(tmp_path / "r")
+    with pytest.raises(FileNotFoundError, match="run_info.json"):
+        _ = run.fold
+    run.path.mkdir()
+    run.claim({"fold": 2, "fit_ids": ["a", "b"]}, keys=("fold", "fit_ids"))
+    assert run.fold == 2
+    run.claim({"fold": 2, "fit_ids": ["a", "b"], "note": "resumed"}, keys=("fold", "fit_ids"))  # same: fine
+    for other in ({"fold": 3, "fit_ids": ["a", "b"]}, {"fold": 2, "fit_ids": ["a"]}):
+        with pytest.raises(RunConflictError, match="run_info.json"):
+            run.claim(other, keys=("fold", "fit_ids"))
+    assert run.fold == 2  # nothing overwritten by the refused claims
+
+
+def test_predict_target_oof_and_test(synthetic_data_dir, tmp_path):
+    from common.cli import predict_target
+    from common.paths import Workspace
+
+    ws = Workspace.from_args(str(tmp_path / "work"), str(synthetic_data_dir))
+    run = RunDir(tmp_path / "work" / "runs" / "s-fold1")
+    run.path.mkdir(parents=True)
+    run.claim({"fold": 1})
+    oof = predict_target(ws, run, "s", "oof", n_folds=3, seed=0)
+    folds = __import__("pandas").read_csv(ws.folds_csv)
+    assert oof.ids == sorted(folds.loc[folds["fold"] == 1, "image_id"]) and oof.summary_fold == 1
+    assert oof.out_dir == ws.predictions_dir("s", "oof")
+    test = predict_target(ws, run, "s", "test", "stage1_test")
+    assert test.ids and test.summary_fold is None and test.out_dir == ws.predictions_dir("s", "test_fold1")
+    with pytest.raises(ValueError, match="split"):
+        predict_target(ws, run, "s", "val")
+
+
 def test_resume_continues_from_last_epoch(tmp_path):
     seed_everything(0)
     x, y = _data()

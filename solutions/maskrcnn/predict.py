@@ -30,11 +30,9 @@ from typing import Iterable, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common.cli import add_predict_args, resolve_run, workspace  # noqa: E402
+from common.cli import add_predict_args, predict_target, resolve_run, workspace  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
-from common.folds import get_folds, split_ids  # noqa: E402
-from common.io import read_json  # noqa: E402
 from common.machine import device_description  # noqa: E402
 from common.predictions import save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir  # noqa: E402
@@ -120,14 +118,6 @@ def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids
     return summary
 
 
-def _run_fold(run: RunDir) -> int:
-    for name in ("run_info.json", "train_summary.json"):
-        data = read_json(run.path / name)
-        if data is not None and "fold" in data:
-            return int(data["fold"])
-    raise FileNotFoundError(f"{run.path}: no run_info.json/train_summary.json to read the fold from")
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The contract's predict arguments (``common.cli.add_predict_args``) plus ``--set``."""
     p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.predict", description=__doc__,
@@ -144,21 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
-    fold = _run_fold(run)
     cfg, model = load_run_model(run.path, args.overrides)
-    solution = args.solution or cfg.solution
-    if args.split == "oof":
-        dataset = DSBDataset(ws.data_dir, "stage1_train")
-        folds = get_folds(dataset, ws.folds_csv, cfg.train.n_folds, cfg.train.folds_seed)
-        _, ids = split_ids(folds, fold)
-        out_dir = ws.predictions_dir(solution, "oof")
-        summary_fold = fold  # several folds write oof/, possibly at once
-    else:
-        dataset = DSBDataset(ws.data_dir, args.test_split)
-        ids = dataset.ids
-        out_dir = ws.predictions_dir(solution, f"test_fold{fold}")
-        summary_fold = None
-    summary = predict_split(model, cfg, dataset, ids, out_dir, run.path.name, fold=summary_fold)
+    target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
+                            cfg.train.n_folds, cfg.train.folds_seed)
+    out_dir = target.out_dir
+    summary = predict_split(model, cfg, target.dataset, target.ids, out_dir, run.path.name,
+                            fold=target.summary_fold)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0
 

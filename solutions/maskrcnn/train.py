@@ -36,11 +36,10 @@ from typing import Sequence  # noqa: E402
 
 import keras  # noqa: E402
 
-from common.cli import add_train_args, workspace  # noqa: E402
-from common.config import load_config  # noqa: E402
+from common.cli import add_train_args, open_train_run  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
-from common.io import read_json, write_json  # noqa: E402
+from common.io import write_json  # noqa: E402
 from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
 from common.paths import Workspace  # noqa: E402
 from common.runs import (RunDir, distribution_strategy, resume, seed_everything,  # noqa: E402
@@ -192,21 +191,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = load_config(MaskRCNNConfig, args.config, args.overrides)
-    ws = workspace(args)
-    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
-    run.prepare(cfg)  # first: a different config in this folder is an error, finished or not
-    info_path = run.path / "run_info.json"
-    old = read_json(info_path)
-    if old is not None and old.get("fold") != args.fold:
-        raise SystemExit(f"{info_path}: this run was started for fold {old.get('fold')}, "
-                         f"not {args.fold}; use --run-name")
-    if run.finished:
+    cfg, ws, run = open_train_run(args, MaskRCNNConfig)  # a different config in the folder is an error
+    if run.finished and run.fold == args.fold:
         print(f"[maskrcnn] {run.path} is finished; nothing to do")
         return 0
-    info = {"solution": cfg.solution, "fold": args.fold, "data_dir": str(ws.data_dir),
-            "config": str(Path(args.config).resolve()), "overrides": list(args.overrides)}
-    write_json(info_path, info)
+    run.claim({"solution": cfg.solution, "fold": args.fold, "data_dir": str(ws.data_dir),
+               "config": str(Path(args.config).resolve()), "overrides": list(args.overrides)})
     summary = train(cfg, run, ws, args.fold, verbose=args.verbose)
     print(json.dumps(summary, indent=2))
     return 0

@@ -26,10 +26,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.cli import add_predict_args, resolve_run, workspace
+from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
-from common.data import DSBDataset, load_split
-from common.folds import get_folds, split_ids
 from common.io import read_json
 from common.machine import device_description
 from common.predictions import load_prediction, save_prediction, summary_path, write_folder_summary
@@ -37,7 +35,7 @@ from common.runs import RunDir
 from solutions.unet.config import UNetConfig, default_params
 
 __all__ = ["default_params", "load_model", "load_params", "main", "oof_ids_for", "predict_ids", "relabel",
-           "resolve_run", "run_fold"]
+           "resolve_run"]
 
 
 def load_params(run: RunDir, cfg: UNetConfig) -> dict:
@@ -46,17 +44,9 @@ def load_params(run: RunDir, cfg: UNetConfig) -> dict:
     return tuned if tuned is not None else default_params(cfg)
 
 
-def run_fold(run: RunDir) -> int:
-    info = read_json(run.path / "run_info.json")
-    if info is None:
-        raise FileNotFoundError(f"{run.path}/run_info.json is missing: was this run made by solutions.unet.train?")
-    return int(info["fold"])
-
-
-def oof_ids_for(run: RunDir, cfg: UNetConfig, ws, dataset: DSBDataset) -> list[str]:
+def oof_ids_for(run: RunDir, cfg: UNetConfig, ws) -> list[str]:
     """The run's out-of-fold image ids, from ``folds.csv``."""
-    folds = get_folds(dataset, ws.folds_csv, n_folds=cfg.n_folds, seed=cfg.seed)
-    return split_ids(folds, run_fold(run))[1]
+    return predict_target(ws, run, cfg.solution, "oof", n_folds=cfg.n_folds, seed=cfg.seed).ids
 
 
 def load_model(run: RunDir, cfg: UNetConfig):
@@ -116,19 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path)
-    solution = args.solution or cfg.solution
-    fold = run_fold(run)
-    if args.split == "oof":
-        dataset = DSBDataset(ws.data_dir, "stage1_train")
-        ids = oof_ids_for(run, cfg, ws, dataset)
-        out_dir = ws.predictions_dir(solution, "oof")
-    else:
-        dataset = load_split(ws.data_dir, args.test_split)
-        ids = list(dataset.ids)
-        out_dir = ws.predictions_dir(solution, f"test_fold{fold}")
+    target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
+                            cfg.n_folds, cfg.seed)
+    dataset, ids, out_dir, fold = target.dataset, target.ids, target.out_dir, target.fold
     if args.limit:
         ids = ids[:args.limit]
-    marker = summary_path(out_dir, fold if args.split == "oof" else None)
+    marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     model = load_model(run, cfg)
     params = load_params(run, cfg)
@@ -140,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tuned = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
         relabel(out_dir, ids, tuned)
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
-    write_folder_summary(out_dir, summary, fold=fold if args.split == "oof" else None)
+    write_folder_summary(out_dir, summary, fold=target.summary_fold)
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 

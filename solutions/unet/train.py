@@ -22,8 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common.cli import add_train_args, workspace
-from common.config import load_config
+from common.cli import add_train_args, open_train_run
 from common.data import DSBDataset
 from common.folds import get_folds, split_ids
 from common.io import read_json, write_json
@@ -213,19 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.train", description=__doc__.split("\n")[0])
     add_train_args(parser)
     args = parser.parse_args(argv)
-    cfg = load_config(UNetConfig, args.config, args.overrides)
-    ws = workspace(args)
-    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
-    run.prepare(cfg)
+    cfg, ws, run = open_train_run(args, UNetConfig)
     dataset, fit_ids, val_ids, oof_ids = prepare_fold(cfg, ws, args.fold)
-    info = {"fold": args.fold, "solution": cfg.solution, "data_dir": str(ws.data_dir),
-            "fit_ids": fit_ids, "val_ids": val_ids, "oof_ids": oof_ids}
-    old = read_json(run.path / "run_info.json")
-    if old is not None and (old["fold"], old["fit_ids"]) != (info["fold"], info["fit_ids"]):
-        print(f"[unet] {run.path} was trained on another fold or image set; use another --run-name",
-              file=sys.stderr)
-        return 2
-    write_json(run.path / "run_info.json", info)
+    run.claim({"fold": args.fold, "solution": cfg.solution, "data_dir": str(ws.data_dir),
+               "fit_ids": fit_ids, "val_ids": val_ids, "oof_ids": oof_ids}, keys=("fold", "fit_ids"))
     train_run(cfg, run, dataset, fit_ids, val_ids, args.fold, args.verbose)
     return 0
 

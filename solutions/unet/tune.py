@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -138,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_config(UNetConfig, run.config_path)
     dataset = DSBDataset(ws.data_dir, "stage1_train")
     pred_dir = ws.predictions_dir(args.solution or cfg.solution, "oof")
-    tune_run(run.path, pred_dir, dataset, oof_ids_for(run, cfg, ws, dataset), default_params(cfg))
+    tune_run(run.path, pred_dir, dataset, oof_ids_for(run, cfg, ws), default_params(cfg))
     return 0
 
 
