@@ -84,9 +84,10 @@ def run_jobs(jobs: list[Job], args, env: dict, logs: Path, t0: float) -> None:
     last_report = 0.0
     while True:
         now = time.monotonic() - t0
+        late = now > args.deadline  # past the deadline: start nothing new
         for job in jobs:
             log = logs / f"{job.name}.log"
-            if job.state == "pending":
+            if job.state == "pending" and not late:
                 gate = [j for j in jobs if j.solution == job.after]
                 if all(j.state in ("predicting", "done", "failed", "stopped") for j in gate):
                     cmd = [py, "-m", "solutions.unet.train", "--config", job.config, "--fold", str(job.fold),
@@ -99,7 +100,7 @@ def run_jobs(jobs: list[Job], args, env: dict, logs: Path, t0: float) -> None:
                 job.times[f"{job.state}_end"] = round(now, 1)
                 if rc != 0:
                     job.state = "failed"
-                elif job.state == "training":
+                elif job.state == "training" and not late:
                     cmd = [py, "-m", "solutions.unet.predict", "--run", str(args.work / "runs" / job.name),
                            "--split", "oof", "--data", str(args.data), "--work", str(args.work),
                            "--solution", job.solution]
@@ -107,12 +108,13 @@ def run_jobs(jobs: list[Job], args, env: dict, logs: Path, t0: float) -> None:
                         cmd += ["--limit", str(args.pred_limit)]
                     job.proc, job.state = _start(cmd, log, env), "predicting"
                 else:
-                    job.state = "done"
+                    job.state = "done" if job.state == "predicting" else "stopped"
         active = [j for j in jobs if j.state in ("pending", "training", "predicting")]
         if not active or now > args.deadline:
             for job in active:
                 if job.proc is not None and job.proc.poll() is None:
                     job.proc.kill()
+                    job.proc.wait()
                 job.state, job.times["stopped"] = "stopped", round(now, 1)
         if now - last_report >= args.every or not active or now > args.deadline:
             last_report = now
@@ -146,6 +148,8 @@ def score(jobs: list[Job], args, t0: float) -> None:
         pred, per_fold = {}, {}
         for job in mine:
             ids = [i for i in folds.index[folds["fold"] == job.fold] if (pred_dir / f"{i}.npz").exists()]
+            if not ids:
+                continue
             fold_pred = {i: load_prediction(pred_dir / f"{i}.npz").labels for i in ids}
             per_fold[job.fold] = round(score_dataset({i: truth[i] for i in ids}, fold_pred).score, 4)
             pred.update(fold_pred)
@@ -194,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pred-limit", type=int, default=0, help="predict only N images per fold (dry runs)")
     args = parser.parse_args(argv)
     t0 = time.monotonic()
+    if any((args.work / "runs").glob("*")) or any((args.work / "predictions").glob("*")):
+        parser.error(f"{args.work} already holds runs/ or predictions/ of an earlier invocation; "
+                     "give a fresh --work so that only this run's models are scored")
     args.out.mkdir(parents=True, exist_ok=True)
     logs = args.work / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -19,17 +19,20 @@ def _main():
     return module.main
 
 
-def test_deadline_stops_every_job_and_still_reports(synthetic_data_dir, tmp_path):
-    out = tmp_path / "out"
-    rc = _main()(["--data", str(synthetic_data_dir), "--work", str(tmp_path / "work"), "--out", str(out),
-                  "--solution", "unet=solutions/unet/configs/demo.yaml", "--folds", "0", "--study-rows",
-                  "--deadline", "0"])
-    assert rc == 0
+def test_deadline_starts_nothing_late_and_still_reports(synthetic_data_dir, tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = ["--data", str(synthetic_data_dir), "--work", str(work), "--out", str(out),
+            "--solution", "unet=solutions/unet/configs/demo.yaml", "--folds", "0", "--study-rows", "--deadline", "0"]
+    assert _main()(argv) == 0
     scores = json.loads((out / "oof_scores.json").read_text())
     assert scores == {"unet": {"folds": [], "n_images": 0}}
-    assert "stopped" in (out / "progress.txt").read_text()
-    with tarfile.open(out / "logs.tgz") as tar:
-        assert "logs/unet-fold0.log" in tar.getnames()
+    assert "unet-fold0" in (out / "progress.txt").read_text() and "stopped" in (out / "progress.txt").read_text()
+    assert not (work / "runs").exists()  # nothing was started after the deadline
+    with tarfile.open(out / "logs.tgz"):
+        pass
+    (work / "runs" / "unet-fold0").mkdir(parents=True)  # an earlier invocation's models
+    with pytest.raises(SystemExit):
+        _main()(argv)
 
 
 @pytest.mark.slow

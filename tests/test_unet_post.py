@@ -154,3 +154,26 @@ def test_static_batch_feeds_one_shape_and_matches_unbatched():
     except Exception as exc:  # ConfigError
         bad = str(exc)
     assert bad and "predict.batch_size" in bad
+
+
+def test_batch_pixels_caps_the_pass_size():
+    from common.config import from_dict
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.inference import chunk_size, predict_image
+
+    assert chunk_size(16, 1 << 20, 256, 256) == 16 and chunk_size(16, 1 << 20, 1024, 1024) == 1
+    assert chunk_size(16, 1 << 20, 2048, 2048) == 1 and chunk_size(4, 0, 1024, 1024) == 4
+    inner = _pointwise_model()
+    shapes = []
+
+    def model(x, training=False):
+        shapes.append(tuple(x.shape))
+        return inner(x, training=training)
+
+    image = np.random.default_rng(2).integers(0, 255, (150, 140, 3), dtype=np.uint8)
+    capped = from_dict(UNetConfig, {"predict": {"tile_size": 64, "tile_overlap": 16, "batch_size": 8,
+                                                "batch_pixels": 3 * 64 * 64, "static_batch": True}})
+    out = predict_image(model, image, capped, "flip")
+    assert set(shapes) == {(3, 64, 64, 3)}
+    whole = from_dict(UNetConfig, {"predict": {"tile_size": 512}})
+    np.testing.assert_allclose(out, predict_image(inner, image, whole, "flip"), atol=1e-5)

@@ -39,7 +39,7 @@ import keras  # noqa: E402
 from common.cli import add_train_args, open_train_run  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
-from common.io import write_json  # noqa: E402
+from common.io import read_json, write_json  # noqa: E402
 from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
 from common.paths import Workspace  # noqa: E402
 from common.runs import (RunDir, distribution_strategy, resume, seed_everything,  # noqa: E402
@@ -192,7 +192,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg, ws, run = open_train_run(args, MaskRCNNConfig)  # a different config in the folder is an error
-    if run.finished and run.fold == args.fold:
+    if run.finished and read_json(run.info_path, {}).get("fold", args.fold) == args.fold:
         print(f"[maskrcnn] {run.path} is finished; nothing to do")
         return 0
     run.claim({"solution": cfg.solution, "fold": args.fold, "data_dir": str(ws.data_dir),

@@ -215,9 +215,11 @@ class PredictConfig:
         pad_multiple: A whole (untiled) image is reflect-padded on the bottom/right up to a
             multiple of this (0: the network stride). Under JAX every new input shape is a
             new XLA compile; ``tile_size=256, pad_multiple=256`` gives one shape (256x256).
-        batch_size: Tiles (of all TTA views of an image together) per forward pass.
-        static_batch: Zero-pad the last forward pass of an image to ``batch_size``, so the
-            batch dimension is fixed too (with the two above: one compiled shape under JAX).
+        batch_size: Most tiles (of all TTA views of an image together) per forward pass.
+        static_batch: Zero-pad a short last forward pass to the full chunk, so the batch
+            dimension is fixed too (with the two above: one compiled shape under JAX).
+        batch_pixels: Most input pixels per forward pass (0: no cap): a 1024x1024 tile
+            goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
     """
 
     tta: Literal["none", "flip", "d4"] = "none"
@@ -226,6 +228,7 @@ class PredictConfig:
     pad_multiple: int = 0
     batch_size: int = 8
     static_batch: bool = False
+    batch_pixels: int = 1 << 20
 
 
 @dataclass
@@ -258,8 +261,9 @@ class UNetConfig:
             raise ConfigError(f"loss.channel_weights needs {n_out} values, got {len(self.loss.channel_weights)}")
         if self.predict.tile_size % self.model.stride or self.predict.tile_overlap >= self.predict.tile_size:
             raise ConfigError("predict.tile_size must be a multiple of the stride and > tile_overlap")
-        if self.predict.batch_size < 1:
-            raise ConfigError(f"predict.batch_size must be >= 1, got {self.predict.batch_size}")
+        if self.predict.batch_size < 1 or self.predict.batch_pixels < 0:
+            raise ConfigError(f"predict.batch_size must be >= 1 and predict.batch_pixels >= 0, got "
+                              f"{self.predict.batch_size} and {self.predict.batch_pixels}")
         if self.predict.pad_multiple < 0 or self.predict.pad_multiple % self.model.stride:
             raise ConfigError(f"predict.pad_multiple {self.predict.pad_multiple} must be 0 or a multiple "
                               f"of the network stride {self.model.stride}")

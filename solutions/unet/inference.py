@@ -3,7 +3,8 @@
 Untiled images are padded to a multiple of ``predict.pad_multiple`` (default: the
 stride); larger ones are cut into ``predict.tile_size`` squares blended with linear
 ramps. The tiles of all TTA views of an image go through the network together, in
-chunks of ``predict.batch_size``; with ``predict.static_batch`` the last chunk is
+chunks of ``predict.batch_size`` (capped at ``predict.batch_pixels`` input pixels, which
+bounds the memory of large tiles); with ``predict.static_batch`` a short last chunk is
 zero-padded to full size. So ``tile_size = pad_multiple = 256`` plus ``static_batch``
 feeds the network one input shape, ``[batch_size, 256, 256, 3]``: one XLA compile
 under JAX, where the forward pass is the model's jitted ``predict_on_batch``.
@@ -103,12 +104,22 @@ def tile_plan(image: np.ndarray, stride: int, tile_size: int, overlap: int,
                     for x0 in _tile_starts(pw, tw, tw - overlap)]
 
 
+def chunk_size(batch_size: int, batch_pixels: int, height: int, width: int) -> int:
+    """Inputs of ``height`` x ``width`` per forward pass: ``batch_size``, capped so a pass
+    holds at most ``batch_pixels`` input pixels (0: no cap), and at least 1."""
+    if batch_pixels:
+        return max(1, min(batch_size, batch_pixels // (height * width)))
+    return max(1, batch_size)
+
+
 def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_size: int = 1024,
                          overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
-                         static_batch: bool = False) -> list[np.ndarray]:
+                         static_batch: bool = False, batch_pixels: int = 1 << 20) -> list[np.ndarray]:
     """Predict several images (e.g. the TTA views of one) at native resolution, tiles batched.
 
-    All tiles of all views are grouped by shape and run ``batch_size`` at a time.
+    All tiles of all views are grouped by shape and run through the network a chunk at a
+    time (:func:`chunk_size`); each chunk's outputs are blended into their view at once,
+    so memory holds the views' maps plus one chunk.
 
     Args:
         model: Maps float32 [B,H,W,3] (0..255) to [B,H,W,C].
@@ -118,8 +129,10 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
         overlap: Tile overlap in pixels (blended with linear ramps).
         pad_multiple: An untiled view is padded to a multiple of this instead of ``stride``
             (0: ``stride``), which buckets input shapes (one XLA compile per shape under JAX).
-        batch_size: Tiles per forward pass.
-        static_batch: Zero-pad the last pass to ``batch_size`` (one batch shape).
+        batch_size: Most tiles per forward pass.
+        static_batch: Zero-pad a short last pass to the full chunk (one batch shape).
+        batch_pixels: Most input pixels per forward pass (0: no cap); bounds the memory
+            of large tiles on a CPU.
 
     Returns:
         One float32 [H,W,C] map per view, at that view's size.
@@ -129,44 +142,48 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
     by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
     for j, (_, (_, _, th, tw)) in enumerate(jobs):
         by_shape[(th, tw)].append(j)
-    outs: list[np.ndarray | None] = [None] * len(jobs)
-    for idx in by_shape.values():
-        batch = np.stack([plans[jobs[j][0]][0][y:y + th, x:x + tw] for j in idx
-                          for (y, x, th, tw) in [jobs[j][1]]])
-        for j, out in zip(idx, _forward(model, batch, batch_size, static_batch)):
-            outs[j] = out
+    acc: list[np.ndarray | None] = [None] * len(plans)
+    weight: list[np.ndarray | None] = [None] * len(plans)
+    for (th, tw), idx in by_shape.items():
+        size = chunk_size(batch_size, batch_pixels, th, tw)
+        ramp = None  # blending weights, made when a tiled view needs them
+        for start in range(0, len(idx), size):
+            part = [jobs[j] for j in idx[start:start + size]]
+            batch = np.stack([plans[v][0][y:y + th, x:x + tw] for v, (y, x, _, _) in part])
+            for (v, (y, x, _, _)), out in zip(part, _forward(model, batch, size, static_batch)):
+                padded, wins = plans[v]
+                if len(wins) == 1:  # the whole view in one window: no blending
+                    acc[v] = out
+                    continue
+                if ramp is None:
+                    ramp = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
+                if acc[v] is None:
+                    acc[v] = np.zeros((*padded.shape[:2], out.shape[-1]), np.float32)
+                    weight[v] = np.zeros((*padded.shape[:2], 1), np.float32)
+                acc[v][y:y + th, x:x + tw] += out * ramp
+                weight[v][y:y + th, x:x + tw] += ramp
     results = []
-    for v, (padded, wins) in enumerate(plans):
-        h, w = np.asarray(views[v]).shape[:2]
-        mine = [(win, outs[j]) for j, (vj, win) in enumerate(jobs) if vj == v]
-        if len(mine) == 1:
-            results.append(mine[0][1][:h, :w])
-            continue
-        ph, pw = padded.shape[:2]
-        acc = np.zeros((ph, pw, mine[0][1].shape[-1]), np.float32)
-        weight = np.zeros((ph, pw, 1), np.float32)
-        for (y, x, th, tw), out in mine:
-            win = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
-            acc[y:y + th, x:x + tw] += out * win
-            weight[y:y + th, x:x + tw] += win
-        results.append((acc / np.maximum(weight, 1e-6))[:h, :w])
+    for v, view in enumerate(views):
+        h, w = np.asarray(view).shape[:2]
+        out = acc[v] if weight[v] is None else acc[v] / np.maximum(weight[v], 1e-6)
+        results.append(out[:h, :w])
     return results
 
 
 def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
                    overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
-                   static_batch: bool = False) -> np.ndarray:
+                   static_batch: bool = False, batch_pixels: int = 1 << 20) -> np.ndarray:
     """Predict one image at native resolution (see :func:`predict_native_views`).
 
     Returns:
         float32 [H,W,C].
     """
     return predict_native_views(model, [image], stride, tile_size, overlap, pad_multiple,
-                                batch_size, static_batch)[0]
+                                batch_size, static_batch, batch_pixels)[0]
 
 
 def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_size: int = 8,
-                          static_batch: bool = False) -> list[np.ndarray]:
+                          static_batch: bool = False, batch_pixels: int = 1 << 20) -> list[np.ndarray]:
     """Resize each view to ``size`` x ``size``, predict, resize the maps back (bilinear).
 
     Returns:
@@ -177,7 +194,8 @@ def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_s
         h, w = view.shape[:2]
         interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
         small.append(cv2.resize(np.asarray(view, np.uint8), (size, size), interpolation=interp))
-    outs = _forward(model, np.stack(small).astype(np.float32), batch_size, static_batch)
+    outs = _forward(model, np.stack(small).astype(np.float32), chunk_size(batch_size, batch_pixels, size, size),
+                    static_batch)
     results = []
     for view, out in zip(views, outs):
         h, w = view.shape[:2]
@@ -212,10 +230,11 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.n
         views.append(np.ascontiguousarray(view[:, ::-1] if flip else view))
     p = cfg.predict
     if cfg.model.kind == "baseline":
-        outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch)
+        outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch,
+                                     p.batch_pixels)
     else:
         outs = predict_native_views(model, views, cfg.model.stride, p.tile_size, p.tile_overlap,
-                                    p.pad_multiple, p.batch_size, p.static_batch)
+                                    p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels)
     total = None
     for (k, flip), out in zip(_VIEWS[tta], outs):
         out = out[:, ::-1] if flip else out

@@ -23,14 +23,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
 from common.io import read_json
-from common.machine import device_description
-from common.predictions import load_prediction, save_prediction, summary_path, write_folder_summary
+from common.machine import cpu_count, device_description
+from common.predictions import (
+    load_prediction,
+    save_prediction,
+    summary_path,
+    write_folder_summary,
+)
 from common.runs import RunDir
 from solutions.unet.config import UNetConfig, default_params
 
@@ -58,9 +65,17 @@ def load_model(run: RunDir, cfg: UNetConfig):
     return model
 
 
+def _post_workers() -> int:
+    """Threads for post-processing and writing (the watershed, labelling and zlib release the GIL)."""
+    return max(1, min(4, cpu_count()))
+
+
 def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
                 tta: str | None, run: RunDir) -> dict:
     """Predict ``ids`` into ``out_dir``.
+
+    The network runs in this thread; each image's post-processing and ``.npz`` writing run
+    on a few worker threads meanwhile (at most two images per worker wait in memory).
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
@@ -70,14 +85,24 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
     from solutions.unet.inference import predict_image
     from solutions.unet.postprocess import probs_to_instances
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    for n, image_id in enumerate(ids, 1):
-        prob = predict_image(model, dataset.load_image(image_id), cfg, tta)
+    def finish(image_id: str, prob) -> None:
         labels, scores = probs_to_instances(prob, params)
         save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob)
-        if n % 25 == 0 or n == len(ids):
-            print(f"[predict] {n}/{len(ids)} images, {time.monotonic() - t0:.1f} s", flush=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    workers = _post_workers()
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for n, image_id in enumerate(ids, 1):
+            prob = predict_image(model, dataset.load_image(image_id), cfg, tta)
+            pending.append(pool.submit(finish, image_id, prob))
+            while len(pending) > 2 * workers:
+                pending.popleft().result()  # re-raises a worker's error here
+            if n % 25 == 0 or n == len(ids):
+                print(f"[predict] {n}/{len(ids)} images, {time.monotonic() - t0:.1f} s", flush=True)
+        while pending:
+            pending.popleft().result()
     seconds = time.monotonic() - t0
     summary = {"n_images": len(ids), "seconds": round(seconds, 2),
                "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
@@ -89,11 +114,14 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
     """Re-run post-processing on saved predictions (their ``prob``) with new params."""
     from solutions.unet.postprocess import probs_to_instances
 
-    for image_id in ids:
+    def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
         prob = load_prediction(path).prob
         labels, scores = probs_to_instances(prob, params)
         save_prediction(path, labels, scores, prob=prob)
+
+    with ThreadPoolExecutor(_post_workers()) as pool:
+        list(pool.map(one, ids))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
