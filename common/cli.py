@@ -9,6 +9,8 @@ that follow parsing: :func:`open_train_run` (config, workspace, run folder) and
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,8 @@ def resolve_run(run: str, ws: Workspace) -> Path:
     named = ws.run_dir(run)
     if named.is_dir():
         return named
-    raise FileNotFoundError(f"run not found: {path} (nor {named})")
+    where = f"{path}" if named == path else f"{path} (nor {named})"
+    raise FileNotFoundError(f"run not found: {where}")
 
 
 def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Workspace, Any]:
@@ -129,3 +132,21 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
         raise ValueError(f"split must be 'oof' or 'test', got {split!r}")
     dataset = load_split(ws.data_dir, test_split)
     return PredictTarget(dataset, list(dataset.ids), ws.predictions_dir(solution, f"test_fold{fold}"), fold, None)
+
+
+def run_main(main: Callable[[], int], prog: str) -> int:
+    """Run a command's ``main()``; an expected error prints one line and returns 2.
+
+    Expected errors are bad input the user can fix: a config error, a data error, a run
+    folder made for something else, a missing file. Their messages name the file; any
+    other exception keeps its traceback. Use as ``sys.exit(run_main(main, "python -m ..."))``.
+    """
+    from common.config import ConfigError
+    from common.data import DataError
+    from common.runs import RunConflictError
+
+    try:
+        return main()
+    except (ConfigError, DataError, RunConflictError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2

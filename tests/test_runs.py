@@ -111,3 +111,21 @@ def test_tensorboard_logs_written(tmp_path):
     run.prepare(Cfg())
     _model().fit(x, y, epochs=1, verbose=0, callbacks=training_callbacks(run, "loss"))
     assert any(run.logs_dir.rglob("events.out.tfevents.*"))
+
+
+def test_run_main_turns_expected_errors_into_one_line(capsys):
+    from common.cli import run_main
+
+    def conflict():
+        raise RunConflictError("/w/runs/r/run_info.json: this run was started with other ['fold']")
+
+    assert run_main(conflict, "prog") == 2
+    assert capsys.readouterr().err.strip() == ("prog: error: /w/runs/r/run_info.json: "
+                                               "this run was started with other ['fold']")
+    assert run_main(lambda: 0, "prog") == 0
+
+    def bug():
+        raise KeyError("unexpected")
+
+    with pytest.raises(KeyError):  # a bug keeps its traceback
+        run_main(bug, "prog")
