@@ -6,6 +6,8 @@ scattered through the code. Environment variables override the defaults:
 * ``DSB_SHARED_DIR``: the real DSB2018 data used by tests and benchmarks
   (default ``<repo>/../shared/dsb2018``).
 * ``DSB_INPUT_DIR``: where users put Kaggle data (default ``<repo>/input``).
+* ``DSB_KAGGLE_MOUNT``: where a Kaggle notebook mounts the competition data
+  (default ``/kaggle/input/data-science-bowl-2018``).
 * ``DSB_WORK_DIR``: where runs, predictions, submissions and reports go
   (default the repository root).
 """
@@ -26,6 +28,7 @@ def _env_path(name: str, default: Path) -> Path:
 
 SHARED_DSB_DIR: Path = _env_path("DSB_SHARED_DIR", REPO_ROOT.parent / "shared" / "dsb2018")
 INPUT_DIR: Path = _env_path("DSB_INPUT_DIR", REPO_ROOT / "input")
+KAGGLE_MOUNT_DIR: Path = _env_path("DSB_KAGGLE_MOUNT", Path("/kaggle/input/data-science-bowl-2018"))
 CONFIGS = {
     "unet": REPO_ROOT / "solutions" / "unet" / "configs",
     "maskrcnn": REPO_ROOT / "solutions" / "maskrcnn" / "configs",

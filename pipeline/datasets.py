@@ -1,15 +1,17 @@
 """The data stage: find DSB data, download it with the kaggle CLI, or make the demo set.
 
 Order: ``--data DIR`` (must hold ``stage1_train/``) → ``input/`` (``common.paths.INPUT_DIR``)
-when it holds ``stage1_train/`` → ``kaggle competitions download`` into ``input/`` when
-credentials exist → the synthetic demo set (``common.synthetic``) in
+when it holds ``stage1_train/`` → a Kaggle notebook's read-only competition mount
+(``common.paths.KAGGLE_MOUNT_DIR``): used as it is when it holds ``stage1_train/``, its
+``<split>.zip`` files unpacked into ``input/`` otherwise → ``kaggle competitions download``
+into ``input/`` when credentials exist → the synthetic demo set (``common.synthetic``) in
 ``WORK/input-demo/synthetic-<n_train>x<n_test>-s<seed>/`` (demo profile only; also when
 the download fails in the demo profile, with one line saying why; in the full profile a
 failed download is an error).
 
-The download is unpacked into ``input/.partial-<time>/`` and moved into ``input/`` only
-once complete, ``stage1_train/`` last, so an interrupted download or unzip is never
-taken for real data.
+The download (or the mount's zips) is unpacked into ``input/.partial-<time>/`` and moved
+into ``input/`` only once complete, ``stage1_train/`` last, so an interrupted download or
+unzip is never taken for real data.
 
 In the demo profile real data is cut to a small, evenly spaced subset (symlinks in
 ``WORK/input-demo/real-<n_train>x<n_test>-<hash>/``, ``<hash>`` naming the resolved source
@@ -31,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.data import SOLUTION_CSVS
-from common.paths import INPUT_DIR
+from common.paths import INPUT_DIR, KAGGLE_MOUNT_DIR
 from ensemble.submit import COMPETITION, kaggle_credentials
 
 __all__ = ["DataChoice", "DataStageError", "has_dsb_data", "resolve_data", "download_kaggle",
-           "extract_competition_zip", "make_demo_subset", "subset_dir"]
+           "extract_competition_zip", "unpack_kaggle_mount", "make_demo_subset", "subset_dir"]
 
 SYNTH_SIZE = (128, 256)
 
@@ -50,7 +52,7 @@ class DataChoice:
 
     Attributes:
         data_dir: The DSB data folder the run uses.
-        kind: ``given``, ``input``, ``kaggle``, ``synthetic`` or ``subset``.
+        kind: ``given``, ``input``, ``mount``, ``kaggle``, ``synthetic`` or ``subset``.
         note: One line for the console and the report.
     """
 
@@ -70,6 +72,23 @@ def has_dsb_data(folder: Path | None) -> bool:
     return any(p.is_dir() for p in (folder / "stage1_train").iterdir())
 
 
+def _extract_split_zips(zips: list[Path], dest: Path) -> None:
+    """Unpack ``<split>.zip`` into ``dest/<split>/`` and ``<name>.csv.zip`` into ``dest``.
+
+    A split zip whose members already start with ``<split>/`` is unpacked into ``dest``.
+    """
+    for inner in sorted(zips):
+        stem = inner.name[:-4]
+        with zipfile.ZipFile(inner) as z:
+            names = z.namelist()
+            if stem.endswith(".csv"):
+                z.extractall(dest)
+            elif names and all(n.startswith(stem + "/") for n in names):
+                z.extractall(dest)
+            else:
+                z.extractall(dest / stem)
+
+
 def extract_competition_zip(archive: Path, dest: Path) -> None:
     """Unpack the competition zip: inner ``<split>.zip`` into ``dest/<split>/``, CSVs into ``dest``.
 
@@ -80,16 +99,7 @@ def extract_competition_zip(archive: Path, dest: Path) -> None:
         tmp = Path(tmp)
         with zipfile.ZipFile(archive) as outer:
             outer.extractall(tmp)
-        for inner in sorted(tmp.rglob("*.zip")):
-            stem = inner.name[:-4]
-            with zipfile.ZipFile(inner) as z:
-                names = z.namelist()
-                if stem.endswith(".csv"):
-                    z.extractall(dest)
-                elif names and all(n.startswith(stem + "/") for n in names):
-                    z.extractall(dest)
-                else:
-                    z.extractall(dest / stem)
+        _extract_split_zips(list(tmp.rglob("*.zip")), dest)
         for csv in tmp.rglob("*.csv"):
             shutil.move(str(csv), str(dest / csv.name))
 
@@ -107,26 +117,44 @@ def _move_into(src: Path, dest: Path, aside: Path) -> None:
         os.replace(entry, target)
 
 
-def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                    log: Callable[[str], None] = print) -> Path:
-    """``kaggle competitions download -c data-science-bowl-2018`` into ``dest`` and unpack it.
+def _fill_then_move(dest: Path, fill: Callable[[Path], str], log: Callable[[str], None]) -> Path:
+    """Run ``fill(partial)`` in a fresh ``dest/.partial-<time>/`` and move the result into ``dest``.
 
-    Everything happens in ``dest/.partial-<time>/`` (leftovers of interrupted attempts are
-    removed first); the unpacked folders and CSVs are moved into ``dest`` only when the
-    unpacking is complete and holds ``stage1_train/``, which is moved last.
+    Leftovers of interrupted attempts are removed first; the folders and CSVs are moved
+    into ``dest`` only when ``partial`` holds ``stage1_train/`` (moved last); entries they
+    replace go to ``dest/.replaced-<time>/``. ``fill`` returns what it unpacked, for errors.
 
     Raises:
-        DataStageError: when the CLI fails (e.g. rules not accepted, offline) or the archive
-            is missing or broken, naming the command or file.
+        DataStageError: ``fill`` left no ``stage1_train/``.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob(".partial-*"):
-        log(f"[data] removing {old} (an interrupted earlier download)")
+        log(f"[data] removing {old} (an interrupted earlier attempt)")
         shutil.rmtree(old, ignore_errors=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     partial = dest / f".partial-{stamp}"
     partial.mkdir()
     try:
+        source = fill(partial)
+        if not has_dsb_data(partial):
+            raise DataStageError(f"{partial}: no stage1_train/ after unpacking {source}")
+        _move_into(partial, dest, dest / f".replaced-{stamp}")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return dest
+
+
+def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                    log: Callable[[str], None] = print) -> Path:
+    """``kaggle competitions download -c data-science-bowl-2018`` into ``dest`` and unpack it.
+
+    Everything happens in ``dest/.partial-<time>/`` (see :func:`_fill_then_move`).
+
+    Raises:
+        DataStageError: when the CLI fails (e.g. rules not accepted, offline) or the archive
+            is missing or broken, naming the command or file.
+    """
+    def fill(partial: Path) -> str:
         cmd = ["kaggle", "competitions", "download", "-c", COMPETITION, "-p", str(partial)]
         log(f"[data] downloading: {' '.join(cmd)}")
         try:
@@ -145,12 +173,37 @@ def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProces
         except (zipfile.BadZipFile, OSError) as exc:
             raise DataStageError(f"{archive}: cannot unpack ({exc})") from exc
         archive.unlink()
-        if not has_dsb_data(partial):
-            raise DataStageError(f"{partial}: no stage1_train/ after unpacking {archive.name}")
-        _move_into(partial, dest, dest / f".replaced-{stamp}")
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return dest
+        return archive.name
+
+    return _fill_then_move(dest, fill, log)
+
+
+def unpack_kaggle_mount(mount: Path, dest: Path, log: Callable[[str], None] = print) -> Path | None:
+    """The data of a Kaggle notebook's competition mount, or None when there is none.
+
+    A mount holding ``stage1_train/`` is returned as it is (it is read-only, and nothing is
+    written into a data folder). A mount holding ``stage1_train.zip`` (the current layout)
+    has its ``<split>.zip`` and ``<name>.csv.zip`` files unpacked into ``dest`` the safe way
+    (:func:`_fill_then_move`), and ``dest`` is returned.
+
+    Raises:
+        DataStageError: a zip of the mount is broken, naming it.
+    """
+    if has_dsb_data(mount):
+        return mount
+    zips = sorted(mount.glob("*.zip")) if mount.is_dir() else []
+    if not any(z.name == "stage1_train.zip" for z in zips):
+        return None
+
+    def fill(partial: Path) -> str:
+        log(f"[data] unpacking {len(zips)} zip files of {mount} into {dest}")
+        try:
+            _extract_split_zips(zips, partial)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataStageError(f"{mount}: cannot unpack its zip files ({exc})") from exc
+        return f"the zip files of {mount}"
+
+    return _fill_then_move(dest, fill, log)
 
 
 def _spaced(ids: list[str], n: int) -> list[str]:
@@ -248,6 +301,9 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
         choice = DataChoice(data.resolve(), "given", f"{data} (--data)")
     elif has_dsb_data(INPUT_DIR):
         choice = DataChoice(INPUT_DIR, "input", f"{INPUT_DIR}")
+    elif (mounted := unpack_kaggle_mount(KAGGLE_MOUNT_DIR, INPUT_DIR, log)) is not None:
+        how = "" if mounted == KAGGLE_MOUNT_DIR else f", unpacked into {INPUT_DIR}"
+        choice = DataChoice(mounted, "mount", f"the Kaggle notebook's data in {KAGGLE_MOUNT_DIR}{how}")
     else:
         ok, why = kaggle_credentials(env, home)
         if ok:

@@ -205,6 +205,7 @@ def test_report_uses_the_numbers_in_the_summaries(tmp_path):
 # ------------------------------------------------------------------ data stage
 def test_data_stage_without_data_or_credentials(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", tmp_path / "no-mount")
     with pytest.raises(DataStageError, match="kaggle.json"):
         resolve_data(tmp_path / "w", "full", None, (2, 1), env={}, home=tmp_path)
     with pytest.raises(DataStageError, match="stage1_train"):
@@ -219,6 +220,7 @@ def test_data_stage_without_data_or_credentials(tmp_path, monkeypatch):
 
 def test_data_stage_downloads_with_credentials(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", tmp_path / "no-mount")
     png = (REPO_ROOT / "tests" / "__init__.py").read_bytes()  # content does not matter here
 
     def runner(cmd, **kw):
@@ -243,6 +245,44 @@ def test_data_stage_downloads_with_credentials(tmp_path, monkeypatch):
     assert not (tmp_path / "input" / "data-science-bowl-2018.zip").exists()
 
 
+def test_data_stage_uses_a_kaggle_notebook_mount(tmp_path, monkeypatch):
+    png = (REPO_ROOT / "tests" / "__init__.py").read_bytes()  # content does not matter here
+    mount, input_dir = tmp_path / "mount", tmp_path / "input"
+    monkeypatch.setattr(datasets, "INPUT_DIR", input_dir)
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", mount)
+    mount.mkdir()
+    with zipfile.ZipFile(mount / "stage1_train.zip", "w") as z:  # today's layout: one zip per split
+        z.writestr("abc/images/abc.png", png)
+        z.writestr("abc/masks/m.png", png)
+    with zipfile.ZipFile(mount / "stage1_test.zip", "w") as z:
+        z.writestr("def/images/def.png", png)
+    with zipfile.ZipFile(mount / "stage1_solution.csv.zip", "w") as z:
+        z.writestr("stage1_solution.csv", "ImageId,EncodedPixels,Height,Width,Usage\n")
+    no_creds = {"env": {}, "home": tmp_path, "log": lambda _: None}
+    choice = resolve_data(tmp_path / "w", "full", None, (2, 1), **no_creds)
+    assert choice.kind == "mount" and choice.data_dir == input_dir and str(mount) in choice.note
+    assert (input_dir / "stage1_train" / "abc" / "images" / "abc.png").is_file()
+    assert (input_dir / "stage1_test" / "def" / "images" / "def.png").is_file()
+    assert (input_dir / "stage1_solution.csv").is_file() and not list(input_dir.glob(".partial-*"))
+    assert resolve_data(tmp_path / "w", "full", None, (2, 1), **no_creds).kind == "input"  # unpacked once
+
+    unzipped = tmp_path / "mount2"  # older notebooks: folders, used where they are
+    (unzipped / "stage1_train" / "abc" / "images").mkdir(parents=True)
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input2")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", unzipped)
+    choice = resolve_data(tmp_path / "w", "full", None, (2, 1), **no_creds)
+    assert choice.kind == "mount" and choice.data_dir == unzipped and not (tmp_path / "input2").exists()
+
+    broken = tmp_path / "mount3"
+    broken.mkdir()
+    (broken / "stage1_train.zip").write_bytes(b"not a zip")
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input3")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", broken)
+    with pytest.raises(DataStageError, match="mount3"):
+        resolve_data(tmp_path / "w", "full", None, (2, 1), **no_creds)
+    assert not (tmp_path / "input3" / "stage1_train").exists()
+
+
 # ------------------------------------------------------------------ end to end
 SOLUTIONS_READY = all((REPO_ROOT / "solutions" / pkg / f"{cli}.py").is_file()
                       for pkg in ("unet", "maskrcnn") for cli in ("train", "predict"))
@@ -254,6 +294,7 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
     """./run_all.sh --profile demo --tiny on synthetic data: a valid submission and a real report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE")}
     env.update(DSB_INPUT_DIR=str(tmp_path / "no-input"), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"),
+               DSB_KAGGLE_MOUNT=str(tmp_path / "no-mount"),
                HOME=str(tmp_path), PYTHONPATH=str(REPO_ROOT), CUDA_VISIBLE_DEVICES="-1")
     work = tmp_path / "work"
     cmd = [sys.executable, "-m", "pipeline.run_all", "--profile", "demo", "--tiny",
@@ -351,6 +392,7 @@ def test_report_speed_sums_every_fold_summary(tmp_path):
 
 def test_kaggle_download_failure_and_interruption(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "input")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", tmp_path / "no-mount")
     creds = {"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}
 
     def offline(cmd, **kw):
