@@ -19,7 +19,6 @@ CLI::
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import sys
 import warnings
@@ -30,6 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+
+from common.machine import worker_threads
 
 __all__ = [
     "DataError",
@@ -308,7 +309,7 @@ def _mask_pool() -> ThreadPoolExecutor:
     """A small shared thread pool for decoding mask PNGs."""
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dsb-masks")
+        _POOL = ThreadPoolExecutor(max_workers=worker_threads(4), thread_name_prefix="dsb-masks")
     return _POOL
 
 

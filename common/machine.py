@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["cpu_model", "cpu_count", "gpu_names", "machine_description", "device_description"]
+__all__ = ["cpu_model", "cpu_count", "worker_threads", "gpu_names", "machine_description", "device_description"]
 
 
 def cpu_model() -> str:
@@ -45,6 +45,11 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def worker_threads(cap: int) -> int:
+    """Threads for GIL-releasing work (PNG decoding, watershed, zlib): one per core, 1..``cap``."""
+    return max(1, min(cap, cpu_count()))
 
 
 def machine_description() -> str:

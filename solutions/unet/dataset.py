@@ -34,18 +34,18 @@ def load_items(dataset, ids: Sequence[str], threads: int = 0) -> tuple[list[np.n
     Args:
         dataset: Has ``load_image(id)`` and ``load_labels(id)``.
         ids: Image ids, in the order returned.
-        threads: Reader threads (0: up to 8, one per core); PNG decoding releases the GIL.
+        threads: Reader threads (0: ``common.machine.worker_threads(8)``); PNG decoding releases the GIL.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from common.machine import cpu_count
+    from common.machine import worker_threads
 
     def one(image_id: str) -> tuple[np.ndarray, np.ndarray]:
         return dataset.load_image(image_id), dataset.load_labels(image_id)
 
     with warnings.catch_warnings():  # a few real masks overlap by a pixel or two: expected
         warnings.filterwarnings("ignore", message=".*covered by more than one mask")
-        with ThreadPoolExecutor(threads or min(8, cpu_count())) as pool:
+        with ThreadPoolExecutor(threads or worker_threads(8)) as pool:
             pairs = list(pool.map(one, ids))
     return [p[0] for p in pairs], [p[1] for p in pairs]
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
 from common.io import read_json
-from common.machine import cpu_count, device_description
+from common.machine import device_description, worker_threads
 from common.predictions import (
     load_prediction,
     save_prediction,
@@ -41,7 +41,7 @@ from common.predictions import (
 from common.runs import RunDir
 from solutions.unet.config import UNetConfig, default_params
 
-__all__ = ["default_params", "load_model", "load_params", "main", "oof_ids_for", "predict_ids", "relabel",
+__all__ = ["default_params", "load_model", "load_params", "main", "predict_ids", "relabel",
            "resolve_run"]
 
 
@@ -51,11 +51,6 @@ def load_params(run: RunDir, cfg: UNetConfig) -> dict:
     return tuned if tuned is not None else default_params(cfg)
 
 
-def oof_ids_for(run: RunDir, cfg: UNetConfig, ws) -> list[str]:
-    """The run's out-of-fold image ids, from ``folds.csv``."""
-    return predict_target(ws, run, cfg.solution, "oof", n_folds=cfg.n_folds, seed=cfg.seed).ids
-
-
 def load_model(run: RunDir, cfg: UNetConfig):
     """Build the network and load the run's best (else last) weights."""
     from solutions.unet.model_watershed import build_model
@@ -63,11 +58,6 @@ def load_model(run: RunDir, cfg: UNetConfig):
     model = build_model(cfg)
     model.load_weights(run.weights_for_inference())
     return model
-
-
-def _post_workers() -> int:
-    """Threads for post-processing and writing (the watershed, labelling and zlib release the GIL)."""
-    return max(1, min(4, cpu_count()))
 
 
 def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
@@ -91,7 +81,7 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    workers = _post_workers()
+    workers = worker_threads(4)
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for n, image_id in enumerate(ids, 1):
@@ -120,7 +110,7 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
         labels, scores = probs_to_instances(prob, params)
         save_prediction(path, labels, scores, prob=prob)
 
-    with ThreadPoolExecutor(_post_workers()) as pool:
+    with ThreadPoolExecutor(worker_threads(4)) as pool:
         list(pool.map(one, ids))
 
 

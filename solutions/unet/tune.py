@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.machine import cpu_count
+from common.machine import worker_threads
 from common.metrics import score_dataset
 from common.predictions import load_prediction
 from solutions.unet.postprocess import probs_to_instances
@@ -47,7 +47,7 @@ def score_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray
     watershed and labelling release the GIL, so this scales with the cores.
     """
     ids = list(truth)
-    with ThreadPoolExecutor(threads or min(8, cpu_count())) as pool:
+    with ThreadPoolExecutor(threads or worker_threads(8)) as pool:
         labels = pool.map(lambda i: probs_to_instances(probs[i], params)[0], ids)
         pred = dict(zip(ids, labels))
     return score_dataset(truth, pred).score
@@ -119,12 +119,10 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from common.cli import resolve_run, workspace
+    from common.cli import predict_target, resolve_run, workspace
     from common.config import load_config
-    from common.data import DSBDataset
     from common.runs import RunDir
     from solutions.unet.config import UNetConfig, default_params
-    from solutions.unet.predict import oof_ids_for
 
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.tune", description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="run folder (or its name under WORK/runs)")
@@ -135,9 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path)
-    dataset = DSBDataset(ws.data_dir, "stage1_train")
-    pred_dir = ws.predictions_dir(args.solution or cfg.solution, "oof")
-    tune_run(run.path, pred_dir, dataset, oof_ids_for(run, cfg, ws), default_params(cfg))
+    target = predict_target(ws, run, args.solution or cfg.solution, "oof", n_folds=cfg.n_folds, seed=cfg.seed)
+    tune_run(run.path, target.out_dir, target.dataset, target.ids, default_params(cfg))
     return 0
 
 
