@@ -1,4 +1,4 @@
-"""Atomic file writes and small JSON helpers used by every part of the project.
+"""Atomic file writes, small JSON helpers and file moves used by every part of the project.
 
 Every output is written to a temp file in the target's folder and renamed into
 place, so a crash (even ``kill -9``) never leaves a half-written file behind, and
@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,49 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON ({exc})") from None
+
+
+def timestamp() -> str:
+    """Local time as ``YYYYmmdd-HHMMSS`` (names of backups and temp folders)."""
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def move_aside(path: str | os.PathLike, backup_root: str | os.PathLike,
+               relative_to: str | os.PathLike | None = None) -> Path | None:
+    """Move a file or folder into ``backup_root`` (keeping its path below ``relative_to``).
+
+    Nothing is deleted: if the target exists, a numeric suffix is added.
+
+    Returns:
+        Where it went, or ``None`` when ``path`` did not exist.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        rel = path.resolve().relative_to(Path(relative_to).resolve()) if relative_to else Path(path.name)
+    except ValueError:
+        rel = Path(path.name)
+    target = Path(backup_root) / rel
+    base, k = target, 1
+    while target.exists():
+        k += 1
+        target = base.with_name(f"{base.name}.{k}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), str(target))
+    return target
+
+
+def folder_fingerprint(folder: str | os.PathLike) -> dict:
+    """Cheap identity of a folder's visible files: count, newest mtime, total size."""
+    folder = Path(folder)
+    count, newest, total = 0, 0.0, 0
+    if folder.is_dir():
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file() and not entry.name.startswith("."):
+                    st = entry.stat()
+                    count += 1
+                    newest = max(newest, st.st_mtime)
+                    total += st.st_size
+    return {"path": str(folder), "files": count, "mtime": round(newest, 3), "bytes": total}

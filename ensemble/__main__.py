@@ -20,7 +20,7 @@ from common.paths import CONFIGS, INPUT_DIR, Workspace
 from ensemble.config import EnsembleConfig
 from ensemble.merge import EnsembleError
 from ensemble.run import make_submission, run_ensemble
-from ensemble.submit import submit_to_kaggle
+from common.kaggle import submit_to_kaggle
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -23,7 +23,7 @@ import pandas as pd
 from common.data import SOLUTION_CSVS, DSBDataset, load_split
 from common.metrics import score_dataset
 from common.predictions import list_predictions, load_prediction
-from ensemble.files import folder_fingerprint, read_json, write_json
+from common.io import folder_fingerprint, read_json, write_json
 
 __all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache", "n_missing"]
 

@@ -30,7 +30,7 @@ from common.config import to_dict
 from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.config import EnsembleConfig, SourceConfig
-from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from common.io import folder_fingerprint, move_aside, read_json, timestamp, write_json
 from ensemble.pixel import (Postprocess, load_postprocess, load_threshold_params, merge_params,
                             oof_fold_params, pixel_merge, read_image_folds)
 from ensemble.vote import VoteParams, vote_instances

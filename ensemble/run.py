@@ -14,7 +14,7 @@ from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
-from ensemble.files import timestamp
+from common.io import timestamp
 from ensemble.merge import merge_split, source_folders
 from ensemble.pixel import Postprocess, read_image_folds
 from ensemble.submit import free_submission_path, split_shapes, write_validated_submission

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from common.data import SOLUTION_CSVS
 from common.paths import INPUT_DIR, KAGGLE_MOUNT_DIR
-from ensemble.submit import COMPETITION, kaggle_credentials
+from common.kaggle import KaggleError, download_competition, kaggle_credentials
 
 __all__ = ["DataChoice", "DataStageError", "has_dsb_data", "resolve_data", "download_kaggle",
            "extract_competition_zip", "unpack_kaggle_mount", "make_demo_subset", "subset_dir"]
@@ -146,7 +146,7 @@ def _fill_then_move(dest: Path, fill: Callable[[Path], str], log: Callable[[str]
 
 def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run,
                     log: Callable[[str], None] = print) -> Path:
-    """``kaggle competitions download -c data-science-bowl-2018`` into ``dest`` and unpack it.
+    """Download the competition with the kaggle CLI (``common.kaggle``) into ``dest``; unpack it.
 
     Everything happens in ``dest/.partial-<time>/`` (see :func:`_fill_then_move`).
 
@@ -155,19 +155,10 @@ def download_kaggle(dest: Path, runner: Callable[..., subprocess.CompletedProces
             is missing or broken, naming the command or file.
     """
     def fill(partial: Path) -> str:
-        cmd = ["kaggle", "competitions", "download", "-c", COMPETITION, "-p", str(partial)]
-        log(f"[data] downloading: {' '.join(cmd)}")
         try:
-            proc = runner(cmd, capture_output=True, text=True)
-        except OSError as exc:  # e.g. no kaggle executable
-            raise DataStageError(f"`{' '.join(cmd)}` could not run: {exc}") from exc
-        if proc.returncode != 0:
-            raise DataStageError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                                 f"{((proc.stdout or '') + (proc.stderr or '')).strip()[-1000:]} "
-                                 f"(accept the rules at https://www.kaggle.com/c/{COMPETITION}/rules)")
-        archive = partial / f"{COMPETITION}.zip"
-        if not archive.is_file():
-            raise DataStageError(f"{archive}: not found after the download")
+            archive = download_competition(partial, runner, log)
+        except KaggleError as exc:
+            raise DataStageError(str(exc)) from exc
         try:
             extract_competition_zip(archive, partial)
         except (zipfile.BadZipFile, OSError) as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 from common.config import ConfigError
 from common.data import DataError
 from common.paths import Workspace
-from ensemble.files import read_json
+from common.io import read_json
 from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data

@@ -31,12 +31,12 @@ import yaml
 from common.config import load_config
 from common.data import DSBDataset
 from common.folds import get_folds, split_ids
+from common.io import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from common.kaggle import submit_to_kaggle
 from common.paths import CONFIGS, Workspace
 from common.predictions import list_predictions, summary_path
 from ensemble.config import EnsembleConfig
-from ensemble.files import folder_fingerprint, move_aside, read_json, timestamp, write_json
 from ensemble.run import make_submission, run_ensemble
-from ensemble.submit import submit_to_kaggle
 from pipeline.registry import SolutionSpec
 from pipeline.tasks import Task, python_cmd, run_tasks
 

@@ -18,7 +18,6 @@ from ensemble.config import EnsembleConfig, FoldMergeConfig, SourceConfig, VoteC
 from ensemble.merge import merge_split
 from ensemble.pixel import average_probs, merge_params, pixel_merge
 from ensemble.run import make_submission, run_ensemble
-from ensemble.submit import kaggle_credentials, submit_to_kaggle
 from ensemble.vote import VoteParams, pair_iou, resolve_overlaps, vote_instances
 
 H = W = 32
@@ -267,30 +266,6 @@ def test_run_ensemble_scores_sources_and_cli_submission(tmp_path, capsys):
     assert rc == 0 and "ensemble" in out and (work / "submissions" / "cli.csv").is_file()
 
 
-# ------------------------------------------------------------------ kaggle
-def test_kaggle_credentials_and_submit_never_calls_kaggle_without_them(tmp_path):
-    ok, msg = kaggle_credentials(env={}, home=tmp_path)
-    assert not ok and "KAGGLE_USERNAME" in msg and "kaggle.json" in msg
-    ok, msg = kaggle_credentials(env={"KAGGLE_USERNAME": "u"}, home=tmp_path)
-    assert not ok and "KAGGLE_USERNAME is set" in msg
-    calls, logs = [], []
-
-    def runner(cmd, **kw):
-        calls.append(cmd)
-        import subprocess
-        return subprocess.CompletedProcess(cmd, 0, "Successfully submitted", "")
-
-    assert not submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append)
-    assert calls == [] and "NOT submitted" in logs[-1]
-    (tmp_path / ".kaggle").mkdir()
-    (tmp_path / ".kaggle" / "kaggle.json").write_text("{}")
-    assert kaggle_credentials(env={}, home=tmp_path)[0]
-    assert submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append)
-    assert calls == [["kaggle", "competitions", "submit", "-c", "data-science-bowl-2018",
-                      "-f", "x.csv", "-m", "m"]]
-    assert kaggle_credentials(env={"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}, home=tmp_path)[0]
-
-
 # ------------------------------------------------------------------ review fixes
 def test_oof_pixel_merge_uses_each_images_own_fold_params(tmp_path):
     """OOF image a (fold 0) is post-processed with unet-fold0's thresholds, b with fold 1's."""
@@ -330,7 +305,7 @@ def test_merge_only_the_selected_folds_and_strict_json(tmp_path):
     s = merge_split(cfg, ws, "test", postprocess=stub_postprocess, folds=[0, 1], log=lambda _: None)
     assert [Path(f["path"]).name for f in s["inputs"]["units"][0]["folders"]] == ["test_fold0", "test_fold1"]
     assert load_prediction(ws.predictions_dir("ensemble", "test") / "img.npz").labels.max() == 1
-    from ensemble.files import write_json
+    from common.io import write_json
     path = write_json(tmp_path / "x.json", {"v": float("inf"), "w": [float("nan")]})
     assert json.loads(path.read_text()) == {"v": None, "w": [None]}
 
