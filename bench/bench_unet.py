@@ -73,7 +73,7 @@ def speed(args) -> str:
     from common.config import load_config
     from solutions.unet.config import UNetConfig, default_params
     from solutions.unet.inference import predict_image
-    from solutions.unet.postprocess import probs_to_instances
+    from common.instances import probs_to_instances
     from solutions.unet.train import build_compiled_model
 
     images = _real_images(args.n_images)
@@ -159,7 +159,7 @@ def train30(args) -> str:
     probs = {i: load_prediction(test_dir / f"{i}.npz").prob for i in held}
     pred = {i: load_prediction(test_dir / f"{i}.npz").labels for i in held}
     report = score_dataset(truth, pred)
-    from solutions.unet.postprocess import probs_to_instances
+    from common.instances import probs_to_instances
 
     default_score = score_dataset(truth, {i: probs_to_instances(probs[i], default_params(cfg))[0]
                                           for i in held}).score

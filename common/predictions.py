@@ -167,8 +167,12 @@ def summary_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
 
 
 def write_folder_summary(folder: str | os.PathLike, summary: dict, fold: int | None = None) -> Path:
-    """Write a predictions folder's timing summary (``n_images``, ``seconds``, ``images_per_s``,
-    ``device``, ``run``) atomically; see :func:`summary_path`."""
+    """Write a predictions folder's summary atomically; see :func:`summary_path`.
+
+    Keys: ``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``, and for
+    solutions that post-process probability maps, ``params``: the exact
+    ``common.instances`` params that made the labels (the ensemble re-uses them).
+    """
     from common.io import write_json
 
     return write_json(summary_path(folder, fold), summary)

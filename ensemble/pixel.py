@@ -1,11 +1,12 @@
-"""Pixel-level ensembling: weighted mean of per-pixel maps, then the U-Net watershed.
+"""Pixel-level ensembling: weighted mean of per-pixel maps, then the shared post-processing.
 
-U-Net predictions store their per-pixel maps as ``prob`` (float [H,W,C]). The maps of
-several folds (or TTA variants, or U-Nets with the same channel layout) are averaged
-with weights and turned into instances by the U-Net's own post-processing,
-``solutions.unet.postprocess.probs_to_instances(prob, params)``, with ``params`` read
-from the producing run's ``thresholds.json``. The import is lazy so the ensemble
-works (instance voting only) where the U-Net package is absent.
+Semantic solutions (the U-Net) store their per-pixel maps as ``prob`` (float [H,W,C]).
+The maps of several folds (or TTA variants, or models with the same channel layout) are
+averaged with weights and turned into instances by ``common.instances.probs_to_instances``
+with the exact ``params`` the producing predict recorded in its folder summary
+(``_summary.json`` / ``_summary_fold<k>.json``, key ``params``). Folders written before
+summaries carried params fall back to the producing run's ``thresholds.json``; without
+either, the merge refuses, naming the summary (it never guesses).
 
 Which run's params:
 
@@ -66,17 +67,9 @@ def average_probs(probs: Sequence[np.ndarray], weights: Sequence[float] | None =
 
 
 def load_postprocess() -> Postprocess:
-    """Import ``solutions.unet.postprocess.probs_to_instances`` (lazily).
+    """The shared post-processing, ``common.instances.probs_to_instances``."""
+    from common.instances import probs_to_instances
 
-    Raises:
-        ImportError: naming the missing module, when the U-Net package is absent.
-    """
-    try:
-        from solutions.unet.postprocess import probs_to_instances
-    except ImportError as exc:
-        raise ImportError(
-            "pixel-level ensembling needs solutions/unet/postprocess.py "
-            f"(probs_to_instances), which could not be imported: {exc}") from exc
     return probs_to_instances
 
 
@@ -111,26 +104,31 @@ def run_dir_of(pred_dir: str | Path, work: str | Path | None = None,
 
 def load_threshold_params(pred_dir: str | Path, work: str | Path | None = None,
                           fold: int | None = None) -> dict:
-    """The post-processing params of the run behind ``pred_dir`` (its ``thresholds.json``).
+    """The post-processing params that produced ``pred_dir`` (or one fold's share of it).
+
+    Read from the folder summary's ``params`` (every predict writes them); for folders
+    written before that, from the producing run's ``thresholds.json``.
 
     Args:
         pred_dir: Predictions folder.
         work: Workspace root (to resolve run names).
-        fold: For an ``oof`` folder: the fold whose run is wanted (see :func:`run_dir_of`).
-
-    A run without ``thresholds.json`` (tuning off) uses its config's default params.
+        fold: For an ``oof`` folder: the fold whose params are wanted.
 
     Raises:
-        FileNotFoundError: naming the summary / run / config file that is missing.
+        FileNotFoundError: naming the summary when it records no params and no
+            ``thresholds.json`` of its run can be found.
     """
+    summary = read_json(summary_path(pred_dir, fold))
+    if fold is not None and summary is None:  # an old folder with one _summary.json
+        summary = read_json(summary_path(pred_dir, None))
+    if isinstance(summary, dict) and isinstance(summary.get("params"), dict):
+        return dict(summary["params"])
     run = run_dir_of(pred_dir, work, fold)
-    if run is None:
-        raise FileNotFoundError(f"{summary_path(pred_dir, fold)}: no readable 'run' entry "
-                                "pointing to an existing run folder (needed for thresholds.json)")
-    path = run / "thresholds.json"
-    if not path.is_file():
-        return _config_default_params(run, path)
-    return read_json(path)
+    if run is not None and (run / "thresholds.json").is_file():
+        return read_json(run / "thresholds.json")
+    raise FileNotFoundError(f"{summary_path(pred_dir, fold)}: records no post-processing "
+                            "'params' and its run has no thresholds.json; predict this folder "
+                            "again to record them")
 
 
 def read_image_folds(folds_csv: str | Path) -> dict[str, int]:
@@ -155,20 +153,6 @@ def oof_fold_params(oof_dir: str | Path, work: str | Path | None,
                                 "each OOF image (needed for its thresholds.json)")
     folds = sorted({image_folds[i] for i in list_predictions(oof_dir) if i in image_folds})
     return {k: load_threshold_params(oof_dir, work, fold=k) for k in folds}
-
-
-def _config_default_params(run: Path, missing: Path) -> dict:
-    """An untuned U-Net run's params: its config's defaults (as ``solutions.unet.predict`` uses)."""
-    config = run / "config.yaml"
-    if not config.is_file():
-        raise FileNotFoundError(f"{missing}: missing, and no {config} to take default params from")
-    try:
-        from common.config import load_config
-        from solutions.unet.config import UNetConfig, default_params
-    except ImportError as exc:
-        raise FileNotFoundError(f"{missing}: missing, and the U-Net defaults are not importable "
-                                f"({exc})") from exc
-    return default_params(load_config(UNetConfig, config))
 
 
 def merge_params(params: Sequence[dict]) -> dict:
@@ -197,8 +181,8 @@ def pixel_merge(probs: Sequence[np.ndarray], weights: Sequence[float] | None, pa
     Args:
         probs: M float [H,W,C] maps.
         weights: float [M].
-        params: Post-processing params (from ``thresholds.json``).
-        postprocess: ``probs_to_instances``; default the U-Net's (imported lazily).
+        params: Post-processing params (recorded by the predict that made the maps).
+        postprocess: Default ``common.instances.probs_to_instances``.
 
     Returns:
         ``(labels int32 [H,W], scores float32 [N])``.

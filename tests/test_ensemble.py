@@ -133,9 +133,8 @@ def test_pixel_merge_averages_before_watershed():
     assert lab.max() == 1 and (lab == 1).sum() == 100 and sc[0] == pytest.approx(0.6)
 
 
-def test_pixel_merge_with_the_unet_postprocess():
-    """The real ``solutions.unet.postprocess.probs_to_instances`` (skipped until it exists)."""
-    pytest.importorskip("solutions.unet.postprocess")
+def test_pixel_merge_with_the_shared_postprocess():
+    """The real ``common.instances.probs_to_instances``."""
     p0 = np.zeros((H, W, 1), np.float32)
     p1 = np.zeros((H, W, 1), np.float32)
     p0[box(2, 12, 2, 12)], p1[box(2, 12, 2, 12)] = 0.9, 0.3
@@ -333,3 +332,20 @@ def test_scoring_counts_missing_predictions_as_empty(tmp_path):
         row = score_folders({"x": folder}, t, cache).loc["x"]
         assert row["n_images"] == 1 and row["missing"] == 1 and row["coverage"] == pytest.approx(0.5)
         assert row["score"] == pytest.approx(0.5)
+
+
+def test_pixel_params_come_from_the_folder_summary_and_are_never_guessed(tmp_path):
+    from common.predictions import write_folder_summary
+    from ensemble.pixel import load_threshold_params
+
+    folder = tmp_path / "predictions" / "unet" / "test_fold0"
+    folder.mkdir(parents=True)
+    run = tmp_path / "runs" / "unet-fold0"
+    run.mkdir(parents=True)
+    write_folder_summary(folder, {"n_images": 1, "run": str(run)})
+    with pytest.raises(FileNotFoundError, match="_summary.json.*params"):
+        load_threshold_params(folder, tmp_path)
+    (run / "thresholds.json").write_text(json.dumps({"mask_threshold": 0.4}))
+    assert load_threshold_params(folder, tmp_path) == {"mask_threshold": 0.4}  # older folders
+    write_folder_summary(folder, {"n_images": 1, "run": str(run), "params": {"mask_threshold": 0.6}})
+    assert load_threshold_params(folder, tmp_path) == {"mask_threshold": 0.6}  # recorded wins

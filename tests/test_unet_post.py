@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.predictions import Prediction, validate
-from solutions.unet.postprocess import probs_to_instances
+from common.instances import probs_to_instances
 from solutions.unet.targets import make_targets
 
 

@@ -29,7 +29,7 @@ def test_watershed_unet_learns_on_real_images(real_train_dir, tmp_path):
     from common.runs import RunDir
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
-    from solutions.unet.postprocess import probs_to_instances
+    from common.instances import probs_to_instances
     from solutions.unet.predict import default_params, load_model
     from solutions.unet.train import train_run
 

@@ -73,7 +73,7 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
         once the folder is final.
     """
     from solutions.unet.inference import predict_image
-    from solutions.unet.postprocess import probs_to_instances
+    from common.instances import probs_to_instances
 
     def finish(image_id: str, prob) -> None:
         labels, scores = probs_to_instances(prob, params)
@@ -102,7 +102,7 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
 
 def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
     """Re-run post-processing on saved predictions (their ``prob``) with new params."""
-    from solutions.unet.postprocess import probs_to_instances
+    from common.instances import probs_to_instances
 
     def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
@@ -138,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         from solutions.unet.tune import tune_run
 
-        tuned = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
-        relabel(out_dir, ids, tuned)
+        params = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
+        relabel(out_dir, ids, params)
+    summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
     write_folder_summary(out_dir, summary, fold=target.summary_fold)
     if args.split == "oof" and dataset.has_labels:

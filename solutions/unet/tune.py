@@ -24,7 +24,7 @@ import numpy as np
 from common.machine import worker_threads
 from common.metrics import score_dataset
 from common.predictions import load_prediction
-from solutions.unet.postprocess import probs_to_instances
+from common.instances import probs_to_instances
 
 GRID_WATERSHED: dict[str, list] = {
     "mask_threshold": [0.3, 0.4, 0.5, 0.6],

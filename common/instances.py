@@ -1,8 +1,10 @@
 """Probability maps → instances: connected components or marker-controlled watershed.
 
 ``probs_to_instances(prob [H,W,C], params) -> (labels int32 [H,W], scores float32 [N])``
-is the contract the ensemble uses for pixel-level ensembling (``params`` come from a
-run's ``thresholds.json``; keys starting with ``_`` are metadata and ignored).
+is the shared post-processing contract: a semantic solution (the U-Net) turns its maps
+into instances with it, and the ensemble uses it for pixel-level ensembling with the
+exact ``params`` each predictions folder records in its summary (``docs/CONTRACTS.md``;
+keys starting with ``_`` are metadata and ignored).
 
 Params (all optional):
 
