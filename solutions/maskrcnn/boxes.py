@@ -1,11 +1,13 @@
-"""Box utilities for Mask R-CNN, usable from numpy (data pipeline) and TF (graph).
+"""Box utilities for Mask R-CNN, usable from numpy (data pipeline) and keras.ops (graph).
 
 Boxes are ``(y1, x1, y2, x2)`` float32 in pixels of the padded network input, with
 continuous coordinates (pixel ``(i, j)`` covers ``[i, i+1) x [j, j+1)``), so the box of a
 mask is ``[ymin, xmin, ymax + 1, xmax + 1]`` and its height is ``y2 - y1``.
 
-Each public function dispatches on its first argument: a ``np.ndarray`` gets the numpy
-implementation, anything else (``tf.Tensor``, ``KerasTensor`` inside a layer) the TF one.
+Each public function dispatches on its first argument: a ``np.ndarray`` (or list/tuple)
+gets the numpy implementation and returns numpy; anything else (a backend tensor of the
+active Keras backend, a ``KerasTensor`` inside a layer) gets the ``keras.ops`` one, which
+runs under every Keras 3 backend.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.ndimage as ndi
-import tensorflow as tf
+from keras import ops
 
 DEFAULT_STD = (0.1, 0.1, 0.2, 0.2)
 # Largest log-scale change allowed when decoding (torchvision's bbox_xform_clip).
@@ -22,7 +24,7 @@ BBOX_XFORM_CLIP = float(np.log(1000.0 / 16))
 
 
 def _is_numpy(x) -> bool:
-    return isinstance(x, (np.ndarray, list, tuple)) and not tf.is_tensor(x)
+    return isinstance(x, (np.ndarray, np.generic, list, tuple))
 
 
 # ----------------------------------------------------------------------------- IoU
@@ -55,8 +57,8 @@ def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter
 
 
-def box_iou_tf(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """Pairwise IoU with TF ops (graph friendly).
+def box_iou_ops(a, b):
+    """Pairwise IoU with ``keras.ops`` (any backend, graph friendly).
 
     Args:
         a: [N,4] boxes.
@@ -65,22 +67,26 @@ def box_iou_tf(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     Returns:
         float32 [N,M]; pairs where the union is zero get 0.
     """
-    a = tf.cast(a, tf.float32)
-    b = tf.cast(b, tf.float32)
-    ay1, ax1, ay2, ax2 = tf.unstack(a[:, None, :], axis=-1)
-    by1, bx1, by2, bx2 = tf.unstack(b[None, :, :], axis=-1)
-    area_a = tf.maximum(ay2 - ay1, 0.0) * tf.maximum(ax2 - ax1, 0.0)
-    area_b = tf.maximum(by2 - by1, 0.0) * tf.maximum(bx2 - bx1, 0.0)
-    ih = tf.maximum(tf.minimum(ay2, by2) - tf.maximum(ay1, by1), 0.0)
-    iw = tf.maximum(tf.minimum(ax2, bx2) - tf.maximum(ax1, bx1), 0.0)
+    a = ops.cast(ops.convert_to_tensor(a), "float32")
+    b = ops.cast(ops.convert_to_tensor(b), "float32")
+    ay1, ax1, ay2, ax2 = [a[:, None, i] for i in range(4)]
+    by1, bx1, by2, bx2 = [b[None, :, i] for i in range(4)]
+    area_a = ops.maximum(ay2 - ay1, 0.0) * ops.maximum(ax2 - ax1, 0.0)
+    area_b = ops.maximum(by2 - by1, 0.0) * ops.maximum(bx2 - bx1, 0.0)
+    ih = ops.maximum(ops.minimum(ay2, by2) - ops.maximum(ay1, by1), 0.0)
+    iw = ops.maximum(ops.minimum(ax2, bx2) - ops.maximum(ax1, bx1), 0.0)
     inter = ih * iw
     union = area_a + area_b - inter
-    return tf.where(union > 0, inter / tf.maximum(union, 1e-12), 0.0)
+    return ops.where(union > 0, inter / ops.maximum(union, 1e-12), 0.0)
+
+
+# Former name (the TF implementation); kept so existing imports keep working.
+box_iou_tf = box_iou_ops
 
 
 def box_iou(a, b):
-    """Pairwise IoU ``[N,M]`` of ``a [N,4]`` and ``b [M,4]`` (numpy or TF)."""
-    return box_iou_np(a, b) if _is_numpy(a) else box_iou_tf(a, b)
+    """Pairwise IoU ``[N,M]`` of ``a [N,4]`` and ``b [M,4]`` (numpy or backend tensor)."""
+    return box_iou_np(a, b) if _is_numpy(a) else box_iou_ops(a, b)
 
 
 # -------------------------------------------------------------------------- deltas
@@ -101,9 +107,9 @@ def encode_deltas(boxes, gt, std: Sequence[float] = DEFAULT_STD):
         gt = np.asarray(gt, np.float32)
         log, stack = np.log, lambda t: np.stack(t, axis=-1)
     else:
-        boxes = tf.cast(boxes, tf.float32)
-        gt = tf.cast(gt, tf.float32)
-        log, stack = tf.math.log, lambda t: tf.stack(t, axis=-1)
+        boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+        gt = ops.cast(ops.convert_to_tensor(gt), "float32")
+        log, stack = ops.log, lambda t: ops.stack(t, axis=-1)
     h = boxes[..., 2] - boxes[..., 0]
     w = boxes[..., 3] - boxes[..., 1]
     cy = boxes[..., 0] + 0.5 * h
@@ -137,10 +143,10 @@ def decode_deltas(boxes, deltas, std: Sequence[float] = DEFAULT_STD,
         exp, minimum = np.exp, np.minimum
         stack = lambda t: np.stack(t, axis=-1)  # noqa: E731
     else:
-        boxes = tf.cast(boxes, tf.float32)
-        deltas = tf.cast(deltas, tf.float32)
-        exp, minimum = tf.exp, tf.minimum
-        stack = lambda t: tf.stack(t, axis=-1)  # noqa: E731
+        boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+        deltas = ops.cast(ops.convert_to_tensor(deltas), "float32")
+        exp, minimum = ops.exp, ops.minimum
+        stack = lambda t: ops.stack(t, axis=-1)  # noqa: E731
     d = deltas * np.asarray(std, np.float32)
     h = boxes[..., 2] - boxes[..., 0]
     w = boxes[..., 3] - boxes[..., 1]
@@ -156,7 +162,7 @@ def clip_boxes(boxes, height, width):
     """Clip boxes to the image: ``y`` to ``[0, height]``, ``x`` to ``[0, width]``.
 
     Args:
-        boxes: [...,4] boxes (numpy or TF).
+        boxes: [...,4] boxes (numpy or backend tensor).
         height: image height (int, float or scalar tensor).
         width: image width.
 
@@ -167,11 +173,11 @@ def clip_boxes(boxes, height, width):
         boxes = np.asarray(boxes, np.float32)
         hi = np.array([height, width, height, width], np.float32)
         return np.clip(boxes, 0.0, hi).astype(np.float32)
-    boxes = tf.cast(boxes, tf.float32)
-    height = tf.cast(height, tf.float32)
-    width = tf.cast(width, tf.float32)
-    hi = tf.stack([height, width, height, width])
-    return tf.clip_by_value(boxes, 0.0, hi)
+    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+    height = ops.cast(ops.convert_to_tensor(height), "float32")
+    width = ops.cast(ops.convert_to_tensor(width), "float32")
+    hi = ops.stack([height, width, height, width])
+    return ops.minimum(ops.maximum(boxes, 0.0), hi)
 
 
 # ------------------------------------------------------------------- masks -> boxes

@@ -10,10 +10,11 @@ Sampling convention (one bilinear sample per output bin, at the bin centre):
 - ``f`` is clamped to ``[0, h - 1]`` (border replication, as in Detectron's ROIAlign for
   samples just outside the map).
 
-``tf.image.crop_and_resize`` samples ``y1n * (H - 1) + i * (y2n - y1n) * (H - 1) / (pool -
-1)``; we hand it the map padded by one replicated cell on each side (``H = h + 2``, index
-``f + 1``) and ``y1n = (f_0 + 1) / (h + 1)``, ``y2n = (f_{pool-1} + 1) / (h + 1)``, which
-reproduces the samples above exactly (boxes inside the image never reach beyond the pad).
+Implementation (``keras.ops`` only, any backend, static output shape): every level is
+flattened to ``[B,h_l*w_l,C]`` and the levels are concatenated into one ``[B*S,C]`` table;
+each box computes its bilinear sample positions with its own level's stride, size and
+offset in the table, then the four corners of all samples are gathered at once. Each box
+is pooled from its own level only (no work on the other levels).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Mapping
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 
 def roi_align_numpy(feature: np.ndarray, box: np.ndarray, pool: int) -> np.ndarray:
@@ -54,26 +55,100 @@ def roi_align_numpy(feature: np.ndarray, box: np.ndarray, pool: int) -> np.ndarr
     return (top * (1 - ly) + bot * ly).astype(np.float32)
 
 
-def box_levels(boxes: tf.Tensor, canonical_size: float = 224.0, canonical_level: int = 4,
-               min_level: int = 2, max_level: int = 5) -> tf.Tensor:
+def box_levels(boxes, canonical_size: float = 224.0, canonical_level: int = 4,
+               min_level: int = 2, max_level: int = 5):
     """FPN level of each box: ``clip(floor(k0 + log2(sqrt(h*w) / canonical)), min, max)``.
 
     Args:
-        boxes: [...,4] boxes in input pixels.
+        boxes: [...,4] boxes in input pixels (backend tensor).
 
     Returns:
         int32 [...] levels; zero-area boxes get ``min_level``.
     """
-    boxes = tf.cast(boxes, tf.float32)
-    area = tf.maximum(boxes[..., 2] - boxes[..., 0], 0.0) * \
-        tf.maximum(boxes[..., 3] - boxes[..., 1], 0.0)
-    size = tf.sqrt(tf.maximum(area, 1e-12))
-    k = tf.floor(canonical_level + tf.math.log(size / canonical_size) / np.log(2.0))
-    return tf.cast(tf.clip_by_value(k, min_level, max_level), tf.int32)
+    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+    area = ops.maximum(boxes[..., 2] - boxes[..., 0], 0.0) * \
+        ops.maximum(boxes[..., 3] - boxes[..., 1], 0.0)
+    size = ops.sqrt(ops.maximum(area, 1e-12))
+    # log2 is exact on powers of two, so boxes of side canonical * 2**k sit on level k0 + k.
+    k = ops.floor(canonical_level + ops.log2(size / canonical_size))
+    return ops.cast(ops.clip(k, min_level, max_level), "int32")
 
 
-def crop_level(feature: tf.Tensor, boxes: tf.Tensor, box_indices: tf.Tensor, stride: float,
-               pool: int) -> tf.Tensor:
+def _axis_samples(lo, hi, stride, size, pool: int):
+    """Bilinear sample cells along one axis (module convention).
+
+    Args:
+        lo, hi: [...] box edges in input pixels.
+        stride: [...] float stride of each box's level.
+        size: [...] float map size of each box's level (``h`` or ``w``).
+        pool: samples per box.
+
+    Returns:
+        (first cell int32 [...,pool], second cell int32 [...,pool], weight of the second
+        float32 [...,pool]).
+    """
+    centres = (ops.arange(pool, dtype="float32") + 0.5) / float(pool)
+    p = lo[..., None] + centres * (hi - lo)[..., None]
+    f = ops.clip(p / stride[..., None] - 0.5, 0.0, (size - 1.0)[..., None])
+    f0 = ops.floor(f)
+    i0 = ops.cast(f0, "int32")
+    i1 = ops.minimum(i0 + 1, ops.cast(size, "int32")[..., None] - 1)
+    return i0, i1, f - f0
+
+
+def roi_align_levels(boxes, levels, features, strides, pool: int, batch_index=None):
+    """ROI Align of every box on the map of its own level (module convention).
+
+    Args:
+        boxes: float32 [B,R,4] boxes in input pixels.
+        levels: int32 [B,R] index into ``features`` of each box's map.
+        features: list of [B,h_l,w_l,C] maps (same C).
+        strides: input pixels per cell of each map.
+        pool: output side.
+        batch_index: int32 [B,R] image of each box in ``features``; default: row ``b``.
+
+    Returns:
+        float32 [B,R,pool,pool,C].
+    """
+    channels = features[0].shape[-1]
+    # Table [sum_l B*h_l*w_l, C]: level-major, then image, then row-major cells.
+    flats, hs, ws, offsets, total = [], [], [], [], 0
+    for feat in features:
+        shape = ops.shape(feat)
+        hs.append(shape[1])
+        ws.append(shape[2])
+        offsets.append(total)
+        total = total + shape[0] * shape[1] * shape[2]
+        flats.append(ops.reshape(ops.cast(feat, "float32"), (-1, channels)))
+    table = ops.concatenate(flats, axis=0)
+
+    def per_level(values, dtype):
+        return ops.take(ops.cast(ops.stack([ops.convert_to_tensor(v) for v in values]), dtype),
+                        levels, axis=0)  # [B,R]
+
+    h = per_level(hs, "float32")
+    w = per_level(ws, "float32")
+    stride = per_level([float(s) for s in strides], "float32")
+    cells = per_level([hh * ww for hh, ww in zip(hs, ws)], "int32")
+    if batch_index is None:
+        batch_index = ops.arange(ops.shape(boxes)[0], dtype="int32")[:, None]
+    row0 = per_level(offsets, "int32") + batch_index * cells  # [B,R]
+    wi = ops.cast(w, "int32")
+    y0, y1, ly = _axis_samples(boxes[..., 0], boxes[..., 2], stride, h, pool)  # [B,R,p]
+    x0, x1, lx = _axis_samples(boxes[..., 1], boxes[..., 3], stride, w, pool)
+
+    def corner(yi, xi):
+        idx = (row0[..., None] + yi * wi[..., None])[..., :, None] + xi[..., None, :]
+        return ops.take(table, idx, axis=0)  # [B,R,p,p,C]
+
+    ly = ly[..., :, None, None]
+    lx = lx[..., None, :, None]
+    top = corner(y0, x0) * (1.0 - lx) + corner(y0, x1) * lx
+    bottom = corner(y1, x0) * (1.0 - lx) + corner(y1, x1) * lx
+    return top * (1.0 - ly) + bottom * ly
+
+
+def crop_level(feature, boxes, box_indices, stride: float, pool: int):
     """ROI Align of boxes on one feature map with the module's sampling convention.
 
     Args:
@@ -86,20 +161,12 @@ def crop_level(feature: tf.Tensor, boxes: tf.Tensor, box_indices: tf.Tensor, str
     Returns:
         float32 [n,pool,pool,C].
     """
-    feature = tf.cast(feature, tf.float32)
-    padded = tf.pad(feature, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-    fh = tf.cast(tf.shape(feature)[1], tf.float32)
-    fw = tf.cast(tf.shape(feature)[2], tf.float32)
-    y1, x1, y2, x2 = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
-    half_h = 0.5 * (y2 - y1) / pool
-    half_w = 0.5 * (x2 - x1) / pool
-    # +1 for the pad, -0.5 for cell centres -> +0.5.
-    norm = tf.stack([((y1 + half_h) / stride + 0.5) / (fh + 1.0),
-                     ((x1 + half_w) / stride + 0.5) / (fw + 1.0),
-                     ((y2 - half_h) / stride + 0.5) / (fh + 1.0),
-                     ((x2 - half_w) / stride + 0.5) / (fw + 1.0)], axis=-1)
-    return tf.image.crop_and_resize(padded, norm, tf.cast(box_indices, tf.int32),
-                                    [pool, pool], method="bilinear")
+    feature = ops.cast(ops.convert_to_tensor(feature), "float32")
+    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+    box_indices = ops.cast(ops.convert_to_tensor(box_indices), "int32")
+    levels = ops.zeros_like(box_indices)[None, :]
+    return roi_align_levels(boxes[None], levels, [feature], [stride], pool,
+                            batch_index=box_indices[None, :])[0]
 
 
 @keras.saving.register_keras_serializable(package="maskrcnn")
@@ -133,24 +200,14 @@ class PyramidROIAlign(keras.layers.Layer):
         # image_hw may be a plain (H, W) tuple passed positionally.
         self._allow_non_tensor_positional_args = True
 
-    def call(self, boxes, features: Mapping[str, tf.Tensor], image_hw=None):
-        boxes = tf.cast(boxes, tf.float32)
-        batch, rois = tf.shape(boxes)[0], tf.shape(boxes)[1]
+    def call(self, boxes, features: Mapping, image_hw=None):
+        boxes = ops.cast(boxes, "float32")
         levels = box_levels(boxes, self.canonical_size, self.canonical_level,
                             self.min_level, self.max_level)  # [B,R]
-        pooled, positions = [], []
-        for level in range(self.min_level, self.max_level + 1):
-            idx = tf.cast(tf.where(tf.equal(levels, level)), tf.int32)  # [n,2]
-            crops = crop_level(features[f"P{level}"], tf.gather_nd(boxes, idx), idx[:, 0],
-                               float(2 ** level), self.pool_size)
-            pooled.append(crops)
-            positions.append(idx[:, 0] * rois + idx[:, 1])
-        out = tf.dynamic_stitch(positions, pooled)  # [B*R,pool,pool,C]
-        channels = tf.shape(out)[-1]
-        out = tf.reshape(out, [batch, rois, self.pool_size, self.pool_size, channels])
-        static_c = features[f"P{self.min_level}"].shape[-1]
-        return tf.ensure_shape(out, [None, boxes.shape[1], self.pool_size, self.pool_size,
-                                     static_c])
+        names = range(self.min_level, self.max_level + 1)
+        return roi_align_levels(boxes, levels - self.min_level,
+                                [features[f"P{level}"] for level in names],
+                                [float(2 ** level) for level in names], self.pool_size)
 
     def get_config(self) -> dict:
         config = super().get_config()
