@@ -1,7 +1,8 @@
 """Registry of ImageNet backbones that return a feature pyramid ``{"P2".."P5"}``.
 
-This is the only module in the repository that knows ``keras.applications``
-layer names. Every backbone is built as a nested Keras model that:
+The ``keras.applications`` layer names live as plain data in
+``common.backbone_presets`` (no Keras import there); this module registers every preset
+and builds them. Every backbone is built as a nested Keras model that:
 
 * takes float32 images ``[B,H,W,3]`` with values in 0..255,
 * applies the family's own ImageNet preprocessing inside the model
@@ -42,6 +43,7 @@ from typing import Any, Callable, Mapping
 
 import keras
 
+from common.backbone_presets import BACKBONE_PRESETS
 from common.preprocess import MODES, Preprocess, check_mode, preprocess_images  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
@@ -272,7 +274,7 @@ def build_backbone(
 
 
 # --------------------------------------------------------------------------- #
-# Registered backbones (the only keras.applications layer names in the repo)
+# Registered backbones: every entry of common.backbone_presets
 # --------------------------------------------------------------------------- #
 
 
@@ -290,66 +292,8 @@ def _keras_app(cls_name: str, **extra: Any) -> Constructor:
     return construct
 
 
-# ResNet: the last block output of each stage (conv1+pool1 give stride 4).
-def _resnet_levels(conv4_blocks: int) -> dict[str, str]:
-    return {
-        "P2": "conv2_block3_out",
-        "P3": "conv3_block4_out",
-        "P4": f"conv4_block{conv4_blocks}_out",
-        "P5": "conv5_block3_out",
-    }
-
-
-_RESNET_CHANNELS = {"P2": 256, "P3": 512, "P4": 1024, "P5": 2048}
-register_backbone(
-    "resnet50", levels=_resnet_levels(6), channels=_RESNET_CHANNELS, preprocess="caffe"
-)(_keras_app("ResNet50"))
-register_backbone(
-    "resnet101", levels=_resnet_levels(23), channels=_RESNET_CHANNELS, preprocess="caffe"
-)(_keras_app("ResNet101"))
-
-# MobileNet v1: the pointwise ReLU right before each stride-2 depthwise block
-# (the next layer, "conv_pad_N", already feeds the downsampling conv).
-register_backbone(
-    "mobilenet",
-    levels={
-        "P2": "conv_pw_3_relu",
-        "P3": "conv_pw_5_relu",
-        "P4": "conv_pw_11_relu",
-        "P5": "conv_pw_13_relu",
-    },
-    channels={"P2": 128, "P3": 256, "P4": 512, "P5": 1024},
-    preprocess="tf",
-)(_keras_app("MobileNet", alpha=1.0))
-
-# MobileNetV2: the expansion ReLU of the first (stride-2) block of the next
-# stage, i.e. the widest activation still at the finer stride, then the final
-# 1x1 conv ("out_relu").
-register_backbone(
-    "mobilenet_v2",
-    levels={
-        "P2": "block_3_expand_relu",
-        "P3": "block_6_expand_relu",
-        "P4": "block_13_expand_relu",
-        "P5": "out_relu",
-    },
-    channels={"P2": 144, "P3": 192, "P4": 576, "P5": 1280},
-    preprocess="tf",
-)(_keras_app("MobileNetV2", alpha=1.0))
-
-# DenseNet: the BN+ReLU of each dense block's output inside the transition
-# layer, before its 1x1 conv and 2x2 average pooling ("poolN_pool" is already
-# at the next stride), and the final BN+ReLU ("relu").
-_DENSENET_LEVELS = {"P2": "pool2_relu", "P3": "pool3_relu", "P4": "pool4_relu", "P5": "relu"}
-for _name, _cls, _c4, _c5 in (
-    ("densenet121", "DenseNet121", 1024, 1024),
-    ("densenet169", "DenseNet169", 1280, 1664),
-    ("densenet201", "DenseNet201", 1792, 1920),
-):
-    register_backbone(
-        _name,
-        levels=_DENSENET_LEVELS,
-        channels={"P2": 256, "P3": 512, "P4": _c4, "P5": _c5},
-        preprocess="torch",
-    )(_keras_app(_cls))
-del _name, _cls, _c4, _c5
+for _name, _preset in BACKBONE_PRESETS.items():
+    register_backbone(_name, levels=_preset["levels"], channels=_preset["channels"],
+                      preprocess=_preset["preprocess"]
+                      )(_keras_app(_preset["application"], **_preset.get("kwargs", {})))
+del _name, _preset

@@ -1,33 +1,38 @@
-"""Solution registry: pipeline names → package, config per profile and ``--set`` overrides.
+"""Solution registry: a lookup over what each solution package declares in its presets.
 
-Names: ``unet`` (watershed U-Net), ``unet-baseline`` (the study's U-Net) and
-``maskrcnn-<backbone>`` for any backbone of ``common.backbones`` (resnet50, resnet101,
-mobilenet, mobilenet_v2, densenet121, densenet169, densenet201).
+Every package ``solutions/<pkg>/`` with a ``presets.py`` (plain data, no Keras import; see
+``solutions/unet/presets.py``) is a solution family: its ``PRESETS`` name the pipeline
+solutions it provides (e.g. ``unet``, ``unet-baseline``, ``maskrcnn-<backbone>`` for every
+backbone of ``common.backbone_presets``), their configs per profile, ``--set`` overrides,
+``--tiny`` items and whether they tune on OOF; its ``N_FOLDS_KEY`` names the config key of
+the number of folds. The package provides ``train`` and ``predict`` modules with the CLI
+of ``docs/CONTRACTS.md``.
+
+Adding a solution is one new package plus its presets: nothing in ``pipeline/`` changes.
+Packages outside ``solutions/`` (e.g. a user's, or a test's) are added by naming their
+presets modules in ``DSB_SOLUTION_PRESETS`` (comma list of importable module names).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import pkgutil
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
-from common.paths import CONFIGS
-
-__all__ = ["PROFILES", "DEFAULT_SOLUTIONS", "DEFAULT_FOLDS", "SolutionSpec", "get_solution",
-           "parse_solutions", "UnknownSolution"]
+__all__ = ["PROFILES", "DEFAULT_FOLDS", "SolutionSpec", "UnknownSolution", "all_solutions",
+           "default_solutions", "get_solution", "parse_solutions"]
 
 PROFILES = ("demo", "full")
-DEFAULT_SOLUTIONS = {
-    "demo": ("unet", "unet-baseline", "maskrcnn-mobilenet"),
-    "full": ("unet", "unet-baseline", "maskrcnn-mobilenet", "maskrcnn-resnet50",
-             "maskrcnn-resnet101", "maskrcnn-densenet201"),
-}
 DEFAULT_FOLDS = {"demo": 2, "full": 5}
-MASKRCNN_BACKBONES = ("resnet50", "resnet101", "mobilenet", "mobilenet_v2", "densenet121",
-                      "densenet169", "densenet201")
+PRESETS_ENV = "DSB_SOLUTION_PRESETS"
 
 
 class UnknownSolution(ValueError):
-    """A solution name the registry does not know."""
+    """A solution name the registry does not know, or a malformed presets module."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,16 @@ class SolutionSpec:
 
     Attributes:
         name: Pipeline name, also the predictions folder name.
-        package: ``solutions.<package>`` provides ``train`` and ``predict``.
+        package: Importable package providing ``train`` and ``predict`` (e.g.
+            ``solutions.unet``); ``family`` is its last component (``unet``), which
+            ``--set family:key=value`` targets.
         configs: profile -> YAML config.
         overrides: ``--set`` items always passed (e.g. the backbone).
         n_folds_key: Config key of the number of folds (must match ``folds.csv``).
         tiny: ``--set`` items for ``--tiny`` runs (1 epoch of 1-2 steps, small inputs).
+        tune_key: Config key that makes OOF prediction tune ``thresholds.json`` (or None).
+        default_in: Profiles whose default solution list includes it.
+        order: Its place in those lists.
     """
 
     name: str
@@ -49,6 +59,13 @@ class SolutionSpec:
     overrides: tuple[str, ...] = ()
     n_folds_key: str = "n_folds"
     tiny: tuple[str, ...] = field(default=())
+    tune_key: str | None = None
+    default_in: tuple[str, ...] = ()
+    order: int = 100
+
+    @property
+    def family(self) -> str:
+        return self.package.rsplit(".", 1)[-1]
 
     def config(self, profile: str) -> Path:
         if profile not in self.configs:
@@ -56,10 +73,10 @@ class SolutionSpec:
         return self.configs[profile]
 
     def train_module(self) -> str:
-        return f"solutions.{self.package}.train"
+        return f"{self.package}.train"
 
     def predict_module(self) -> str:
-        return f"solutions.{self.package}.predict"
+        return f"{self.package}.predict"
 
     def set_items(self, profile: str, n_folds: int, tiny: bool = False,
                   extra: tuple[str, ...] = ()) -> list[str]:
@@ -75,8 +92,64 @@ class SolutionSpec:
         return ["--set", *items] if items else []
 
 
-_UNET = CONFIGS["unet"]
-_MRCNN = CONFIGS["maskrcnn"]
+def _presets_modules() -> list[ModuleType]:
+    """The presets module of every package under ``solutions/``, then ``DSB_SOLUTION_PRESETS``."""
+    import solutions
+
+    names = [f"solutions.{m.name}.presets" for m in pkgutil.iter_modules(solutions.__path__)
+             if m.ispkg and (Path(solutions.__path__[0]) / m.name / "presets.py").is_file()]
+    names += [n.strip() for n in os.environ.get(PRESETS_ENV, "").split(",") if n.strip()]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as exc:
+            raise UnknownSolution(f"cannot import solution presets {name!r}: {exc}") from exc
+    return modules
+
+
+def _specs_of(module: ModuleType) -> list[SolutionSpec]:
+    where = module.__file__ or module.__name__
+    presets = getattr(module, "PRESETS", None)
+    if not isinstance(presets, dict):
+        raise UnknownSolution(f"{where}: no PRESETS dict")
+    package = module.__name__.rsplit(".", 1)[0]
+    configs_dir = Path(where).resolve().parent / "configs"
+    specs = []
+    for name, p in presets.items():
+        try:
+            specs.append(SolutionSpec(
+                name, package, {k: configs_dir / v for k, v in p["configs"].items()},
+                overrides=tuple(p.get("overrides", ())),
+                n_folds_key=getattr(module, "N_FOLDS_KEY", "n_folds"),
+                tiny=tuple(p.get("tiny", ())), tune_key=p.get("tune_key"),
+                default_in=tuple(p.get("default_in", ())), order=int(p.get("order", 100))))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UnknownSolution(f"{where}: preset {name!r} is malformed ({exc!r})") from exc
+    return specs
+
+
+@lru_cache(maxsize=4)
+def _registry(extra: str) -> dict[str, SolutionSpec]:
+    out: dict[str, SolutionSpec] = {}
+    for module in _presets_modules():
+        for spec in _specs_of(module):
+            if spec.name in out:
+                raise UnknownSolution(f"solution {spec.name!r} is declared by both "
+                                      f"{out[spec.name].package} and {spec.package}")
+            out[spec.name] = spec
+    return out
+
+
+def all_solutions() -> dict[str, SolutionSpec]:
+    """name -> spec of every declared solution."""
+    return dict(_registry(os.environ.get(PRESETS_ENV, "")))
+
+
+def default_solutions(profile: str) -> list[str]:
+    """The profile's default solution names, in their declared order."""
+    specs = [s for s in all_solutions().values() if profile in s.default_in]
+    return [s.name for s in sorted(specs, key=lambda s: (s.order, s.name))]
 
 
 def get_solution(name: str) -> SolutionSpec:
@@ -85,38 +158,15 @@ def get_solution(name: str) -> SolutionSpec:
     Raises:
         UnknownSolution: naming the known names.
     """
-    if name == "unet":
-        return SolutionSpec(
-            "unet", "unet", {"demo": _UNET / "demo.yaml", "full": _UNET / "watershed.yaml"},
-            overrides=("solution=unet",),
-            tiny=("train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2",
-                  "data.crop_size=64", "model.depth=3"))
-    if name == "unet-baseline":
-        return SolutionSpec(
-            "unet-baseline", "unet",
-            {"demo": _UNET / "demo_baseline.yaml", "full": _UNET / "baseline.yaml"},
-            overrides=("solution=unet-baseline",),
-            tiny=("train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2",
-                  "data.input_size=64"))
-    if name.startswith("maskrcnn-"):
-        backbone = name[len("maskrcnn-"):]
-        if backbone not in MASKRCNN_BACKBONES:
-            raise UnknownSolution(f"unknown Mask R-CNN backbone {backbone!r} in {name!r}; "
-                                  f"known: {', '.join(MASKRCNN_BACKBONES)}")
-        return SolutionSpec(
-            name, "maskrcnn",
-            {"demo": _MRCNN / "demo.yaml", "full": _MRCNN / f"{backbone}.yaml"},
-            overrides=(f"model.backbone={backbone}",),
-            n_folds_key="train.n_folds",
-            tiny=("train.heads_epochs=1", "train.all_epochs=0", "train.steps_per_epoch=2",
-                  "train.val_steps=1", "train.crop_size=64", "train.batch_size=1"))
-    raise UnknownSolution(f"unknown solution {name!r}; known: unet, unet-baseline, "
-                          f"maskrcnn-<backbone> with backbone in {', '.join(MASKRCNN_BACKBONES)}")
+    known = all_solutions()
+    if name not in known:
+        raise UnknownSolution(f"unknown solution {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]
 
 
 def parse_solutions(text: str | None, profile: str) -> list[SolutionSpec]:
     """Specs for a comma list (default: the profile's solutions), in the given order."""
-    names = [s.strip() for s in text.split(",") if s.strip()] if text else DEFAULT_SOLUTIONS[profile]
+    names = [s.strip() for s in text.split(",") if s.strip()] if text else default_solutions(profile)
     specs, seen = [], set()
     for name in names:
         if name not in seen:

@@ -27,7 +27,8 @@ from common.io import read_json
 from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data
-from pipeline.registry import DEFAULT_FOLDS, DEFAULT_SOLUTIONS, PROFILES, UnknownSolution, parse_solutions
+from pipeline.registry import (DEFAULT_FOLDS, PROFILES, UnknownSolution, all_solutions,
+                               default_solutions, parse_solutions)
 from pipeline.stages import (STATE_FILE, Context, PipelineError, ensemble_config, ensemble_stage,
                              folds_stage, predict_stage, submission_stage, train_stage)
 from pipeline.tasks import TaskError
@@ -42,9 +43,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=PROFILES, default="demo",
                    help="demo (default): tiny configs, 2 folds, synthetic data when there is no "
                         "real data; full: the real configs, 5 folds")
-    p.add_argument("--solutions", help="comma list of unet, unet-baseline, maskrcnn-<backbone> "
-                   f"(demo default {','.join(DEFAULT_SOLUTIONS['demo'])}; "
-                   f"full default {','.join(DEFAULT_SOLUTIONS['full'])})")
+    p.add_argument("--solutions", help=f"comma list of {', '.join(sorted(all_solutions()))} "
+                   f"(demo default {','.join(default_solutions('demo'))}; "
+                   f"full default {','.join(default_solutions('full'))})")
     p.add_argument("--folds", help="a count (e.g. 5) or a comma list of fold indices to train "
                    "(e.g. 0,1); default 2 (demo) / 5 (full)")
     p.add_argument("--n-folds", type=int, help="folds in folds.csv when --folds lists indices")
@@ -71,8 +72,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="send the submission with the kaggle CLI (needs credentials)")
     p.add_argument("-m", "--message", help="Kaggle submission message")
     p.add_argument("--set", action="append", default=[], metavar="[TARGET:]KEY=VALUE",
-                   help="config override for every solution, or for TARGET (a solution, "
-                        "'unet', 'maskrcnn' or 'ensemble'); repeatable")
+                   help="config override for every solution, or for TARGET (a solution name, "
+                        "a solution family, i.e. its package's name, or 'ensemble'); repeatable")
     p.add_argument("--demo-size", default=os.environ.get("DSB_DEMO_SIZE"),
                    help=f"N_TRAIN,N_TEST images of the demo set / real-data subset "
                         f"(default {DEMO_SIZE[0]},{DEMO_SIZE[1]}; env DSB_DEMO_SIZE)")

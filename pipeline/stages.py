@@ -121,8 +121,9 @@ def run_name(spec: SolutionSpec, fold: int) -> str:
 def split_sets(items: list[str], spec: SolutionSpec | None) -> list[str]:
     """The ``key=value`` items meant for ``spec`` (``None``: the ensemble).
 
-    ``key=value`` goes to every solution; ``unet:key=value`` to one package or
-    solution name; ``ensemble:key=value`` to the ensemble config only.
+    ``key=value`` goes to every solution; ``<target>:key=value`` to the solutions whose
+    name or family (the last name of its package) is ``target``;
+    ``ensemble:key=value`` to the ensemble config only.
     """
     out = []
     for item in items:
@@ -134,7 +135,7 @@ def split_sets(items: list[str], spec: SolutionSpec | None) -> list[str]:
         if spec is None:
             if target == "ensemble":
                 out.append(kv)
-        elif target is None or target in (spec.name, spec.package):
+        elif target is None or target in (spec.name, spec.family):
             out.append(kv)
     return out
 
@@ -200,15 +201,17 @@ def _newer_than(paths: list[Path], ref: Path) -> bool:
 
 
 def _tunes_thresholds(spec: SolutionSpec, run: Path) -> bool:
-    """Whether a U-Net run tunes its post-processing on OOF (``post.tune`` in its config)."""
-    if spec.package != "unet":
+    """Whether a run tunes its post-processing on OOF (its preset's ``tune_key`` is true
+    in the run's resolved config)."""
+    if not spec.tune_key:
         return False
     try:
-        cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+        value = yaml.safe_load((run / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return False
-    post = cfg.get("post") if isinstance(cfg, dict) else None
-    return bool(post.get("tune")) if isinstance(post, dict) else False
+    for key in spec.tune_key.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return bool(value)
 
 
 def oof_done(spec: SolutionSpec, run: Path, oof_dir: Path, fold: int,

@@ -35,7 +35,7 @@ class Task:
     """A chain of command lines.
 
     Attributes:
-        name: Short name shown on the console (e.g. ``train unet-fold0``).
+        name: Short name shown on the console (e.g. ``train <solution>-fold0``).
         cmds: argv lists, run in order; the chain stops at the first failure.
         log: Log file (appended to).
     """

@@ -1,0 +1,41 @@
+"""What the U-Net package declares to the pipeline: plain data, no Keras import.
+
+``PRESETS`` maps each pipeline solution name of this package to:
+
+* ``configs``: profile -> YAML file under this package's ``configs/``;
+* ``overrides``: ``--set`` items always passed to train;
+* ``tiny``: ``--set`` items of ``run_all --tiny`` (1 epoch of 1-2 steps, small inputs);
+* ``tune_key``: the config key that, when true, makes ``predict --split oof`` tune the
+  post-processing and write the run's ``thresholds.json`` (None: never tunes);
+* ``default_in``: the profiles whose default solution list includes it, and ``order``,
+  its place in those lists.
+
+``N_FOLDS_KEY`` is the config key of the number of folds (it must match ``folds.csv``).
+"""
+
+from __future__ import annotations
+
+N_FOLDS_KEY = "n_folds"
+
+_TINY = ("train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2")
+
+PRESETS: dict[str, dict] = {
+    "unet": {
+        "description": "watershed U-Net: body, border and centre maps; thresholds tuned on OOF",
+        "configs": {"demo": "demo.yaml", "full": "watershed.yaml"},
+        "overrides": ("solution=unet",),
+        "tiny": _TINY + ("data.crop_size=64", "model.depth=3"),
+        "tune_key": "post.tune",
+        "default_in": ("demo", "full"),
+        "order": 10,
+    },
+    "unet-baseline": {
+        "description": "the study's U-Net: one mask map, connected components",
+        "configs": {"demo": "demo_baseline.yaml", "full": "baseline.yaml"},
+        "overrides": ("solution=unet-baseline",),
+        "tiny": _TINY + ("data.input_size=64",),
+        "tune_key": "post.tune",
+        "default_in": ("demo", "full"),
+        "order": 20,
+    },
+}
