@@ -11,16 +11,12 @@ Every image comes back as uint8 ``[H,W,3]`` RGB whatever it was on disk (RGBA, g
 16-bit), every label image as int32 ``[H,W]`` (0 = background, instances ``1..N``).
 Bad input raises :class:`DataError` naming the file.
 
-CLI::
-
-    python -m common.data stats DIR [--split stage1_train]
+Image decoding lives in ``common.images`` (``DataError`` and ``to_rgb_uint8`` are
+re-exported here), the statistics and their CLI in ``common.data_stats``.
 """
 
 from __future__ import annotations
 
-import argparse
-import struct
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
+from common.images import DataError, png_shape, read_unchanged, to_rgb_uint8
 from common.machine import worker_threads
 
 __all__ = [
@@ -39,7 +35,6 @@ __all__ = [
     "load_split",
     "find_dataset_root",
     "to_rgb_uint8",
-    "dataset_stats",
 ]
 
 #: Test splits whose labels live in a solution CSV beside the split folder.
@@ -47,73 +42,6 @@ SOLUTION_CSVS: dict[str, str] = {
     "stage1_test": "stage1_solution.csv",
     "stage2_test_final": "stage2_solution_final.csv",
 }
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message names the offending file."""
-
-
-def to_rgb_uint8(image: np.ndarray, source: str | Path = "<array>") -> np.ndarray:
-    """Convert an array as read by ``cv2.imread(..., IMREAD_UNCHANGED)`` to RGB uint8.
-
-    Gray becomes 3 equal channels, an alpha channel is dropped, BGR(A) becomes RGB.
-    Non-uint8 data (16-bit, float) is rescaled linearly from the image's own
-    ``[min, max]`` to ``[0, 255]`` (a constant image becomes 0).
-
-    Args:
-        image: [H,W], [H,W,1], [H,W,2] (gray + alpha), [H,W,3] BGR or [H,W,4] BGRA.
-        source: Name used in error messages.
-
-    Returns:
-        uint8 [H,W,3] RGB.
-
-    Raises:
-        DataError: on an unsupported number of dimensions or channels.
-    """
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise DataError(f"{source}: unsupported image shape {image.shape}")
-    channels = image.shape[2]
-    if channels <= 2:  # gray (+ alpha)
-        image = np.repeat(image[:, :, :1], 3, axis=2)
-    else:  # BGR(A) -> RGB, alpha dropped
-        image = image[:, :, 2::-1]
-    if image.dtype != np.uint8:
-        image = _rescale_to_uint8(image)
-    return np.ascontiguousarray(image)
-
-
-def _rescale_to_uint8(image: np.ndarray) -> np.ndarray:
-    """Linearly map an image's ``[min, max]`` to ``[0, 255]`` (uint8, same shape)."""
-    values = image.astype(np.float64)
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        return np.zeros(image.shape, dtype=np.uint8)
-    return np.round((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-
-
-def _png_shape(path: Path) -> tuple[int, int]:
-    """(H, W) from a PNG's IHDR chunk, without decoding the pixels."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-    except OSError as err:
-        raise DataError(f"{path}: cannot open image file ({err})") from None
-    if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
-        raise DataError(f"{path}: not a valid PNG file (corrupt or wrong format)")
-    width, height = struct.unpack(">II", head[16:24])
-    return int(height), int(width)
-
-
-def _read_unchanged(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(f"{path}: image file is missing")
-    array = cv2.imread(str(path), flags)
-    if array is None or array.size == 0:
-        raise DataError(f"{path}: cannot decode image (corrupt PNG or unsupported format)")
-    return array
 
 
 class DSBDataset:
@@ -212,7 +140,7 @@ class DSBDataset:
     # ------------------------------------------------------------------ pixels
     def image_shape(self, image_id: str) -> tuple[int, int]:
         """(H, W) of an image, read from the PNG header (no decoding)."""
-        return _png_shape(self.image_path(image_id))
+        return png_shape(self.image_path(image_id))
 
     def load_image(self, image_id: str) -> np.ndarray:
         """Read an image.
@@ -224,7 +152,7 @@ class DSBDataset:
             DataError: if the file is missing or cannot be decoded.
         """
         path = self.image_path(image_id)
-        return to_rgb_uint8(_read_unchanged(path), path)
+        return to_rgb_uint8(read_unchanged(path), path)
 
     def load_labels(self, image_id: str) -> np.ndarray:
         """Read the instance labels of an image.
@@ -319,7 +247,7 @@ def _mask_indices(path: Path, shape: tuple[int, int], image_path: Path) -> np.nd
     Raises:
         DataError: if the mask is corrupt or its size differs from ``shape``.
     """
-    mask = _read_unchanged(path, cv2.IMREAD_GRAYSCALE)
+    mask = read_unchanged(path, cv2.IMREAD_GRAYSCALE)
     if mask.shape != shape:
         raise DataError(f"{path}: mask size {mask.shape} differs from image size {shape} of {image_path}")
     x, y, w, h = cv2.boundingRect(mask)  # nonzero search only inside the bounding box
@@ -400,87 +328,7 @@ def find_dataset_root(candidates: Sequence[str | Path], split: str = "stage1_tra
     return None
 
 
-# ---------------------------------------------------------------------- stats
-def _per_image_table(dataset: DSBDataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-image rows (id, height, width, n_masks, cluster) and per-nucleus areas."""
-    from common.folds import image_type
+if __name__ == "__main__":  # the stats CLI's old entry point: python -m common.data stats DIR
+    from common.data_stats import main
 
-    images, nuclei = [], []
-    for image_id, image, labels in dataset.iter_items():
-        row = {"image_id": image_id, "height": image.shape[0], "width": image.shape[1],
-               "cluster": image_type(image)}
-        if labels is not None:
-            areas = np.bincount(labels.ravel())[1:]
-            areas = areas[areas > 0]
-            row["n_masks"] = int(areas.size)
-            nuclei.append(pd.DataFrame({"cluster": row["cluster"], "area": areas}))
-        images.append(row)
-    nuc = pd.concat(nuclei, ignore_index=True) if nuclei else pd.DataFrame(columns=["cluster", "area"])
-    return pd.DataFrame(images), nuc
-
-
-def dataset_stats(dataset: DSBDataset) -> pd.DataFrame:
-    """Summary statistics like the study's Table 3.1, overall and per image type.
-
-    Reads every image and label image once.
-
-    Returns:
-        One row per group (``all`` then each cluster): image count, distinct sizes,
-        most common size, masks per image (min/max/mean) and nucleus area in pixels
-        (min/max/mean/std).
-    """
-    return _summarise(*_per_image_table(dataset))
-
-
-def _summarise(images: pd.DataFrame, nuclei: pd.DataFrame) -> pd.DataFrame:
-    groups = [("all", images, nuclei)] + [
-        (c, images[images.cluster == c], nuclei[nuclei.cluster == c])
-        for c in sorted(images.cluster.unique())
-    ]
-    rows = []
-    for name, img, nuc in groups:
-        sizes = (img.height.astype(str) + "x" + img.width.astype(str)).value_counts()
-        row = {"group": name, "images": len(img), "sizes": len(sizes),
-               "top_size": f"{sizes.index[0]} ({sizes.iloc[0]})" if len(sizes) else ""}
-        if "n_masks" in img:
-            row.update(masks_min=img.n_masks.min(), masks_max=img.n_masks.max(),
-                       masks_mean=round(img.n_masks.mean(), 1), nuclei=len(nuc),
-                       area_min=nuc.area.min(), area_max=nuc.area.max(),
-                       area_mean=round(nuc.area.mean(), 1), area_std=round(nuc.area.std(), 1))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("group")
-
-
-def _resolve_cli_dir(path: Path, split: str) -> tuple[Path, str]:
-    """Accept either a data folder (holding ``split/``) or a split folder itself."""
-    if (path / split).is_dir():
-        return path, split
-    return path.parent, path.name
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.data", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    stats = sub.add_parser("stats", help="per-image statistics of a split")
-    stats.add_argument("dir", type=Path, help="data folder (holding stage1_train/) or a split folder")
-    stats.add_argument("--split", default="stage1_train")
-    stats.add_argument("--sizes", action="store_true", help="also print the full size distribution")
-    args = parser.parse_args(argv)
-    try:
-        data_dir, split = _resolve_cli_dir(args.dir, args.split)
-        dataset = load_split(data_dir, split, on_error="skip")
-        images, nuclei = _per_image_table(dataset)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(f"{dataset.split_dir}: {len(dataset)} images")
-        print(_summarise(images, nuclei).to_string())
-        if args.sizes:
-            sizes = images.groupby(["height", "width", "cluster"]).size().rename("images")
-            print(sizes.to_string())
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

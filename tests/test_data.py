@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.data import DataError, DSBDataset, find_dataset_root, load_split, main, to_rgb_uint8
+from common.data import DataError, DSBDataset, find_dataset_root, load_split, to_rgb_uint8
+from common.data_stats import main
 from common.rle import labels_to_rles
 from common.synthetic import SYNTH_TYPES, render_sample
 from tests.conftest import SYNTH_N_TRAIN, SYNTH_SEED, SYNTH_SIZE
@@ -273,3 +274,20 @@ def test_ignored_solution_rows_have_no_labels(tmp_path):
     assert ds.load_labels("a").sum() == 2
     with pytest.raises(DataError, match="Ignored"):
         ds.load_labels("b")
+
+
+def test_stats_counts_agree_after_skipping_a_bad_image(synthetic_data_dir, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_data_dir / "stage1_train", data / "stage1_train")
+    bad = sorted((data / "stage1_train").iterdir())[0]
+    (bad / "images" / f"{bad.name}.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match=bad.name):
+        assert main([str(data)]) == 0  # the old "stats" word is optional
+    out = capsys.readouterr().out
+    n = len(list((data / "stage1_train").iterdir())) - 1
+    assert f"{n} images (1 unreadable, skipped)" in out
+    table_all = next(line for line in out.splitlines() if line.startswith("all"))
+    assert table_all.split()[1] == str(n)
+    assert main([str(tmp_path / "nowhere")]) == 2
