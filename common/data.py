@@ -34,6 +34,7 @@ __all__ = [
     "SOLUTION_CSVS",
     "load_split",
     "find_dataset_root",
+    "image_folders",
     "to_rgb_uint8",
 ]
 
@@ -42,6 +43,18 @@ SOLUTION_CSVS: dict[str, str] = {
     "stage1_test": "stage1_solution.csv",
     "stage2_test_final": "stage2_solution_final.csv",
 }
+
+
+def image_folders(split_dir: str | Path) -> list[str]:
+    """The image folder names of a split folder, sorted: the one rule for what counts.
+
+    Hidden entries (names starting with ``.``, e.g. ``.ipynb_checkpoints`` or a
+    ``.partial-*`` download) and plain files are never images; an absent folder has none.
+    """
+    split_dir = Path(split_dir)
+    if not split_dir.is_dir():
+        return []
+    return sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 class DSBDataset:
@@ -82,7 +95,7 @@ class DSBDataset:
         self.ignored_ids: set[str] = set()
         if self.solution_csv is not None:
             self._rles, self.ignored_ids = _read_solution_csv(self.solution_csv)
-        candidates = sorted(p.name for p in self.split_dir.iterdir() if p.is_dir())
+        candidates = image_folders(self.split_dir)
         self.has_labels = self.solution_csv is not None or any(
             (self.split_dir / i / "masks").is_dir() for i in candidates
         )

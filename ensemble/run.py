@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.data import image_folders
+from common.io import timestamp
 from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
-from common.io import timestamp
 from ensemble.merge import merge_split, source_folders
 from ensemble.pixel import Postprocess, read_image_folds
 from ensemble.submit import free_submission_path, split_shapes, write_validated_submission
@@ -35,7 +36,7 @@ def detect_test_split(data_dir: str | Path, pred_dir: str | Path) -> str:
     for split in TEST_SPLITS:
         folder = Path(data_dir) / split
         if folder.is_dir():
-            ids = {p.name for p in folder.iterdir() if p.is_dir()}
+            ids = set(image_folders(folder))
             if predicted and predicted <= ids:
                 return split
     raise FileNotFoundError(f"{pred_dir}: its {len(predicted)} images are not all in any of "

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.data import SOLUTION_CSVS
+from common.data import SOLUTION_CSVS, image_folders
 from common.paths import INPUT_DIR, KAGGLE_MOUNT_DIR
 from common.kaggle import KaggleError, download_competition, kaggle_credentials
 
@@ -69,7 +69,7 @@ def has_dsb_data(folder: Path | None) -> bool:
     """Whether ``folder/stage1_train`` holds at least one image folder."""
     if folder is None or not (folder / "stage1_train").is_dir():
         return False
-    return any(p.is_dir() for p in (folder / "stage1_train").iterdir())
+    return bool(image_folders(folder / "stage1_train"))
 
 
 def _extract_split_zips(zips: list[Path], dest: Path) -> None:
@@ -237,7 +237,7 @@ def make_demo_subset(data_dir: Path, out: Path, n_train: int, n_test: int,
         src = data_dir / split
         if not src.is_dir():
             continue
-        ids = _spaced(sorted(p.name for p in src.iterdir() if p.is_dir()), n)
+        ids = _spaced(image_folders(src), n)
         dst = out / split
         dst.mkdir(parents=True, exist_ok=True)
         for image_id in ids:

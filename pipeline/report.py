@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.data import DSBDataset
+from common.data import DSBDataset, image_folders
 from common.io import atomic_write, atomic_write_text, read_json
 from common.machine import machine_description
 from common.paths import Workspace
@@ -169,8 +169,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
             overlays = write_overlays(out / "overlays", DSBDataset(data_dir, "stage1_train"),
                                       list_predictions(ws.predictions_dir(overlay_src, "oof")),
                                       clusters.to_dict(), per_type=overlays_per_type)
-    n_train = len(list((data_dir / "stage1_train").iterdir())) if (data_dir / "stage1_train").is_dir() else 0
-    n_test = len(list((data_dir / test_split).iterdir())) if (data_dir / test_split).is_dir() else 0
+    n_train = len(image_folders(data_dir / "stage1_train"))
+    n_test = len(image_folders(data_dir / test_split))
     shown = pd.DataFrame({
         "OOF score": [fmt(v, 3) for v in table["oof_score"]],
         "OOF images": [fmt(v) + (f" ({fmt(m)} missing)" if m else "")

@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from common.config import load_config
-from common.data import DSBDataset
+from common.data import DSBDataset, image_folders
 from common.folds import get_folds, split_ids
 from common.io import folder_fingerprint, move_aside, read_json, timestamp, write_json
 from common.kaggle import submit_to_kaggle
@@ -190,7 +190,7 @@ def _test_ids(ctx: Context) -> list[str]:
     folder = ctx.ws.data_dir / ctx.test_split
     if not folder.is_dir():
         raise PipelineError(f"{folder}: test split missing")
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+    return image_folders(folder)
 
 
 def _newer_than(paths: list[Path], ref: Path) -> bool:

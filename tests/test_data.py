@@ -291,3 +291,18 @@ def test_stats_counts_agree_after_skipping_a_bad_image(synthetic_data_dir, tmp_p
     table_all = next(line for line in out.splitlines() if line.startswith("all"))
     assert table_all.split()[1] == str(n)
     assert main([str(tmp_path / "nowhere")]) == 2
+
+
+def test_hidden_folders_are_never_images(synthetic_data_dir, tmp_path):
+    import shutil
+
+    from common.data import image_folders
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_data_dir / "stage1_train", data / "stage1_train")
+    (data / "stage1_train" / ".ipynb_checkpoints").mkdir()
+    (data / "stage1_train" / "notes.txt").write_text("x")
+    ids = image_folders(data / "stage1_train")
+    assert ".ipynb_checkpoints" not in ids and "notes.txt" not in ids
+    assert DSBDataset(data, "stage1_train").ids == ids  # no "image file is missing" error
+    assert image_folders(tmp_path / "absent") == []
