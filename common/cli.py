@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.paths import Workspace
+from common.paths import SPLITS, Workspace
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="data folder holding stage1_train/ (default: input/)")
     parser.add_argument("--work", help="output root for runs/, predictions/, folds.csv "
                                        "(default: $DSB_WORK_DIR or the repository)")
+    parser.add_argument("--split-by", choices=SPLITS, default="stratified",
+                        help="fold split: stratified (folds.csv, default) or group (folds_group.csv: "
+                             "no image kind in two folds; runs live under WORK/split-group/)")
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +52,50 @@ def add_predict_args(parser: argparse.ArgumentParser) -> None:
 
 
 def workspace(args: argparse.Namespace) -> Workspace:
-    """The workspace named by ``--work`` / ``--data``."""
-    return Workspace.from_args(getattr(args, "work", None), getattr(args, "data", None))
+    """The workspace named by ``--work`` / ``--data`` / ``--split-by``."""
+    return Workspace.from_args(getattr(args, "work", None), getattr(args, "data", None),
+                               getattr(args, "split_by", None) or "stratified")
+
+
+def run_split(run) -> str:
+    """The fold split a run folder was trained on (``run_info.json``; absent: ``stratified``)."""
+    import json
+
+    path = Path(run.info_path)
+    if not path.is_file():
+        return "stratified"
+    try:
+        return str(json.loads(path.read_text()).get("split_by", "stratified"))
+    except (json.JSONDecodeError, AttributeError):
+        return "stratified"
+
+
+def check_split(run, split_by: str) -> None:
+    """Refuse a run folder started on another fold split.
+
+    Raises:
+        common.runs.RunConflictError: naming ``run_info.json`` and both splits.
+    """
+    from common.runs import RunConflictError
+
+    if not Path(run.info_path).is_file():  # a new run: nothing to check yet
+        return
+    have = run_split(run)
+    if have != split_by:
+        raise RunConflictError(f"{run.info_path}: this run was trained on the {have} split, not "
+                               f"{split_by}; use --split-by {have} or another --run-name/--work")
+
+
+def _split_run_dir(path: Path, split_by: str):
+    """A :class:`common.runs.RunDir` whose ``claim`` records and checks ``split_by``."""
+    from common.runs import RunDir
+
+    class SplitRunDir(RunDir):
+        def claim(self, info: dict, keys=("fold",)) -> None:
+            check_split(self, split_by)
+            super().claim({**info, "split_by": split_by}, keys)
+
+    return SplitRunDir(path)
 
 
 def resolve_run(run: str, ws: Workspace) -> Path:
@@ -73,20 +118,22 @@ def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Wor
     """The config, workspace and prepared run folder of a parsed train command.
 
     The config is ``--config`` with the ``--set`` overrides; the run folder is
-    ``--run-name`` (default ``<solution>-fold<K>``) under the workspace's ``runs/``.
+    ``--run-name`` (default ``<solution>-fold<K>``) under the workspace's ``runs/``
+    (``WORK/split-group/runs/`` with ``--split-by group``). Its ``claim`` also records
+    ``split_by`` in ``run_info.json``, and a folder trained on the other split is refused.
 
     Returns:
         ``(cfg, ws, run)`` with ``run`` a :class:`common.runs.RunDir` holding ``config.yaml``.
 
     Raises:
-        common.runs.RunConflictError: the folder was made with another config.
+        common.runs.RunConflictError: the folder was made with another config or split.
     """
     from common.config import load_config
-    from common.runs import RunDir
 
     cfg = load_config(config_cls, args.config, args.overrides)
     ws = workspace(args)
-    run = RunDir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"))
+    run = _split_run_dir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"), ws.split_by)
+    check_split(run, ws.split_by)  # before a solution looks at the folder (e.g. "finished")
     run.prepare(cfg)
     return cfg, ws, run
 
@@ -115,8 +162,9 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
                    n_folds: int = 5, seed: int = 42) -> PredictTarget:
     """What a predict command writes for ``run`` (a :class:`common.runs.RunDir`).
 
-    ``split="oof"``: the run's validation-fold images of ``stage1_train`` (``folds.csv``,
-    made with ``n_folds`` / ``seed`` if absent) into ``oof/``; ``split="test"``: every image
+    ``split="oof"``: the run's validation-fold images of ``stage1_train`` (``ws.folds_csv``,
+    made with ``n_folds`` / ``seed`` if absent; a run trained on another split raises
+    ``RunConflictError``) into ``oof/``; ``split="test"``: every image
     of ``test_split`` (labels from its solution CSV when present) into ``test_fold<K>/``.
     """
     from common.data import DSBDataset, load_split
@@ -124,6 +172,7 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
 
     fold = run.fold
     if split == "oof":
+        check_split(run, ws.split_by)  # out-of-fold images of the split the run trained on
         dataset = DSBDataset(ws.data_dir, "stage1_train")
         folds = get_folds(dataset, ws.folds_csv, n_folds=n_folds, seed=seed)
         return PredictTarget(dataset, list(split_ids(folds, fold)[1]), ws.predictions_dir(solution, "oof"),

@@ -1,8 +1,30 @@
-"""Deterministic k-fold splits stratified by image type.
+"""Deterministic k-fold splits: stratified by image type, or grouped by source kind.
 
 ``folds.csv`` has columns ``image_id,fold,cluster``; ``cluster`` is a rule-based
 image type (see :func:`image_type`). On the real stage-1 training set the rules give
 541 fluorescence, 16 brightfield and 107 histology images.
+
+``folds_group.csv`` (:data:`GROUP_FOLDS_NAME`) adds a ``group`` column and never splits
+a group across folds, so every out-of-fold image comes from a kind of image that its
+model never saw: the validation of how a model generalises (issue 14).
+
+A group is the image's source kind: its type and its size ``HxW`` (each DSB source
+experiment has its own camera and so its own size). Measured on the 664 stage-1
+training images this gives 10 groups: fluorescence 256x256 (334), histology 256x320
+(107), fluorescence 360x360 (90), fluorescence 520x696 (90), brightfield 1024x1024
+(16), fluorescence 512x640 (13), 603x1272 (6), 256x320 (4), 260x347 (3) and
+1040x1388 (1). The 256x256 fluorescence group alone is half the set: held out whole,
+its fold would hold 334 images and its model would train on the other 330. It is
+also no one kind: its median nucleus area runs from 39 to 527 px. So a group larger
+than one fold's share (``ceil(n / n_folds)`` images) is cut into ``ceil(size / share)``
+sub-kinds by k-means (seeded) on two statistics read from the image alone: the
+median area of the bright (Otsu) blobs, a scale proxy, and the 99th-percentile
+brightness, both in log2 and standardised. Sub-kinds are named ``<group>-s<j>``
+with ``j`` rising with blob area. On the real set the 256x256 fluorescence group
+becomes 3 sub-kinds; their sizes and the fold sizes are in the report of
+``bench/bench_generalise.py`` (``bench/results/generalise_cpu_20261201/``). Folds are then filled greedily, largest
+group first, into the fold with the fewest images (ties broken by a seeded shuffle),
+which balances image counts as far as whole groups allow.
 """
 
 from __future__ import annotations
@@ -17,6 +39,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from common.io import atomic_write_text
+from common.paths import GROUP_FOLDS_NAME, SPLITS  # the two splits; a path so named holds group folds
 
 __all__ = [
     "FoldsError",
@@ -28,6 +51,13 @@ __all__ = [
     "load_folds",
     "get_folds",
     "split_ids",
+    "GROUP_FOLDS_NAME",
+    "SPLITS",
+    "split_kind",
+    "image_stats",
+    "compute_groups",
+    "make_group_folds",
+    "group_summary",
 ]
 
 IMAGE_TYPES = ("fluorescence", "brightfield", "histology", "colour-fluorescence")
@@ -71,6 +101,125 @@ def image_type(image: np.ndarray) -> str:
     if colourfulness > COLOUR_THRESHOLD:
         return "histology" if bright else "colour-fluorescence"
     return "brightfield" if bright else "fluorescence"
+
+
+def image_stats(image: np.ndarray) -> dict:
+    """The statistics that define an image's source kind.
+
+    Args:
+        image: uint8 [H,W,3] RGB.
+
+    Returns:
+        ``{"type", "height", "width", "blob_area", "brightness"}``: :func:`image_type`,
+        the size, the median area in px of the connected blobs brighter than the Otsu
+        threshold (on the inverted gray image when the background is bright; blobs under
+        5 px ignored; 0 when there are none) and the 99th percentile of that gray image.
+    """
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    kind = image_type(image)
+    gray = np.asarray(image, dtype=np.float32)
+    gray = gray.mean(axis=2) if gray.ndim == 3 else gray
+    if kind in ("brightfield", "histology"):
+        gray = 255.0 - gray
+    area = 0.0
+    if float(gray.max()) > float(gray.min()):
+        blobs, n = ndimage.label(gray > threshold_otsu(gray))
+        areas = np.bincount(blobs.ravel(), minlength=n + 1)[1:]
+        areas = areas[areas >= 5]
+        area = float(np.median(areas)) if areas.size else 0.0
+    return {"type": kind, "height": int(gray.shape[0]), "width": int(gray.shape[1]),
+            "blob_area": area, "brightness": float(np.percentile(gray, 99))}
+
+
+def compute_groups(dataset: _Dataset, n_folds: int = 5, seed: int = 42,
+                   stats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each image's type and source-kind group (see the module docstring).
+
+    Args:
+        dataset: Anything with ``ids`` and ``load_image``.
+        n_folds: Folds the groups are for; a group over ``ceil(n / n_folds)`` images is cut.
+        seed: k-means seed.
+        stats: Optional precomputed :func:`image_stats` rows indexed by image id.
+
+    Returns:
+        DataFrame indexed by sorted image id with columns ``cluster`` (image type) and
+        ``group`` (``<type>-<H>x<W>`` or ``<type>-<H>x<W>-s<j>``).
+    """
+    from sklearn.cluster import KMeans
+
+    ids = sorted(dataset.ids)
+    if stats is None:
+        stats = pd.DataFrame([image_stats(dataset.load_image(i)) for i in ids], index=ids)
+    stats = stats.loc[ids]
+    base = stats["type"].astype(str) + "-" + stats["height"].astype(str) + "x" + stats["width"].astype(str)
+    group = base.copy()
+    share = int(np.ceil(len(ids) / n_folds))
+    for name, members in base.groupby(base).groups.items():
+        k = int(np.ceil(len(members) / share))
+        if k < 2:
+            continue
+        feats = np.log2(stats.loc[members, ["blob_area", "brightness"]].to_numpy(np.float64) + 1.0)
+        feats = (feats - feats.mean(0)) / np.maximum(feats.std(0), 1e-6)
+        lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(feats)
+        order = np.argsort([feats[lab == j, 0].mean() for j in range(k)])  # s0: smallest blobs
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        group.loc[members] = [f"{name}-s{rank[j]}" for j in lab]
+    return pd.DataFrame({"cluster": stats["type"].astype(str), "group": group}, index=pd.Index(ids))
+
+
+def make_group_folds(dataset: _Dataset, n_folds: int = 5, seed: int = 42,
+                     groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Assign every image a fold so that no group is split across folds.
+
+    Groups are placed largest first, each into the fold with the fewest images so far
+    (equal-sized groups in a seeded random order, ties between folds to the lowest index).
+
+    Args:
+        dataset: Anything with ``ids`` and ``load_image``.
+        n_folds: Number of folds (>= 2).
+        seed: Seed of the tie order and of :func:`compute_groups`.
+        groups: Optional :func:`compute_groups` result; computed from the images if None.
+
+    Returns:
+        DataFrame ``[image_id, fold, cluster, group]`` sorted by image id.
+
+    Raises:
+        ValueError: if ``n_folds < 2`` or there are fewer groups than folds.
+    """
+    ids = sorted(dataset.ids)
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    table = compute_groups(dataset, n_folds, seed) if groups is None else groups.loc[ids]
+    sizes = table["group"].value_counts()
+    if len(sizes) < n_folds:
+        raise ValueError(f"cannot split {len(sizes)} image groups into {n_folds} folds")
+    names = np.array(sorted(sizes.index))
+    names = names[np.random.default_rng(seed).permutation(len(names))]
+    names = sorted(names, key=lambda g: -sizes[g])  # stable: the shuffle orders equal sizes
+    load = np.zeros(n_folds, dtype=np.int64)
+    fold_of = {}
+    for name in names:
+        k = int(np.argmin(load))
+        fold_of[name] = k
+        load[k] += sizes[name]
+    return pd.DataFrame({"image_id": ids, "fold": table["group"].map(fold_of).to_numpy(np.int64),
+                         "cluster": table["cluster"].to_numpy(), "group": table["group"].to_numpy()})
+
+
+def group_summary(folds_df: pd.DataFrame) -> pd.DataFrame:
+    """Images per fold and group (rows: groups, columns: folds, plus ``total``)."""
+    key = "group" if "group" in folds_df.columns else "cluster"
+    table = pd.crosstab(folds_df[key], folds_df["fold"])
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False)
+
+
+def split_kind(csv_path: str | Path) -> str:
+    """``"group"`` for a folds file named :data:`GROUP_FOLDS_NAME`, else ``"stratified"``."""
+    return "group" if Path(csv_path).name == GROUP_FOLDS_NAME else "stratified"
 
 
 def compute_clusters(dataset: _Dataset) -> pd.Series:
@@ -134,10 +283,16 @@ def _validate(df: pd.DataFrame, source: str | Path) -> pd.DataFrame:
     folds = pd.to_numeric(df["fold"], errors="coerce")
     if folds.isna().any() or (folds < 0).any() or (folds != folds.round()).any():
         raise FoldsError(f"{source}: column 'fold' must hold non-negative integers")
-    out = df.loc[:, list(FOLD_COLUMNS)].copy()
+    columns = list(FOLD_COLUMNS) + (["group"] if "group" in df.columns else [])
+    out = df.loc[:, columns].copy()
     out["image_id"] = out["image_id"].astype(str)
     out["fold"] = folds.astype(np.int64)
     out["cluster"] = out["cluster"].astype(str)
+    if "group" in out.columns:
+        out["group"] = out["group"].astype(str)
+        split = out.groupby("group")["fold"].nunique()
+        if (split > 1).any():
+            raise FoldsError(f"{source}: group {split[split > 1].index[0]!r} is split across folds")
     return out.sort_values("image_id", ignore_index=True)
 
 
@@ -158,7 +313,7 @@ def load_folds(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FoldsError(f"{path}: folds file is missing")
     try:
-        df = pd.read_csv(path, dtype={"image_id": str, "cluster": str}, keep_default_na=False)
+        df = pd.read_csv(path, dtype={"image_id": str, "cluster": str, "group": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise FoldsError(f"{path}: cannot parse folds CSV ({err})") from None
     return _validate(df, path)
@@ -175,6 +330,9 @@ def get_folds(
 
     A folds file matches when it covers exactly ``dataset.ids`` with folds
     ``0..n_folds-1``. A file that exists but disagrees is never overwritten silently.
+    A path named :data:`GROUP_FOLDS_NAME` holds group folds (:func:`make_group_folds`,
+    with a ``group`` column), any other stratified folds (:func:`make_folds`); so a
+    caller picks the split by the path alone (``Workspace.folds_csv``).
 
     Args:
         dataset: Anything with ``ids`` and ``load_image``.
@@ -190,13 +348,16 @@ def get_folds(
     if csv_path.exists() and not force:
         df = load_folds(csv_path)
         problem = _mismatch(df, sorted(dataset.ids), n_folds)
+        if problem is None and split_kind(csv_path) == "group" and "group" not in df.columns:
+            problem = "no 'group' column in a group folds file"
         if problem is None:
             return df
         raise FoldsError(
             f"{csv_path}: existing folds disagree with the dataset ({problem}); "
             "delete the file or pass force=True to regenerate it"
         )
-    df = make_folds(dataset, n_folds=n_folds, seed=seed)
+    make = make_group_folds if split_kind(csv_path) == "group" else make_folds
+    df = make(dataset, n_folds=n_folds, seed=seed)
     save_folds(df, csv_path)
     return df
 

@@ -29,6 +29,10 @@ def _env_path(name: str, default: Path) -> Path:
 SHARED_DSB_DIR: Path = _env_path("DSB_SHARED_DIR", REPO_ROOT.parent / "shared" / "dsb2018")
 INPUT_DIR: Path = _env_path("DSB_INPUT_DIR", REPO_ROOT / "input")
 KAGGLE_MOUNT_DIR: Path = _env_path("DSB_KAGGLE_MOUNT", Path("/kaggle/input/data-science-bowl-2018"))
+#: Fold splits (``common.folds``) and the folder holding a group split's runs under a work root.
+SPLITS = ("stratified", "group")
+GROUP_SPLIT_DIR = "split-group"
+GROUP_FOLDS_NAME = "folds_group.csv"
 CONFIGS = {
     "unet": REPO_ROOT / "solutions" / "unet" / "configs",
     "maskrcnn": REPO_ROOT / "solutions" / "maskrcnn" / "configs",
@@ -49,25 +53,44 @@ class Workspace:
     Attributes:
         root: Output root. Runs, predictions, submissions and reports live under it.
         data_dir: Data folder in DSB layout (``stage1_train/``, ``stage1_test/``, ...).
+        split_by: Fold split of the runs here: ``stratified`` (``folds.csv``) or ``group``
+            (``folds_group.csv``, see ``common.folds``). :meth:`from_args` puts a group
+            workspace in its own tree, ``<work>/split-group/``, so runs and out-of-fold
+            predictions of the two splits never share a folder.
     """
 
     root: Path
     data_dir: Path
+    split_by: str = "stratified"
 
     @classmethod
     def default(cls) -> "Workspace":
         return cls(root=_env_path("DSB_WORK_DIR", REPO_ROOT), data_dir=INPUT_DIR)
 
     @classmethod
-    def from_args(cls, work: str | os.PathLike | None, data: str | os.PathLike | None) -> "Workspace":
-        """The workspace for command-line ``--work`` / ``--data`` (``None``: the defaults)."""
+    def from_args(cls, work: str | os.PathLike | None, data: str | os.PathLike | None,
+                  split_by: str = "stratified") -> "Workspace":
+        """The workspace for command-line ``--work`` / ``--data`` / ``--split-by`` (``None``: defaults).
+
+        ``split_by="group"`` gives the tree ``<work>/split-group/`` (a ``--work`` already
+        named ``split-group`` is used as it is, so the pipeline can pass its own root on).
+
+        Raises:
+            ValueError: for an unknown ``split_by``.
+        """
+        if split_by not in SPLITS:
+            raise ValueError(f"split_by must be one of {SPLITS}, got {split_by!r}")
         default = cls.default()
-        return cls(root=Path(work).expanduser().resolve() if work else default.root,
-                   data_dir=Path(data).expanduser().resolve() if data else default.data_dir)
+        root = Path(work).expanduser().resolve() if work else default.root
+        if split_by == "group" and root.name != GROUP_SPLIT_DIR:
+            root = root / GROUP_SPLIT_DIR
+        return cls(root=root, data_dir=Path(data).expanduser().resolve() if data else default.data_dir,
+                   split_by=split_by)
 
     @property
     def folds_csv(self) -> Path:
-        return self.root / "folds.csv"
+        """``root/folds.csv``, or ``root/folds_group.csv`` for a group split."""
+        return self.root / (GROUP_FOLDS_NAME if self.split_by == "group" else "folds.csv")
 
     @property
     def runs_dir(self) -> Path:
