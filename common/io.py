@@ -136,3 +136,20 @@ def folder_fingerprint(folder: str | os.PathLike) -> dict:
                     newest = max(newest, st.st_mtime)
                     total += st.st_size
     return {"path": str(folder), "files": count, "mtime": round(newest, 3), "bytes": total}
+
+
+def stored_form(data: Any) -> Any:
+    """``data`` as :func:`write_json` stores it and :func:`read_json` reads it back."""
+    return json.loads(json.dumps(_finite(data), default=str))
+
+
+def unchanged(record: Any, inputs: Any) -> bool:
+    """The one "skip if unchanged" rule: was ``record`` made from these ``inputs``?
+
+    A step that may be skipped stores, beside its output, a record (a JSON mapping) whose
+    ``"inputs"`` describe what it was made from: configs, and :func:`folder_fingerprint`
+    of the folders it read. It is skipped when a new description equals the stored one,
+    compared as stored (:func:`stored_form`). Used by the ensemble's merged folders and
+    score cache and by the pipeline's submission step.
+    """
+    return isinstance(record, dict) and record.get("inputs") == stored_form(inputs)

@@ -14,6 +14,7 @@ RLE is produced only at the submission step (``common.submission``).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,3 +184,59 @@ def read_folder_summaries(folder: str | os.PathLike) -> list[dict]:
     from common.io import read_json
 
     return [read_json(p) for p in sorted(Path(folder).glob("_summary*.json"))]
+
+
+# ---------------------------------------------------------------------- completeness
+def newer_than(paths: Sequence[str | os.PathLike], ref: str | os.PathLike) -> bool:
+    """Whether every path exists and is at least as new as ``ref`` (False if ``ref`` is absent)."""
+    ref = Path(ref)
+    if not ref.exists():
+        return False
+    t = ref.stat().st_mtime
+    return all(Path(p).exists() and Path(p).stat().st_mtime >= t for p in paths)
+
+
+def oof_fold_done(run: str | os.PathLike, oof_dir: str | os.PathLike, fold: int,
+                  val_ids: Sequence[str], tunes: bool = False) -> tuple[bool, str]:
+    """Whether fold ``fold``'s share of an ``oof`` folder is complete and newer than its run.
+
+    Complete means: a prediction of every validation image, newer than the run's
+    ``train_summary.json``; the fold's ``_summary_fold<k>.json`` marker (written last by
+    predict) newer than it too, unless the folder has no per-fold markers at all (an old
+    solution writing one ``_summary.json``); and, when the run ``tunes`` on OOF, its
+    ``thresholds.json`` newer than it.
+
+    Returns:
+        ``(done, why not)``.
+    """
+    run, oof_dir = Path(run), Path(oof_dir)
+    summary = run / "train_summary.json"
+    if not newer_than([oof_dir / f"{i}.npz" for i in val_ids], summary):
+        return False, "images missing or older than the run"
+    marker = summary_path(oof_dir, fold)
+    if list(oof_dir.glob("_summary_fold*.json")) and not newer_than([marker], summary):
+        return False, f"{marker.name} missing or older than the run"
+    if tunes and not newer_than([run / "thresholds.json"], summary):
+        return False, "thresholds.json missing or older than the run (tuned on OOF)"
+    return True, ""
+
+
+def folder_state(test_dir: str | os.PathLike, test_ids: Sequence[str],
+                      run: str | os.PathLike) -> str:
+    """State of a ``test_fold<k>`` folder against the test ids and its run.
+
+    Returns:
+        ``"complete"`` (every id, summary newer than the run's ``train_summary.json``),
+        ``"empty"``, ``"partial"`` (some ids, all fresh: predict may finish it) or
+        ``"stale"`` (ids not in the test split, or files older than the run).
+    """
+    test_dir = Path(test_dir)
+    summary = Path(run) / "train_summary.json"
+    have = set(list_predictions(test_dir))
+    if not have:
+        return "empty"
+    if have - set(test_ids) or not newer_than([test_dir / f"{i}.npz" for i in have], summary):
+        return "stale"
+    if have == set(test_ids) and newer_than([summary_path(test_dir)], summary):
+        return "complete"
+    return "partial"

@@ -23,7 +23,7 @@ import pandas as pd
 from common.data import SOLUTION_CSVS, DSBDataset, load_split
 from common.metrics import score_dataset
 from common.predictions import list_predictions, load_prediction
-from common.io import folder_fingerprint, read_json, write_json
+from common.io import folder_fingerprint, read_json, stored_form, unchanged, write_json
 
 __all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache", "n_missing"]
 
@@ -151,10 +151,10 @@ class ScoreCache:
             "\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
         key = f"{Path(folder).resolve()}|{truth.split}|{which}"
         hit = self.data.get(key)
-        if hit is not None and hit.get("fingerprint") == fp and "missing" in hit:
+        if unchanged(hit, fp) and "missing" in hit:
             return _series(hit["per_image"], hit["missing"])
         series = score_folder(folder, truth, ids)
-        self.data[key] = {"fingerprint": fp, "missing": n_missing(series),
+        self.data[key] = {"inputs": stored_form(fp), "missing": n_missing(series),
                           "per_image": {k: float(v) for k, v in series.items()}}
         write_json(self.path, self.data)
         return series

@@ -16,7 +16,6 @@ those folds, so folders left over from other runs never join.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 import warnings
@@ -30,7 +29,8 @@ from common.config import to_dict
 from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.config import EnsembleConfig, SourceConfig
-from common.io import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from common.io import (folder_fingerprint, move_aside, read_json, stored_form, timestamp, unchanged,
+                       write_json)
 from ensemble.pixel import (Postprocess, load_postprocess, load_threshold_params, merge_params,
                             oof_fold_params, pixel_merge, read_image_folds)
 from ensemble.vote import VoteParams, vote_instances
@@ -281,12 +281,11 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
     """
     out = ws.predictions_dir(cfg.output, split)
     units, postprocess = build_units(cfg, ws, split, postprocess, log, folds)
-    inputs = {"config": to_dict(cfg), "split": split, "units": [u.describe() for u in units]}
-    # compare as stored: write_json stores NaN/inf as null
-    inputs = json.loads(json.dumps(inputs, default=str), parse_constant=lambda _: None)
+    inputs = stored_form({"config": to_dict(cfg), "split": split,
+                          "units": [u.describe() for u in units]})
     summary_path = out / "_summary.json"
     old = read_json(summary_path)
-    if not force and old is not None and old.get("inputs") == inputs:
+    if not force and unchanged(old, inputs):
         log(f"[ensemble] {out}: up to date ({old.get('n_images')} images); skipped")
         return dict(old, skipped=True)
     if out.exists():

@@ -31,10 +31,10 @@ import yaml
 from common.config import load_config
 from common.data import DSBDataset, image_folders
 from common.folds import get_folds, split_ids
-from common.io import folder_fingerprint, move_aside, read_json, timestamp, write_json
+from common.io import folder_fingerprint, move_aside, read_json, timestamp, unchanged, write_json
 from common.kaggle import submit_to_kaggle
 from common.paths import CONFIGS, Workspace
-from common.predictions import list_predictions, summary_path
+from common.predictions import folder_state, list_predictions, newer_than, oof_fold_done, summary_path
 from ensemble.config import EnsembleConfig
 from ensemble.run import make_submission, run_ensemble
 from pipeline.registry import SolutionSpec
@@ -193,13 +193,6 @@ def _test_ids(ctx: Context) -> list[str]:
     return image_folders(folder)
 
 
-def _newer_than(paths: list[Path], ref: Path) -> bool:
-    if not ref.exists():
-        return False
-    t = ref.stat().st_mtime
-    return all(p.exists() and p.stat().st_mtime >= t for p in paths)
-
-
 def _tunes_thresholds(spec: SolutionSpec, run: Path) -> bool:
     """Whether a run tunes its post-processing on OOF (its preset's ``tune_key`` is true
     in the run's resolved config)."""
@@ -215,23 +208,13 @@ def _tunes_thresholds(spec: SolutionSpec, run: Path) -> bool:
 
 
 def oof_done(spec: SolutionSpec, run: Path, oof_dir: Path, fold: int,
-             val_files: list[Path]) -> tuple[bool, str]:
-    """Whether fold ``fold``'s OOF prediction is complete and newer than its run.
+             val_ids: list[str]) -> tuple[bool, str]:
+    """Whether fold ``fold``'s OOF prediction is complete (``common.predictions.oof_fold_done``).
 
     Returns:
         ``(done, why not)``.
     """
-    summary = run / "train_summary.json"
-    if not _newer_than(val_files, summary):
-        return False, "images missing or older than the run"
-    marker = summary_path(oof_dir, fold)
-    # with per-fold markers (new solutions) this fold needs its own; without any (old
-    # solutions writing one _summary.json), the images alone decide
-    if list(oof_dir.glob("_summary_fold*.json")) and not _newer_than([marker], summary):
-        return False, f"{marker.name} missing or older than the run"
-    if _tunes_thresholds(spec, run) and not _newer_than([run / "thresholds.json"], summary):
-        return False, "thresholds.json missing or older than the run (post.tune)"
-    return True, ""
+    return oof_fold_done(run, oof_dir, fold, val_ids, tunes=_tunes_thresholds(spec, run))
 
 
 def predict_stage(ctx: Context) -> None:
@@ -251,13 +234,14 @@ def predict_stage(ctx: Context) -> None:
             cmds, what = [], []
             # out-of-fold (a U-Net tunes its thresholds here, so it runs before test)
             oof_dir = ctx.ws.predictions_dir(spec.name, "oof")
-            val_files = [oof_dir / f"{i}.npz" for i in split_ids(folds_df, k)[1]]
-            done, why = oof_done(spec, run, oof_dir, k, val_files)
+            val_ids = split_ids(folds_df, k)[1]
+            val_files = [oof_dir / f"{i}.npz" for i in val_ids]
+            done, why = oof_done(spec, run, oof_dir, k, val_ids)
             if ctx.force or not done:
                 if not ctx.force:
                     ctx.echo(f"  predict oof {name}: {why}")
                 for f in [*val_files, summary_path(oof_dir, k)]:  # --force, or stale: move aside
-                    if f.exists() and (ctx.force or not _newer_than([f], summary)):
+                    if f.exists() and (ctx.force or not newer_than([f], summary)):
                         ctx.move_aside(f)
                 cmds.append(python_cmd(spec.predict_module(), *common, "--split", "oof"))
                 what.append("oof")
@@ -265,14 +249,11 @@ def predict_stage(ctx: Context) -> None:
                 ctx.echo(f"  skip predict oof {name}: {len(val_files)} images done")
             # test
             test_dir = ctx.ws.predictions_dir(spec.name, f"test_fold{k}")
-            have = set(list_predictions(test_dir))
-            complete = have == set(test_ids) and _newer_than([test_dir / "_summary.json"], summary)
-            if complete and not ctx.force and not cmds:
-                ctx.echo(f"  skip predict test {name}: {len(have)} images done")
+            state = folder_state(test_dir, test_ids, run)
+            if state == "complete" and not ctx.force and not cmds:
+                ctx.echo(f"  skip predict test {name}: {len(test_ids)} images done")
             else:  # re-predicted OOF may have re-tuned thresholds: test follows
-                foreign = have - set(test_ids)
-                stale = have and not _newer_than([test_dir / f"{i}.npz" for i in have], summary)
-                if ctx.force or foreign or stale or complete:
+                if ctx.force or state in ("stale", "complete"):
                     ctx.move_aside(test_dir)
                 cmds.append(python_cmd(spec.predict_module(), *common, "--split", "test",
                                        "--test-split", ctx.test_split))
@@ -314,14 +295,14 @@ def submission_stage(ctx: Context) -> tuple[Path, bool | None]:
     fp = folder_fingerprint(pred_dir)
     last = ctx.state().get("submission") or {}
     path = Path(last["path"]) if last.get("path") else None
-    if path is not None and path.is_file() and last.get("fingerprint") == fp and not ctx.force:
+    if path is not None and path.is_file() and unchanged(last, fp) and not ctx.force:
         ctx.echo(f"  skip submission: {path} is up to date")
     else:
         if ctx.force and path is not None and path.is_file():
             ctx.move_aside(path)
         path = make_submission(ctx.ws, ctx.ws.data_dir, pred_dir, cfg.name, ctx.test_split,
                                log=ctx.echo)
-        ctx.save_state(submission={"path": str(path), "fingerprint": fp, "submitted": False})
+        ctx.save_state(submission={"path": str(path), "inputs": fp, "submitted": False})
     if not ctx.submit:
         return path, None
     state = ctx.state().get("submission", {})

@@ -59,3 +59,47 @@ def test_folder_summaries_per_fold(tmp_path):
     write_folder_summary(tmp_path, {"n_images": 4, "fold": 1}, fold=1)
     assert sorted(s["n_images"] for s in read_folder_summaries(tmp_path)) == [3, 4]
     assert list_predictions(tmp_path) == {}
+
+
+def test_folder_completeness_rules(tmp_path):
+    import os
+    import time
+
+    from common.io import folder_fingerprint, unchanged, write_json
+    from common.predictions import folder_state, oof_fold_done, write_folder_summary
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_summary.json").write_text("{}")
+    old = time.time() - 100
+    os.utime(run / "train_summary.json", (old, old))
+    test = tmp_path / "test_fold0"
+    assert folder_state(test, ["a", "b"], run) == "empty"
+    lab = np.zeros((4, 4), np.int32)
+    save_prediction(test / "a.npz", lab, np.zeros(0))
+    assert folder_state(test, ["a", "b"], run) == "partial"
+    save_prediction(test / "b.npz", lab, np.zeros(0))
+    assert folder_state(test, ["a", "b"], run) == "partial"  # no summary yet
+    write_folder_summary(test, {"n_images": 2})
+    assert folder_state(test, ["a", "b"], run) == "complete"
+    assert folder_state(test, ["a"], run) == "stale"  # b is not a test image
+    os.utime(test / "a.npz", (old - 10, old - 10))
+    assert folder_state(test, ["a", "b"], run) == "stale"  # older than the run
+
+    oof = tmp_path / "oof"
+    save_prediction(oof / "a.npz", lab, np.zeros(0))
+    assert oof_fold_done(run, oof, 0, ["a"]) == (True, "")  # no per-fold markers at all
+    write_folder_summary(oof, {"n_images": 1}, fold=1)
+    assert not oof_fold_done(run, oof, 0, ["a"])[0]  # markers exist: fold 0 needs its own
+    write_folder_summary(oof, {"n_images": 1}, fold=0)
+    assert oof_fold_done(run, oof, 0, ["a"])[0]
+    assert "thresholds" in oof_fold_done(run, oof, 0, ["a"], tunes=True)[1]
+
+    record = {"inputs": folder_fingerprint(test)}
+    write_json(tmp_path / "rec.json", record)
+    from common.io import read_json
+
+    assert unchanged(read_json(tmp_path / "rec.json"), folder_fingerprint(test))
+    save_prediction(test / "c.npz", lab, np.zeros(0))
+    assert not unchanged(read_json(tmp_path / "rec.json"), folder_fingerprint(test))
+    assert not unchanged(None, {})
