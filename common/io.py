@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Any
 
 
+#: Marks the temp files of :func:`atomic_write` (``.<name>.tmp-<random><suffix>``).
+TEMP_MARK = ".tmp-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrite: bool = True,
                  suffix: str = ".tmp") -> Path:
     """Call ``write(tmp_path)`` then move the temp file onto ``path``.
@@ -36,10 +42,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
     if not overwrite and path.exists():
         raise FileExistsError(f"{path} already exists; refusing to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TEMP_MARK}", suffix=suffix)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600: outputs follow the user's umask
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -153,3 +160,24 @@ def unchanged(record: Any, inputs: Any) -> bool:
     score cache and by the pipeline's submission step.
     """
     return isinstance(record, dict) and record.get("inputs") == stored_form(inputs)
+
+
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Delete the temp files a killed :func:`atomic_write` left in ``folder``.
+
+    Call it only while owning the folder (``common.locks.folder_lock``): a living writer's
+    temp file would go too.
+
+    Returns:
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(f".*{TEMP_MARK}*") if recursive else folder.glob(f".*{TEMP_MARK}*")
+    removed = []
+    for path in found:
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.io import atomic_write
+
 __all__ = ["speed_accuracy_plot", "overlay", "write_overlays", "STUDY_TABLE"]
 
 #: The study's Table 4.4: stage-2 test score and training time on an NVIDIA K80.
@@ -66,11 +68,10 @@ def speed_accuracy_plot(table: pd.DataFrame, path: Path, title: str = "") -> Pat
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
+    finally:
+        plt.close(fig)
     return path
 
 
