@@ -11,9 +11,11 @@ import os
 import platform
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["cpu_model", "cpu_count", "worker_threads", "gpu_names", "machine_description", "device_description"]
+__all__ = ["cpu_model", "cpu_count", "worker_threads", "NvidiaSmi", "nvidia_smi", "gpu_names", "count_names",
+           "machine_description", "device_description"]
 
 
 def cpu_model() -> str:
@@ -27,16 +29,47 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+@dataclass
+class NvidiaSmi:
+    """What ``nvidia-smi`` says about the GPUs of the machine.
+
+    Attributes:
+        installed: ``nvidia-smi`` is on ``PATH``.
+        names: One name per GPU (empty when there is none, or when it failed).
+        driver: The driver version (``""`` when unknown).
+        error: Its first error line when it ran but failed (e.g. no driver loaded).
+    """
+
+    installed: bool = False
+    names: list[str] = field(default_factory=list)
+    driver: str = ""
+    error: str = ""
+
+
+def nvidia_smi(timeout: float = 20.0) -> NvidiaSmi:
+    """Ask ``nvidia-smi`` for the GPU names and the driver version."""
+    if shutil.which("nvidia-smi") is None:
+        return NvidiaSmi()
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return NvidiaSmi(True, error=f"nvidia-smi did not answer ({type(exc).__name__})")
+    if out.returncode != 0:
+        lines = [ln.strip() for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
+        return NvidiaSmi(True, error=lines[0] if lines else f"nvidia-smi exit {out.returncode}")
+    rows = [[c.strip() for c in line.split(",")] for line in out.stdout.splitlines() if line.strip()]
+    return NvidiaSmi(True, [r[0] for r in rows], rows[0][1] if rows and len(rows[0]) > 1 else "")
+
+
 def gpu_names() -> list[str]:
     """NVIDIA GPU names from ``nvidia-smi`` (empty when there is none)."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+    return nvidia_smi().names
+
+
+def count_names(names: list[str]) -> str:
+    """``["H200", "H200"]`` -> ``"2x H200"`` (``", "``-joined per kind)."""
+    return ", ".join(f"{n}x {g}" for g, n in _count(names))
 
 
 def cpu_count() -> int:
@@ -56,7 +89,7 @@ def machine_description() -> str:
     """One line, e.g. ``Intel Xeon ... (2 cores), no GPU``."""
     cores = cpu_count()
     gpus = gpu_names()
-    gpu = ", ".join(f"{n}x {g}" for g, n in _count(gpus)) if gpus else "no GPU"
+    gpu = count_names(gpus) if gpus else "no GPU"
     return f"{cpu_model()} ({cores} cores), {gpu}"
 
 

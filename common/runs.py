@@ -13,20 +13,21 @@ Layout of ``runs/<run_name>/``::
 A run killed at any point (even ``kill -9``) resumes from its last completed epoch
 when the same command runs again: every file is written to a temp name and renamed,
 and ``state.json`` is written last.
+
+This module does not import Keras. The training callbacks, seeding, mixed precision and
+multi-device set-up are in :mod:`common.training` (still importable from here by name).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from common.config import save_config, to_dict
-from common.io import atomic_write, atomic_write_text, read_json, write_json
+from common.io import atomic_write_text, read_json, write_json
 
 
 class RunConflictError(RuntimeError):
@@ -154,129 +155,16 @@ def resume(run: RunDir, model: Any) -> int:
     return epoch
 
 
-def _keras_callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class ResumableCheckpoint(_keras_callback_base()):
-    """Save last/best weights (with optimizer state) and run state after every epoch; early stopping.
-
-    Args:
-        run: The run folder.
-        monitor: Log key to watch (e.g. ``"val_loss"``); falls back to ``"loss"``.
-        mode: ``"min"`` or ``"max"``.
-        patience: Stop after this many epochs without improvement (``None``: never).
-    """
-
-    def __init__(self, run: RunDir, monitor: str = "val_loss", mode: str = "min",
-                 patience: int | None = None):
-        super().__init__()
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.run, self.monitor, self.mode, self.patience = run, monitor, mode, patience
-
-    def _improved(self, value: float, best: float | None) -> bool:
-        if best is None or math.isnan(best):
-            return True
-        return value < best if self.mode == "min" else value > best
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        value = logs.get(self.monitor, logs.get("loss"))
-        state = self.run.load_state()
-        atomic_write(self.run.last_weights, self.model.save_weights, suffix=".weights.h5")
-        if value is not None and self._improved(float(value), state.get("best")):
-            state["best"], state["best_epoch"], state["wait"] = float(value), epoch + 1, 0
-            atomic_write(self.run.best_weights, lambda tmp: shutil.copyfile(self.run.last_weights, tmp),
-                         suffix=".weights.h5")
-        else:
-            state["wait"] = int(state.get("wait", 0)) + 1
-        state["epoch"] = epoch + 1
-        state["monitor"] = self.monitor
-        if self.patience is not None and state["wait"] >= self.patience:
-            print(f"[runs] early stop: {self.monitor} did not improve for {self.patience} epochs")
-            state["finished"] = True
-            self.model.stop_training = True
-        self.run.save_state(state)
+# The Keras side (callbacks, seeding, precision, devices) lives in common.training; the old
+# names stay importable from here, loaded on first use so that importing this module never
+# imports Keras.
+_MOVED_TO_TRAINING = ("ResumableCheckpoint", "TimeBudget", "training_callbacks", "seed_everything",
+                      "set_mixed_precision", "distribution_strategy")
 
 
-def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min",
-                       patience: int | None = None, tensorboard: bool = True) -> list:
-    """The standard callbacks: checkpoint/resume, CSV history, TensorBoard."""
-    import keras
+def __getattr__(name: str):
+    if name in _MOVED_TO_TRAINING:
+        from common import training
 
-    callbacks = [ResumableCheckpoint(run, monitor, mode, patience),
-                 keras.callbacks.CSVLogger(str(run.history_csv), append=True)]
-    if tensorboard:
-        import importlib.util
-
-        missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
-        if missing:  # Keras' TensorBoard writer needs both
-            print(f"[runs] TensorBoard logs skipped: {' and '.join(missing)} not installed "
-                  f"(backend {keras.backend.backend()})")
-        else:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False))
-    return callbacks
-
-
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, numpy and the backend; make TF ops deterministic on CPU."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # noqa: BLE001 - not fatal: only affects bitwise repeatability
-            pass
-
-
-def distribution_strategy(gpus: int | None = None):
-    """``MirroredStrategy`` when several GPUs are visible (TF backend), else the default."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    visible = tf.config.list_logical_devices("GPU")
-    if gpus is not None:
-        visible = visible[:gpus]
-    if len(visible) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in visible])
-    return tf.distribute.get_strategy()
-
-
-def set_mixed_precision(enabled: bool) -> None:
-    """Switch Keras' global dtype policy between ``mixed_float16`` and ``float32``."""
-    import keras
-
-    keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
-
-
-class TimeBudget(_keras_callback_base()):
-    """Stop training once ``seconds`` of wall-clock time have passed (checked every batch).
-
-    The epoch in progress is cut short, then ``on_epoch_end`` callbacks still run,
-    so the last checkpoint holds the weights at the deadline.
-    """
-
-    def __init__(self, seconds: float | None):
-        super().__init__()
-        self.seconds = seconds
-        self.start: float | None = None
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        import time
-
-        self.start = time.monotonic()
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        import time
-
-        if self.seconds is not None and time.monotonic() - self.start >= self.seconds:
-            self.model.stop_training = True
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

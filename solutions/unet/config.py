@@ -92,6 +92,13 @@ class DataConfig:
         val_fraction: Share of the training folds held out for validation / early stopping.
         border_width: Watershed target: width in pixels of the border map.
         max_train_images: Use at most this many training images (0 = all; tests, demos).
+        normalise: Per-image input normalisation, ``common.normalise.normalise_image``
+            mode (``none``, ``percentile``, ``gray_invert``, ...), applied before
+            augmentation in training and before TTA in prediction.
+        scale_range: ``[lo, hi]`` random-scale factors of the augmentation (e.g.
+            ``[0.5, 2.0]``); empty: the ``augment`` level's own range.
+        stain_augment: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
+        blur_noise: Probability of a Gaussian blur, and of Gaussian noise, on top of the level.
     """
 
     input_size: int = 256
@@ -100,8 +107,20 @@ class DataConfig:
     val_fraction: float = 0.1
     border_width: int = 2
     max_train_images: int = 0
+    normalise: str = "none"
+    scale_range: tuple[float, ...] = ()
+    stain_augment: float = 0.0
+    blur_noise: float = 0.0
 
     def validate(self) -> None:
+        from common.normalise import MODES
+
+        if self.normalise not in MODES:
+            raise ConfigError(f"data.normalise must be one of {list(MODES)}, got {self.normalise!r}")
+        if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
+            raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
+        if not (0.0 <= self.stain_augment <= 1.0 and 0.0 <= self.blur_noise <= 1.0):
+            raise ConfigError("data.stain_augment and data.blur_noise are probabilities in [0, 1]")
         if self.input_size < 16 or self.crop_size < 16:
             raise ConfigError("data.input_size and data.crop_size must be >= 16")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -148,7 +167,11 @@ class TrainConfig:
             counted over resumes.
         workers: Threads building batches (1 = in the training loop).
         mixed_precision: ``mixed_float16`` policy (GPU).
-        gpus: Use at most this many GPUs (0 = all visible).
+        gpus: Devices for one run: 0 or 1 = one device (the backend's default); N > 1 =
+            data parallel over the first N GPUs (``tf.distribute.MirroredStrategy`` under
+            TensorFlow, ``keras.distribution.DataParallel`` under JAX; ``batch_size`` is the
+            global batch and must be divisible by N); -1 = every visible GPU. See
+            ``common.training.distribution``.
         tensorboard: Write TensorBoard logs.
     """
 
@@ -175,6 +198,9 @@ class TrainConfig:
             raise ConfigError("train.lr_schedule 'cosine_time' needs train.time_budget_s > 0")
         if self.patience < 0 or self.time_budget_s < 0 or self.workers < 1:
             raise ConfigError("train.patience/time_budget_s must be >= 0 and workers >= 1")
+        from common.devices import validate_gpus
+
+        validate_gpus(self.gpus, self.batch_size)
 
 
 @dataclass
@@ -205,6 +231,39 @@ class PostConfig:
 
 
 @dataclass
+class ScaleNormConfig:
+    """Test-time scale normalisation (see ``common.scale``): predict once, estimate the
+    median nucleus area, rescale the image so it matches the training one, predict again
+    and map the maps back to the original size.
+
+    Attributes:
+        enabled: Do it (watershed U-Net only).
+        target_area: Nucleus area in pixels to rescale to (0: the training median saved
+            in the run's ``nucleus_size.json``).
+        estimate: ``"instances"`` (median area of the first pass's post-processed
+            instances) or ``"body"`` (of the connected components of the body map).
+        min_scale: Smallest factor.
+        max_scale: Largest factor.
+        tolerance: No rescale while ``target / area`` is within ``[1/(1+t), 1+t]``.
+        max_pixels: Most pixels of the rescaled image (bounds memory).
+    """
+
+    enabled: bool = False
+    target_area: float = 0.0
+    estimate: Literal["instances", "body"] = "instances"
+    min_scale: float = 0.25
+    max_scale: float = 4.0
+    tolerance: float = 0.2
+    max_pixels: int = 1 << 24
+
+    def validate(self) -> None:
+        if not 0 < self.min_scale <= 1.0 <= self.max_scale:
+            raise ConfigError("predict.scale_norm needs 0 < min_scale <= 1 <= max_scale")
+        if self.target_area < 0 or self.tolerance < 0 or self.max_pixels < 1:
+            raise ConfigError("predict.scale_norm: target_area and tolerance must be >= 0, max_pixels >= 1")
+
+
+@dataclass
 class PredictConfig:
     """Inference.
 
@@ -220,6 +279,7 @@ class PredictConfig:
             dimension is fixed too (with the two above: one compiled shape under JAX).
         batch_pixels: Most input pixels per forward pass (0: no cap): a 1024x1024 tile
             goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
+        scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
     """
 
     tta: Literal["none", "flip", "d4"] = "none"
@@ -229,6 +289,7 @@ class PredictConfig:
     batch_size: int = 8
     static_batch: bool = False
     batch_pixels: int = 1 << 20
+    scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
 
 
 @dataclass
@@ -269,6 +330,8 @@ class UNetConfig:
                               f"of the network stride {self.model.stride}")
         if self.n_folds < 2:
             raise ConfigError("n_folds must be >= 2")
+        if self.predict.scale_norm.enabled and self.model.kind == "baseline":
+            raise ConfigError("predict.scale_norm needs the watershed U-Net (the baseline resizes every image)")
 
     @property
     def n_outputs(self) -> int:

@@ -14,7 +14,6 @@ again resumes after the last completed epoch; a finished run is not retrained.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import sys
 import time
@@ -27,8 +26,8 @@ from common.data import DSBDataset
 from common.folds import get_folds, split_ids
 from common.io import read_json, write_json
 from common.machine import device_description
-from common.runs import (RunDir, TimeBudget, distribution_strategy, resume, seed_everything,
-                         set_mixed_precision, training_callbacks)
+from common.runs import RunDir, resume
+from common.training import TimeBudget, distribution, seed_everything, set_mixed_precision, training_callbacks
 from solutions.unet.config import UNetConfig
 
 import keras  # noqa: E402  (after common.* so the backend is configured once)
@@ -105,17 +104,20 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     from solutions.unet.dataset import CropDataset, ResizedDataset, load_items
 
     kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
-    fit_images, fit_labels = load_items(dataset, fit_ids)
-    val_images, val_labels = load_items(dataset, val_ids)
+    fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise)
+    val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
+    extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
+             "blur_noise": cfg.data.blur_noise}
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
-        aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed)
+        aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed,
+                                                                       **extra)
         train = ResizedDataset(fit_images, fit_labels, size, cfg.train.batch_size, cfg.train.steps_per_epoch,
                                aug, cfg.seed, training=True, **kw)
         val = ResizedDataset(val_images, val_labels, size, cfg.train.batch_size, training=False, **kw) \
             if val_ids else None
         return train, val
-    aug = build_augmenter(cfg.data.crop_size, cfg.data.augment, seed=cfg.seed)
+    aug = build_augmenter(cfg.data.crop_size, cfg.data.augment, seed=cfg.seed, **extra)
     common = dict(crop_size=cfg.data.crop_size, batch_size=cfg.train.batch_size, channels=cfg.model.channels,
                   border_width=cfg.data.border_width, seed=cfg.seed)
     train = CropDataset(fit_images, fit_labels, steps=cfg.train.steps_per_epoch, augmenter=aug,
@@ -125,16 +127,17 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
 
 
 def build_compiled_model(cfg: UNetConfig, steps_per_epoch: int = 1):
-    """Build and compile the configured network (inside the distribution strategy)."""
+    """Build and compile the configured network.
+
+    For ``train.gpus`` > 1 call it inside ``common.training.distribution`` (as
+    :func:`train_run` does), so that the variables are made on every replica.
+    """
     from solutions.unet.losses import build_loss, build_metrics
     from solutions.unet.model_watershed import build_model
 
-    strategy = distribution_strategy(cfg.train.gpus or None)
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
-        model = build_model(cfg)
-        model.compile(optimizer=_optimizer(cfg, steps_per_epoch), loss=build_loss(cfg.loss),
-                      metrics=build_metrics(cfg.loss))
+    model = build_model(cfg)
+    model.compile(optimizer=_optimizer(cfg, steps_per_epoch), loss=build_loss(cfg.loss),
+                  metrics=build_metrics(cfg.loss))
     return model
 
 
@@ -161,24 +164,30 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
     seed_everything(cfg.seed)
     set_mixed_precision(cfg.train.mixed_precision)
     train_ds, val_ds = _datasets(cfg, dataset, fit_ids, val_ids)
-    model = build_compiled_model(cfg, len(train_ds))
-    initial_epoch = resume(run, model)
-    train_ds.epoch = initial_epoch
-    progress = Progress(run, cfg.train.batch_size, cfg.train.lr,
-                        cfg.train.time_budget_s if cfg.train.lr_schedule == "cosine_time" else 0.0)
-    callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
-                                   patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
-    callbacks.append(progress)
-    remaining = None
-    if cfg.train.time_budget_s > 0:
-        remaining = cfg.train.time_budget_s - progress.done["seconds"]
-        callbacks.append(TimeBudget(max(remaining, 0.0)))
-    if not run.finished and initial_epoch < cfg.train.epochs and (remaining is None or remaining > 0):
-        print(f"[unet] training {run.path.name}: {len(fit_ids)} images, {len(val_ids)} validation, "
-              f"{model.count_params():,} params, epochs {initial_epoch}->{cfg.train.epochs}, "
-              f"{len(train_ds)} steps/epoch, device {device_description()}", flush=True)
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.train.epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, verbose=verbose)
+    if cfg.model.kind != "baseline":  # the fold's nucleus size, for predict.scale_norm
+        from common.scale import save_nucleus_size
+
+        save_nucleus_size(run.path, train_ds.labels)
+    with distribution(cfg.train.gpus, cfg.train.batch_size) as dist:
+        model = build_compiled_model(cfg, len(train_ds))
+        initial_epoch = resume(run, model)
+        train_ds.epoch = initial_epoch
+        progress = Progress(run, cfg.train.batch_size, cfg.train.lr,
+                            cfg.train.time_budget_s if cfg.train.lr_schedule == "cosine_time" else 0.0)
+        callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
+                                       patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
+        callbacks.append(progress)
+        remaining = None
+        if cfg.train.time_budget_s > 0:
+            remaining = cfg.train.time_budget_s - progress.done["seconds"]
+            callbacks.append(TimeBudget(max(remaining, 0.0)))
+        device = device_description() + (f"; {dist.describe()}" if dist.replicas > 1 else "")
+        if not run.finished and initial_epoch < cfg.train.epochs and (remaining is None or remaining > 0):
+            print(f"[unet] training {run.path.name}: {len(fit_ids)} images, {len(val_ids)} validation, "
+                  f"{model.count_params():,} params, epochs {initial_epoch}->{cfg.train.epochs}, "
+                  f"{len(train_ds)} steps/epoch, device {device}", flush=True)
+            model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
+                      epochs=cfg.train.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
     state = run.load_state()
     done = read_json(progress.path, progress.done)
     summary = {
@@ -188,7 +197,7 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
         "epochs": int(state.get("epoch", 0)),
         "train_images_per_s": round(done["images"] / done["step_seconds"], 3) if done["step_seconds"] else None,
         "params": int(model.count_params()),
-        "device": device_description(),
+        "device": device,
     }
     run.mark_finished()
     write_json(summary_path, summary)

@@ -1,0 +1,300 @@
+"""The Keras side of training, shared by the solutions: callbacks, seeding, precision, devices.
+
+``common.runs`` owns the run folder and stays Keras-free; this module holds what needs
+Keras (and re-exports nothing else)::
+
+    seed_everything(cfg.seed)
+    set_mixed_precision(cfg.train.mixed_precision)
+    with distribution(cfg.train.gpus, cfg.train.batch_size) as dist:
+        model = build(cfg)                       # variables created on every replica
+        model.compile(optimizer=..., loss=...)
+        start = resume(run, model)
+        model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
+                  callbacks=training_callbacks(run) + [TimeBudget(seconds)], ...)
+
+``distribution(gpus)``: 0 or 1 trains on one device (the backend's default); N > 1 is
+data parallel over the first N GPUs (-1: every visible GPU), with
+``tf.distribute.MirroredStrategy`` under TensorFlow and ``keras.distribution.DataParallel``
+under JAX. The global batch is split between the replicas, so it must be divisible by N.
+Tests may use CPU devices as replicas with ``DSB_ALLOW_CPU_REPLICAS=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from common.devices import ENV_CPU_REPLICAS, DeviceError, check_replicas
+from common.io import atomic_write
+from common.runs import RunDir
+
+__all__ = ["ResumableCheckpoint", "TimeBudget", "training_callbacks", "seed_everything",
+           "set_mixed_precision", "Distribution", "distribution", "replica_devices",
+           "distribution_strategy", "EvenBatches"]
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Save last/best weights (with optimizer state) and run state after every epoch; early stopping.
+
+    Args:
+        run: The run folder.
+        monitor: Log key to watch (e.g. ``"val_loss"``); falls back to ``"loss"``.
+        mode: ``"min"`` or ``"max"``.
+        patience: Stop after this many epochs without improvement (``None``: never).
+    """
+
+    def __init__(self, run: RunDir, monitor: str = "val_loss", mode: str = "min",
+                 patience: int | None = None):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.run, self.monitor, self.mode, self.patience = run, monitor, mode, patience
+
+    def _improved(self, value: float, best: float | None) -> bool:
+        if best is None or math.isnan(best):
+            return True
+        return value < best if self.mode == "min" else value > best
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss"))
+        state = self.run.load_state()
+        atomic_write(self.run.last_weights, self.model.save_weights, suffix=".weights.h5")
+        if value is not None and self._improved(float(value), state.get("best")):
+            state["best"], state["best_epoch"], state["wait"] = float(value), epoch + 1, 0
+            atomic_write(self.run.best_weights, lambda tmp: shutil.copyfile(self.run.last_weights, tmp),
+                         suffix=".weights.h5")
+        else:
+            state["wait"] = int(state.get("wait", 0)) + 1
+        state["epoch"] = epoch + 1
+        state["monitor"] = self.monitor
+        if self.patience is not None and state["wait"] >= self.patience:
+            print(f"[runs] early stop: {self.monitor} did not improve for {self.patience} epochs")
+            state["finished"] = True
+            self.model.stop_training = True
+        self.run.save_state(state)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall-clock time have passed (checked every batch).
+
+    The epoch in progress is cut short, then ``on_epoch_end`` callbacks still run,
+    so the last checkpoint holds the weights at the deadline.
+    """
+
+    def __init__(self, seconds: float | None):
+        super().__init__()
+        self.seconds = seconds
+        self.start: float | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.seconds is not None and time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
+def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min",
+                       patience: int | None = None, tensorboard: bool = True) -> list:
+    """The standard callbacks: checkpoint/resume, CSV history, TensorBoard."""
+    callbacks = [ResumableCheckpoint(run, monitor, mode, patience),
+                 keras.callbacks.CSVLogger(str(run.history_csv), append=True)]
+    if tensorboard:
+        missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
+        if missing:  # Keras' TensorBoard writer needs both
+            print(f"[runs] TensorBoard logs skipped: {' and '.join(missing)} not installed "
+                  f"(backend {keras.backend.backend()})")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_dir), write_graph=False))
+    return callbacks
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, numpy and the backend; make TF ops deterministic on CPU."""
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # noqa: BLE001 - not fatal: only affects bitwise repeatability
+            pass
+
+
+def set_mixed_precision(enabled: bool) -> None:
+    """Switch Keras' global dtype policy between ``mixed_float16`` and ``float32``."""
+    keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
+
+
+# ----------------------------------------------------------------------------- devices
+def replica_devices(backend: str | None = None) -> tuple[list, str]:
+    """The devices data parallelism may use, and their kind.
+
+    Returns:
+        ``(devices, kind)``: the backend's GPUs (TensorFlow logical devices or JAX
+        devices) and ``"GPU"``; without a GPU and with ``DSB_ALLOW_CPU_REPLICAS=1``
+        (tests), the CPU devices and ``"CPU"``; else ``([], "GPU")``.
+    """
+    backend = backend or keras.backend.backend()
+    allow_cpu = os.environ.get(ENV_CPU_REPLICAS, "") == "1"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus or not allow_cpu:
+            return gpus, "GPU"
+        return tf.config.list_logical_devices("CPU"), "CPU"
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform in ("gpu", "cuda", "rocm")]
+        if gpus or not allow_cpu:
+            return gpus, "GPU"
+        return jax.devices("cpu"), "CPU"
+    return [], "GPU"
+
+
+@dataclass
+class Distribution:
+    """How a model trains: on one device, or data parallel over several.
+
+    Attributes:
+        backend: The Keras backend.
+        replicas: Number of devices the global batch is split over (1: no distribution).
+        devices: Their names (empty for one device: the backend's default).
+        strategy: The ``tf.distribute`` strategy (TensorFlow), else ``None``.
+    """
+
+    backend: str
+    replicas: int = 1
+    devices: list[str] = field(default_factory=list)
+    strategy: Any = None
+
+    def describe(self) -> str:
+        """E.g. ``"data parallel over 2 GPUs (MirroredStrategy)"``, or ``"one device"``."""
+        if self.replicas <= 1:
+            return "one device"
+        how = "MirroredStrategy" if self.backend == "tensorflow" else "keras.distribution.DataParallel"
+        return f"data parallel over {self.replicas} devices {self.devices} ({how})"
+
+    def even_batches(self, dataset):
+        """``dataset`` as is, or wrapped so that every batch splits evenly over the replicas.
+
+        JAX shards each batch over the devices and refuses a short last batch (5 images
+        over 2 devices); TensorFlow's strategy copes. See :class:`EvenBatches`.
+        """
+        if dataset is None or self.replicas <= 1 or self.backend != "jax":
+            return dataset
+        return EvenBatches(dataset, self.replicas)
+
+
+class EvenBatches(keras.utils.PyDataset):
+    """A ``PyDataset`` whose short batches are filled up to a multiple of ``replicas``.
+
+    Rows are repeated from the start of the same batch, so a few images of a short last
+    (validation) batch count twice in its loss. Full batches pass through unchanged.
+
+    Args:
+        dataset: The wrapped ``keras.utils.PyDataset`` yielding tuples of arrays
+            with the batch first.
+        replicas: The number of devices.
+    """
+
+    def __init__(self, dataset, replicas: int):
+        super().__init__(workers=getattr(dataset, "workers", 1),
+                         use_multiprocessing=getattr(dataset, "use_multiprocessing", False),
+                         max_queue_size=getattr(dataset, "max_queue_size", 10))
+        self.dataset, self.replicas = dataset, replicas
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        import numpy as np
+
+        batch = self.dataset[index]
+        n = len(batch[0])
+        want = -(-n // self.replicas) * self.replicas
+        if want == n:
+            return batch
+        take = np.arange(want) % n
+        return tuple(np.asarray(part)[take] for part in batch)
+
+    def on_epoch_end(self) -> None:
+        self.dataset.on_epoch_end()
+
+
+@contextlib.contextmanager
+def distribution(gpus: int = 0, batch_size: int | None = None,
+                 setting: str = "train.gpus") -> Iterator[Distribution]:
+    """Build, compile and fit a model inside this block to train on ``gpus`` devices.
+
+    Args:
+        gpus: 0 or 1: one device; N > 1: data parallel over the first N GPUs; -1: over
+            every visible GPU.
+        batch_size: The global batch size, checked to be divisible by the replica count.
+        setting: How the user set ``gpus``, for error messages.
+
+    Yields:
+        The :class:`Distribution` in force (its ``strategy`` scope is entered under
+        TensorFlow; the global Keras distribution is set under JAX and restored after).
+
+    Raises:
+        DeviceError: fewer GPUs than asked for (a :class:`common.config.ConfigError`).
+        common.config.ConfigError: the batch size does not split over the replicas.
+    """
+    backend = keras.backend.backend()
+    if gpus in (0, 1):
+        yield Distribution(backend)
+        return
+    found, kind = replica_devices(backend)
+    names = [getattr(d, "name", None) or f"{d.platform}:{d.id}" for d in found]
+    n = check_replicas(gpus, len(found), backend, batch_size, setting, kind)
+    if n <= 1:
+        yield Distribution(backend)
+        return
+    names = names[:n]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy(names)
+        with strategy.scope():
+            yield Distribution(backend, n, names, strategy)
+        return
+    if backend != "jax":
+        raise DeviceError(f"{setting}={gpus}: data parallel training needs KERAS_BACKEND tensorflow or jax, "
+                          f"not {backend}")
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=found[:n]))
+    try:
+        yield Distribution(backend, n, names)
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+def distribution_strategy(gpus: int | None = None):
+    """Deprecated (use :func:`distribution`): the ``tf.distribute`` strategy of old callers.
+
+    ``MirroredStrategy`` over the first ``gpus`` (default: all) visible GPUs when there
+    are several, else the default strategy; ``None`` under another backend.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    visible = tf.config.list_logical_devices("GPU")
+    if gpus is not None:
+        visible = visible[:gpus]
+    if len(visible) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in visible])
+    return tf.distribute.get_strategy()
