@@ -22,7 +22,7 @@ import pandas as pd
 from common.data import DSBDataset, image_folders
 from common.io import atomic_write, atomic_write_text, read_json
 from common.machine import machine_description
-from common.paths import Workspace
+from common.paths import GROUP_SPLIT_DIR, Workspace
 from common.predictions import list_predictions
 from ensemble.evaluate import ScoreCache, Truth, n_missing
 from ensemble.run import expected_ids
@@ -130,6 +130,50 @@ def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     return table, per_image
 
 
+def split_workspaces(ws: Workspace) -> tuple[Workspace, Workspace]:
+    """The ``(stratified, group)`` workspaces of the work root ``ws`` belongs to.
+
+    A group split lives in ``<work>/split-group/`` (``Workspace.from_args``), so either
+    one finds the other.
+    """
+    if ws.split_by == "group":
+        return Workspace(ws.root.parent, ws.data_dir), ws
+    return ws, Workspace(ws.root / GROUP_SPLIT_DIR, ws.data_dir, "group")
+
+
+def _read_folds_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame(columns=["cluster", "group"])
+    return pd.read_csv(path, dtype={"image_id": str, "cluster": str, "group": str}).set_index("image_id")
+
+
+def _split_columns(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
+                   test_split: str, ensemble: str, table: pd.DataFrame,
+                   per_image: dict[str, pd.Series]) -> tuple[pd.DataFrame, dict[str, pd.Series], pd.DataFrame]:
+    """Both splits' OOF scores side by side, when the other split has predictions.
+
+    Returns:
+        ``(table, group_per_image, group_folds)``: ``table`` gains ``stratified_oof_score``,
+        ``group_oof_score`` and ``gap`` (stratified − group) when both splits were run;
+        the group split's per-image OOF scores and its ``folds_group.csv`` (empty without it).
+    """
+    strat_ws, group_ws = split_workspaces(ws)
+    other = group_ws if ws.split_by != "group" else strat_ws
+    if not (other.root / "predictions").is_dir():
+        if ws.split_by == "group":
+            return table, per_image, _read_folds_table(group_ws.folds_csv)
+        return table, {}, pd.DataFrame()
+    other_table, other_per_image = collect_rows(other, data_dir, solutions, folds, test_split, ensemble)
+    table = table.copy()
+    mine = table["oof_score"]
+    theirs = other_table["oof_score"].reindex(table.index)
+    table["stratified_oof_score"] = theirs if ws.split_by == "group" else mine
+    table["group_oof_score"] = mine if ws.split_by == "group" else theirs
+    table["gap"] = table["stratified_oof_score"] - table["group_oof_score"]
+    group_per_image = per_image if ws.split_by == "group" else other_per_image
+    return table, group_per_image, _read_folds_table(group_ws.folds_csv)
+
+
 def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFrame:
     cols = {}
     for name, s in per_image.items():
@@ -151,6 +195,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     out = ws.reports_dir
     out.mkdir(parents=True, exist_ok=True)
     table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble)
+    table, group_per_image, group_folds = _split_columns(ws, data_dir, solutions, folds, test_split,
+                                                         ensemble, table, per_image)
     public = table.drop(columns=[c for c in table.columns if c.startswith("_")])
     atomic_write(out / "scores.csv", lambda tmp: public.to_csv(tmp))
     machine = machine_description()
@@ -175,6 +221,10 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         "OOF score": [fmt(v, 3) for v in table["oof_score"]],
         "OOF images": [fmt(v) + (f" ({fmt(m)} missing)" if m else "")
                        for v, m in zip(table["oof_images"], table["oof_missing"])],
+        **({"Stratified OOF": [fmt(v, 3) for v in table["stratified_oof_score"]],
+            "Group OOF": [fmt(v, 3) for v in table["group_oof_score"]],
+            "Gap (strat − group)": [fmt(v, 3) for v in table["gap"]]}
+           if "gap" in table.columns else {}),
         "Test score": [fmt(v, 3) for v in table["test_score"]],
         "Train time (s, Σ folds)": [fmt(v, 0) for v in table["train_seconds"]],
         "Epochs per fold": table["epochs"].astype(str).tolist(),
@@ -188,6 +238,22 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     per_type = _per_type(per_image, clusters)
     per_type_md = markdown_table(per_type.map(lambda v: fmt(v, 3)), index_name="Model") \
         if not per_type.empty else "(no OOF predictions)"
+    group_md = []
+    if group_per_image and not group_folds.empty:
+        by_type = _per_type(group_per_image, group_folds["cluster"])
+        by_group = _per_type(group_per_image, group_folds["group"])
+        fold_of = group_folds.groupby("group")["fold"].first()
+        by_group.columns = [f"{c} f{fold_of.get(c.rsplit(' (', 1)[0], '?')}" for c in by_group.columns]
+        group_md = [
+            "## Group folds: how the models do on image kinds they never saw", "",
+            "Out-of-fold scores on `folds_group.csv` (`--split-by group`, under "
+            f"`{GROUP_SPLIT_DIR}/`): every image is scored by a model that saw no image of its "
+            "group (its source kind, see `common.folds`). The gap to the stratified OOF score "
+            "above is what a new kind of image costs.", "",
+            "Per image type:", "",
+            markdown_table(by_type.map(lambda v: fmt(v, 3)), index_name="Model"), "",
+            "Per group (images; `fK`: the fold that held it out):", "",
+            markdown_table(by_group.T.map(lambda v: fmt(v, 3)), index_name="Group"), ""]
     lines = [
         f"# DSB2018 results{f' ({profile} profile)' if profile else ''}", "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} on **{machine}**.",
@@ -207,8 +273,13 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         "**inference**: test images per second, total images over total seconds of the "
         "predictions' `_summary*.json` (for the ensemble: every member fold model plus the "
         "merge, per image).",
-        "* **Params**: per model (for the ensemble: all member fold models).", "",
+        "* **Params**: per model (for the ensemble: all member fold models).",
+        *(["* **Stratified / Group OOF**: the OOF score on `folds.csv` (every fold holds every "
+           "image type) and on `folds_group.csv` (each source kind held out whole); **gap**: "
+           "their difference."] if "gap" in table.columns else []), "",
+        *([f"Split: **{ws.split_by}** folds (`{ws.folds_csv.name}`)."] if ws.split_by != "stratified" else []),
         "## OOF score per image type", "", per_type_md, "",
+        *group_md,
         "## The study's Table 4.4 (their numbers, not ours)", "",
         "Published in the study: stage-2 test score and training time on an NVIDIA K80. "
         "Shown for reference only; not produced by this repository.", "",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common.config import ConfigError
 from common.data import DataError
-from common.paths import Workspace
+from common.paths import SPLITS, Workspace
 from common.io import read_json
 from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
@@ -81,6 +81,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"smoke test: {TINY_SIZE[0]}+{TINY_SIZE[1]} demo images and "
                         "1 epoch of 1-2 steps per run")
     p.add_argument("--seed", type=int, default=42, help="folds seed (default 42)")
+    p.add_argument("--split-by", choices=SPLITS, default="stratified",
+                   help="fold split: stratified (default, folds.csv) or group (folds_group.csv: "
+                        "each image kind held out whole; everything under WORK/split-group/)")
     return p.parse_args(argv)
 
 
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace, echo=print) -> int:
     test_split = args.test_split or (
         "stage2_test_final" if args.profile == "full"
         and (choice.data_dir / "stage2_test_final").is_dir() else "stage1_test")
-    ws = Workspace(root, choice.data_dir)
+    ws = Workspace.from_args(root, choice.data_dir, args.split_by)  # group: root/split-group
     jobs = args.jobs or (2 if args.profile == "demo" and args.gpus == 0 else 1)
     ctx = Context(ws=ws, profile=args.profile, solutions=solutions, folds=folds, n_folds=n_folds,
                   test_split=test_split, gpus=args.gpus, jobs=jobs, force=args.force, tiny=args.tiny,

@@ -142,7 +142,10 @@ def split_sets(items: list[str], spec: SolutionSpec | None) -> list[str]:
 
 # ---------------------------------------------------------------------------- folds
 def folds_stage(ctx: Context) -> pd.DataFrame:
-    """Make or reuse ``WORK/folds.csv`` (``force``: the old one is moved aside)."""
+    """Make or reuse ``ctx.ws.folds_csv`` (``force``: the old one is moved aside).
+
+    That is ``WORK/folds.csv``, or ``WORK/split-group/folds_group.csv`` with ``--split-by group``.
+    """
     dataset = DSBDataset(ctx.ws.data_dir, "stage1_train")
     if ctx.force and ctx.ws.folds_csv.exists():
         ctx.move_aside(ctx.ws.folds_csv)
@@ -158,7 +161,8 @@ def folds_stage(ctx: Context) -> pd.DataFrame:
     if bad:
         raise PipelineError(f"--folds {bad}: folds.csv has folds 0..{ctx.n_folds - 1}")
     counts = df.groupby("cluster").size().to_dict()
-    ctx.echo(f"[folds] {ctx.ws.folds_csv}: {len(df)} images, {ctx.n_folds} folds, types {counts}")
+    groups = f", {df['group'].nunique()} groups (none split)" if "group" in df.columns else ""
+    ctx.echo(f"[folds] {ctx.ws.folds_csv}: {len(df)} images, {ctx.n_folds} folds{groups}, types {counts}")
     ctx.folds_df = df
     return df
 
@@ -179,7 +183,8 @@ def train_stage(ctx: Context) -> None:
             items = spec.set_items(ctx.profile, ctx.n_folds, ctx.tiny, tuple(split_sets(ctx.sets, spec)))
             cmd = python_cmd(spec.train_module(), "--config", str(spec.config(ctx.profile)),
                              "--fold", str(k), "--data", str(ctx.ws.data_dir),
-                             "--work", str(ctx.ws.root), "--run-name", name, *spec.set_args(items))
+                             "--work", str(ctx.ws.root), "--split-by", ctx.ws.split_by,
+                             "--run-name", name, *spec.set_args(items))
             tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log"))
     if tasks:
         run_tasks(tasks, ctx.gpus, ctx.echo, ctx.jobs)
@@ -230,7 +235,7 @@ def predict_stage(ctx: Context) -> None:
             if not summary.is_file():
                 raise PipelineError(f"{run}: not trained (no train_summary.json); run the train stage")
             common = ["--run", str(run), "--data", str(ctx.ws.data_dir), "--work", str(ctx.ws.root),
-                      "--solution", spec.name]
+                      "--split-by", ctx.ws.split_by, "--solution", spec.name]
             cmds, what = [], []
             # out-of-fold (a U-Net tunes its thresholds here, so it runs before test)
             oof_dir = ctx.ws.predictions_dir(spec.name, "oof")

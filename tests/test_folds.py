@@ -137,3 +137,96 @@ def test_split_ids():
     assert sorted(seen) == sorted(df.image_id)
     with pytest.raises(ValueError, match="fold 5"):
         split_ids(df, 5)
+
+
+# ------------------------------------------------------------------ group folds
+@dataclass
+class _KindDataset:
+    """Images of given (type, size, nucleus side): dark or bright background, square nuclei."""
+
+    spec: dict[str, tuple[str, int, int, int]]  # id -> (type, H, W, nucleus side)
+    ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = sorted(self.spec)
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        kind, h, w, side = self.spec[image_id]
+        bright = kind != "fluorescence"
+        img = np.full((h, w, 3), 220 if bright else 12, np.uint8)
+        for y in range(2, h - side, 3 * side):
+            img[y:y + side, 2:2 + side] = 40 if bright else 200
+            img[y:y + side, w // 2:w // 2 + side] = 40 if bright else 200
+        return img
+
+
+def _kinds() -> _KindDataset:
+    spec = {}
+    for i in range(16):  # one big kind, with small, middle and large nuclei
+        spec[f"big{i:02d}"] = ("fluorescence", 48, 48, (3, 6, 10)[i % 3])
+    for kind, size, n in (("fluorescence", 40, 4), ("brightfield", 56, 3), ("fluorescence", 64, 5)):
+        spec.update({f"{kind[:2]}{size}_{i}": (kind, size, size, 5) for i in range(n)})
+    return _KindDataset(spec)
+
+
+def test_group_folds_never_split_a_group_and_are_deterministic():
+    from common.folds import make_group_folds
+
+    ds = _kinds()
+    a, b = make_group_folds(ds, n_folds=4, seed=1), make_group_folds(ds, n_folds=4, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == ["image_id", "fold", "cluster", "group"]
+    assert (a.groupby("group")["fold"].nunique() == 1).all()
+    # the 16-image kind is over a fold's share (ceil(28/4) = 7): cut into 3 sub-kinds,
+    # s0 holding the small nuclei
+    big = a[a["image_id"].str.startswith("big")]
+    assert set(big["group"]) == {"fluorescence-48x48-s0", "fluorescence-48x48-s1", "fluorescence-48x48-s2"}
+    small = {f"big{i:02d}" for i in range(0, 16, 3)}
+    assert set(big.loc[big["group"] == "fluorescence-48x48-s0", "image_id"]) == small
+    assert a.set_index("image_id").loc["br56_0", "group"] == "brightfield-56x56"
+    sizes = a["fold"].value_counts()
+    assert sorted(sizes.index) == [0, 1, 2, 3] and sizes.max() - sizes.min() <= 5
+
+
+def test_get_folds_makes_group_folds_for_a_group_file(tmp_path):
+    from common.folds import GROUP_FOLDS_NAME, split_kind
+
+    ds = _kinds()
+    path = tmp_path / GROUP_FOLDS_NAME
+    assert split_kind(path) == "group" and split_kind(tmp_path / "folds.csv") == "stratified"
+    df = get_folds(ds, path, n_folds=3, seed=0)
+    assert "group" in df.columns and path.is_file()
+    pd.testing.assert_frame_equal(load_folds(path), df)
+    assert "group" not in get_folds(ds, tmp_path / "folds.csv", n_folds=3).columns
+    bad = df.copy()
+    bad.loc[bad.index[:2], "group"] = "same"
+    bad.loc[bad.index[:2], "fold"] = [0, 1]
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(FoldsError, match="bad.csv.*split across folds"):
+        load_folds(tmp_path / "bad.csv")
+    df.drop(columns="group").to_csv(path, index=False)  # a stratified table under the group name
+    with pytest.raises(FoldsError, match="group"):
+        get_folds(ds, path, n_folds=3)
+
+
+def test_group_folds_on_synthetic_data(synthetic_data_dir):
+    from common.folds import make_group_folds
+
+    df = make_group_folds(DSBDataset(synthetic_data_dir, "stage1_train"), n_folds=5, seed=42)
+    assert len(df) == 15 and (df.groupby("group")["fold"].nunique() == 1).all()
+    assert set(df["fold"]) == set(range(5))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_group_folds_on_real_data(real_data_dir):
+    """No group split across folds on stage1_train; prints the fold and group sizes."""
+    from common.folds import group_summary, make_group_folds
+
+    df = make_group_folds(DSBDataset(real_data_dir, "stage1_train"), n_folds=5, seed=42)
+    assert len(df) == 664 and (df.groupby("group")["fold"].nunique() == 1).all()
+    sizes = df["fold"].value_counts().sort_index()
+    print("\nfold sizes:", sizes.to_dict())
+    print(group_summary(df).to_string())
+    assert len(sizes) == 5 and sizes.min() >= 100  # no fold starved by one huge kind
+    assert (df.groupby("group").size() <= int(np.ceil(664 / 5))).all()
