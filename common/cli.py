@@ -9,6 +9,7 @@ that follow parsing: :func:`open_train_run` (config, workspace, run folder) and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-by", choices=SPLITS, default="stratified",
                         help="fold split: stratified (folds.csv, default) or group (folds_group.csv: "
                              "no image kind in two folds; runs live under WORK/split-group/)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also: DSB_DEBUG=1)")
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +117,22 @@ def resolve_run(run: str, ws: Workspace) -> Path:
     raise FileNotFoundError(f"run not found: {where}")
 
 
+def config_n_folds(cfg: Any) -> int | None:
+    """The number of folds a solution config trains with (``n_folds`` or ``train.n_folds``)."""
+    for holder in (cfg, getattr(cfg, "train", None)):
+        if isinstance(getattr(holder, "n_folds", None), int):
+            return holder.n_folds
+    return None
+
+
+def check_fold(fold: int, n_folds: int | None, source: Any = "the config") -> None:
+    """Raise :class:`common.folds.FoldsError` unless ``0 <= fold < n_folds``."""
+    from common.folds import FoldsError
+
+    if n_folds is not None and not 0 <= fold < n_folds:
+        raise FoldsError(f"--fold {fold}: {source} has {n_folds} folds (0..{n_folds - 1})")
+
+
 def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Workspace, Any]:
     """The config, workspace and prepared run folder of a parsed train command.
 
@@ -131,6 +150,7 @@ def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Wor
     from common.config import load_config
 
     cfg = load_config(config_cls, args.config, args.overrides)
+    check_fold(args.fold, config_n_folds(cfg), args.config)  # before any folder is made
     ws = workspace(args)
     run = _split_run_dir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"), ws.split_by)
     check_split(run, ws.split_by)  # before a solution looks at the folder (e.g. "finished")
@@ -183,19 +203,45 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
     return PredictTarget(dataset, list(dataset.ids), ws.predictions_dir(solution, f"test_fold{fold}"), fold, None)
 
 
+def debug_enabled() -> bool:
+    """Whether tracebacks are wanted (``--debug`` on the command line or ``DSB_DEBUG=1``)."""
+    return "--debug" in sys.argv[1:] or os.environ.get("DSB_DEBUG", "") not in ("", "0")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line; an ``OSError`` names its path and errno text."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc}"
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory ({exc})" if str(exc) else "out of memory"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
 def run_main(main: Callable[[], int], prog: str) -> int:
     """Run a command's ``main()``; an expected error prints one line and returns 2.
 
-    Expected errors are bad input the user can fix: a config error, a data error, a run
-    folder made for something else, a missing file. Their messages name the file; any
-    other exception keeps its traceback. Use as ``sys.exit(run_main(main, "python -m ..."))``.
+    Expected errors are bad input the user can fix: a config error (YAML syntax included),
+    a data error, a run folder made for something else or in use by another process, a fold
+    out of range, a missing, unreadable or unwritable file or a full disk (``OSError``
+    naming the path), an absurd size. Their messages name the file; with ``--debug`` or
+    ``DSB_DEBUG=1`` the traceback is shown instead. Any other exception keeps its
+    traceback. Use as ``sys.exit(run_main(main, "python -m ..."))``.
     """
     from common.config import ConfigError
     from common.data import DataError
+    from common.folds import FoldsError
+    from common.lifeline import follow_parent
+    from common.locks import FolderBusyError
     from common.runs import RunConflictError
 
+    follow_parent()  # started by the pipeline: stop when it dies
     try:
         return main()
-    except (ConfigError, DataError, RunConflictError, FileNotFoundError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+    except (ConfigError, DataError, RunConflictError, FoldsError, FolderBusyError, OSError,
+            MemoryError) as exc:
+        if debug_enabled():
+            raise
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -381,7 +381,7 @@ def split_ids(folds_df: pd.DataFrame, fold: int) -> tuple[list[str], list[str]]:
     """
     folds = sorted(set(folds_df["fold"].tolist()))
     if fold not in folds:
-        raise ValueError(f"fold {fold} not in the folds table (folds {folds})")
+        raise FoldsError(f"fold {fold} not in the folds table (folds {folds})")
     is_val = folds_df["fold"].to_numpy() == fold
     ids = folds_df["image_id"].astype(str).to_numpy()
     return sorted(ids[~is_val].tolist()), sorted(ids[is_val].tolist())

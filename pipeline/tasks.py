@@ -6,12 +6,18 @@ several at a time (one per GPU with ``CUDA_VISIBLE_DEVICES``, or ``jobs`` on the
 Each task's output goes to its own log file; the console gets one line when a command
 starts and one when it ends. A failed task's log tail is printed and the stage fails
 after the tasks already running have finished.
+
+Every command runs in its own process group with ``DSB_PARENT_PID`` set, so that
+:func:`stop_all` (called by ``run_all`` on Ctrl-C or SIGTERM) stops it with everything it
+started, and the command stops by itself if this process dies, even by ``kill -9``
+(``common.lifeline``).
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -21,9 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.lifeline import PARENT_ENV
 from common.paths import REPO_ROOT
 
-__all__ = ["Task", "TaskError", "run_tasks", "python_cmd", "tail"]
+__all__ = ["Task", "TaskError", "run_tasks", "python_cmd", "tail", "stop_all"]
+
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 class TaskError(RuntimeError):
@@ -66,9 +76,44 @@ def _env(device: str | None) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_ENV] = str(os.getpid())
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = device
     return env
+
+
+def _run_cmd(cmd: list[str], log, device: str | None) -> int:
+    """Run one command in its own process group; its exit status."""
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                            env=_env(device), process_group=0)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        return proc.wait()
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+
+def stop_all(grace_s: float = 20.0) -> int:
+    """SIGTERM the process group of every running command, SIGKILL what is left after
+    ``grace_s`` seconds, and wait for them; returns how many were running."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        deadline = time.monotonic() + wait
+        for proc in procs:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+    return len(procs)
 
 
 def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tuple[Task, int, float]:
@@ -80,8 +125,7 @@ def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tup
         for cmd in task.cmds:
             log.write(f"\n$ {' '.join(cmd)}\n")
             log.flush()
-            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                                env=_env(device)).returncode
+            rc = _run_cmd(cmd, log, device)
             if rc != 0:
                 break
     seconds = time.perf_counter() - start

@@ -1,0 +1,126 @@
+"""Bad input on a solution CLI is one line and exit 2; no orphan children (issue: reliability)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from common.cli import check_fold, config_n_folds, one_line
+from common.config import ConfigError, load_config
+from common.folds import FoldsError
+from common.paths import REPO_ROOT
+
+UNET_DEMO = REPO_ROOT / "solutions" / "unet" / "configs" / "demo.yaml"
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})})
+
+
+def test_fold_checks_and_one_line_errors(tmp_path):
+    from solutions.unet.config import UNetConfig
+
+    cfg = load_config(UNetConfig, UNET_DEMO, ["n_folds=2"])
+    assert config_n_folds(cfg) == 2
+    check_fold(1, 2)
+    with pytest.raises(FoldsError, match="--fold 7: .* 2 folds"):
+        check_fold(7, 2, UNET_DEMO)
+    with pytest.raises(ConfigError, match=r"train.epochs=\[1.*not valid YAML"):
+        load_config(UNetConfig, UNET_DEMO, ["train.epochs=[1"])
+    err = PermissionError(13, "Permission denied", str(tmp_path / "x"))
+    assert one_line(err) == f"{tmp_path / 'x'}: Permission denied"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra, message", [
+    (["--fold", "7", "--set", "n_folds=2"], "--fold 7"),
+    (["--fold", "0", "--set", "train.epochs=[1"], "not valid YAML"),
+])
+def test_train_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path, extra, message):
+    work = tmp_path / "work"
+    proc = _cli("solutions.unet.train", "--config", str(UNET_DEMO), "--work", str(work), *extra)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+    assert not (work / "runs").exists()
+
+
+@pytest.mark.slow
+def test_unwritable_work_folder_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    args = ("solutions.unet.train", "--config", str(UNET_DEMO), "--fold", "0",
+            "--work", str(blocker / "work"))
+    proc = _cli(*args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert str(blocker) in proc.stderr.strip().splitlines()[-1]
+    debug = _cli(*args, env={"DSB_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from pipeline.tasks import Task, run_tasks
+child = [sys.executable, "-c", "import os, time; from common.lifeline import follow_parent; "
+         "follow_parent(); open(os.environ['PIDFILE'], 'w').write(str(os.getpid())); time.sleep(120)"]
+run_tasks([Task("sleeper", [child], Path(sys.argv[1]))])
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        return "zombie" not in open(f"/proc/{pid}/status").read().lower()
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux")
+def test_a_child_stops_when_the_pipeline_is_killed_9(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path / "log.txt")], cwd=REPO_ROOT,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIDFILE": str(pidfile)})
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None, "child never started"
+        time.sleep(0.1)
+    child = int(pidfile.read_text())
+    assert _alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the child outlived its killed parent"
+
+
+def test_stop_all_stops_a_running_task_group(tmp_path):
+    import threading
+
+    from pipeline import tasks
+
+    cmd = [sys.executable, "-c", "import subprocess, sys, time; "
+           "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); time.sleep(120)"]
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "err", pytest.raises(tasks.TaskError, tasks.run_tasks,
+                             [tasks.Task("sleeper", [cmd], tmp_path / "log.txt")], echo=lambda s: None)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not tasks._LIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let it start its own child
+    assert tasks.stop_all(grace_s=5) == 1
+    thread.join(30)
+    assert not thread.is_alive() and not tasks._LIVE
