@@ -7,10 +7,21 @@ down-scale may drop some). Colour transforms (brightness, contrast, gamma, hue a
 saturation, channel shuffle, inversion, gray) make fluorescence, brightfield and
 histology images look like each other.
 
+Options beyond the level (all off by default, so a level means what it always meant):
+
+* ``scale_range=(lo, hi)``: the random-scale factors (e.g. ``(0.5, 2.0)``, the range of
+  nucleus sizes met at test time) instead of the level's; shrinking and enlarging are
+  equally likely (each uniform on its side of 1).
+* ``stain=p``: with probability ``p`` a stain/colour jitter: H&E stain-matrix jitter
+  (``HEStain``), HSV jitter or colour jitter (one of them).
+* ``blur_noise=p``: Gaussian blur with probability ``p`` and Gaussian noise with
+  probability ``p`` (the ``strong`` level already has both at 0.2 / 0.3).
+
 Example::
 
     aug = build_augmenter(crop_size=256, level="default")
     image, labels = aug(image, labels, rng_seed=7)   # uint8 [256,256,3], int32 [256,256]
+    wide = build_augmenter(128, "strong", scale_range=(0.5, 2.0), stain=0.3, blur_noise=0.2)
 """
 
 from __future__ import annotations
@@ -28,14 +39,30 @@ __all__ = ["LEVELS", "Augmenter", "build_augmenter", "random_crop"]
 LEVELS = ("none", "default", "strong")
 
 
-def _geometric(crop_size: int | None, level: str) -> list[A.BasicTransform]:
+def _random_scale(lo: float, hi: float, p: float) -> A.BasicTransform:
+    """Scale by a factor in ``[lo, hi]``: down or up with equal chance when the range spans 1."""
+    def one(a: float, b: float, prob: float = 1.0) -> A.RandomScale:
+        return A.RandomScale(scale_limit=(a - 1.0, b - 1.0), interpolation=cv2.INTER_LINEAR,
+                             mask_interpolation=cv2.INTER_NEAREST, p=prob)
+
+    if lo < 1.0 < hi:
+        return A.OneOf([one(lo, 1.0), one(1.0, hi)], p=p)
+    return one(lo, hi, p)
+
+
+def _geometric(crop_size: int | None, level: str,
+               scale_range: tuple[float, float] | None = None) -> list[A.BasicTransform]:
     transforms: list[A.BasicTransform] = []
     if level != "none":
-        limit = (-0.25, 0.33) if level == "default" else (-0.4, 0.6)  # factor 1 + limit
-        transforms.append(
-            A.RandomScale(scale_limit=limit, interpolation=cv2.INTER_LINEAR,
-                          mask_interpolation=cv2.INTER_NEAREST, p=0.5 if level == "default" else 0.7)
-        )
+        p = 0.5 if level == "default" else 0.7
+        if scale_range:
+            transforms.append(_random_scale(float(scale_range[0]), float(scale_range[1]), p))
+        else:
+            limit = (-0.25, 0.33) if level == "default" else (-0.4, 0.6)  # factor 1 + limit
+            transforms.append(
+                A.RandomScale(scale_limit=limit, interpolation=cv2.INTER_LINEAR,
+                              mask_interpolation=cv2.INTER_NEAREST, p=p)
+            )
     if crop_size is not None:
         transforms += [
             A.PadIfNeeded(min_height=crop_size, min_width=crop_size, position="random",
@@ -73,23 +100,52 @@ def _colour(level: str) -> list[A.BasicTransform]:
     ]
 
 
+def _extra_colour(stain: float, blur_noise: float) -> list[A.BasicTransform]:
+    """Stain/colour jitter and blur/noise, each applied with its own probability (0: off)."""
+    out: list[A.BasicTransform] = []
+    if stain > 0:
+        out.append(A.OneOf([
+            A.HEStain(method="random_preset", intensity_scale_range=(0.7, 1.3),
+                      intensity_shift_range=(-0.2, 0.2), augment_background=False),
+            A.HueSaturationValue(hue_shift_limit=20, sat_shift_limit=30, val_shift_limit=20),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.3, hue=0.05),
+        ], p=stain))
+    if blur_noise > 0:
+        out += [A.GaussianBlur(blur_limit=(3, 5), p=blur_noise),
+                A.GaussNoise(std_range=(0.01, 0.05), p=blur_noise)]
+    return out
+
+
 class Augmenter:
     """Callable ``(image, labels, rng_seed=None) -> (image, labels)``.
 
     Attributes:
         crop_size: Output side length, or ``None`` to keep the (possibly scaled) size.
         level: ``"none"``, ``"default"`` or ``"strong"``.
+        scale_range: ``(lo, hi)`` random-scale factors, or ``None`` for the level's.
+        stain: Probability of a stain/colour jitter (0: off).
+        blur_noise: Probability of blur, and of noise (0: off).
         transform: The underlying ``albumentations.Compose``.
     """
 
-    def __init__(self, crop_size: int | None, level: str, seed: int | None = None) -> None:
+    def __init__(self, crop_size: int | None, level: str, seed: int | None = None,
+                 scale_range: tuple[float, float] | None = None, stain: float = 0.0,
+                 blur_noise: float = 0.0) -> None:
         if level not in LEVELS:
             raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
         if crop_size is not None and crop_size < 1:
             raise ValueError(f"crop_size must be a positive int or None, got {crop_size}")
+        scale_range = tuple(scale_range) if scale_range else None
+        if scale_range is not None and (len(scale_range) != 2 or not 0 < scale_range[0] < scale_range[1]):
+            raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
+        if not (0.0 <= stain <= 1.0 and 0.0 <= blur_noise <= 1.0):
+            raise ValueError(f"stain and blur_noise are probabilities in [0, 1], got {stain}, {blur_noise}")
         self.crop_size = crop_size
         self.level = level
-        self.transform = A.Compose(_geometric(crop_size, level) + _colour(level), seed=seed)
+        self.scale_range, self.stain, self.blur_noise = scale_range, stain, blur_noise
+        extra = _extra_colour(stain, blur_noise) if level != "none" else []
+        self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level) + extra,
+                                   seed=seed)
 
     def __call__(
         self, image: np.ndarray, labels: np.ndarray, rng_seed: int | None = None
@@ -113,10 +169,13 @@ class Augmenter:
         return np.ascontiguousarray(out["image"], dtype=np.uint8), out["mask"].astype(np.int32)
 
     def __repr__(self) -> str:
-        return f"Augmenter(crop_size={self.crop_size}, level={self.level!r})"
+        return (f"Augmenter(crop_size={self.crop_size}, level={self.level!r}, scale_range={self.scale_range}, "
+                f"stain={self.stain}, blur_noise={self.blur_noise})")
 
 
-def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None) -> Augmenter:
+def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None,
+                    scale_range: tuple[float, float] | None = None, stain: float = 0.0,
+                    blur_noise: float = 0.0) -> Augmenter:
     """Build the shared augmentation pipeline.
 
     Args:
@@ -125,11 +184,15 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
             (labels padded with 0). ``None``: no crop.
         level: ``"none"`` (crop/pad only), ``"default"`` or ``"strong"``.
         seed: Initial seed of the random stream (``None``: random).
+        scale_range: ``(lo, hi)`` random-scale factors instead of the level's (e.g.
+            ``(0.5, 2.0)``); ignored for level ``"none"``.
+        stain: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
+        blur_noise: Probability of a Gaussian blur, and of Gaussian noise.
 
     Returns:
         An :class:`Augmenter`.
     """
-    return Augmenter(crop_size, level, seed)
+    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise)
 
 
 def _check(image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -89,3 +89,51 @@ def test_random_crop(sample):
     big_image, big_labels = random_crop(image, labels, 200, rng=np.random.default_rng(0))
     assert big_image.shape == (200, 200, 3) and (big_labels > 0).sum() == (labels > 0).sum()
     assert random_crop(image, None, 32)[1] is None
+
+
+def test_options_off_build_the_level_unchanged(sample):
+    image, labels = sample
+    for level in ("default", "strong"):
+        plain, same = build_augmenter(64, level, seed=3), build_augmenter(64, level, seed=3, scale_range=None,
+                                                                          stain=0.0, blur_noise=0.0)
+        assert repr(plain.transform) == repr(same.transform)
+        for seed in range(3):
+            a, b = plain(image, labels, rng_seed=seed), same(image, labels, rng_seed=seed)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_scale_range_covers_shrinking_and_enlarging():
+    image = np.zeros((60, 60, 3), np.uint8)
+    labels = np.zeros((60, 60), np.int32)
+    image[20:40, 20:40], labels[20:40, 20:40] = 200, 1
+    aug = build_augmenter(None, "strong", scale_range=(0.5, 2.0))
+    sides = [aug(image, labels, rng_seed=s)[1].shape[0] for s in range(60)]
+    assert min(sides) >= 30 and max(sides) <= 120
+    assert any(s < 50 for s in sides) and any(s > 80 for s in sides)  # both directions
+    narrow = build_augmenter(None, "strong", scale_range=(1.5, 2.0))
+    assert all(s == 60 or 90 <= s <= 120 for s in (narrow(image, labels, rng_seed=s)[1].shape[0]
+                                                   for s in range(20)))
+
+
+@pytest.mark.parametrize("kind", ["fluorescence", "histology"])
+def test_stain_and_blur_noise_keep_labels(kind):
+    image, labels = render_sample(1, 0, kind, (80, 120))
+    aug = build_augmenter(64, "default", stain=1.0, blur_noise=1.0)
+    assert "HEStain" in repr(aug.transform) and "GaussNoise" in repr(aug.transform)
+    ids = set(np.unique(labels).tolist())
+    changed = 0
+    for seed in range(6):
+        out_image, out_labels = aug(image, labels, rng_seed=seed)
+        assert out_image.dtype == np.uint8 and out_image.shape == (64, 64, 3)
+        assert set(np.unique(out_labels).tolist()) <= ids
+        ref_image, ref_labels = build_augmenter(64, "default")(image, labels, rng_seed=seed)
+        changed += not np.array_equal(out_image, ref_image)
+    assert changed >= 5
+
+
+def test_bad_options(sample):
+    with pytest.raises(ValueError, match="scale_range"):
+        build_augmenter(64, scale_range=(2.0, 0.5))
+    with pytest.raises(ValueError, match="probabilities"):
+        build_augmenter(64, stain=1.5)
