@@ -28,20 +28,24 @@ from solutions.unet.targets import make_targets
 Augmenter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def load_items(dataset, ids: Sequence[str], threads: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_items(dataset, ids: Sequence[str], threads: int = 0,
+               normalise: str = "none") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Read images (uint8 [H,W,3]) and labels (int32 [H,W]) of ``ids`` into memory.
 
     Args:
         dataset: Has ``load_image(id)`` and ``load_labels(id)``.
         ids: Image ids, in the order returned.
         threads: Reader threads (0: ``common.machine.worker_threads(8)``); PNG decoding releases the GIL.
+        normalise: ``common.normalise.normalise_image`` mode applied to each whole image
+            as it is read (before any crop or augmentation; ``data.normalise``).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from common.machine import worker_threads
+    from common.normalise import normalise_image
 
     def one(image_id: str) -> tuple[np.ndarray, np.ndarray]:
-        return dataset.load_image(image_id), dataset.load_labels(image_id)
+        return normalise_image(dataset.load_image(image_id), normalise), dataset.load_labels(image_id)
 
     with warnings.catch_warnings():  # a few real masks overlap by a pixel or two: expected
         warnings.filterwarnings("ignore", message=".*covered by more than one mask")

@@ -10,6 +10,10 @@ feeds the network one input shape, ``[batch_size, 256, 256, 3]``: one XLA compil
 under JAX, where the forward pass is the model's jitted ``predict_on_batch``.
 
 ``predict_image(model, image, cfg) -> float32 [H,W,C]`` at the image's original size.
+It first normalises the image with ``common.normalise.normalise_image`` (``data.normalise``,
+the function training uses), then predicts the TTA views; with ``predict.scale_norm`` it
+predicts twice: once to estimate the nucleus size, once on the image rescaled so its
+nuclei have the training size (``common.scale``), and maps the result back.
 """
 
 from __future__ import annotations
@@ -209,14 +213,20 @@ def predict_resized(model, image: np.ndarray, size: int) -> np.ndarray:
     return predict_resized_views(model, [image], size)[0]
 
 
-def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.ndarray:
-    """Predict one image as the config says, averaging over TTA views.
+def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params: dict | None = None,
+                  target_area: float = 0.0, info: dict | None = None) -> np.ndarray:
+    """Predict one image as the config says: normalise, TTA views, optional scale normalisation.
 
     Args:
         model: The trained network.
-        image: uint8 [H,W,3].
+        image: uint8 [H,W,3] as loaded.
         cfg: :class:`~solutions.unet.config.UNetConfig`.
         tta: ``"none"``, ``"flip"`` or ``"d4"`` (default ``cfg.predict.tta``).
+        params: Post-processing params of the first pass when ``predict.scale_norm``
+            estimates from instances (default: the config's untuned ones).
+        target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when
+            ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
+        info: If given, receives ``{"area", "scale"}`` of the scale normalisation.
 
     Returns:
         float32 [H,W,C] maps in 0..1 at the original size.
@@ -224,6 +234,37 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None) -> np.n
     tta = tta or cfg.predict.tta
     if tta not in _VIEWS:
         raise ValueError(f"unknown TTA {tta!r}; choose one of {list(_VIEWS)}")
+    from common.normalise import normalise_image
+
+    x = normalise_image(image, cfg.data.normalise)
+    prob = _predict_views(model, x, cfg, tta)
+    sn = cfg.predict.scale_norm
+    if not sn.enabled:
+        return prob
+    from common.scale import estimate_nucleus_size, rescale, resize_to, scale_factor
+
+    target = sn.target_area or target_area
+    if not target or target <= 0:
+        raise ValueError("predict.scale_norm is enabled but there is no target area: set "
+                         "predict.scale_norm.target_area or give the run's nucleus_size.json")
+    if sn.estimate == "instances":
+        from common.instances import probs_to_instances
+        from solutions.unet.config import default_params
+
+        area = estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
+    else:
+        area = estimate_nucleus_size(prob)
+    factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
+    if info is not None:
+        info.update(area=area, scale=factor)
+    if factor == 1.0:
+        return prob
+    scaled = _predict_views(model, rescale(x, factor), cfg, tta)
+    return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+
+
+def _predict_views(model, image: np.ndarray, cfg, tta: str) -> np.ndarray:
+    """The TTA views of one (normalised) image through the network, averaged: float32 [H,W,C]."""
     views = []
     for k, flip in _VIEWS[tta]:
         view = np.rot90(image, k)

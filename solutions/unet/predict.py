@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
 from common.io import read_json
@@ -41,7 +43,7 @@ from common.predictions import (
 from common.runs import RunDir
 from solutions.unet.config import UNetConfig, default_params
 
-__all__ = ["default_params", "load_model", "load_params", "main", "predict_ids", "relabel",
+__all__ = ["default_params", "load_model", "load_params", "load_target_area", "main", "predict_ids", "relabel",
            "resolve_run"]
 
 
@@ -60,16 +62,50 @@ def load_model(run: RunDir, cfg: UNetConfig):
     return model
 
 
+def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
+    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off).
+
+    ``predict.scale_norm.target_area`` if set, else the run's ``nucleus_size.json``
+    (written by training); a run trained before that file existed gets it measured now
+    from its training images' labels (``run_info.json``) and written.
+    """
+    sn = cfg.predict.scale_norm
+    if not sn.enabled:
+        return 0.0
+    if sn.target_area > 0:
+        return float(sn.target_area)
+    from common.scale import NUCLEUS_SIZE_FILE, load_nucleus_size, save_nucleus_size
+
+    area = load_nucleus_size(run.path)
+    if area is None:
+        info = read_json(run.info_path)
+        if not info or "fit_ids" not in info or "data_dir" not in info:
+            raise FileNotFoundError(f"{run.path / NUCLEUS_SIZE_FILE}: missing, and {run.info_path} does not "
+                                    "list the training images to measure it from")
+        from common.data import DSBDataset
+        from solutions.unet.dataset import load_items
+
+        print(f"[predict] measuring the training nucleus size of {run.path.name} "
+              f"({len(info['fit_ids'])} label images)", flush=True)
+        labels = load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1]
+        area = save_nucleus_size(run.path, labels)["target_area"]
+    return float(area)
+
+
 def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
-                tta: str | None, run: RunDir) -> dict:
+                tta: str | None, run: RunDir, target_area: float = 0.0) -> dict:
     """Predict ``ids`` into ``out_dir``.
 
     The network runs in this thread; each image's post-processing and ``.npz`` writing run
     on a few worker threads meanwhile (at most two images per worker wait in memory).
+    Images are normalised (``data.normalise``) inside ``predict_image``; with
+    ``predict.scale_norm`` its first pass is post-processed with ``params`` and the image
+    rescaled towards ``target_area`` (:func:`load_target_area`).
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
-        ``tta``); the caller writes it with ``common.predictions.write_folder_summary``
+        ``tta``, and with scale normalisation ``scale_norm``: target area, images rescaled,
+        median factor); the caller writes it with ``common.predictions.write_folder_summary``
         once the folder is final.
     """
     from solutions.unet.inference import predict_image
@@ -82,10 +118,13 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     workers = worker_threads(4)
+    factors = []
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for n, image_id in enumerate(ids, 1):
-            prob = predict_image(model, dataset.load_image(image_id), cfg, tta)
+            info: dict = {}
+            prob = predict_image(model, dataset.load_image(image_id), cfg, tta, params, target_area, info)
+            factors.append(info.get("scale", 1.0))
             pending.append(pool.submit(finish, image_id, prob))
             while len(pending) > 2 * workers:
                 pending.popleft().result()  # re-raises a worker's error here
@@ -96,7 +135,12 @@ def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Pa
     seconds = time.monotonic() - t0
     summary = {"n_images": len(ids), "seconds": round(seconds, 2),
                "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
-               "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta}
+               "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta,
+               "normalise": cfg.data.normalise}
+    if cfg.predict.scale_norm.enabled:
+        rescaled = [f for f in factors if f != 1.0]
+        summary["scale_norm"] = {"target_area": target_area, "n_rescaled": len(rescaled),
+                                 "median_factor": float(np.median(rescaled)) if rescaled else 1.0}
     return summary
 
 
@@ -133,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     model = load_model(run, cfg)
     params = load_params(run, cfg)
-    summary = {**predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run), "fold": fold}
+    summary = {**predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run,
+                             load_target_area(run, cfg)), "fold": fold}
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         from solutions.unet.tune import tune_run

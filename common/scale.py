@@ -1,0 +1,183 @@
+"""Nucleus size: estimate it, and rescale an image so its nuclei have the training size.
+
+Test-time scale normalisation (U-Net ``predict.scale_norm``):
+
+1. predict the image once and take the median nucleus area of that first pass
+   (:func:`estimate_nucleus_size`);
+2. the factor ``sqrt(target_area / area)``, clamped, and 1 (skip) when the area is
+   already within a tolerance of the target (:func:`scale_factor`);
+3. predict the :func:`rescale`-d image and map its probability maps back to the
+   original size (:func:`resize_to`) before post-processing.
+
+``target_area`` is the median over the training images of each image's median nucleus
+area, measured on the fold's training labels (:func:`nucleus_area_stats`) and saved in
+the run folder at training time (:func:`save_nucleus_size`, ``nucleus_size.json``).
+
+All vectorised (``np.bincount``, OpenCV); Keras-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from common.io import read_json, write_json
+
+__all__ = ["NUCLEUS_SIZE_FILE", "equivalent_diameter", "estimate_nucleus_size", "instance_areas",
+           "load_nucleus_size", "nucleus_area_stats", "rescale", "resize_to", "save_nucleus_size",
+           "scale_factor"]
+
+#: File in a run folder holding :func:`nucleus_area_stats` of its training labels.
+NUCLEUS_SIZE_FILE = "nucleus_size.json"
+
+
+def instance_areas(labels: np.ndarray, min_area: int = 1) -> np.ndarray:
+    """Pixel areas of the instances of an int label image.
+
+    Args:
+        labels: int [H,W], 0 = background.
+        min_area: Ignore instances smaller than this.
+
+    Returns:
+        int64 [N] areas of the present ids (any order).
+    """
+    lab = np.asarray(labels)
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"labels must be an integer array, got {lab.dtype}")
+    if lab.size == 0 or lab.max(initial=0) <= 0:
+        return np.zeros(0, np.int64)
+    counts = np.bincount(lab[lab > 0].ravel())[1:]
+    return counts[counts >= max(1, min_area)]
+
+
+def estimate_nucleus_size(prob_or_labels: np.ndarray, threshold: float = 0.5, min_area: int = 4) -> float:
+    """Typical nucleus area (pixels) of an image: the median instance area.
+
+    Args:
+        prob_or_labels: Either an int instance map [H,W] (e.g. a first pass's labels),
+            or float probability maps [H,W] / [H,W,C] whose channel 0 is the nucleus
+            body: its connected components above ``threshold`` (8-connected) are the
+            instances.
+        threshold: Body threshold for float maps.
+        min_area: Ignore instances smaller than this (noise).
+
+    Returns:
+        The median area in pixels, or ``nan`` when there is no instance.
+        :func:`equivalent_diameter` turns it into a diameter.
+    """
+    x = np.asarray(prob_or_labels)
+    if np.issubdtype(x.dtype, np.floating):
+        body = x[..., 0] if x.ndim == 3 else x
+        if body.ndim != 2:
+            raise ValueError(f"probability maps must be [H,W] or [H,W,C], got shape {x.shape}")
+        n, cc = cv2.connectedComponents((body > threshold).astype(np.uint8), connectivity=8,
+                                        ltype=cv2.CV_32S)
+        areas = instance_areas(cc, min_area) if n > 1 else np.zeros(0, np.int64)
+    else:
+        if x.ndim != 2:
+            raise ValueError(f"labels must be [H,W], got shape {x.shape}")
+        areas = instance_areas(x, min_area)
+    return float(np.median(areas)) if areas.size else float("nan")
+
+
+def equivalent_diameter(area: float) -> float:
+    """Diameter of the disc of ``area`` pixels."""
+    return math.sqrt(4.0 * area / math.pi)
+
+
+def nucleus_area_stats(labels: Iterable[np.ndarray], min_area: int = 1) -> dict:
+    """Nucleus size statistics of a set of training label images.
+
+    Args:
+        labels: int [H,W] instance maps.
+        min_area: Ignore instances smaller than this.
+
+    Returns:
+        ``{"target_area", "median_area", "n_images", "n_nuclei"}``: ``target_area`` is the
+        median over images of each image's median area (every image counts once, however
+        many nuclei it has); ``median_area`` the median over all nuclei. Areas in pixels.
+    """
+    per_image, every = [], []
+    for lab in labels:
+        areas = instance_areas(lab, min_area)
+        if areas.size:
+            per_image.append(float(np.median(areas)))
+            every.append(areas)
+    if not per_image:
+        raise ValueError("no nucleus in the training labels: cannot measure a nucleus size")
+    every_areas = np.concatenate(every)
+    return {"target_area": float(np.median(per_image)), "median_area": float(np.median(every_areas)),
+            "n_images": len(per_image), "n_nuclei": int(every_areas.size)}
+
+
+def save_nucleus_size(run_dir: str | Path, labels: Iterable[np.ndarray]) -> dict:
+    """Measure :func:`nucleus_area_stats` and write it to ``run_dir/nucleus_size.json``."""
+    stats = nucleus_area_stats(labels)
+    write_json(Path(run_dir) / NUCLEUS_SIZE_FILE, stats)
+    return stats
+
+
+def load_nucleus_size(run_dir: str | Path) -> float | None:
+    """The run's training ``target_area`` (pixels), or ``None`` if it was not recorded."""
+    stats = read_json(Path(run_dir) / NUCLEUS_SIZE_FILE)
+    return None if stats is None else float(stats["target_area"])
+
+
+def scale_factor(area: float, target_area: float, min_scale: float = 0.25, max_scale: float = 4.0,
+                 tolerance: float = 0.2, shape: tuple[int, int] | None = None, max_pixels: int = 0) -> float:
+    """Linear factor that brings nuclei of ``area`` to ``target_area``.
+
+    Args:
+        area: Estimated nucleus area of the image (pixels); ``nan`` or <= 0: no estimate.
+        target_area: The training nucleus area (pixels).
+        min_scale: Smallest factor (shrinking).
+        max_scale: Largest factor (enlarging).
+        tolerance: No rescale (factor 1) while ``target/area`` lies within
+            ``[1 / (1 + tolerance), 1 + tolerance]``.
+        shape: ``(H, W)`` of the image, for ``max_pixels``.
+        max_pixels: Cap the factor so that the rescaled image has at most this many
+            pixels (0: no cap); bounds memory.
+
+    Returns:
+        The factor ``sqrt(target_area / area)`` clamped, or exactly 1.0 for "do not rescale".
+    """
+    if not (area > 0 and math.isfinite(area)) or target_area <= 0:
+        return 1.0
+    ratio = target_area / area
+    if 1.0 / (1.0 + tolerance) <= ratio <= 1.0 + tolerance:
+        return 1.0
+    factor = min(max(math.sqrt(ratio), min_scale), max_scale)
+    if shape is not None and max_pixels > 0:
+        factor = min(factor, math.sqrt(max_pixels / max(1, shape[0] * shape[1])))
+    return factor if abs(factor - 1.0) > 1e-6 else 1.0
+
+
+def rescale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Resize [H,W] or [H,W,C] by ``factor`` (area interpolation down, linear up).
+
+    Returns:
+        Same dtype, ``[round(H f), round(W f)(, C)]`` (each side >= 1).
+    """
+    h, w = image.shape[:2]
+    return resize_to(image, (max(1, round(h * factor)), max(1, round(w * factor))))
+
+
+def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize [H,W] or [H,W,C] (any C) to ``shape = (h, w)``; e.g. maps back to the original size.
+
+    Area interpolation when shrinking both sides, linear otherwise.
+    """
+    x = np.asarray(image)
+    h, w = int(shape[0]), int(shape[1])
+    if x.shape[:2] == (h, w):
+        return x
+    interp = cv2.INTER_AREA if h <= x.shape[0] and w <= x.shape[1] else cv2.INTER_LINEAR
+    channels = x.shape[2] if x.ndim == 3 else 0
+    if channels > 4:  # cv2.resize is fastest (and safest) up to 4 channels
+        return np.stack([resize_to(x[..., c], (h, w)) for c in range(channels)], axis=-1)
+    out = cv2.resize(np.ascontiguousarray(x), (w, h), interpolation=interp)
+    return out.reshape(h, w, channels) if channels else out

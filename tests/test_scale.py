@@ -1,0 +1,190 @@
+"""common.scale (nucleus size, rescale and map back) and the U-Net's predict.scale_norm."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from common.scale import (equivalent_diameter, estimate_nucleus_size, instance_areas, load_nucleus_size,
+                          nucleus_area_stats, rescale, resize_to, save_nucleus_size, scale_factor)
+from common.synthetic import render_sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return render_sample(0, 4, "fluorescence", (96, 128))
+
+
+def _zoom(image, labels, factor):
+    h, w = labels.shape
+    size = (round(w * factor), round(h * factor))
+    return (cv2.resize(image, size, interpolation=cv2.INTER_LINEAR),
+            cv2.resize(labels.astype(np.uint16), size, interpolation=cv2.INTER_NEAREST).astype(np.int32))
+
+
+def test_areas_and_size_from_labels():
+    labels = np.zeros((20, 20), np.int32)
+    labels[0:2, 0:2] = 1   # 4
+    labels[5:8, 5:8] = 3   # 9
+    labels[10:14, 10:14] = 4  # 16
+    assert sorted(instance_areas(labels).tolist()) == [4, 9, 16]
+    assert sorted(instance_areas(labels, min_area=5).tolist()) == [9, 16]
+    assert estimate_nucleus_size(labels, min_area=1) == 9.0
+    assert math.isnan(estimate_nucleus_size(np.zeros((5, 5), np.int32)))
+    assert equivalent_diameter(math.pi) == pytest.approx(2.0)
+
+
+def test_size_from_probability_maps(sample):
+    _, labels = sample
+    prob = np.stack([(labels > 0).astype(np.float32), np.zeros(labels.shape, np.float32)], axis=-1)
+    # connected components of the body: touching nuclei merge, so >= the instance median
+    assert estimate_nucleus_size(prob) >= estimate_nucleus_size(labels) * 0.99
+    assert estimate_nucleus_size(prob[..., 0]) == estimate_nucleus_size(prob)
+
+
+def test_scaled_3x_image_has_9x_the_nucleus_area(sample):
+    image, labels = sample
+    _, big = _zoom(image, labels, 3.0)
+    ratio = estimate_nucleus_size(big) / estimate_nucleus_size(labels)
+    assert ratio == pytest.approx(9.0, rel=0.1)
+    # the factor that undoes it, and the round trip of the image
+    f = scale_factor(estimate_nucleus_size(big), estimate_nucleus_size(labels))
+    assert f == pytest.approx(1 / 3, rel=0.05)
+    zoomed, _ = _zoom(image, labels, 3.0)
+    back = rescale(zoomed, f)
+    assert abs(back.shape[0] - image.shape[0]) <= 1 and abs(back.shape[1] - image.shape[1]) <= 1
+    back = resize_to(back, image.shape[:2])
+    assert back.shape == image.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(float) - image).mean() < 6.0
+
+
+def test_scale_factor_rules():
+    assert scale_factor(100, 110) == 1.0  # within the tolerance
+    assert scale_factor(100, 400) == pytest.approx(2.0)
+    assert scale_factor(1000, 10) == 0.25  # clamped
+    assert scale_factor(1, 10000) == 4.0
+    assert scale_factor(float("nan"), 100) == 1.0 and scale_factor(0, 100) == 1.0
+    assert scale_factor(100, 400, shape=(1000, 1000), max_pixels=1_440_000) == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("channels", [0, 1, 3, 6])
+def test_resize_to_keeps_channels(channels):
+    shape = (30, 40) + ((channels,) if channels else ())
+    maps = np.random.default_rng(0).random(shape).astype(np.float32)
+    up = rescale(maps, 2.5)
+    assert up.shape[:2] == (75, 100) and up.shape[2:] == shape[2:] and up.dtype == np.float32
+    assert resize_to(up, (30, 40)).shape == shape
+    assert resize_to(maps, (30, 40)) is maps
+
+
+def test_training_stats_saved_in_the_run_folder(tmp_path, sample):
+    _, labels = sample
+    _, big = _zoom(labels.astype(np.uint8), labels, 2.0)
+    stats = save_nucleus_size(tmp_path, [labels, big, np.zeros((4, 4), np.int32)])
+    assert stats["n_images"] == 2 and stats["n_nuclei"] == len(instance_areas(labels)) + len(instance_areas(big))
+    median_small, median_big = estimate_nucleus_size(labels, min_area=1), estimate_nucleus_size(big, min_area=1)
+    assert stats["target_area"] == pytest.approx((median_small + median_big) / 2)
+    assert load_nucleus_size(tmp_path) == stats["target_area"]
+    assert load_nucleus_size(tmp_path / "nowhere") is None
+    with pytest.raises(ValueError, match="no nucleus"):
+        nucleus_area_stats([np.zeros((4, 4), np.int32)])
+
+
+# ------------------------------------------------------------------ predict.scale_norm
+def _size_model():
+    """A 'network' that finds nuclei only at the training size: body where the gray input
+    is bright, but nuclei larger than ~400 px are cut into vertical stripes."""
+
+    def model(x, training=False):
+        x = np.asarray(x, np.float32)
+        body = (x[..., :1] > 60).astype(np.float32)
+        stripes = (np.arange(x.shape[2]) % 12 == 0)[None, None, :, None]
+        out = np.concatenate([body, np.zeros_like(body), body], axis=-1)
+        big = np.zeros_like(body, dtype=bool)
+        for b in range(x.shape[0]):
+            n, cc, stats, _ = cv2.connectedComponentsWithStats(body[b, ..., 0].astype(np.uint8))
+            big[b, ..., 0] = (stats[:, cv2.CC_STAT_AREA] > 400)[cc] & (cc > 0)
+        out[..., 1:2] = np.where(big & stripes, 1.0, 0.0)  # a border map that splits big nuclei
+        return out
+
+    return model
+
+
+def _cfg(**scale_norm):
+    from common.config import from_dict
+    from solutions.unet.config import UNetConfig
+
+    return from_dict(UNetConfig, {"predict": {"scale_norm": {"enabled": True, **scale_norm}}})
+
+
+def test_scale_norm_predicts_at_the_training_size(sample):
+    from solutions.unet.inference import predict_image
+
+    image, labels = sample
+    big_image, big_labels = _zoom(image, labels, 3.0)
+    target = estimate_nucleus_size(labels)
+    info: dict = {}
+    prob = predict_image(_size_model(), big_image, _cfg(), "none", target_area=target, info=info)
+    assert prob.shape == big_image.shape[:2] + (3,) and prob.dtype == np.float32
+    # the first pass cuts the big nuclei, so its instances underestimate the size: the
+    # image shrinks, though not all the way to 1/3 (the body map's components do)
+    assert 0.3 < info["scale"] < 0.7
+    from common.instances import probs_to_instances
+
+    plain = predict_image(_size_model(), big_image, _cfg(enabled=False), "none")
+    n_true = len(instance_areas(big_labels))
+    n_plain = int(probs_to_instances(plain, {})[0].max())
+    n_scaled = int(probs_to_instances(prob, {})[0].max())
+    assert n_plain > 1.5 * n_true  # the big nuclei get cut at the native size
+    assert abs(n_scaled - n_true) < abs(n_plain - n_true)
+    info = {}
+    predict_image(_size_model(), big_image, _cfg(estimate="body"), "none", target_area=target, info=info)
+    assert info["scale"] == pytest.approx(1 / 3, rel=0.2)
+    # an image whose first pass already has the target size is predicted once, unchanged
+    once = predict_image(_size_model(), image, _cfg(enabled=False), "none")
+    info = {}
+    first_pass_area = estimate_nucleus_size(probs_to_instances(once, {})[0]) * 1.1
+    same = predict_image(_size_model(), image, _cfg(), "none", target_area=first_pass_area, info=info)
+    assert info["scale"] == 1.0
+    np.testing.assert_array_equal(same, once)
+
+
+def test_scale_norm_needs_a_target_and_the_watershed_net(sample):
+    from common.config import ConfigError, from_dict
+    from solutions.unet.config import UNetConfig
+    from solutions.unet.inference import predict_image
+
+    with pytest.raises(ValueError, match="target area"):
+        predict_image(_size_model(), sample[0], _cfg(), "none")
+    info = {}
+    predict_image(_size_model(), sample[0], _cfg(target_area=10000.0, estimate="body"), "none", info=info)
+    assert info["scale"] > 1.0
+    with pytest.raises(ConfigError, match="scale_norm"):
+        from_dict(UNetConfig, {"model": {"kind": "baseline"}, "loss": {"name": "dice"},
+                               "predict": {"scale_norm": {"enabled": True}}})
+    with pytest.raises(ConfigError, match="min_scale"):
+        _cfg(min_scale=2.0)
+
+
+def test_predict_reads_or_measures_the_target_area(tmp_path):
+    from common.runs import RunDir
+    from common.synthetic import generate_dataset
+    from solutions.unet.predict import load_target_area
+
+    data = generate_dataset(tmp_path / "data", n_train=3, n_test=0, seed=0, size=(64, 96))
+    from common.data import DSBDataset
+
+    ds = DSBDataset(data, "stage1_train")
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    assert load_target_area(run, _cfg(enabled=False)) == 0.0
+    assert load_target_area(run, _cfg(target_area=55.0)) == 55.0
+    with pytest.raises(FileNotFoundError, match="nucleus_size.json"):
+        load_target_area(run, _cfg())
+    run.claim({"fold": 0, "data_dir": str(data), "fit_ids": ds.ids[:2]}, keys=("fold",))
+    measured = load_target_area(run, _cfg())  # measured from the training labels, then saved
+    expected = nucleus_area_stats(ds.load_labels(i) for i in ds.ids[:2])["target_area"]
+    assert measured == pytest.approx(expected) and load_nucleus_size(run.path) == pytest.approx(expected)
