@@ -170,6 +170,45 @@ def build_tables(scores: dict[str, dict[str, pd.Series]], groups: pd.DataFrame) 
             "per_type": per_type.sort_values("images", ascending=False), "per_group": per_group}
 
 
+def worst_picture(ws: Workspace, solution: str, per_image: pd.Series, types: pd.Series, dataset,
+                  path: Path, n: int = 6, height: int = 160) -> Path | None:
+    """The ``n`` lowest-scoring OOF images of every type, one row per type, as one PNG.
+
+    Each tile is ``pipeline.plots.overlay`` (image | true outlines green, predicted red,
+    both yellow) scaled to ``height`` px, captioned with its type and DSB score.
+    """
+    import cv2
+
+    from common.io import atomic_write
+    from common.predictions import load_prediction
+    from pipeline.plots import overlay
+
+    folder = ws.predictions_dir(solution, "oof")
+    kinds = types.reindex(per_image.index)
+    rows = []
+    for kind in sorted(kinds.dropna().unique()):
+        tiles = []
+        for image_id, score in per_image[kinds == kind].sort_values().iloc[:n].items():
+            pred = folder / f"{image_id}.npz"
+            labels = load_prediction(pred).labels if pred.is_file() else np.zeros(dataset.image_shape(image_id), np.int32)
+            pic = overlay(dataset.load_image(image_id), dataset.load_labels(image_id), labels)
+            width = max(1, int(round(pic.shape[1] * height / pic.shape[0])))
+            pic = np.ascontiguousarray(cv2.resize(pic, (width, height), interpolation=cv2.INTER_AREA))
+            cv2.putText(pic, f"{kind} {score:.2f} {image_id[:6]}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles += [pic, np.full((height, 6, 3), 255, np.uint8)]
+        if tiles:
+            rows.append(np.concatenate(tiles, axis=1))
+    if not rows:
+        return None
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    ok, png = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{path}: PNG encoding failed")
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png.tobytes()), suffix=".png")
+
+
 def _md(df: pd.DataFrame, index_name: str) -> str:
     def cell(v):
         if isinstance(v, (float, np.floating)):
@@ -182,7 +221,8 @@ def _md(df: pd.DataFrame, index_name: str) -> str:
 
 
 def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[int], n_folds: int,
-           seed: int, out: Path, command: str, extra: str = "", only_predicted: bool = False) -> dict:
+           seed: int, out: Path, command: str, extra: str = "", only_predicted: bool = False,
+           worst: int = 6) -> dict:
     """Score both splits' OOF predictions and write ``generalise.md`` / ``generalise.json``."""
     from common.data import DSBDataset
 
@@ -197,6 +237,12 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
                         for split, ws in wss.items() if ws.predictions_dir(name, "oof").is_dir()}
         train[name] = {split: _train_info(ws, name, folds) for split, ws in wss.items()}
     tables = build_tables(scores, groups)
+    pictures = []
+    for name, by_split in scores.items():
+        if worst and "group" in by_split:
+            pic = worst_picture(wss["group"], name, by_split["group"], groups["cluster"], dataset,
+                                out / f"worst_{name}_group.png", n=worst)
+            pictures += [pic.name] if pic else []
     machine = machine_description()
     sizes = group_summary(folds_df["group"])
     lines = [
@@ -216,6 +262,10 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
         "The stratified column scores the same images with models that saw their kind.", "",
         _md(tables["per_group"], "Group"), "",
         "## Group folds (images per group and fold)", "", _md(sizes, "Group"), "",
+        *(["## Where it fails", "",
+           f"The {worst} worst group-OOF images of each type (image | outlines: true green, "
+           "predicted red, both yellow; caption: type, DSB score, id):", "",
+           *[f"![{p}]({p})" for p in pictures], ""] if pictures else []),
         "## Training", "",
         *[f"* `{name}` {split}: train seconds per fold {info['train_seconds']}, epochs {info['epochs']}"
           for name, by in train.items() for split, info in by.items()], ""]
@@ -225,7 +275,7 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
               "per_type": json.loads(tables["per_type"].to_json(orient="index")),
               "per_group": json.loads(tables["per_group"].to_json(orient="index")),
               "fold_sizes": {str(k): int(v) for k, v in folds_df["group"]["fold"].value_counts().sort_index().items()},
-              "train": train}
+              "train": train, "pictures": pictures}
     atomic_write_text(out / "generalise.json", json.dumps(result, indent=2, default=str))
     print("\n".join(lines))
     return result
@@ -252,6 +302,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="with --train: which splits to train (e.g. one per process); the report uses both")
     p.add_argument("--oof-limit", type=int, default=0,
                    help="with --train: predict only the first N OOF images per fold (implies --only-predicted)")
+    p.add_argument("--worst", type=int, default=6, help="worst group-OOF images per type in the picture (0: none)")
     p.add_argument("--only-predicted", action="store_true",
                    help="score only the OOF images that have a prediction (not missing = empty)")
     return p.parse_args(argv)
@@ -270,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               args.tiny, args.oof_limit)
     command = "python bench/bench_generalise.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     report(wss, solutions, folds, args.folds, args.seed, args.out, command, args.note,
-           args.only_predicted or args.oof_limit > 0)
+           args.only_predicted or args.oof_limit > 0, args.worst)
     return 0
 
 

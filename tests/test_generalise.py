@@ -131,6 +131,8 @@ def test_bench_generalise_report(tmp_path):
     assert res["per_type"]["histology"]["unet gap"] == pytest.approx(0.5)
     md = (out / "generalise.md").read_text()
     assert "Command: `python bench/bench_generalise.py" in md and "## Per group" in md
+    assert res["pictures"] == ["worst_unet_group.png"] and "![worst_unet_group.png]" in md
+    assert (out / "worst_unet_group.png").stat().st_size > 100
     (group.predictions_dir("unet", "oof") / "t3.npz").unlink()  # only the predicted images
     res = bg.report(bg.workspaces(strat.root, data), ["unet"], [0, 1], 2, 42, out, "x", only_predicted=True)
     assert res["summary"]["unet"]["images group"] == 3

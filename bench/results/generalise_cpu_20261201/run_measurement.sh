@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The measurement behind this folder's report: 5 folds of the cpu30 U-Net on one split,
-# each trained for train.time_budget_s=200 s (steps_per_epoch 25: the budget is checked
-# at epoch ends), then its out-of-fold images predicted without TTA (predict.tta=none).
-# Thresholds are NOT tuned on the OOF images (post.tune=false): tuning on the held-out
-# fold would leak the held-out group into the model. Same settings on both splits.
+# The measurement behind this folder's report: 5 folds of the cpu30 U-Net on one split.
+# Each fold trains for a fixed 50 steps (train.epochs=2 x steps_per_epoch=25, cosine LR
+# decay over them, no time budget): on this shared 2-core machine (load 8-14 from other
+# sessions) a wall-clock budget would give the two splits different amounts of training.
+# Then the first 40 (by sorted id) of the fold's out-of-fold images are predicted
+# (predict --limit 40; ids are hashes, so a deterministic pseudo-random subset), without
+# TTA (predict.tta=none). Thresholds are NOT tuned on the OOF images (post.tune=false):
+# tuning on the held-out fold would leak the held-out group into the model.
+# Same settings on both splits.
 #   usage: run_measurement.sh SRC WORK SPLIT     (SPLIT: stratified | group)
 # SRC is a `git archive` of the commit named in README.md (so edits made in the shared
 # tree while it ran cannot change it); the venv is the repository's.
@@ -19,8 +23,10 @@ for k in 0 1 2 3 4; do
   echo "=== $(date -u +%FT%TZ) split=$SPLIT fold=$k train"
   $PY -m solutions.unet.train --config solutions/unet/configs/cpu30.yaml --fold $k \
       --data $DATA --work "$WORK" "${SPLIT_ARGS[@]}" --verbose 2 \
-      --set train.time_budget_s=200 train.steps_per_epoch=25 post.tune=false predict.tta=none
+      --set train.time_budget_s=0 train.lr_schedule=cosine train.epochs=2 train.steps_per_epoch=25 \
+            post.tune=false predict.tta=none
   echo "=== $(date -u +%FT%TZ) split=$SPLIT fold=$k predict oof"
-  $PY -m solutions.unet.predict --run unet-fold$k --split oof --data $DATA --work "$WORK" "${SPLIT_ARGS[@]}"
+  $PY -m solutions.unet.predict --run unet-fold$k --split oof --data $DATA --work "$WORK" \
+      "${SPLIT_ARGS[@]}" --limit 40
 done
 echo "=== $(date -u +%FT%TZ) split=$SPLIT done"
