@@ -174,6 +174,16 @@ def _split_columns(ws: Workspace, data_dir: Path, solutions: Sequence[str], fold
     return table, group_per_image, _read_folds_table(group_ws.folds_csv)
 
 
+def _worst(preds: dict, scores: pd.Series, clusters: pd.Series, n: int) -> dict:
+    """The prediction files of the ``n`` lowest-scoring OOF images of each type."""
+    scores = scores.reindex([i for i in scores.index if i in preds]).dropna()
+    if not scores.size:
+        return preds
+    kinds = clusters.reindex(scores.index).fillna("unknown")
+    keep = [i for _, s in scores.groupby(kinds) for i in s.sort_values(kind="stable").index[:n]]
+    return {i: preds[i] for i in keep}
+
+
 def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFrame:
     cols = {}
     for name, s in per_image.items():
@@ -190,7 +200,7 @@ def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFr
 def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
                  test_split: str, profile: str = "", data_note: str = "", command: str = "",
                  ensemble: str = "ensemble", submission: Path | None = None,
-                 overlays_per_type: int = 2) -> Path:
+                 overlays_per_type: int = 6) -> Path:
     """Write the report files into ``ws.reports_dir`` and return ``summary.md``'s path."""
     out = ws.reports_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -213,7 +223,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             overlays = write_overlays(out / "overlays", DSBDataset(data_dir, "stage1_train"),
-                                      list_predictions(ws.predictions_dir(overlay_src, "oof")),
+                                      _worst(list_predictions(ws.predictions_dir(overlay_src, "oof")),
+                                             per_image[overlay_src], clusters, overlays_per_type),
                                       clusters.to_dict(), per_type=overlays_per_type)
     n_train = len(image_folders(data_dir / "stage1_train"))
     n_test = len(image_folders(data_dir / test_split))
@@ -287,7 +298,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         "## Files", "",
         "* `scores.csv`: the table above, machine-readable.",
         "* `speed_accuracy.png`: score vs training time and vs inference speed.",
-        f"* `overlays/`: {len(overlays)} pictures (image | true outlines green, predicted "
-        f"outlines red, both yellow), OOF predictions of `{overlay_src}`.",
+        f"* `overlays/`: {len(overlays)} pictures, the {overlays_per_type} worst-scored OOF images "
+        f"of each type (image | true outlines green, predicted outlines red, both yellow), "
+        f"predictions of `{overlay_src}`.",
         *([f"* Submission: `{submission}`"] if submission else []), ""]
     return atomic_write_text(out / "summary.md", "\n".join(lines))
