@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.io import remove_stale_temps
+from common.locks import hold_until_exit
 from common.paths import SPLITS, Workspace
+from common.predictions import summary_path
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +157,8 @@ def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Wor
     ws = workspace(args)
     run = _split_run_dir(ws.run_dir(args.run_name or f"{cfg.solution}-fold{args.fold}"), ws.split_by)
     check_split(run, ws.split_by)  # before a solution looks at the folder (e.g. "finished")
+    hold_until_exit(run.path, "train")  # one writer per run folder; a second one is refused
+    remove_stale_temps(run.path, recursive=True)  # left by a killed writer of this run
     run.prepare(cfg)
     return cfg, ws, run
 
@@ -195,12 +200,19 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
         check_split(run, ws.split_by)  # out-of-fold images of the split the run trained on
         dataset = DSBDataset(ws.data_dir, "stage1_train")
         folds = get_folds(dataset, ws.folds_csv, n_folds=n_folds, seed=seed)
-        return PredictTarget(dataset, list(split_ids(folds, fold)[1]), ws.predictions_dir(solution, "oof"),
-                             fold, fold)
-    if split != "test":
+        target = PredictTarget(dataset, list(split_ids(folds, fold)[1]),
+                               ws.predictions_dir(solution, "oof"), fold, fold)
+    elif split == "test":
+        dataset = load_split(ws.data_dir, test_split)
+        target = PredictTarget(dataset, list(dataset.ids),
+                               ws.predictions_dir(solution, f"test_fold{fold}"), fold, None)
+    else:
         raise ValueError(f"split must be 'oof' or 'test', got {split!r}")
-    dataset = load_split(ws.data_dir, test_split)
-    return PredictTarget(dataset, list(dataset.ids), ws.predictions_dir(solution, f"test_fold{fold}"), fold, None)
+    hold_until_exit(run.path, f"predict {split}")  # not while the run trains, nor twice at once
+    # a killed predict's temp files; oof/ is shared by the folds: only this run's images
+    remove_stale_temps(target.out_dir, names={f"{i}.npz" for i in target.ids} | {
+        summary_path(target.out_dir, target.summary_fold).name})
+    return target
 
 
 def debug_enabled() -> bool:

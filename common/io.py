@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +162,13 @@ def unchanged(record: Any, inputs: Any) -> bool:
     return isinstance(record, dict) and record.get("inputs") == stored_form(inputs)
 
 
-def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False,
+                       names: Collection[str] | None = None) -> list[Path]:
     """Delete the temp files a killed :func:`atomic_write` left in ``folder``.
 
-    Call it only while owning the folder (``common.locks.folder_lock``): a living writer's
-    temp file would go too.
+    Call it only while owning the folder (``common.locks.folder_lock``), or with ``names``,
+    the target file names this process owns in a shared folder: a living writer's temp
+    file would go too.
 
     Returns:
         The files removed.
@@ -177,7 +179,8 @@ def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> li
     found = folder.rglob(f".*{TEMP_MARK}*") if recursive else folder.glob(f".*{TEMP_MARK}*")
     removed = []
     for path in found:
-        if path.is_file():
+        target = path.name[1:].split(TEMP_MARK, 1)[0]
+        if path.is_file() and (names is None or target in names):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -27,7 +27,10 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_NAME", "FolderBusyError", "folder_lock", "lock_holder"]
+__all__ = ["LOCK_NAME", "FolderBusyError", "folder_lock", "hold_until_exit", "lock_holder"]
+
+#: folder -> the open lock of :func:`hold_until_exit` (kept until the process exits)
+_HELD: dict[Path, object] = {}
 
 LOCK_NAME = ".lock"
 
@@ -82,3 +85,20 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
             os.ftruncate(fd, 0)  # the file stays (harmless); only a held flock means "busy"
     finally:
         os.close(fd)  # releases the flock
+
+
+def hold_until_exit(folder: str | os.PathLike, what: str) -> Path:
+    """Take ``folder``'s lock for the rest of this process (a no-op when already held here).
+
+    For command-line mains (``train``, ``predict``): the kernel releases the lock when the
+    process ends, however it ends.
+
+    Raises:
+        FolderBusyError: another process holds it.
+    """
+    folder = Path(folder).resolve()
+    if folder not in _HELD:
+        ctx = folder_lock(folder, what)
+        ctx.__enter__()
+        _HELD[folder] = ctx
+    return folder / LOCK_NAME

@@ -68,3 +68,27 @@ def test_a_killed_writer_leaves_only_a_marked_temp_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write(tmp_path / "c.txt", die)
     assert list(tmp_path.iterdir()) == []  # an exception cleans up; only SIGKILL leaves one
+
+
+def test_a_run_folder_has_one_writer(tmp_path):
+    from common.locks import hold_until_exit
+
+    run = tmp_path / "runs" / "unet-fold0"
+    proc = _holder(run)
+    try:
+        with pytest.raises(FolderBusyError, match="test holder"):
+            hold_until_exit(run, "train")
+    finally:
+        proc.kill()
+        proc.wait()
+    hold_until_exit(run, "train")
+    assert hold_until_exit(run, "train again") == (run / ".lock").resolve()  # held here: no-op
+
+
+def test_stale_temps_of_named_files_only(tmp_path):
+    mine = tmp_path / f".a.npz{TEMP_MARK}x1.npz"
+    theirs = tmp_path / f".b.npz{TEMP_MARK}x2.npz"
+    for p in (mine, theirs):
+        p.write_text("half")
+    assert remove_stale_temps(tmp_path, names={"a.npz"}) == [mine]
+    assert theirs.exists()
