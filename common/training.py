@@ -191,9 +191,10 @@ class Distribution:
         """``dataset`` as is, or wrapped so that every batch splits evenly over the replicas.
 
         JAX shards each batch over the devices and refuses a short last batch (5 images
-        over 2 devices); TensorFlow's strategy copes. See :class:`EvenBatches`.
+        over 2 devices); TensorFlow's ``MirroredStrategy`` fails on a replica left with no
+        rows (a 1-image batch over 2 devices). See :class:`EvenBatches`.
         """
-        if dataset is None or self.replicas <= 1 or self.backend != "jax":
+        if dataset is None or self.replicas <= 1:
             return dataset
         return EvenBatches(dataset, self.replicas)
 

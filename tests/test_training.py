@@ -1,0 +1,123 @@
+"""common.training: the Keras-free split of common.runs, and data-parallel training on fake devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "solutions" / "unet" / "configs"
+TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2", "data.crop_size=64",
+        "model.base_filters=4", "model.depth=2"]
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    return env
+
+
+def test_runs_imports_no_keras_and_keeps_the_old_names():
+    code = ("import sys, common.runs as r; assert 'keras' not in sys.modules, 'keras at import';"
+            "from common.runs import RunDir, resume, RunConflictError; assert 'keras' not in sys.modules;"
+            "from common.runs import TimeBudget, training_callbacks, seed_everything, ResumableCheckpoint;"
+            "import common.training as t; assert TimeBudget is t.TimeBudget; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_one_device_and_missing_gpus():
+    import keras
+
+    from common.devices import DeviceError
+    from common.training import distribution
+
+    with distribution(0, 8) as dist:
+        assert dist.replicas == 1 and dist.strategy is None and dist.describe() == "one device"
+        ds = object()
+        assert dist.even_batches(ds) is ds
+    with distribution(1, 7) as dist:
+        assert dist.replicas == 1
+    os.environ.pop("DSB_ALLOW_CPU_REPLICAS", None)
+    for gpus in (2, -1):  # this machine has no GPU
+        with pytest.raises(DeviceError, match=rf"train.gpus={gpus} asks for .* but {keras.backend.backend()} "
+                                              r"sees no GPU .*run on a GPU machine"):
+            with distribution(gpus, 8):
+                pass
+
+
+def test_even_batches_fills_a_short_batch():
+    import keras
+
+    from common.training import EvenBatches
+
+    class Three(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            n = 4 if i == 0 else 3
+            return np.arange(n, dtype="float32")[:, None], np.arange(n, dtype="float32")[:, None] * 10
+
+    even = EvenBatches(Three(), 2)
+    assert len(even) == 2
+    x, y = even[0]
+    assert x.shape == (4, 1)
+    x, y = even[1]
+    assert x[:, 0].tolist() == [0, 1, 2, 0] and y[:, 0].tolist() == [0, 10, 20, 0]
+
+
+def test_unet_config_gpus_must_divide_the_batch():
+    from common.config import ConfigError, load_config
+    from solutions.unet.config import UNetConfig
+
+    assert load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.gpus=2", "train.batch_size=4"]).train.gpus == 2
+    assert load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.gpus=-1"]).train.gpus == -1
+    with pytest.raises(ConfigError, match="train.batch_size 4 must be divisible by train.gpus 3"):
+        load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.gpus=3", "train.batch_size=4"])
+    with pytest.raises(ConfigError, match="train.gpus must be -1"):
+        load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.gpus=-2"])
+
+
+_TRAIN_ON_TWO = """
+import os, sys
+if os.environ["KERAS_BACKEND"] == "tensorflow":  # two logical CPU devices, before TF starts
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from solutions.unet.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_unet_trains_data_parallel_on_two_fake_devices(backend, synthetic_data_dir, tmp_path):
+    """Two CPU "devices" (JAX: XLA host devices; TF: logical CPUs) stand in for two GPUs."""
+    env = _env(KERAS_BACKEND=backend, DSB_ALLOW_CPU_REPLICAS="1",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    argv = ["--config", str(CONFIGS / "demo.yaml"), "--fold", "0", "--data", str(synthetic_data_dir),
+            "--work", str(tmp_path), "--verbose", "2", "--set", *TINY, "train.gpus=2", "train.tensorboard=false"]
+    out = subprocess.run([sys.executable, "-c", _TRAIN_ON_TWO, *argv], env=env, capture_output=True, text=True,
+                         timeout=900, cwd=REPO)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "unet-fold0" / "train_summary.json").read_text())
+    assert summary["epochs"] == 1 and "data parallel over 2 devices" in summary["device"], summary
+    assert ("MirroredStrategy" if backend == "tensorflow" else "DataParallel") in summary["device"]
+    history = (tmp_path / "runs" / "unet-fold0" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and "val_loss" in history[0]  # the 1-image validation batch went through
+
+    # a third device that is not there: one line, exit status 2
+    argv[argv.index("train.gpus=2")] = "train.gpus=4"
+    argv[argv.index("train.batch_size=2")] = "train.batch_size=4"
+    code = _TRAIN_ON_TWO.replace("sys.exit(main(sys.argv[1:]))",
+                                 "from common.cli import run_main\nsys.exit(run_main(lambda: main(sys.argv[1:]), 'train'))")
+    bad = subprocess.run([sys.executable, "-c", code, *argv, "--run-name", "four"], env=env, capture_output=True,
+                         text=True, timeout=900, cwd=REPO)
+    assert bad.returncode == 2, bad.stderr[-3000:]
+    assert f"train: error: train.gpus=4 asks for 4 GPUs but {backend} sees 2 CPUs" in bad.stderr
