@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.data import image_folders
-from common.io import timestamp
+from common.io import move_aside, timestamp
 from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
@@ -147,7 +147,9 @@ def make_submission(ws: Workspace, data_dir: str | Path, pred_dir: str | Path, n
                     log: Callable[[str], None] = print) -> Path:
     """Write and validate ``WORK/submissions/<name>.csv`` from a predictions folder.
 
-    Without ``overwrite`` an existing file is kept and the next free name is used.
+    Without ``overwrite`` an existing file is kept and the next free name is used; with
+    it, the existing file is first moved to ``WORK/backup/<time>/submissions/``: no
+    submission is ever overwritten in place.
 
     Returns:
         The submission path.
@@ -156,7 +158,8 @@ def make_submission(ws: Workspace, data_dir: str | Path, pred_dir: str | Path, n
     shapes = split_shapes(data_dir, test_split)
     path = ws.submissions_dir / f"{name}.csv"
     if path.exists() and overwrite:
-        log(f"[submission] overwriting {path} (--force)")
+        where = move_aside(path, ws.root / "backup" / timestamp(), ws.root)
+        log(f"[submission] replacing {path} (--force); the old one is in {where}")
     elif path.exists():
         path = free_submission_path(ws.submissions_dir, name)
         log(f"[submission] {ws.submissions_dir / f'{name}.csv'} exists; writing {path.name} instead")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -10,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.paths import Workspace
+from common.paths import REPO_ROOT, Workspace
 from common.predictions import load_prediction, save_prediction
 from common.submission import SubmissionError, read_submission, validate_submission
 from ensemble import __main__ as cli
@@ -263,6 +266,27 @@ def test_run_ensemble_scores_sources_and_cli_submission(tmp_path, capsys):
                    "--force", "--name", "cli"])
     out = capsys.readouterr().out
     assert rc == 0 and "ensemble" in out and (work / "submissions" / "cli.csv").is_file()
+    # --force again: the old submission goes to backup/, never overwritten in place
+    first = (work / "submissions" / "cli.csv").read_text()
+    rc = cli.main(["--config", str(Path(cli.__file__).parent / "configs" / "demo.yaml"),
+                   "--solutions", "x,y,z", "--work", str(work), "--data", str(data),
+                   "--force", "--name", "cli"])
+    backups = list((work / "backup").rglob("cli.csv"))
+    assert rc == 0 and len(backups) == 1 and backups[0].read_text() == first
+    # a work folder in use by another process: one line, exit 2
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from common.locks import folder_lock\n"
+                               "with folder_lock(sys.argv[1], 'pipeline'):\n print('held', flush=True); time.sleep(60)",
+                               str(work.resolve())], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        rc = cli.main(["--work", str(work), "--data", str(data), "--name", "busy"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"PID {holder.pid}" in err and len(err.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 # ------------------------------------------------------------------ review fixes
