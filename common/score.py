@@ -57,6 +57,11 @@ def score_files(submission: str | Path, solution: str | Path) -> ScoreReport:
         raise SubmissionError(f"{submission}: {len(problems)} problem(s):\n  " + "\n  ".join(shown))
     true = read_solution(solution)
     sub = read_submission(submission)
+    missing = sorted(set(true) - set(sub["ImageId"]))
+    if missing:
+        print(f"[score] {len(missing)} scored image(s) have no row in {submission} and count as "
+              f"empty predictions: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+              file=sys.stderr)
     sub = sub[~sub["ImageId"].isin(ignored)]
     pred = submission_to_labels(sub, shapes)
     return score_dataset(true, pred)

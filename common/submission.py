@@ -41,6 +41,10 @@ __all__ = [
 
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels"]
 _SOLUTION_COLUMNS = ["ImageId", "EncodedPixels", "Height", "Width"]
+#: Largest image (Height x Width) a solution CSV may describe: 100 megapixels, far above
+#: any DSB image (the largest is 1040 x 1388), so a corrupt size fails here and not as a
+#: MemoryError when the label image is allocated.
+MAX_PIXELS = 100_000_000
 
 
 class SubmissionError(ValueError):
@@ -278,6 +282,12 @@ def read_solution_table(path: str | os.PathLike) -> pd.DataFrame:
     bad = sizes.index[(sizes > 1).any(axis=1)]
     if len(bad):
         raise SubmissionError(f"{path}: image {bad[0]} has rows with different Height/Width")
+    absurd = df[(df["Height"] < 1) | (df["Width"] < 1) | (df["Height"] * df["Width"] > MAX_PIXELS)]
+    if len(absurd):
+        row = absurd.iloc[0]
+        raise SubmissionError(f"{path}: image {row['ImageId']} is {row['Height']}x{row['Width']} "
+                              f"pixels; sizes must be 1..{MAX_PIXELS:,} pixels (DSB images are "
+                              "at most about 1.5 million)")
     return df
 
 

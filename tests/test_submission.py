@@ -216,3 +216,24 @@ def test_score_cli_malformed_csv(tmp_path, predictions):
     overlapping = _write_csv(tmp_path / "ov.csv", "ImageId,EncodedPixels\nimg_a,1 5\nimg_a,3 1\n")
     result = _score_cli(overlapping, sol)
     assert result.returncode == 2 and "overlap" in result.stderr and "ov.csv" in result.stderr
+
+
+def test_absurd_sizes_are_refused_before_any_allocation(tmp_path):
+    path = _write_csv(tmp_path / "huge.csv", "ImageId,EncodedPixels,Height,Width\nx,1 1,40000,40000\n")
+    with pytest.raises(SubmissionError, match="huge.csv: image x is 40000x40000"):
+        read_solution(path)
+    path = _write_csv(tmp_path / "zero.csv", "ImageId,EncodedPixels,Height,Width\nx,,0,5\n")
+    with pytest.raises(SubmissionError, match="zero.csv"):
+        read_solution(path)
+
+
+def test_score_cli_names_missing_images(tmp_path, predictions):
+    sol = _solution_csv(tmp_path / "sol.csv", predictions, {})
+    sub = write_submission(tmp_path / "sub.csv", {"img_a": predictions["img_a"]})
+    result = _score_cli(sub, sol)
+    assert result.returncode == 0, result.stderr
+    assert "2 scored image(s) have no row" in result.stderr
+    assert "img_b" in result.stderr and "img_empty" in result.stderr
+    extra = write_submission(tmp_path / "extra.csv", {**predictions, "stranger": predictions["img_a"]})
+    result = _score_cli(extra, sol)
+    assert result.returncode == 2 and "stranger" in result.stderr
