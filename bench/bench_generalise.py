@@ -302,6 +302,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="with --train: which splits to train (e.g. one per process); the report uses both")
     p.add_argument("--oof-limit", type=int, default=0,
                    help="with --train: predict only the first N OOF images per fold (implies --only-predicted)")
+    p.add_argument("--score-folds", help="comma list: score only these folds' OOF images (default all)")
     p.add_argument("--worst", type=int, default=6, help="worst group-OOF images per type in the picture (0: none)")
     p.add_argument("--only-predicted", action="store_true",
                    help="score only the OOF images that have a prediction (not missing = empty)")
@@ -319,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {s: wss[s] for s in wss if s in args.splits.split(",")}
         drive(chosen, solutions, folds, args.folds, args.budget, args.config, args.sets, args.profile,
               args.tiny, args.oof_limit)
+    if args.score_folds:
+        folds = sorted({int(k) for k in args.score_folds.split(",") if k.strip()})
     command = "python bench/bench_generalise.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     report(wss, solutions, folds, args.folds, args.seed, args.out, command, args.note,
            args.only_predicted or args.oof_limit > 0, args.worst)
