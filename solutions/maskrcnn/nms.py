@@ -22,6 +22,8 @@ is unique). The loop over tiles stops as soon as every row has ``max_output`` ke
 
 from __future__ import annotations
 
+import functools
+
 import keras
 from keras import ops
 
@@ -71,7 +73,7 @@ def _first_true(mask, k: int):
     return ops.where(found, ops.cast(pos, "int32"), 0), found
 
 
-def _greedy_keep(sboxes, svalid, sgroups, max_output: int, iou_threshold: float, tile: int):
+def _greedy_keep(sboxes, svalid, sgroups, max_output: int, iou_threshold, tile: int):
     """Greedy NMS over boxes already sorted by decreasing score.
 
     Args:
@@ -80,7 +82,7 @@ def _greedy_keep(sboxes, svalid, sgroups, max_output: int, iou_threshold: float,
         sgroups: int32 [B,L] group (class) ids, boxes of different groups never suppress
             each other; or None.
         max_output: stop once every row has this many kept boxes.
-        iou_threshold: suppress when IoU > this.
+        iou_threshold: float32 scalar; suppress when IoU > this.
         tile: tile size.
 
     Returns:
@@ -145,20 +147,39 @@ def _greedy_keep(sboxes, svalid, sgroups, max_output: int, iou_threshold: float,
     return ops.reshape(loop[1], (batch, length))
 
 
+@functools.lru_cache(maxsize=None)
+def _jax_jitted():
+    import jax  # only under the JAX backend
+
+    return jax.jit(_sorted_nms_core, static_argnums=(3, 6))
+
+
 def _sorted_nms(boxes, scores, groups, max_output, iou_threshold, score_threshold, tile):
-    """Shared front end: sort, pad to tiles, run the loop, map back to input indices."""
+    """Shared front end: checks, then the core (through one cached ``jax.jit`` under JAX,
+    so eager calls do not re-trace the loops; inside an outer jit it is inlined). The
+    thresholds are traced scalars: one compile serves every threshold."""
     boxes = ops.stop_gradient(ops.cast(ops.convert_to_tensor(boxes), "float32"))
     scores = ops.stop_gradient(ops.cast(ops.convert_to_tensor(scores), "float32"))
     k = _static_len(scores, 1, "NMS (number of boxes K)")
     max_output = int(max_output)
     if max_output < 1:
         raise ValueError(f"nms.py: max_output must be >= 1, got {max_output}")
-    tile = max(1, min(int(tile), k))
+    args = (boxes, scores, groups, max_output,
+            ops.convert_to_tensor(float(iou_threshold), "float32"),
+            ops.convert_to_tensor(float(score_threshold), "float32"), max(1, min(int(tile), k)))
+    if keras.backend.backend() == "jax":
+        return _jax_jitted()(*args)
+    return _sorted_nms_core(*args)
+
+
+def _sorted_nms_core(boxes, scores, groups, max_output, iou_threshold, score_threshold, tile):
+    """Sort, pad to whole tiles, run the greedy loop, map back to input indices."""
+    k = scores.shape[1]
     length = -(-max(k, max_output) // tile) * tile  # padded length, multiple of tile
     sscores, order = ops.top_k(scores, k, sorted=True)  # ties: lower index first
     order = ops.cast(order, "int32")
     sboxes = _canonical(ops.take_along_axis(boxes, order[:, :, None], axis=1))
-    svalid = sscores > float(score_threshold)
+    svalid = sscores > score_threshold
     sgroups = None if groups is None else ops.take_along_axis(groups, order, axis=1)
     if length > k:
         pad = length - k
@@ -167,7 +188,7 @@ def _sorted_nms(boxes, scores, groups, max_output, iou_threshold, score_threshol
         order = ops.pad(order, ((0, 0), (0, pad)))
         if sgroups is not None:
             sgroups = ops.pad(sgroups, ((0, 0), (0, pad)))
-    keep = _greedy_keep(sboxes, svalid, sgroups, max_output, float(iou_threshold), tile)
+    keep = _greedy_keep(sboxes, svalid, sgroups, max_output, iou_threshold, tile)
     pos, valid = _first_true(keep, max_output)
     indices = ops.where(valid, ops.take_along_axis(order, pos, axis=1), 0)
     return indices, valid
@@ -194,6 +215,8 @@ def nms_padded(boxes, scores, max_output: int, iou_threshold: float,
         (indices int32 [B,N] into ``K`` of the kept boxes by decreasing score, 0 on padding;
         valid bool [B,N], True for the first ``n_kept`` slots of each row).
     """
+    if int(max_output) < 1:
+        raise ValueError(f"nms.py: max_output must be >= 1, got {max_output}")
     if impl == "auto":
         impl = "tf" if keras.backend.backend() == "tensorflow" else "generic"
     if impl == "tf":
@@ -220,8 +243,11 @@ def _nms_padded_tf(boxes, scores, max_output, iou_threshold, score_threshold):
 
     def one(args):
         b, s = args
-        idx, count = tf.image.non_max_suppression_padded(
-            b, s, n, iou_threshold=float(iou_threshold),
+        # The raw V4 kernel (V3's greedy loop + padding). Not
+        # tf.image.non_max_suppression_padded(pad_to_max_output_size=True): that runs a
+        # Python tile algorithm that drops all-zero boxes, unlike non_max_suppression.
+        idx, count = tf.raw_ops.NonMaxSuppressionV4(
+            boxes=b, scores=s, max_output_size=n, iou_threshold=float(iou_threshold),
             score_threshold=float(score_threshold), pad_to_max_output_size=True)
         return tf.cast(idx, tf.int32), tf.range(n) < count
 
