@@ -20,9 +20,12 @@ than one fold's share (``ceil(n / n_folds)`` images) is cut into ``ceil(size / s
 sub-kinds by k-means (seeded) on two statistics read from the image alone: the
 median area of the bright (Otsu) blobs, a scale proxy, and the 99th-percentile
 brightness, both in log2 and standardised. Sub-kinds are named ``<group>-s<j>``
-with ``j`` rising with blob area. On the real set the 256x256 fluorescence group
-becomes 3 sub-kinds; their sizes and the fold sizes are in the report of
-``bench/bench_generalise.py`` (``bench/results/generalise_cpu_20261201/``). Folds are then filled greedily, largest
+with ``j`` rising with blob area. On the real set (seed 42) the 256x256 fluorescence
+group becomes 3 sub-kinds: ``-s0`` 104 images (median nucleus area from the masks
+84 px, bright), ``-s1`` 102 (147 px, dim), ``-s2`` 128 (228 px): 12 groups in all, and
+the 5 folds hold 128, 120, 118, 118 and 180 images (the two 90-image kinds share a
+fold: 6 groups of 90+ images cannot fill 5 folds evenly). The tables are in
+``bench/results/generalise_cpu_20261201/``. Folds are then filled greedily, largest
 group first, into the fold with the fewest images (ties broken by a seeded shuffle),
 which balances image counts as far as whole groups allow.
 """
@@ -36,7 +39,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from common.io import atomic_write_text
 from common.paths import GROUP_FOLDS_NAME, SPLITS  # the two splits; a path so named holds group folds
@@ -265,6 +267,8 @@ def make_folds(
     counts = cluster.value_counts()
     strata = cluster.where(cluster.map(counts) >= n_folds, "_rare").to_numpy()
     folds = np.empty(len(ids), dtype=np.int64)
+    from sklearn.model_selection import StratifiedKFold  # lazy: ~1 s of imports
+
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a pooled "_rare" stratum may still be < n_folds
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
