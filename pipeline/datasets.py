@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.data import SOLUTION_CSVS, image_folders
+from common.io import move_aside, timestamp
+from common.locks import folder_lock
 from common.paths import INPUT_DIR, KAGGLE_MOUNT_DIR
 from common.kaggle import KaggleError, download_competition, kaggle_credentials
 
@@ -40,6 +42,8 @@ __all__ = ["DataChoice", "DataStageError", "has_dsb_data", "resolve_data", "down
            "extract_competition_zip", "unpack_kaggle_mount", "make_demo_subset", "subset_dir"]
 
 SYNTH_SIZE = (128, 256)
+#: Written last into a finished synthetic set: a folder without it is rebuilt.
+SYNTHETIC_MARK = "_complete.txt"
 
 
 class DataStageError(RuntimeError):
@@ -120,13 +124,21 @@ def _move_into(src: Path, dest: Path, aside: Path) -> None:
 def _fill_then_move(dest: Path, fill: Callable[[Path], str], log: Callable[[str], None]) -> Path:
     """Run ``fill(partial)`` in a fresh ``dest/.partial-<time>/`` and move the result into ``dest``.
 
-    Leftovers of interrupted attempts are removed first; the folders and CSVs are moved
-    into ``dest`` only when ``partial`` holds ``stage1_train/`` (moved last); entries they
-    replace go to ``dest/.replaced-<time>/``. ``fill`` returns what it unpacked, for errors.
+    All of it happens while owning ``dest`` (``common.locks``: a second pipeline filling
+    the same folder is refused). Leftovers of interrupted attempts are removed first; the
+    folders and CSVs are moved into ``dest`` only when ``partial`` holds ``stage1_train/``
+    (moved last); entries they replace go to ``dest/.replaced-<time>/``. ``fill`` returns
+    what it unpacked, for errors.
 
     Raises:
         DataStageError: ``fill`` left no ``stage1_train/``.
+        FolderBusyError: another process is filling ``dest``.
     """
+    with folder_lock(dest, "data preparation"):
+        return _fill_then_move_owned(dest, fill, log)
+
+
+def _fill_then_move_owned(dest: Path, fill: Callable[[Path], str], log: Callable[[str], None]) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob(".partial-*"):
         log(f"[data] removing {old} (an interrupted earlier attempt)")
@@ -250,16 +262,23 @@ def make_demo_subset(data_dir: Path, out: Path, n_train: int, n_test: int,
     return out
 
 
-def _synthetic(work: Path, n_train: int, n_test: int, seed: int, why: str) -> DataChoice:
-    """The synthetic demo set (made in a temp folder, renamed when complete)."""
+def _synthetic(work: Path, n_train: int, n_test: int, seed: int, why: str,
+               log: Callable[[str], None] = print) -> DataChoice:
+    """The synthetic demo set (made in a temp folder, marked and renamed when complete)."""
     from common.synthetic import generate_dataset
 
     out = work / "input-demo" / f"synthetic-{n_train}x{n_test}-s{seed}"
-    if not has_dsb_data(out):
-        tmp = out.with_name(out.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        generate_dataset(tmp, n_train=n_train, n_test=n_test, seed=seed, size=SYNTH_SIZE)
-        os.replace(tmp, out)
+    complete = out / SYNTHETIC_MARK
+    if not complete.is_file():
+        with folder_lock(out.parent, "synthetic data"):  # all or nothing, one maker
+            if out.exists():  # half made, or made by a version without the mark: rebuild
+                where = move_aside(out, work / "backup" / timestamp(), work)
+                log(f"[data] {out} was incomplete; moved to {where}, making it again")
+            tmp = out.with_name(out.name + ".partial")
+            shutil.rmtree(tmp, ignore_errors=True)
+            generate_dataset(tmp, n_train=n_train, n_test=n_test, seed=seed, size=SYNTH_SIZE)
+            (tmp / SYNTHETIC_MARK).write_text(f"{n_train} train + {n_test} test images, seed {seed}\n")
+            os.replace(tmp, out)
     return DataChoice(out, "synthetic",
                       f"no DSB data in {INPUT_DIR} and {why}, so the synthetic demo set "
                       f"({n_train} train + {n_test} test images) in {out} is used")
@@ -306,13 +325,13 @@ def resolve_data(work: Path, profile: str, data: Path | None, demo_size: tuple[i
                                          f"Kaggle download failed: {exc}") from exc
                 # the choice's note (printed once by the caller) is the one line saying why
                 reason = f"the Kaggle download failed ({' '.join(str(exc).split())[:400]})"
-                return _synthetic(work, n_train, n_test, seed, reason)
+                return _synthetic(work, n_train, n_test, seed, reason, log)
             choice = DataChoice(INPUT_DIR, "kaggle", f"downloaded from Kaggle into {INPUT_DIR}")
         elif profile == "full":
             raise DataStageError(f"no DSB data in {INPUT_DIR} and no --data, and {why}; "
                                  "see input/README.md, or run --profile demo")
         else:
-            return _synthetic(work, n_train, n_test, seed, "no Kaggle credentials")
+            return _synthetic(work, n_train, n_test, seed, "no Kaggle credentials", log)
     if profile == "demo":
         out = subset_dir(work, choice.data_dir, n_train, n_test)
         make_demo_subset(choice.data_dir, out, n_train, n_test)

@@ -5,7 +5,7 @@ Every package ``solutions/<pkg>/`` with a ``presets.py`` (plain data, no Keras i
 solutions it provides (e.g. ``unet``, ``unet-baseline``, ``maskrcnn-<backbone>`` for every
 backbone of ``common.backbone_presets``), their configs per profile, ``--set`` overrides,
 ``--tiny`` items and whether they tune on OOF; its ``N_FOLDS_KEY`` names the config key of
-the number of folds. The package provides ``train`` and ``predict`` modules with the CLI
+the number of folds and its ``CONFIG_CLASS`` the config dataclass. The package provides ``train`` and ``predict`` modules with the CLI
 of ``docs/CONTRACTS.md``.
 
 Adding a solution is one new package plus its presets: nothing in ``pipeline/`` changes.
@@ -51,6 +51,7 @@ class SolutionSpec:
         tune_key: Config key that makes OOF prediction tune ``thresholds.json`` (or None).
         default_in: Profiles whose default solution list includes it.
         order: Its place in those lists.
+        config_class_path: ``"module:Class"`` of its config dataclass (presets' ``CONFIG_CLASS``).
     """
 
     name: str
@@ -62,6 +63,7 @@ class SolutionSpec:
     tune_key: str | None = None
     default_in: tuple[str, ...] = ()
     order: int = 100
+    config_class_path: str = ""
 
     @property
     def family(self) -> str:
@@ -71,6 +73,17 @@ class SolutionSpec:
         if profile not in self.configs:
             raise UnknownSolution(f"{self.name}: no config for profile {profile!r}")
         return self.configs[profile]
+
+    def config_class(self) -> type:
+        """The config dataclass (presets' ``CONFIG_CLASS``, imported without Keras)."""
+        module, _, name = self.config_class_path.partition(":")
+        if not module or not name:
+            raise UnknownSolution(f"{self.name}: its presets declare no CONFIG_CLASS ('module:Class')")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise UnknownSolution(f"{self.name}: CONFIG_CLASS {self.config_class_path!r} cannot "
+                                  f"be imported ({exc})") from exc
 
     def train_module(self) -> str:
         return f"{self.package}.train"
@@ -123,7 +136,8 @@ def _specs_of(module: ModuleType) -> list[SolutionSpec]:
                 overrides=tuple(p.get("overrides", ())),
                 n_folds_key=getattr(module, "N_FOLDS_KEY", "n_folds"),
                 tiny=tuple(p.get("tiny", ())), tune_key=p.get("tune_key"),
-                default_in=tuple(p.get("default_in", ())), order=int(p.get("order", 100))))
+                default_in=tuple(p.get("default_in", ())), order=int(p.get("order", 100)),
+                config_class_path=getattr(module, "CONFIG_CLASS", "")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UnknownSolution(f"{where}: preset {name!r} is malformed ({exc!r})") from exc
     return specs

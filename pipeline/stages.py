@@ -37,6 +37,7 @@ from common.paths import CONFIGS, Workspace
 from common.predictions import folder_state, list_predictions, newer_than, oof_fold_done, summary_path
 from ensemble.config import EnsembleConfig
 from ensemble.run import make_submission, run_ensemble
+from pipeline.overrides import split_sets
 from pipeline.registry import SolutionSpec
 from pipeline.tasks import Task, python_cmd, run_tasks
 
@@ -116,28 +117,6 @@ class Context:
 def run_name(spec: SolutionSpec, fold: int) -> str:
     """``<solution>-fold<k>``."""
     return f"{spec.name}-fold{fold}"
-
-
-def split_sets(items: list[str], spec: SolutionSpec | None) -> list[str]:
-    """The ``key=value`` items meant for ``spec`` (``None``: the ensemble).
-
-    ``key=value`` goes to every solution; ``<target>:key=value`` to the solutions whose
-    name or family (the last name of its package) is ``target``;
-    ``ensemble:key=value`` to the ensemble config only.
-    """
-    out = []
-    for item in items:
-        head, sep, rest = item.partition(":")
-        if sep and "=" not in head:
-            target, kv = head, rest
-        else:
-            target, kv = None, item
-        if spec is None:
-            if target == "ensemble":
-                out.append(kv)
-        elif target is None or target in (spec.name, spec.family):
-            out.append(kv)
-    return out
 
 
 # ---------------------------------------------------------------------------- folds

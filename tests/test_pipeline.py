@@ -433,3 +433,40 @@ def test_demo_subsets_of_two_sources_never_mix(tmp_path):
     assert resolve_data(tmp_path / "w", "demo", tmp_path / "d1", (2, 1)).data_dir == a.data_dir
     with pytest.raises(DataStageError, match="subset of"):
         datasets.make_demo_subset(tmp_path / "d2", a.data_dir, 2, 1)
+
+
+def test_a_half_made_synthetic_set_is_rebuilt(tmp_path, monkeypatch):
+    """An input-demo folder with masks/ and no images/ (a killed older run) is moved aside."""
+    from common.data import image_folders
+    from pipeline import datasets
+
+    monkeypatch.setattr(datasets, "INPUT_DIR", tmp_path / "no-input")
+    monkeypatch.setattr(datasets, "KAGGLE_MOUNT_DIR", tmp_path / "no-mount")
+    work = tmp_path / "work"
+    out = work / "input-demo" / "synthetic-4x2-s0"
+    (out / "stage1_train" / "abc" / "masks").mkdir(parents=True)
+    logs = []
+    choice = datasets.resolve_data(work, "demo", None, (4, 2), seed=0, env={}, home=tmp_path,
+                                   log=logs.append)
+    assert choice.data_dir == out and (out / datasets.SYNTHETIC_MARK).is_file()
+    assert len(image_folders(out / "stage1_train")) == 4
+    assert any("incomplete" in line for line in logs)
+    assert list((work / "backup").rglob("masks"))  # moved aside, not deleted
+
+
+def test_every_set_item_is_checked_before_any_work():
+    from common.config import ConfigError
+    from pipeline.overrides import check_sets
+
+    specs = parse_solutions("unet,maskrcnn-mobilenet", "demo")
+    ens = REPO_ROOT / "ensemble" / "configs" / "demo.yaml"
+    check_sets(["unet:train.epochs=1", "maskrcnn:train.heads_epochs=1", "ensemble:vote.min_votes=1"],
+               specs, "demo", 2, True, ens)
+    for items, match in ((["train.epochs=1"], "maskrcnn-mobilenet.*epochs"),  # meaningless for one
+                         (["unte:train.epochs=1"], "unknown target 'unte'"),
+                         (["noequals"], "expected"),
+                         (["unet:train.epochs=abc"], "unet"),
+                         (["unet:train.epochs=[1"], "not valid YAML"),
+                         (["ensemble:vote.nope=1"], "ensemble")):
+        with pytest.raises(ConfigError, match=match):
+            check_sets(items, specs, "demo", 2, False, ens)

@@ -13,6 +13,7 @@ from pathlib import Path
 from common.backbone_presets import backbone_names
 
 N_FOLDS_KEY = "train.n_folds"
+CONFIG_CLASS = "solutions.maskrcnn.config:MaskRCNNConfig"
 
 _CONFIGS = Path(__file__).resolve().parent / "configs"
 #: backbone -> (profiles whose default list includes it, order in those lists)
