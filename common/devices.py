@@ -25,7 +25,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from common.config import ConfigError
@@ -33,7 +33,8 @@ from common.machine import NvidiaSmi, count_names, cpu_count, cpu_model, nvidia_
 
 __all__ = ["BACKENDS", "ENV_DEVICE", "ENV_CPU_REPLICAS", "DeviceError", "backend_name",
            "device_preference", "validate_gpus", "check_replicas", "gpu_requests", "Probe", "probe",
-           "check", "CPU_TRAIN_IMAGES_PER_S", "train_images_per_fold", "cpu_estimate"]
+           "check", "CPU_TRAIN_IMAGES_PER_S", "train_images_per_fold", "cpu_estimate", "startup",
+           "DSB_STAGE1_TRAIN_IMAGES"]
 
 BACKENDS = ("tensorflow", "jax")
 ENV_DEVICE = "DSB_DEVICE"
@@ -250,6 +251,8 @@ def check(found: Probe, profile: str = "demo", preference: str | None = None,
     asked = ([f"{ENV_DEVICE}=gpu"] if preference == "gpu" else []) + [how for how, _ in requests]
     if preference == "cpu" and requests:
         raise DeviceError(f"{ENV_DEVICE}=cpu contradicts {', '.join(asked)}: drop one of them")
+    if preference == "cpu":  # asked for the CPU: the GPUs are hidden, nothing to check
+        return []
     gpu_flag = [how for how, _ in requests if how.startswith("--gpus")]
     per_run = [(how, n) for how, n in requests if how.startswith("train.gpus")]
     if gpu_flag and any(n != 1 for _, n in per_run):
@@ -288,6 +291,8 @@ CPU_TRAIN_IMAGES_PER_S = {
     "maskrcnn-densenet201": 0.14,
 }
 CPU_MEASURED_ON = "a 2-core AMD EPYC"
+#: Images of the DSB stage-1 training set, for an estimate before the data is at hand.
+DSB_STAGE1_TRAIN_IMAGES = 664
 
 
 def train_images_per_fold(cfg: Mapping, n_images: int, n_folds: int) -> int:
@@ -340,3 +345,41 @@ def cpu_estimate(configs: Mapping[str, Mapping], n_images: int, n_folds: int, n_
             f"speed), before early stopping, without prediction. Use a GPU machine or --profile demo; "
             f"{ENV_DEVICE}=gpu refuses to start without a GPU")
     return line
+
+
+def startup(profile: str, gpus: int = 0, sets: Sequence[str] = (),
+            configs: Callable[[], Mapping[str, Mapping]] = dict, n_images: int | None = None,
+            n_folds: int = 5, n_train_folds: int = 5, echo: Callable[[str], None] = print,
+            probe_fn: Callable[[str], Probe] | None = None) -> Probe:
+    """The pipeline's device step: print the backend/devices line, refuse or warn.
+
+    With ``DSB_DEVICE=cpu`` the GPUs are hidden (``CUDA_VISIBLE_DEVICES=""``) from this
+    process's children, so the runs train on the CPU as asked.
+
+    Args:
+        profile: ``demo`` or ``full``.
+        gpus: ``--gpus``; sets: the ``--set`` items (``train.gpus=N`` is a request too).
+        configs: Called only for the full-profile CPU estimate: solution -> resolved config.
+        n_images: Training images (``None``: the DSB stage-1 count, 664).
+        n_folds / n_train_folds: Folds of the split / folds to train.
+        echo: Printer; probe_fn: :func:`probe` (tests pass a fake).
+
+    Returns:
+        The probe.
+
+    Raises:
+        DeviceError: one line (the pipeline exits with status 2).
+    """
+    backend = backend_name()
+    preference = device_preference()
+    requests = gpu_requests(gpus, sets)
+    if preference == "cpu" and not requests:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    found = (probe_fn or probe)(backend)
+    echo(f"[run_all] {found.line()}" + (f" ({ENV_DEVICE}=cpu)" if preference == "cpu" else ""))
+    warnings = check(found, profile, preference, requests)
+    if profile == "full" and not found.gpus:
+        warnings.append(cpu_estimate(configs(), n_images or DSB_STAGE1_TRAIN_IMAGES, n_folds, n_train_folds))
+    for line in warnings:
+        echo(f"[run_all] {line}")
+    return found

@@ -7,7 +7,12 @@ selected stages (old outputs are moved to ``WORK/backup/<timestamp>/``, never de
 Without data and Kaggle credentials, ``--profile demo`` (the default) trains tiny
 models on a synthetic set in ``WORK/input-demo/`` and still goes end to end.
 
-Exit status: 0 on success, 1 on an error, 2 when ``--submit`` could not submit.
+The first line names the Keras backend and the devices training will use
+(``common.devices.startup``); a GPU asked for but missing, a GPU the framework cannot use, or
+an unknown ``KERAS_BACKEND`` stops the run there with one line.
+
+Exit status: 0 on success, 1 on an error, 2 on a device error or when ``--submit`` could not
+submit.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.config import ConfigError
+import yaml
+
+from common.config import ConfigError, load_yaml
+from common.devices import DeviceError, startup
 from common.data import DataError
 from common.paths import SPLITS, Workspace
 from common.io import read_json
@@ -126,6 +134,32 @@ def force_folds(force: bool, stages_arg: str | None, stages: Sequence[str]) -> b
     return force and (not stages_arg or "folds" in stages)
 
 
+def _solution_configs(solutions, args: argparse.Namespace, n_folds: int) -> dict:
+    """Each solution's config mapping with its ``--set`` items (for the CPU time estimate)."""
+    from pipeline.stages import split_sets
+
+    out = {}
+    for spec in solutions:
+        data = load_yaml(spec.config(args.profile))
+        for item in spec.set_items(args.profile, n_folds, args.tiny, tuple(split_sets(args.set, spec))):
+            key, _, value = item.partition("=")
+            *path, last = key.strip().split(".")
+            node = data
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = yaml.safe_load(value)
+        out[spec.name] = data
+    return out
+
+
+def _count_train_images(data: Path | None) -> int | None:
+    """Images in ``stage1_train/`` of ``--data`` (default ``input/``), ``None`` when absent."""
+    from common.paths import INPUT_DIR
+
+    folder = (data or INPUT_DIR) / "stage1_train"
+    return sum(1 for p in folder.iterdir() if p.is_dir()) or None if folder.is_dir() else None
+
+
 def run(args: argparse.Namespace, echo=print) -> int:
     start = time.perf_counter()
     root = (args.work or Workspace.default().root).resolve()
@@ -135,6 +169,8 @@ def run(args: argparse.Namespace, echo=print) -> int:
         raise PipelineError(f"--stages {unknown}: unknown; choose from {','.join(STAGES[2:])}")
     solutions = parse_solutions(args.solutions, args.profile)
     folds, n_folds = parse_folds(args.folds, args.n_folds, args.profile)
+    startup(args.profile, args.gpus, args.set, lambda: _solution_configs(solutions, args, n_folds),
+            _count_train_images(args.data), n_folds, len(folds), echo)
     echo(f"[pipeline] profile {args.profile}; solutions {','.join(s.name for s in solutions)}; "
          f"folds {folds} of {n_folds}; work {root}")
     choice = resolve_data(root, args.profile, args.data, parse_size(args.demo_size, args.tiny),
@@ -194,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
+    except DeviceError as exc:  # one line, exit 2
+        print(f"[pipeline] error: {exc}", file=sys.stderr)
+        return 2
     except (PipelineError, DataStageError, TaskError, EnsembleError, ConfigError, UnknownSolution,
             DataError, FileNotFoundError) as exc:
         print(f"[pipeline] error: {exc}", file=sys.stderr)

@@ -164,6 +164,8 @@ class TrainConfig:
         seed: Random seed.
         workers: PyDataset workers (0 or 1: in the main thread).
         tensorboard: Write TensorBoard logs.
+        gpus: 0 or 1: one device; N > 1: data parallel over the first N GPUs (``batch_size``
+            divisible by N); -1: every visible GPU (``common.training.distribution``).
     """
 
     crop_size: int = 256
@@ -189,12 +191,16 @@ class TrainConfig:
     seed: int = 42
     workers: int = 0
     tensorboard: bool = True
+    gpus: int = 0
 
     @property
     def total_epochs(self) -> int:
         return self.heads_epochs + self.all_epochs
 
     def validate(self) -> None:
+        from common.devices import validate_gpus
+
+        validate_gpus(self.gpus, self.batch_size)
         if self.crop_size < PAD_MULTIPLE or self.crop_size % PAD_MULTIPLE:
             raise ConfigError(f"train.crop_size: {self.crop_size} is not a positive multiple "
                               f"of {PAD_MULTIPLE}")
