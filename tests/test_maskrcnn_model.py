@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from common.backbones import list_backbones
 from common.config import ConfigError, load_config
@@ -78,7 +79,8 @@ def test_layers_get_config_round_trip():
 
 def _pyramid(batch=2, h=128, w=192, channels=(8, 16, 24, 32)):
     rng = np.random.default_rng(0)
-    return {f"P{l}": tf.constant(rng.normal(size=(batch, h // 2**l, w // 2**l, c)), tf.float32)
+    return {f"P{l}": ops.convert_to_tensor(rng.normal(size=(batch, h // 2**l, w // 2**l, c)),
+                                           "float32")
             for l, c in zip(range(2, 6), channels)}
 
 
@@ -101,7 +103,7 @@ def test_heads_shapes():
     from solutions.maskrcnn.heads import ClassifierHead, MaskHead
 
     feats = _pyramid(channels=(8, 8, 8, 8))
-    rois = tf.constant([[[0, 0, 20, 30], [10, 10, 90, 120], [0, 0, 0, 0]]] * 2, tf.float32)
+    rois = ops.convert_to_tensor([[[0, 0, 20, 30], [10, 10, 90, 120], [0, 0, 0, 0]]] * 2, "float32")
     logits, deltas = ClassifierHead(2, 7, 16)(rois, feats)
     masks = MaskHead(2, 14, 8, "gn")(rois, feats)
     assert tuple(logits.shape) == (2, 3, 2) and tuple(deltas.shape) == (2, 3, 2, 4)
@@ -167,19 +169,20 @@ def test_mask_loss_only_on_positive_rois_true_class():
 def test_detection_layer_thresholds_and_nms():
     from solutions.maskrcnn.detection import DetectionLayer
 
-    rois = tf.constant([[[10, 10, 30, 30], [11, 11, 31, 31], [50, 50, 70, 70],
-                         [80, 80, 90, 90], [0, 0, 0, 0]]], tf.float32)
+    rois = ops.convert_to_tensor([[[10, 10, 30, 30], [11, 11, 31, 31], [50, 50, 70, 70],
+                                   [80, 80, 90, 90], [0, 0, 0, 0]]], "float32")
     p = np.array([0.95, 0.9, 0.8, 0.2, 0.99])  # last row is padding
-    logits = tf.constant(np.log(np.stack([1 - p, p], -1))[None], tf.float32)
+    logits = ops.convert_to_tensor(np.log(np.stack([1 - p, p], -1))[None], "float32")
     layer = DetectionLayer(0.5, 0.3, 4)
-    out = layer(rois, logits, tf.zeros([1, 5, 2, 4]), tf.constant([64, 64]))
-    same = layer(rois, logits, tf.zeros([1, 5, 2, 4]), (64, 64))  # a plain tuple, positionally
-    np.testing.assert_array_equal(same["boxes"].numpy(), out["boxes"].numpy())
-    scores = out["scores"].numpy()[0]
+    out = layer(rois, logits, ops.zeros((1, 5, 2, 4)), ops.convert_to_tensor([64, 64]))
+    same = layer(rois, logits, ops.zeros((1, 5, 2, 4)), (64, 64))  # a plain tuple, positionally
+    out, same = ({k: ops.convert_to_numpy(v) for k, v in d.items()} for d in (out, same))
+    np.testing.assert_array_equal(same["boxes"], out["boxes"])
+    scores = out["scores"][0]
     assert scores == pytest.approx([0.95, 0.8, 0, 0], abs=1e-5)
-    assert out["class_ids"].numpy()[0].tolist() == [1, 1, 0, 0]
+    assert out["class_ids"][0].tolist() == [1, 1, 0, 0]
     # clipped to the 64x64 input
-    assert out["boxes"].numpy()[0, 1].tolist() == pytest.approx([50, 50, 64, 64])
+    assert out["boxes"][0, 1].tolist() == pytest.approx([50, 50, 64, 64])
 
 
 def test_postprocess_resolves_overlaps_by_score_at_original_size():

@@ -1,8 +1,9 @@
 """Mask R-CNN training targets: RPN targets, detection targets, sample builder (tiny, CPU)."""
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from solutions.maskrcnn.anchors import generate_anchors
 from solutions.maskrcnn.boxes import box_iou_np, decode_deltas, masks_to_boxes
@@ -10,6 +11,27 @@ from solutions.maskrcnn.detection_targets import DetectionTargetLayer
 from solutions.maskrcnn.inputs import (build_sample, expand_mask, minimize_masks,
                                        pad_to_multiple)
 from solutions.maskrcnn.rpn_targets import rpn_targets
+
+
+def compiled(layer):
+    """``layer``'s call inside the backend's compiler: ``jax.jit`` of ``stateless_call``
+    (the seed state goes in and out) or ``tf.function``. Backend-specific on purpose: the
+    point is that the layer traces with static shapes and draws fresh samples when jitted."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        step = jax.jit(lambda state, *args: layer.stateless_call([], state, *args))
+
+        def run(*args):
+            out, state = step([v.value for v in layer.non_trainable_variables], *args)
+            for var, value in zip(layer.non_trainable_variables, state):
+                var.assign(value)
+            return out
+
+        return run
+    import tensorflow as tf
+
+    return tf.function(layer)
 
 
 def disk(size, cy, cx, r):
@@ -80,10 +102,10 @@ def _toy_batch():
 def test_detection_targets_toy_batch():
     small, proposals, gt_class, gt_boxes, gt_masks = _toy_batch()
     layer = DetectionTargetLayer(rois_per_image=8, positive_fraction=0.5)
-    rois, cls, deltas, masks = tf.function(layer)(proposals, gt_class, gt_boxes, gt_masks)
-    assert rois.shape == (2, 8, 4) and cls.shape == (2, 8) and cls.dtype == tf.int32
+    rois, cls, deltas, masks = (ops.convert_to_numpy(o) for o in
+                                compiled(layer)(proposals, gt_class, gt_boxes, gt_masks))
+    assert rois.shape == (2, 8, 4) and cls.shape == (2, 8) and cls.dtype == np.int32
     assert deltas.shape == (2, 8, 4) and masks.shape == (2, 8, 28, 28)
-    rois, cls, deltas, masks = rois.numpy(), cls.numpy(), deltas.numpy(), masks.numpy()
     # image 0: the proposal equal to the GT and the GT itself are positive, then 1 negative
     np.testing.assert_array_equal(cls[0], [1, 1, 0, 0, 0, 0, 0, 0])
     np.testing.assert_allclose(rois[0, :2], gt_boxes[0, [0, 0]])
@@ -104,14 +126,36 @@ def test_detection_targets_shifted_roi_mask_and_deltas():
     proposals = np.zeros((2, 4, 4), np.float32)
     proposals[0, 0] = [16, 16, 44, 30]  # left half of the GT: IoU 0.5
     layer = DetectionTargetLayer(rois_per_image=4, positive_fraction=0.5)
-    rois, cls, deltas, masks = layer(proposals, gt_class, gt_boxes, gt_masks)
-    pos = np.flatnonzero(np.all(rois.numpy()[0] == proposals[0, 0], axis=1))
-    assert len(pos) == 1 and cls.numpy()[0, pos[0]] == 1
+    rois, cls, deltas, masks = (ops.convert_to_numpy(o) for o in
+                                compiled(layer)(proposals, gt_class, gt_boxes, gt_masks))
+    pos = np.flatnonzero(np.all(rois[0] == proposals[0, 0], axis=1))
+    assert len(pos) == 1 and cls[0, pos[0]] == 1
     # ROI cell (i, j) samples mini pixel (2i+0.5, j) -> circle pixel (i, j // 2)
-    np.testing.assert_array_equal(masks.numpy()[0, pos[0]], small[:, np.arange(28) // 2])
-    np.testing.assert_allclose(decode_deltas(proposals[0, :1], deltas.numpy()[0, pos]),
+    np.testing.assert_array_equal(masks[0, pos[0]], small[:, np.arange(28) // 2])
+    np.testing.assert_allclose(decode_deltas(proposals[0, :1], deltas[0, pos]),
                                gt_boxes[0, :1], atol=1e-4)
     assert DetectionTargetLayer.from_config(layer.get_config()).mask_shape == (28, 28)
+
+
+def test_detection_targets_sampling_is_random_inside_jit_and_seeded():
+    _, _, gt_class, gt_boxes, gt_masks = _toy_batch()
+    proposals = np.zeros((2, 24, 4), np.float32)
+    proposals[0, :20] = gt_boxes[0, 0] + np.arange(20, dtype=np.float32)[:, None] * [0, 0, 0, 0.05]
+    proposals[0, 20:] = [[0, 0, 8, 8], [50, 50, 60, 60], [2, 40, 9, 50], [40, 2, 50, 9]]
+
+    def draws(seed, calls=3):
+        run = compiled(DetectionTargetLayer(rois_per_image=6, positive_fraction=0.5, seed=seed))
+        out = []
+        for _ in range(calls):
+            rois, cls, _, _ = (ops.convert_to_numpy(o) for o in
+                               run(proposals, gt_class, gt_boxes, gt_masks))
+            assert cls[0, :3].tolist() == [1, 1, 1] and not cls[0, 3:].any()
+            out.append(rois[0].round(3).tolist())
+        return out
+
+    first = draws(7)
+    assert first[0] != first[1] or first[1] != first[2]  # the seed state advances in jit
+    assert draws(7) == first  # and a seeded layer repeats
 
 
 # --------------------------------------------------------------------- sample builder

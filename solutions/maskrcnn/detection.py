@@ -2,7 +2,8 @@
 
 ``DetectionLayer`` refines the proposals with the head's per-class deltas, clips them to
 the input, and keeps up to ``max_instances`` boxes per image after a score threshold
-and per-class NMS (``tf.image.combined_non_max_suppression``), zero-padded.
+and per-class NMS (``nms.per_class_nms_padded``: the kept set of TensorFlow's
+``combined_non_max_suppression``), zero-padded, in ``keras.ops`` with static shapes.
 
 ``detections_to_instances`` pastes the 28x28 mask probabilities back at the ORIGINAL
 image size (undoing padding and resizing), thresholds them and resolves overlaps by
@@ -18,11 +19,12 @@ from typing import Any, Sequence
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from common.predictions import relabel_sequential
 from solutions.maskrcnn.boxes import DEFAULT_STD, clip_boxes, decode_deltas
-from solutions.maskrcnn.proposals import nms_numpy
+from solutions.maskrcnn.nms import per_class_nms_padded
+from solutions.maskrcnn.proposals import image_hw_pair, nms_numpy
 
 
 @keras.saving.register_keras_serializable(package="maskrcnn")
@@ -56,23 +58,23 @@ class DetectionLayer(keras.layers.Layer):
         self.std = tuple(float(s) for s in std)
         # image_hw may be a plain (H, W) tuple passed positionally.
         self._allow_non_tensor_positional_args = True
+        self.built = True  # no weights: usable (e.g. in stateless_call) before a first call
 
     def call(self, rois: Any, class_logits: Any, deltas: Any, image_hw: Any) -> dict:
-        rois = tf.cast(rois, tf.float32)
-        probs = tf.nn.softmax(tf.cast(class_logits, tf.float32), axis=-1)  # [B,R,C]
-        image_hw = tf.cast(tf.convert_to_tensor(image_hw), tf.float32)
+        rois = ops.cast(rois, "float32")
+        probs = ops.softmax(ops.cast(class_logits, "float32"), axis=-1)  # [B,R,C]
+        height, width = image_hw_pair(image_hw)
         boxes = decode_deltas(rois[:, :, None, :], deltas, self.std)  # [B,R,C,4]
-        boxes = clip_boxes(boxes, image_hw[0], image_hw[1])
-        valid = tf.reduce_any(tf.not_equal(rois, 0.0), axis=-1)  # [B,R]
-        scores = probs[:, :, 1:] * tf.cast(valid, tf.float32)[..., None]
-        out = tf.image.combined_non_max_suppression(
-            boxes[:, :, 1:, :], scores, max_output_size_per_class=self.max_instances,
-            max_total_size=self.max_instances, iou_threshold=self.nms_threshold,
-            score_threshold=self.min_confidence, pad_per_class=False, clip_boxes=False)
-        keep = out.nmsed_scores > 0
-        class_ids = tf.where(keep, tf.cast(out.nmsed_classes, tf.int32) + 1, 0)
-        return {"boxes": out.nmsed_boxes * tf.cast(keep, tf.float32)[..., None],
-                "class_ids": class_ids, "scores": out.nmsed_scores}
+        boxes = clip_boxes(boxes, height, width)
+        valid = ops.any(ops.not_equal(rois, 0.0), axis=-1)  # [B,R]
+        scores = probs[:, :, 1:] * ops.cast(valid, "float32")[..., None]
+        out = per_class_nms_padded(boxes[:, :, 1:, :], scores, self.max_instances,
+                                   self.nms_threshold, self.min_confidence)
+        keep = out["valid"] & (out["scores"] > 0)
+        class_ids = ops.where(keep, ops.cast(out["classes"], "int32") + 1, 0)
+        return {"boxes": ops.where(keep[..., None], ops.cast(out["boxes"], "float32"), 0.0),
+                "class_ids": ops.cast(class_ids, "int32"),
+                "scores": ops.where(keep, ops.cast(out["scores"], "float32"), 0.0)}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "min_confidence": self.min_confidence,

@@ -1,4 +1,4 @@
-"""The Mask R-CNN model (Keras 3 ``Model`` subclass, TensorFlow backend).
+"""The Mask R-CNN model (Keras 3 ``Model`` subclass; TensorFlow and JAX backends).
 
 Graph::
 
@@ -7,12 +7,17 @@ Graph::
       -> FPN -> {"P2".."P6"} -> RPNHead -> logits [B,A,2], deltas [B,A,4]
       -> ProposalLayer (train / inference NMS settings) -> proposals [B,N,4]
     training:  DetectionTargetLayer -> ROIs -> ClassifierHead + MaskHead (positive ROIs)
-               -> losses (losses.py) in train_step / test_step
+               -> losses (losses.py) in compute_loss (Keras' own train/test steps)
     inference: ClassifierHead -> DetectionLayer -> MaskHead on the detections
+
+Everything is ``keras.ops`` with static shapes (the anchors of an input size are a numpy
+constant), so each graph compiles once per input shape under XLA / ``jax.jit``.
 
 ``model(images)`` runs the inference branch and returns a dict ``boxes`` [B,N,4],
 ``class_ids`` [B,N], ``scores`` [B,N], ``masks`` [B,N,m,m] (probabilities of each
-detection's class); ``N = max_instances``, zero-padded.
+detection's class); ``N = max_instances``, zero-padded. ``model(batch_dict)`` (what
+``fit`` / ``evaluate`` pass) runs the training branch and returns its outputs, from which
+:meth:`MaskRCNN.compute_loss` computes the losses.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from common.backbones import build_backbone
 from solutions.maskrcnn.anchors import generate_anchors
@@ -29,10 +34,19 @@ from solutions.maskrcnn.config import PAD_MULTIPLE, RPN_LEVELS, STRIDES, ModelCo
 from solutions.maskrcnn.detection import DetectionLayer
 from solutions.maskrcnn.detection_targets import DetectionTargetLayer
 from solutions.maskrcnn.fpn import FPN
-from solutions.maskrcnn.heads import ClassifierHead, MaskHead
+from solutions.maskrcnn.heads import POOL_LEVELS, ClassifierHead, MaskHead
 from solutions.maskrcnn.losses import LOSS_NAMES, mask_rcnn_losses
 from solutions.maskrcnn.proposals import ProposalLayer
 from solutions.maskrcnn.rpn import RPNHead
+
+try:  # the function Keras' TF trainer undoes for its "loss" tracker (1 / replicas)
+    from keras.src.losses.loss import scale_loss_for_distribution
+except ImportError:  # pragma: no cover - private Keras module moved
+    def scale_loss_for_distribution(value: Any) -> Any:
+        return value
+
+#: Smallest number of detection rows the mask head runs on in :meth:`MaskRCNN.infer`.
+MIN_MASK_ROWS = 16
 
 
 def _walk_layers(layer: keras.layers.Layer):
@@ -40,6 +54,38 @@ def _walk_layers(layer: keras.layers.Layer):
     for sub in getattr(layer, "layers", []):
         yield sub
         yield from _walk_layers(sub)
+
+
+def mask_row_bucket(n: int, max_rows: int, min_rows: int = MIN_MASK_ROWS) -> int:
+    """Static number of detection rows the mask head runs on for ``n`` filled rows.
+
+    The next power of two from ``min_rows`` up, capped at ``max_rows`` (0 when ``n`` is
+    0), so inference compiles at most ``log2(max_rows / min_rows) + 2`` mask graphs per
+    input shape.
+    """
+    if n <= 0:
+        return 0
+    rows = min_rows
+    while rows < n:
+        rows *= 2
+    return min(rows, max_rows)
+
+
+class _Stage(keras.Model):
+    """One jitted piece of :meth:`MaskRCNN.infer`: ``call(x) = getattr(owner, method)(x)``.
+
+    Tracks the owner, so its (trainable and non-trainable) variables are the owner's and
+    Keras passes them into the compiled function as state (no weights are baked in).
+    """
+
+    def __init__(self, owner: "MaskRCNN", method: str, **kwargs: Any) -> None:
+        super().__init__(name=f"{owner.name}_{method}", **kwargs)
+        self.owner = owner
+        self.method = method
+        self.built = True
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        return getattr(self.owner, self.method)(inputs)
 
 
 class MaskRCNN(keras.Model):
@@ -75,9 +121,10 @@ class MaskRCNN(keras.Model):
         # Rows [0, n_pos) of the sampled ROIs are the (only possible) positives.
         self.mask_rois = max(1, int(cfg.rois_per_image * cfg.roi_positive_fraction))
         self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in LOSS_NAMES}
-        self.total_tracker = keras.metrics.Mean(name="loss")
-        self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
-        self._infer_fn = None
+        # Plain attributes, not tracked by Keras (the stages track this model instead).
+        object.__setattr__(self, "_anchor_cache", {})
+        object.__setattr__(self, "_stages", {})
+        object.__setattr__(self, "_stage_fns", {})
 
     # ----------------------------------------------------------------- building blocks
     def anchors_np(self, image_hw: tuple[int, int]) -> np.ndarray:
@@ -89,22 +136,25 @@ class MaskRCNN(keras.Model):
                                                        STRIDES, c.anchor_stride)
         return self._anchor_cache[key]
 
-    def _anchors(self, images: Any) -> Any:
+    @staticmethod
+    def _image_hw(images: Any) -> tuple[int, int]:
         h, w = images.shape[1], images.shape[2]
-        if h is not None and w is not None:
-            return tf.constant(self.anchors_np((h, w)))
-        anchors = tf.numpy_function(lambda hw: self.anchors_np(tuple(hw)),
-                                    [tf.shape(images)[1:3]], tf.float32, stateful=False)
-        anchors.set_shape([None, 4])
-        return anchors
+        if h is None or w is None:
+            raise ValueError(f"model.py: MaskRCNN needs images of static height and width, "
+                             f"got shape {tuple(images.shape)}")
+        return int(h), int(w)
+
+    def _anchors(self, images: Any) -> Any:
+        """Anchors of the (static) input size, as a constant [A,4]."""
+        return ops.convert_to_tensor(self.anchors_np(self._image_hw(images)), "float32")
 
     def pyramid(self, images: Any, training: bool = False) -> dict:
         """FPN maps ``{"P2".."P6"}`` of images [B,H,W,3] in 0..255."""
-        return self.fpn(self.backbone(tf.cast(images, tf.float32), training=training))
+        return self.fpn(self.backbone(ops.cast(images, "float32"), training=training))
 
     def _rpn(self, pyramid: dict) -> tuple[Any, Any, Any]:
         logits, deltas = self.rpn([pyramid[lvl] for lvl in RPN_LEVELS])
-        return logits, deltas, tf.nn.softmax(logits)[..., 1]
+        return logits, deltas, ops.softmax(logits, axis=-1)[..., 1]
 
     # ----------------------------------------------------------------- training branch
     def forward_train(self, batch: dict, training: bool = True) -> dict:
@@ -121,10 +171,10 @@ class MaskRCNN(keras.Model):
             ``mask_logits`` (the mask tensors only for the first ``mask_rois`` rows).
         """
         images = batch["image"]
-        image_hw = tf.shape(images)[1:3]
+        image_hw = self._image_hw(images)
         pyr = self.pyramid(images, training)
         rpn_logits, rpn_deltas, fg = self._rpn(pyr)
-        proposals = self.proposals_train(tf.stop_gradient(fg), tf.stop_gradient(rpn_deltas),
+        proposals = self.proposals_train(ops.stop_gradient(fg), ops.stop_gradient(rpn_deltas),
                                          self._anchors(images), image_hw)
         rois, tcls, tdeltas, tmasks = self.detection_targets(
             proposals, batch["gt_class_ids"], batch["gt_boxes"], batch["gt_masks"])
@@ -137,72 +187,111 @@ class MaskRCNN(keras.Model):
                 "mask_target_class_ids": tcls[:, :n], "target_masks": tmasks[:, :n],
                 "mask_logits": mask_logits}
 
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> Any:
+        """Weighted total of the five losses (plus layer regularisation losses).
+
+        Called by Keras' train/test steps with ``x`` the batch dict and ``y_pred`` the
+        output of :meth:`forward_train`; updates the per-loss ``Mean`` trackers (Keras'
+        own ``loss`` tracker records the returned total). Under ``tf.distribute`` the
+        weighted sum is divided by the replica count, as Keras does for compiled losses.
+        """
+        del y, sample_weight, training
+        losses = mask_rcnn_losses(x, y_pred)
+        total = scale_loss_for_distribution(
+            ops.sum(ops.stack([self.loss_weights[k] * losses[k] for k in LOSS_NAMES])))
+        for extra in self.losses:
+            total = total + ops.cast(self._aggregate_additional_loss(extra), "float32")
+        for name in LOSS_NAMES:
+            self.trackers[name].update_state(losses[name])
+        return total
+
     def compute_losses(self, batch: dict, training: bool) -> tuple[Any, dict]:
-        """Forward pass and the weighted total loss (incl. layer regularisation losses)."""
+        """Eager helper: forward pass, ``(weighted total, dict of the five losses)``."""
         out = self.forward_train(batch, training)
         losses = mask_rcnn_losses(batch, out)
-        total = tf.add_n([self.loss_weights[k] * losses[k] for k in LOSS_NAMES])
-        if self.losses:
-            total = total + tf.add_n([tf.cast(x, tf.float32) for x in self.losses])
+        total = ops.sum(ops.stack([self.loss_weights[k] * losses[k] for k in LOSS_NAMES]))
         return total, losses
-
-    def _update_trackers(self, total: Any, losses: dict) -> dict:
-        self.total_tracker.update_state(total)
-        for name, value in losses.items():
-            self.trackers[name].update_state(value)
-        return {m.name: m.result() for m in self.metrics}
 
     @property
     def metrics(self) -> list:
-        return [self.total_tracker] + [self.trackers[k] for k in LOSS_NAMES]
-
-    @staticmethod
-    def _unpack(data: Any) -> dict:
-        return data[0] if isinstance(data, (tuple, list)) else data
-
-    def train_step(self, data: Any) -> dict:
-        batch = self._unpack(data)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            total, losses = self.compute_losses(batch, training=True)
-            scaled = self.optimizer.scale_loss(total / replicas)
-        variables = self.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        return self._update_trackers(total, losses)
-
-    def test_step(self, data: Any) -> dict:
-        total, losses = self.compute_losses(self._unpack(data), training=False)
-        return self._update_trackers(total, losses)
+        own = [self._loss_tracker] if getattr(self, "_loss_tracker", None) is not None else []
+        return own + [self.trackers[k] for k in LOSS_NAMES]
 
     # ----------------------------------------------------------------- inference branch
-    def call(self, images: Any, training: bool = False) -> dict:
-        """Inference on padded images [B,H,W,3] (0..255, sides multiples of 64).
+    def call(self, inputs: Any, training: bool = False) -> dict:
+        """Inference on padded images, or the training branch on a batch dict.
+
+        Args:
+            inputs: float [B,H,W,3] images (0..255, sides multiples of 64), or the
+                training batch dict (see :meth:`forward_train`).
+            training: Passed on to the training branch (inference ignores it).
 
         Returns:
-            dict ``boxes`` [B,N,4] (input pixels), ``class_ids`` [B,N] int32,
+            For images: dict ``boxes`` [B,N,4] (input pixels), ``class_ids`` [B,N] int32,
             ``scores`` [B,N], ``masks`` [B,N,m,m] probabilities; zero rows are padding.
+            The mask head runs on all ``N = max_instances`` rows (static shapes); see
+            :meth:`infer` for the bucketed version. For a batch dict: the outputs of
+            :meth:`forward_train`.
         """
-        image_hw = tf.shape(images)[1:3]
+        if isinstance(inputs, dict):
+            return self.forward_train(inputs, training=bool(training))
+        det = self.detect(inputs)
+        masks = self.segment({"boxes": det["boxes"], "class_ids": det["class_ids"],
+                              **{lvl: det[lvl] for lvl in POOL_LEVELS}})
+        return {k: det[k] for k in ("boxes", "class_ids", "scores")} | {"masks": masks}
+
+    def detect(self, images: Any) -> dict:
+        """First inference stage: detections and the pooled pyramid levels.
+
+        Returns:
+            dict ``boxes`` [B,N,4], ``class_ids`` [B,N], ``scores`` [B,N] (sorted by
+            decreasing score, padding last) and the FPN maps ``"P2".."P5"``.
+        """
+        image_hw = self._image_hw(images)
         pyr = self.pyramid(images, training=False)
         _, rpn_deltas, fg = self._rpn(pyr)
         proposals = self.proposals_inference(fg, rpn_deltas, self._anchors(images), image_hw)
         class_logits, deltas = self.classifier(proposals, pyr)
         det = self.detection(proposals, class_logits, deltas, image_hw)
-        # Detections are sorted with the padding last: run the mask head on the rows that
-        # hold a detection in at least one image of the batch, then pad back to N.
-        n_max = self.cfg.max_instances
-        n = tf.reduce_max(tf.reduce_sum(tf.cast(det["scores"] > 0, tf.int32), axis=1))
-        mask_logits = self.mask_head(det["boxes"][:, :n], pyr, training=False)  # [B,n,m,m,C]
-        onehot = tf.one_hot(det["class_ids"][:, :n], self.cfg.num_classes, dtype=tf.float32)
-        masks = tf.reduce_sum(tf.sigmoid(mask_logits) * onehot[:, :, None, None, :], axis=-1)
-        masks = tf.pad(masks, [[0, 0], [0, n_max - n], [0, 0], [0, 0]])
-        m = self.cfg.mask_shape
-        return {**det, "masks": tf.ensure_shape(masks, [None, n_max, m, m])}
+        return {**det, **{lvl: pyr[lvl] for lvl in POOL_LEVELS}}
+
+    def segment(self, inputs: dict) -> Any:
+        """Second inference stage: mask probabilities of each row's class.
+
+        Args:
+            inputs: ``boxes`` [B,n,4], ``class_ids`` [B,n] and the maps ``"P2".."P5"``.
+
+        Returns:
+            float32 [B,n,m,m]; 0 on rows of class 0 (padding).
+        """
+        pyr = {lvl: inputs[lvl] for lvl in POOL_LEVELS}
+        mask_logits = self.mask_head(inputs["boxes"], pyr, training=False)  # [B,n,m,m,C]
+        class_ids = ops.cast(inputs["class_ids"], "int32")
+        # Class 0 (padding rows) selects nothing: their masks are 0.
+        onehot = ops.one_hot(class_ids, self.cfg.num_classes, dtype="float32")[..., 1:]
+        return ops.sum(ops.sigmoid(mask_logits[..., 1:]) * onehot[:, :, None, None, :], axis=-1)
+
+    def _run_stage(self, method: str, inputs: Any) -> dict:
+        """``getattr(self, method)(inputs)`` through a compiled function cached per shape."""
+        if method not in self._stages:
+            self._stages[method] = _Stage(self, method)
+        stage = self._stages[method]
+        key = (method,) + tuple((k, tuple(v.shape)) for k, v in sorted(inputs.items())) \
+            if isinstance(inputs, dict) else (method, tuple(inputs.shape))
+        if key not in self._stage_fns:
+            stage.make_predict_function(force=True)  # traced on its first (only) shape
+            self._stage_fns[key] = stage.predict_function
+        stage.predict_function = self._stage_fns[key]
+        return stage.predict_on_batch(inputs)
 
     def infer(self, images: np.ndarray) -> dict:
-        """Run :meth:`call` through one ``tf.function`` that accepts any batch/size.
+        """Inference on a numpy batch, compiled once per input shape (and mask bucket).
+
+        Runs :meth:`detect`, then the mask head on the first ``mask_row_bucket(n)`` rows,
+        ``n`` the most detections of an image of the batch (detections are sorted with
+        the padding last), so few detections cost few mask-head rows. Both stages are
+        Keras predict functions (``jax.jit`` / ``tf.function``) cached per shape.
 
         Args:
             images: float32 [B,H,W,3] with H, W multiples of 64.
@@ -210,14 +299,22 @@ class MaskRCNN(keras.Model):
         Returns:
             dict of numpy arrays (see :meth:`call`).
         """
-        if self._infer_fn is None:
-            spec = tf.TensorSpec([None, None, None, 3], tf.float32)
-            self._infer_fn = tf.function(lambda x: self(x, training=False),
-                                         input_signature=[spec], reduce_retracing=True)
         images = np.asarray(images, np.float32)
-        if images.shape[1] % PAD_MULTIPLE or images.shape[2] % PAD_MULTIPLE:
-            raise ValueError(f"image sides must be multiples of {PAD_MULTIPLE}, got {images.shape}")
-        return {k: v.numpy() for k, v in self._infer_fn(tf.constant(images)).items()}
+        if images.ndim != 4 or images.shape[1] % PAD_MULTIPLE or images.shape[2] % PAD_MULTIPLE:
+            raise ValueError(f"model.py: image sides must be multiples of {PAD_MULTIPLE}, "
+                             f"got {images.shape}")
+        det = self._run_stage("detect", images)
+        n_max, m = self.cfg.max_instances, self.cfg.mask_shape
+        masks = np.zeros((images.shape[0], n_max, m, m), np.float32)
+        filled = int((np.asarray(det["scores"]) > 0).sum(axis=1).max(initial=0))
+        rows = mask_row_bucket(filled, n_max)
+        if rows:
+            masks[:, :rows] = self._run_stage("segment", {
+                "boxes": det["boxes"][:, :rows], "class_ids": det["class_ids"][:, :rows],
+                **{lvl: det[lvl] for lvl in POOL_LEVELS}})
+        return {"boxes": np.asarray(det["boxes"], np.float32),
+                "class_ids": np.asarray(det["class_ids"], np.int32),
+                "scores": np.asarray(det["scores"], np.float32), "masks": masks}
 
     # ----------------------------------------------------------------- utilities
     def build(self, input_shape: Any = None) -> None:
@@ -225,8 +322,12 @@ class MaskRCNN(keras.Model):
         self.built = True
 
     def build_all(self, size: int = PAD_MULTIPLE) -> "MaskRCNN":
-        """Create every weight by one eager inference call on a blank image."""
-        self(tf.zeros([1, size, size, 3], tf.float32), training=False)
+        """Create every weight by one symbolic inference call (shapes only, no compute).
+
+        Symbolic rather than eager: under JAX an eager first call compiles every op
+        separately (minutes on a CPU); the symbolic trace takes seconds.
+        """
+        self(keras.KerasTensor((1, size, size, 3), dtype="float32"), training=False)
         return self
 
     def freeze_backbone(self, frozen: bool = True) -> None:

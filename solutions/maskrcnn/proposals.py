@@ -1,18 +1,23 @@
-"""RPN proposals: top-k anchors by score, decode, clip, NMS, zero-pad."""
+"""RPN proposals: top-k anchors by score, decode, clip, NMS, zero-pad.
+
+Backend-agnostic (``keras.ops``): every shape is static (``top_k`` of a fixed size, padded
+NMS from ``nms.py``), so the layer compiles once per input size under XLA / ``jax.jit``.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from .boxes import DEFAULT_STD, box_iou_np, clip_boxes, decode_deltas
+from .nms import nms_padded
 
 
-def nms(boxes: tf.Tensor, scores: tf.Tensor, max_out: int, iou_threshold: float) -> tf.Tensor:
-    """Greedy NMS (thin wrapper of ``tf.image.non_max_suppression``).
+def nms(boxes: Any, scores: Any, max_out: int, iou_threshold: float) -> Any:
+    """Greedy NMS of one image, eager only (the result's length depends on the data).
 
     Args:
         boxes: [K,4] boxes.
@@ -21,11 +26,13 @@ def nms(boxes: tf.Tensor, scores: tf.Tensor, max_out: int, iou_threshold: float)
         iou_threshold: a box is suppressed when its IoU with a kept box is > this.
 
     Returns:
-        int32 [<=max_out] indices of kept boxes, by decreasing score.
+        int32 [<=max_out] backend tensor of the kept indices, by decreasing score. Inside
+        a traced graph use ``nms.nms_padded`` (fixed size + validity mask) instead.
     """
-    return tf.image.non_max_suppression(tf.cast(boxes, tf.float32),
-                                        tf.cast(scores, tf.float32), max_out,
-                                        iou_threshold=iou_threshold)
+    idx, valid = nms_padded(ops.cast(boxes, "float32")[None], ops.cast(scores, "float32")[None],
+                            int(max_out), float(iou_threshold))
+    count = int(np.asarray(ops.convert_to_numpy(ops.sum(ops.cast(valid, "int32")))))
+    return ops.cast(idx[0, :count], "int32")
 
 
 def nms_numpy(boxes: np.ndarray, scores: np.ndarray, max_out: int,
@@ -54,6 +61,16 @@ def nms_numpy(boxes: np.ndarray, scores: np.ndarray, max_out: int,
         keep.append(int(i))
         suppressed |= iou[i] > iou_threshold
     return np.asarray(keep, np.int64)
+
+
+def image_hw_pair(image_hw: Any) -> tuple[Any, Any]:
+    """``(height, width)`` of an ``image_hw`` argument: Python floats for a tuple, list or
+    numpy array (a constant baked into the graph), float32 scalars for a tensor [2]."""
+    if isinstance(image_hw, (tuple, list, np.ndarray)):
+        h, w = np.asarray(image_hw, np.float64).reshape(2)
+        return float(h), float(w)
+    image_hw = ops.cast(image_hw, "float32")
+    return image_hw[0], image_hw[1]
 
 
 @keras.saving.register_keras_serializable(package="maskrcnn")
@@ -90,29 +107,27 @@ class ProposalLayer(keras.layers.Layer):
         self.std = tuple(float(s) for s in std)
         # image_hw may be a plain (H, W) tuple passed positionally.
         self._allow_non_tensor_positional_args = True
+        self.built = True  # no weights: usable (e.g. in stateless_call) before a first call
 
     def call(self, rpn_fg_probs, rpn_deltas, anchors, image_hw):
-        scores = tf.cast(rpn_fg_probs, tf.float32)
-        deltas = tf.cast(rpn_deltas, tf.float32)
-        anchors = tf.cast(tf.convert_to_tensor(anchors), tf.float32)
-        image_hw = tf.cast(tf.convert_to_tensor(image_hw), tf.float32)
-        k = tf.minimum(self.pre_nms_limit, tf.shape(scores)[1])
-        top_scores, top_idx = tf.math.top_k(scores, k=k, sorted=True)  # [B,k]
-        top_deltas = tf.gather(deltas, top_idx, batch_dims=1)  # [B,k,4]
-        top_anchors = tf.gather(anchors, top_idx)  # [B,k,4]
+        scores = ops.cast(rpn_fg_probs, "float32")
+        deltas = ops.cast(rpn_deltas, "float32")
+        anchors = ops.cast(ops.convert_to_tensor(anchors), "float32")
+        height, width = image_hw_pair(image_hw)
+        num_anchors = scores.shape[1]
+        if num_anchors is None:
+            raise ValueError("proposals.py: ProposalLayer needs a static number of anchors "
+                             f"(got scores of shape {scores.shape})")
+        k = min(self.pre_nms_limit, int(num_anchors))
+        top_scores, top_idx = ops.top_k(scores, k=k, sorted=True)  # [B,k]
+        top_deltas = ops.take_along_axis(deltas, top_idx[..., None], axis=1)  # [B,k,4]
+        top_anchors = ops.take(anchors, top_idx, axis=0)  # [B,k,4]
         boxes = decode_deltas(top_anchors, top_deltas, self.std)
-        boxes = clip_boxes(boxes, image_hw[0], image_hw[1])
-        n = self.proposal_count
-
-        def one_image(args):
-            b, s = args
-            keep = nms(b, s, n, self.nms_threshold)
-            kept = tf.gather(b, keep)
-            return tf.pad(kept, [[0, n - tf.shape(kept)[0]], [0, 0]])
-
-        out = tf.map_fn(one_image, (boxes, top_scores),
-                        fn_output_signature=tf.TensorSpec([n, 4], tf.float32))
-        return tf.stop_gradient(out)
+        boxes = clip_boxes(boxes, height, width)
+        keep, valid = nms_padded(boxes, top_scores, self.proposal_count, self.nms_threshold)
+        out = ops.take_along_axis(boxes, keep[..., None], axis=1)  # [B,N,4]
+        out = ops.where(valid[..., None], out, 0.0)
+        return ops.stop_gradient(out)
 
     def get_config(self) -> dict:
         config = super().get_config()

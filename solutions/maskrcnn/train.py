@@ -28,6 +28,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -48,7 +49,20 @@ from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
 from solutions.maskrcnn.data import TrainSequence  # noqa: E402
 from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
 
-__all__ = ["main", "train", "make_optimizer", "TimeKeeper", "device_description", "write_json"]
+__all__ = ["main", "train", "make_optimizer", "jit_compile_default", "TimeKeeper",
+           "device_description", "write_json"]
+
+
+def jit_compile_default() -> bool:
+    """``jit_compile`` for ``model.compile``: True under JAX (one XLA program per step),
+    False under TensorFlow (on CPU the plain ``tf.function`` graph was the faster one, see
+    the README's speed notes)."""
+    return keras.backend.backend() == "jax"
+
+
+def _strategy_scope(strategy):
+    """``strategy.scope()``, or a no-op context where there is none (JAX backend)."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def make_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
@@ -129,7 +143,7 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
     folds = get_folds(dataset, ws.folds_csv, tc.n_folds, tc.folds_seed)
     train_ids, val_ids = split_ids(folds, fold)
     strategy = distribution_strategy()
-    with strategy.scope():
+    with _strategy_scope(strategy):
         model = build_model(cfg.model, tc.loss_weights)
     anchors = model.anchors_np((tc.crop_size, tc.crop_size))
     workers = max(1, tc.workers)
@@ -152,9 +166,9 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
         if last <= start or keeper.budget_hit:
             continue
         model.freeze_backbone(stage == "heads")
-        with strategy.scope():
+        with _strategy_scope(strategy):
             model.compile(optimizer=make_optimizer(tc, model, tc.learning_rate(max(start, first))),
-                          jit_compile=False)
+                          jit_compile=jit_compile_default())
         if start > 0 and not resumed:
             resume(run, model)
         resumed = True
