@@ -16,8 +16,8 @@ VENV="$DSB_SEL_VENV"
 
 if [ "${DSB_SETUP_DRY_RUN:-0}" = 1 ]; then
   venv_flags=""
-  [ "$DSB_SEL_SYSTEM_SITE" = 1 ] && venv_flags=" --system-site-packages"
-  [ "$DSB_SEL_RECREATE" = 1 ] && venv_flags="$venv_flags --clear"
+  [ "$DSB_SEL_RECREATE" = 1 ] && venv_flags=" --clear"
+  for f in ${DSB_SEL_VENV_FLAGS[@]+"${DSB_SEL_VENV_FLAGS[@]}"}; do venv_flags="$venv_flags $f"; done
   if [ "$DSB_SEL_INSTALL" = 1 ]; then
     [ -x "$VENV/bin/python" ] && [ "$DSB_SEL_RECREATE" = 0 ] || echo "would run: $DSB_SEL_PYTHON -m venv$venv_flags $VENV"
     if [ "${#DSB_SEL_PIP_ARGS[@]}" -gt 0 ]; then
@@ -33,12 +33,10 @@ if [ "${DSB_SETUP_DRY_RUN:-0}" = 1 ]; then
 fi
 
 if [ "$DSB_SEL_INSTALL" = 1 ]; then
-  venv_flags=()
-  [ "$DSB_SEL_SYSTEM_SITE" = 1 ] && venv_flags+=(--system-site-packages)
   if [ "$DSB_SEL_RECREATE" = 1 ]; then
-    "$DSB_SEL_PYTHON" -m venv --clear ${venv_flags[@]+"${venv_flags[@]}"} "$VENV"
+    "$DSB_SEL_PYTHON" -m venv --clear ${DSB_SEL_VENV_FLAGS[@]+"${DSB_SEL_VENV_FLAGS[@]}"} "$VENV"
   elif [ ! -x "$VENV/bin/python" ]; then
-    "$DSB_SEL_PYTHON" -m venv ${venv_flags[@]+"${venv_flags[@]}"} "$VENV"
+    "$DSB_SEL_PYTHON" -m venv ${DSB_SEL_VENV_FLAGS[@]+"${DSB_SEL_VENV_FLAGS[@]}"} "$VENV"
   fi
   echo "$DSB_STACK incomplete" > "$DSB_SEL_STAMP_FILE"  # an interrupted install is resumed
   if [ "${#DSB_SEL_PIP_ARGS[@]}" -gt 0 ]; then
@@ -46,7 +44,7 @@ if [ "$DSB_SEL_INSTALL" = 1 ]; then
   fi
   echo "$DSB_SEL_STAMP" > "$DSB_SEL_STAMP_FILE"
 fi
-unset sel_python sel_out
+unset sel_python sel_out venv_flags f
 export DSB_STACK
 export PATH="$VENV/bin:$PATH"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"

@@ -250,7 +250,7 @@ def test_setup_dry_run_prints_the_light_install(tmp_path, smi, extra, lock):
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == f"would run: {sys.executable} -m venv {tmp_path / 'venv'}"
     assert lines[1].startswith(f"would run: {tmp_path / 'venv'}/bin/python -m pip install ")
-    assert "--only-binary=:all:" in lines[1] and lines[1].endswith(f"-r {REPO / lock}")
+    assert "--only-binary=:all:" in lines[1] and "--no-compile" in lines[1] and lines[1].endswith(f"-r {REPO / lock}")
     assert "--upgrade" not in proc.stdout
     assert len(proc.stderr.strip().splitlines()) == 1 and lock in proc.stderr
     assert not (tmp_path / "venv").exists()
@@ -261,7 +261,7 @@ def test_setup_dry_run_kaggle(tmp_path):
     mount.mkdir()
     proc = run_setup(make_env(tmp_path, None, DSB_KAGGLE_ROOT=str(mount)))
     assert proc.returncode == 0, proc.stderr
-    assert f"-m venv --system-site-packages {tmp_path / 'venv'}" in proc.stdout
+    assert f"-m venv --system-site-packages --without-pip {tmp_path / 'venv'}" in proc.stdout
     assert "stack: kaggle" in proc.stderr and not (tmp_path / "venv").exists()
 
 
