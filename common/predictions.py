@@ -240,3 +240,21 @@ def folder_state(test_dir: str | os.PathLike, test_ids: Sequence[str],
     if have == set(test_ids) and newer_than([summary_path(test_dir)], summary):
         return "complete"
     return "partial"
+
+
+def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike) -> list[str]:
+    """The ids of ``ids`` still to predict into ``out_dir``: a resumed predict keeps every
+    ``<id>.npz`` newer than the run's ``train_summary.json`` (written atomically, so a
+    present file is whole) and predicts the rest, in the given order."""
+    ref = Path(run) / "train_summary.json"
+    if not ref.exists():
+        return list(ids)
+    t = ref.stat().st_mtime
+    done = set()
+    for image_id, path in list_predictions(out_dir).items():
+        try:
+            if path.stat().st_mtime >= t:
+                done.add(image_id)
+        except OSError:
+            pass
+    return [i for i in ids if i not in done]

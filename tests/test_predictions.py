@@ -103,3 +103,22 @@ def test_folder_completeness_rules(tmp_path):
     save_prediction(test / "c.npz", lab, np.zeros(0))
     assert not unchanged(read_json(tmp_path / "rec.json"), folder_fingerprint(test))
     assert not unchanged(None, {})
+
+
+def test_a_resumed_predict_keeps_fresh_images(tmp_path):
+    import os
+    import time
+
+    from common.predictions import pending_ids
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert pending_ids(tmp_path / "out", ["a", "b"], run) == ["a", "b"]  # untrained: everything
+    (run / "train_summary.json").write_text("{}")
+    old = time.time() - 100
+    os.utime(run / "train_summary.json", (old, old))
+    lab = np.zeros((4, 4), np.int32)
+    save_prediction(tmp_path / "out" / "b.npz", lab, np.zeros(0))
+    save_prediction(tmp_path / "out" / "c.npz", lab, np.zeros(0))
+    os.utime(tmp_path / "out" / "c.npz", (old - 10, old - 10))  # older than the run: redo
+    assert pending_ids(tmp_path / "out", ["a", "b", "c"], run) == ["a", "c"]

@@ -34,7 +34,7 @@ from common.cli import add_predict_args, predict_target, resolve_run, workspace 
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
-from common.predictions import save_prediction, write_folder_summary  # noqa: E402
+from common.predictions import pending_ids, save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir  # noqa: E402
 from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402
 from solutions.maskrcnn.data import inference_batch  # noqa: E402
@@ -93,8 +93,12 @@ def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
 
 
 def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
-                  out_dir: Path, run_name: str, fold: int | None = None) -> dict:
+                  out_dir: Path, run_name: str, fold: int | None = None,
+                  run_dir: Path | None = None) -> dict:
     """Predict ``ids`` into ``out_dir`` (one npz each) and write its timing summary.
+
+    With ``run_dir``, images already predicted after that run finished training are kept
+    (a killed predict resumes per image); the summary times the images predicted now.
 
     Args:
         fold: ``None`` writes ``out_dir/_summary.json`` (a ``test_fold<K>`` folder); a fold
@@ -102,6 +106,7 @@ def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    ids = pending_ids(out_dir, ids, run_dir) if run_dir is not None else list(ids)  # resume per image
     # Sort by size so a batch pads little.
     order = sorted(ids, key=lambda i: tuple(dataset.image_shape(i))) if cfg.predict.batch_size > 1 else ids
     for chunk in _batches(order, cfg.predict.batch_size):
@@ -139,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             cfg.train.n_folds, cfg.train.folds_seed)
     out_dir = target.out_dir
     summary = predict_split(model, cfg, target.dataset, target.ids, out_dir, run.path.name,
-                            fold=target.summary_fold)
+                            fold=target.summary_fold, run_dir=run.path)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0
 

@@ -36,6 +36,7 @@ from common.io import read_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
     load_prediction,
+    pending_ids,
     save_prediction,
     summary_path,
     write_folder_summary,
@@ -175,9 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ids = ids[:args.limit]
     marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
+    todo = pending_ids(out_dir, ids, run.path)  # a killed predict resumes per image
+    if len(todo) < len(ids):
+        print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
+              f"predicting the other {len(todo)}")
     model = load_model(run, cfg)
     params = load_params(run, cfg)
-    summary = {**predict_ids(model, cfg, dataset, ids, out_dir, params, args.tta, run,
+    summary = {**predict_ids(model, cfg, dataset, todo, out_dir, params, args.tta, run,
                              load_target_area(run, cfg)), "fold": fold}
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
