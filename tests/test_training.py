@@ -84,6 +84,17 @@ def test_unet_config_gpus_must_divide_the_batch():
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.gpus=-2"])
 
 
+def test_maskrcnn_config_gpus_field_is_validated_alike():
+    from common.config import ConfigError, load_config
+    from solutions.maskrcnn.config import MaskRCNNConfig
+
+    mrcnn = REPO / "solutions" / "maskrcnn" / "configs" / "resnet50.yaml"  # batch_size 4
+    assert load_config(MaskRCNNConfig, mrcnn).train.gpus == 0
+    assert load_config(MaskRCNNConfig, mrcnn, ["train.gpus=2"]).train.gpus == 2
+    with pytest.raises(ConfigError, match="train.batch_size 4 must be divisible by train.gpus 3"):
+        load_config(MaskRCNNConfig, mrcnn, ["train.gpus=3"])
+
+
 _TRAIN_ON_TWO = """
 import os, sys
 if os.environ["KERAS_BACKEND"] == "tensorflow":  # two logical CPU devices, before TF starts
