@@ -230,6 +230,9 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
     folds_df = {split: get_folds(dataset, ws.folds_csv, n_folds=n_folds, seed=seed) for split, ws in wss.items()}
     groups = folds_df["group"].set_index("image_id")
     ids = {split: sorted(i for k in folds for i in split_ids(df, k)[1]) for split, df in folds_df.items()}
+    if only_predicted:  # labels are read only for the images that will be scored
+        ids = {split: [i for i in ids[split] if any((wss[split].predictions_dir(n, "oof") / f"{i}.npz").is_file()
+                                                    for n in solutions)] for split in ids}
     truth = {i: dataset.load_labels(i) for i in sorted(set(ids["stratified"]) | set(ids["group"]))}
     scores, train = {}, {}
     for name in solutions:
