@@ -2,7 +2,9 @@
 
 Gray becomes 3 equal channels, alpha is dropped, BGR(A) becomes RGB, and non-uint8 data
 (16-bit, float) is rescaled linearly from the image's own range. ``png_shape`` reads a
-PNG's size from its header without decoding it. Bad files raise :class:`DataError`.
+PNG's size from its header without decoding it. ``read_any_image`` also reads TIFF and
+OME-TIFF (``tifffile``) and picks one channel of a multi-channel image. Bad files raise
+:class:`DataError`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["DataError", "to_rgb_uint8", "read_image", "read_unchanged", "png_shape"]
+__all__ = ["DataError", "to_rgb_uint8", "read_image", "read_unchanged", "png_shape", "read_any_image",
+           "read_raw_image", "raw_to_rgb_uint8"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -92,3 +95,96 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     return to_rgb_uint8(read_unchanged(path), path)
+
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
+    """A TIFF's first series as [Y,X] or [Y,X,C] (channels last, in file order).
+
+    Returns:
+        The array, and whether its channels are separate planes (axis ``C``, e.g.
+        fluorescence stains) rather than colour samples (``S``: RGB, RGBA).
+
+    Raises:
+        DataError: unreadable file, or more than one plane (Z stack, time series).
+    """
+    import logging
+
+    import tifffile
+
+    logging.getLogger("tifffile").setLevel(logging.ERROR)  # its warnings repeat our one line
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            array, axes = series.asarray(), series.axes
+    except Exception as err:  # tifffile raises many types for a corrupt file
+        raise DataError(f"{path}: cannot read TIFF, corrupt or not a TIFF ({' '.join(str(err).split()) or type(err).__name__})") from None
+    keep = [i for i, a in enumerate(axes) if a in "YXSC" or array.shape[i] > 1]
+    array = array.squeeze(tuple(i for i in range(array.ndim) if i not in keep))
+    axes = "".join(axes[i] for i in keep)
+    if set(axes) - set("YXSC") or axes.count("S") + axes.count("C") > 1:
+        raise DataError(f"{path}: {array.ndim}-D TIFF with axes {axes} {array.shape}; "
+                        "give a single 2-D plane (gray, RGB or channels)")
+    order = [axes.index("Y"), axes.index("X")] + [i for i, a in enumerate(axes) if a in "SC"]
+    return np.transpose(array, order), "C" in axes
+
+
+def read_raw_image(path: str | Path, channel: int | None = None) -> np.ndarray:
+    """Read PNG/JPEG (OpenCV) or TIFF/OME-TIFF (``tifffile``) with its own values.
+
+    Args:
+        path: The image file.
+        channel: Keep only this channel (0-based, RGB order for colour images).
+            Needed for TIFFs of 2 or more than 3 separate channels and for images of
+            more than 4 channels.
+
+    Returns:
+        [H,W] (gray or the chosen channel) or [H,W,C] (C = 2 gray + alpha, 3 RGB, 4 RGBA),
+        in the file's dtype.
+
+    Raises:
+        DataError: missing, corrupt or unsupported file (dtype, channels, dimensions).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: image file is missing")
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        array, planes = _read_tiff(path)  # channels in file (RGB) order
+    else:
+        planes = False
+        array = read_unchanged(path)
+        if array.ndim == 3 and array.shape[2] >= 3:  # OpenCV's BGR(A) -> RGB(A)
+            array = array[:, :, [2, 1, 0, 3][:array.shape[2]]]
+    if array.dtype.kind not in "uifb":
+        raise DataError(f"{path}: unsupported pixel type {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise DataError(f"{path}: the image holds NaN or infinite values")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if channel is not None:
+        n = 1 if array.ndim == 2 else array.shape[2]
+        if not 0 <= channel < n:
+            raise DataError(f"{path}: --channel {channel} but the image has {n} channel(s)")
+        array = array if array.ndim == 2 else array[:, :, channel]
+    elif array.ndim == 3 and (array.shape[2] > 4 or (planes and array.shape[2] != 3)):
+        raise DataError(f"{path}: {array.shape[2]} channels; choose one with --channel K")
+    if array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
+        raise DataError(f"{path}: unsupported image shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def raw_to_rgb_uint8(array: np.ndarray, source: str | Path = "<array>") -> np.ndarray:
+    """[H,W] or RGB(A)-ordered [H,W,C] of any dtype -> uint8 [H,W,3] RGB (:func:`to_rgb_uint8`)."""
+    if array.ndim == 3 and array.shape[2] >= 3:  # to OpenCV's order, which to_rgb_uint8 expects
+        array = array[:, :, [2, 1, 0, 3][:array.shape[2]]]
+    if array.ndim == 2 and array.dtype != np.uint8:  # rescale one plane, not three copies
+        array = _rescale_to_uint8(array)
+    return to_rgb_uint8(np.ascontiguousarray(array), source)
+
+
+def read_any_image(path: str | Path, channel: int | None = None) -> np.ndarray:
+    """:func:`read_raw_image` as uint8 [H,W,3] RGB (16-bit and float rescaled from the
+    image's own range, as :func:`to_rgb_uint8`)."""
+    return raw_to_rgb_uint8(read_raw_image(path, channel), path)
