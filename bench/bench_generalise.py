@@ -210,13 +210,19 @@ def worst_picture(ws: Workspace, solution: str, per_image: pd.Series, types: pd.
 
 
 def _md(df: pd.DataFrame, index_name: str) -> str:
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            return "–" if not np.isfinite(v) else (f"{v:.0f}" if float(v).is_integer() and abs(v) > 1 else f"{v:.3f}")
-        return str(v)
+    """A markdown table: scores with 3 decimals; counts (``images``, ``n ...``, folds) as integers."""
+    def cell(v, col):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return "–"
+        if isinstance(v, (float, np.floating)) and not (col.startswith(("images", "n ", "held out"))
+                                                        or col.isdigit() or col == "total"):
+            return f"{v:.3f}"
+        return str(int(v)) if isinstance(v, (float, np.floating, int, np.integer)) else str(v)
     head = f"| {index_name} | " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "---|" * (len(df.columns) + 1)
-    rows = [f"| {i} | " + " | ".join(cell(v) for v in row) + " |" for i, row in zip(df.index, df.to_numpy())]
+    cols = [str(c) for c in df.columns]
+    rows = [f"| {i} | " + " | ".join(cell(v, c) for v, c in zip(row, cols)) + " |"
+            for i, row in zip(df.index, df.to_numpy(dtype=object))]
     return "\n".join([head, rule, *rows])
 
 
