@@ -16,7 +16,14 @@ Usage::
 Each variant trains in ``WORK/<name>/split-group/runs/unet-fold<K>`` (``--split-by group``;
 ``WORK/split-group/folds_group.csv`` is copied in when present, so the folds are made
 once); finished runs and predicted folds are skipped, so running it again resumes.
+``--predict-variant NAME:BASE:KEY=VALUE ...`` A/Bs a prediction-time switch (e.g.
+``predict.scale_norm.enabled=true``) on variant BASE's trained network: its run folder is
+copied with the overrides applied to the copy's ``config.yaml``, and only predicted.
 Writes ``normalise.md`` and ``normalise.json`` to ``--out`` with the command and machine.
+
+``--sizes`` (no training) writes ``sizes.md`` instead: the median nucleus area per image
+type, and the ``predict.scale_norm`` target (``common.scale.nucleus_area_stats``) that
+each group fold's training images give, against the median of its held-out images.
 """
 
 from __future__ import annotations
@@ -80,9 +87,36 @@ def run_variant(name: str, sets: list[str], args: argparse.Namespace) -> dict:
                                     "--fold", str(args.fold), *common, "--verbose", "2", "--set", *items], log)
     marker = group_root / "predictions" / "unet" / "oof" / f"_summary_fold{args.fold}.json"
     if not marker.is_file():
+        limit = ["--limit", str(args.oof_limit)] if args.oof_limit else []
         out["predict_wall_s"] = _run([sys.executable, "-m", "solutions.unet.predict", "--run", run, "--split", "oof",
-                                      *common, "--no-tune"], log)
+                                      *common, "--no-tune", *limit], log)
     out["train"] = read_json(group_root / "runs" / run / "train_summary.json")
+    out["predict"] = {k: v for k, v in (read_json(marker) or {}).items() if k != "params"}
+    return out
+
+
+def predict_variant(name: str, base: str, sets: list[str], args: argparse.Namespace) -> dict:
+    """Copy BASE's trained run with ``sets`` applied to its config, and OOF-predict it."""
+    from common.config import load_config, save_config
+    from solutions.unet.config import UNetConfig
+
+    run = f"unet-fold{args.fold}"
+    src = args.work / base / GROUP_SPLIT_DIR / "runs" / run
+    dst = args.work / name / GROUP_SPLIT_DIR / "runs" / run
+    if not dst.exists():
+        tmp = dst.with_name(dst.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("logs"))
+        save_config(load_config(UNetConfig, src / "config.yaml", sets), tmp / "config.yaml")
+        shutil.copy2(args.work / base / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME, tmp.parent.parent / GROUP_FOLDS_NAME)
+        tmp.rename(dst)
+    common = ["--data", str(args.data), "--work", str(args.work / name), "--split-by", "group"]
+    marker = args.work / name / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof" / f"_summary_fold{args.fold}.json"
+    out = {"sets": [f"(network of {base})", *sets], "train": read_json(dst / "train_summary.json")}
+    if not marker.is_file():
+        limit = ["--limit", str(args.oof_limit)] if args.oof_limit else []
+        out["predict_wall_s"] = _run([sys.executable, "-m", "solutions.unet.predict", "--run", run, "--split", "oof",
+                                      *common, "--no-tune", *limit], args.work / f"{name}.log")
     out["predict"] = {k: v for k, v in (read_json(marker) or {}).items() if k != "params"}
     return out
 
@@ -101,6 +135,40 @@ def score_variant(name: str, args: argparse.Namespace, truth: dict, types: dict)
             "n_by_type": {t: sum(v == t for v in types.values()) for t in by_type}}
 
 
+def sizes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Nucleus sizes per image type and per group fold (training target vs held-out images)."""
+    from common.data import DSBDataset
+    from common.folds import get_folds, split_ids
+    from common.scale import estimate_nucleus_size, nucleus_area_stats
+    from solutions.unet.dataset import load_items
+
+    ds = DSBDataset(args.data, "stage1_train")
+    folds = get_folds(ds, args.work / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
+    ids = list(folds["image_id"])
+    labels = dict(zip(ids, load_items(ds, ids)[1]))
+    median = {i: estimate_nucleus_size(labels[i], min_area=1) for i in ids}
+    types = dict(zip(folds["image_id"], folds["cluster"]))
+    command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = ["# Nucleus sizes in stage1_train (pixels; per image: the median nucleus area)", "",
+             f"Command: `{command}`; machine: {machine_description()}; "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+             "| image type | images | median of per-image medians | 10th-90th percentile |", "|---|---:|---:|---|"]
+    for t in sorted(set(types.values())):
+        v = np.array([median[i] for i in ids if types[i] == t and np.isfinite(median[i])])
+        lines.append(f"| {t} | {len(v)} | {np.median(v):.0f} | {np.percentile(v, 10):.0f}-{np.percentile(v, 90):.0f} |")
+    lines += ["", "| group fold | training target_area | held-out median | ratio (held-out / target) |",
+              "|---:|---:|---:|---:|"]
+    for k in sorted(folds["fold"].unique()):
+        fit, held = split_ids(folds, int(k))
+        target = nucleus_area_stats(labels[i] for i in fit)["target_area"]
+        held_median = float(np.nanmedian([median[i] for i in held]))
+        lines.append(f"| {k} | {target:.0f} | {held_median:.0f} | {held_median / target:.2f} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "sizes.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", type=Path, required=True)
@@ -108,25 +176,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fold", type=int, default=1, help="the group fold held out")
     p.add_argument("--epochs", type=int, default=16, help="epochs of 25 steps (batch 8) per variant")
     p.add_argument("--config", type=Path, default=REPO / "solutions/unet/configs/cpu30.yaml")
-    p.add_argument("--variant", action="append", required=True, metavar="NAME:KEY=VALUE [KEY=VALUE ...]",
+    p.add_argument("--sizes", action="store_true", help="only the nucleus-size table (no training)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE [KEY=VALUE ...]",
                    help="a variant and its config overrides (repeat)")
+    p.add_argument("--predict-variant", action="append", default=[], metavar="NAME:BASE:KEY=VALUE [...]",
+                   help="a prediction-time variant on variant BASE's network (repeat)")
+    p.add_argument("--oof-limit", type=int, default=0, help="predict and score only the first N held-out images")
     p.add_argument("--jobs", type=int, default=1, help="variants trained side by side")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    variants = {}
+    if args.sizes:
+        return sizes(args, argv)
+    if not args.variant:
+        p.error("give at least one --variant (or --sizes)")
+    variants, predict_only = {}, {}
     for spec in args.variant:
         name, _, sets = spec.partition(":")
         variants[name] = sets.split()
+    for spec in args.predict_variant:
+        name, base, sets = (spec.split(":", 2) + [""])[:3]
+        if base not in variants:
+            p.error(f"--predict-variant {name}: base {base!r} is not a --variant")
+        predict_only[name] = (base, sets.split())
     t0 = time.monotonic()
     load0 = os.getloadavg()
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         runs = dict(zip(variants, pool.map(lambda kv: run_variant(kv[0], kv[1], args), variants.items())))
+    for name, (base, sets) in predict_only.items():
+        runs[name] = predict_variant(name, base, sets, args)
+        variants[name] = [f"(network of {base})", *sets]
     load1 = os.getloadavg()
     from common.data import DSBDataset
     from common.folds import load_folds, split_ids
 
     folds = load_folds(args.work / next(iter(variants)) / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
     ids = split_ids(folds, args.fold)[1]
+    if args.oof_limit:  # the predict CLI's --limit: the first N of the fold's ids
+        ids = ids[:args.oof_limit]
     types = dict(zip(folds["image_id"], folds["cluster"]))
     ds = DSBDataset(args.data, "stage1_train")
     truth = {i: ds.load_labels(i) for i in ids}
