@@ -343,7 +343,7 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     from common.data import DSBDataset
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model
-    from solutions.maskrcnn.train import make_optimizer
+    from solutions.maskrcnn.train import jit_compile_default, make_optimizer
 
     cfg = tiny_config(extra=["train.batch_size=2"])
     model = build_model(cfg.model)
@@ -353,13 +353,24 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     assert batch["image"].shape == (2, 128, 128, 3)
     assert batch["rpn_match"].shape[1] == model.anchors_np((128, 128)).shape[0]
     model.freeze_backbone(True)
-    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=False)
-    before = [v.numpy().copy() for v in model.backbone.weights]
+    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=jit_compile_default())
+    # Under JAX the whole step is one jax.jit program (Keras would fall back to eager
+    # with a warning if the model could not be jitted).
+    assert model.jit_compile == (keras.backend.backend() == "jax")
+    before = [ops.convert_to_numpy(v).copy() for v in model.backbone.weights]
+    heads_before = [ops.convert_to_numpy(v).copy() for v in model.mask_head.trainable_weights]
     logs = model.train_on_batch(batch, return_dict=True)
     assert set(logs) >= {"loss", "rpn_class_loss", "rpn_bbox_loss", "class_loss", "bbox_loss",
                          "mask_loss"}
     assert all(np.isfinite(v) for v in logs.values()), logs
-    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.backbone.weights))
+    assert all(np.array_equal(a, ops.convert_to_numpy(v))
+               for a, v in zip(before, model.backbone.weights))
+    assert not all(np.array_equal(a, ops.convert_to_numpy(v))
+                   for a, v in zip(heads_before, model.mask_head.trainable_weights))
+    total = sum(logs[f"{k}_loss"] for k in ("rpn_class", "rpn_bbox", "class", "bbox", "mask"))
+    assert logs["loss"] == pytest.approx(total, rel=1e-4)  # unit loss weights, no regularisers
+    logs = model.test_on_batch(batch, return_dict=True)
+    assert np.isfinite(logs["loss"]) and set(logs) >= {"mask_loss", "rpn_class_loss"}
 
 
 @pytest.mark.slow
