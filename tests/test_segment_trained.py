@@ -1,0 +1,173 @@
+"""segment with a trained (tiny, 1-epoch) U-Net run: the same labels as the predict CLI,
+the one-file model round trip, ensembles, tiles; and real DSB images as 16-bit TIFFs.
+
+The run is trained once per module on the synthetic set (about a minute or two on 2 loaded
+CPU cores): slow-marked. Its quality does not matter here, only that ``segment`` and
+``predict`` agree.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from common.images import raw_to_rgb_uint8
+from common.metrics import image_score, score_dataset
+from common.predictions import load_prediction
+
+pytestmark = pytest.mark.slow
+
+CONFIG = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs" / "demo.yaml"
+TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2", "data.crop_size=64",
+        "model.base_filters=4", "model.depth=2", "post.tune=false"]
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_data_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """(work folder, run folder) of a tiny U-Net trained on the synthetic set."""
+    from solutions.unet.train import main as train
+
+    work = tmp_path_factory.mktemp("segment_work")
+    assert train(["--config", str(CONFIG), "--fold", "0", "--data", str(synthetic_data_dir), "--work", str(work),
+                  "--verbose", "0", "--set", *TINY]) == 0
+    return work, work / "runs" / "unet-fold0"
+
+
+def _segment(argv) -> int:
+    from segment.__main__ import main
+
+    return main([str(a) for a in argv])
+
+
+def _predict_cli(run: Path, data: Path, work: Path) -> dict[str, np.ndarray]:
+    from common.predictions import list_predictions
+    from solutions.unet.predict import main as predict
+
+    assert predict(["--run", str(run), "--split", "test", "--data", str(data), "--work", str(work)]) == 0
+    return {i: load_prediction(p).labels for i, p in list_predictions(work / "predictions" / "unet" / "test_fold0").items()}
+
+
+def _test_images(data: Path) -> dict[str, Path]:
+    return {p.parent.parent.name: p for p in sorted((data / "stage1_test").glob("*/images/*.png"))}
+
+
+def test_segment_labels_score_as_the_predict_cli(trained, synthetic_data_dir, tmp_path):
+    from common.data import load_split
+
+    work, run = trained
+    truth_ds = load_split(synthetic_data_dir, "stage1_test")
+    truth = {i: truth_ds.load_labels(i) for i in truth_ds.ids}
+    # 1. the DSB PNGs as they are
+    expected = _predict_cli(run, synthetic_data_dir, tmp_path / "w1")
+    out = tmp_path / "png"
+    assert _segment(["--model", run, *(_test_images(synthetic_data_dir).values()), "--out", out]) == 0
+    got = {i: tifffile.imread(out / f"{i}_labels.tif").astype(np.int32) for i in expected}
+    assert all(np.array_equal(got[i], expected[i]) for i in expected)
+    assert score_dataset(truth, got).score == score_dataset(truth, expected).score
+    # 2. the same images as 16-bit gray TIFFs; predict sees them as segment converts them
+    data16 = tmp_path / "data16"
+    shutil.copytree(synthetic_data_dir, data16)
+    tifs = tmp_path / "tif16"
+    tifs.mkdir()
+    for image_id, png in _test_images(data16).items():
+        gray16 = (cv2.imread(str(png), cv2.IMREAD_GRAYSCALE).astype(np.uint16) * 250 + 1000)
+        tifffile.imwrite(tifs / f"{image_id}.tif", gray16)
+        cv2.imwrite(str(png), raw_to_rgb_uint8(gray16)[:, :, ::-1])
+    expected16 = _predict_cli(run, data16, tmp_path / "w2")
+    out16 = tmp_path / "out16"
+    assert _segment(["--model", run, tifs, "--out", out16]) == 0
+    got16 = {i: tifffile.imread(out16 / f"{i}_labels.tif").astype(np.int32) for i in expected16}
+    assert all(np.array_equal(got16[i], expected16[i]) for i in expected16)
+    assert score_dataset(truth, got16).score == score_dataset(truth, expected16).score
+
+
+def test_export_round_trip_and_ensemble(trained, synthetic_data_dir, tmp_path, capsys):
+    from segment import Segmenter
+    from segment.archive import read_manifest
+
+    work, run = trained
+    model = tmp_path / "m.dsbmodel"
+    assert _segment(["export", "--run", run, "--out", model]) == 0
+    meta = read_manifest(model)
+    assert meta["family"] == "unet" and meta["solution"] == "unet" and meta["version"] == 1
+    assert meta["training_data"]["fold"] == 0 and meta["normalise"] == "none" and meta["created"]
+    with zipfile.ZipFile(model) as zf:
+        assert {"dsbmodel.json", "config.yaml", "weights/best.weights.h5"} <= set(zf.namelist())
+    assert _segment(["export", "--run", run, "--out", model]) == 2  # no overwrite without --force
+    assert "already exists" in capsys.readouterr().err
+    image = cv2.imread(str(next(iter(_test_images(synthetic_data_dir).values()))), cv2.IMREAD_COLOR)[:, :, ::-1]
+    from_run = Segmenter.load(run)(image)[0]
+    from_file, table = Segmenter.load(model)(image)
+    assert np.array_equal(from_run, from_file) and len(table) == from_file.max()
+    twice = Segmenter.load([run, model])  # the mean of two equal maps is the map
+    assert np.array_equal(twice.segment(image)[0], from_run)
+
+
+def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):
+    from segment import Segmenter
+    from segment.tiles import tile_grid
+
+    _, run = trained
+    images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1] for p in _test_images(synthetic_data_dir).values()]
+    side = 96
+    tiles = [cv2.resize(im, (side, side)) for im in images[:4]]
+    mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])  # 192 x 192
+    seg = Segmenter.load(run)
+    whole = seg.segment(mosaic)[0].astype(np.int32)
+    seg.tile, seg.overlap = 128, 48
+    seen = []
+    tiled = seg.segment(mosaic, lambda done, n: seen.append((done, n)))[0].astype(np.int32)
+    assert seen[-1] == (4, 4) and tiled.dtype == np.int32 and tiled.shape == whole.shape
+    seams = {b for (ty, tx) in tile_grid(mosaic.shape[:2], 128, 48) for b in (ty[2], tx[2]) if b > 0}
+    near = np.zeros(whole.shape, bool)
+    for b in seams:  # bands of +-overlap around the seams
+        near[max(b - 48, 0):b + 48] = True
+        near[:, max(b - 48, 0):b + 48] = True
+    away = np.unique(whole[~near]) if whole.max() else []
+    away = [i for i in away if i and not (near & (whole == i)).any()]
+    for i in away:  # a nucleus away from the seams is found the same way
+        ids, counts = np.unique(tiled[whole == i], return_counts=True)
+        assert ids[np.argmax(counts)] > 0 and (tiled == ids[np.argmax(counts)]).sum() == (whole == i).sum()
+
+
+@pytest.mark.realdata
+def test_real_images_as_16bit_tiff_gray_png_and_a_real_mosaic(trained, real_train_dir, tmp_path):
+    """Real images as 16-bit TIFF and gray PNG; a mosaic of real images tiled vs untiled
+    with a threshold model (the stitching rule on real nuclei)."""
+    from common.data import DSBDataset
+    from segment.segmenter import Segmenter
+    from tests.test_segment import _threshold_model
+
+    _, run = trained
+    ds = DSBDataset(real_train_dir.parent, "stage1_train")
+    ids = [i for i in ds.ids if ds.image_shape(i) == (256, 256)][:4]
+    src = tmp_path / "real"
+    src.mkdir()
+    for image_id in ids[:2]:
+        gray = cv2.cvtColor(ds.load_image(image_id), cv2.COLOR_RGB2GRAY)
+        tifffile.imwrite(src / f"{image_id[:8]}.tif", gray.astype(np.uint16) * 257)
+        cv2.imwrite(str(src / f"{image_id[:8]}_gray.png"), gray)
+    out = tmp_path / "out"
+    assert _segment(["--model", run, src, "--out", out, "--format", "tif,csv,roi,geojson"]) == 0
+    for image_id in ids[:2]:
+        a = tifffile.imread(out / f"{image_id[:8]}_labels.tif")
+        b = tifffile.imread(out / f"{image_id[:8]}_gray_labels.tif")
+        assert a.shape == (256, 256) and a.dtype == np.uint16
+        gray = cv2.cvtColor(ds.load_image(image_id), cv2.COLOR_RGB2GRAY)
+        if gray.min() == 0 and gray.max() == 255:  # the TIFF's stretch is then the identity
+            assert np.array_equal(a, b)
+    images = [ds.load_image(i) for i in ids]
+    mosaic = np.vstack([np.hstack(images[:2]), np.hstack(images[2:4])])  # 512 x 512
+    model = _threshold_model()
+    model.predict = lambda im, tta: (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[:, :, None] > 60).astype(np.float32)
+    whole = Segmenter([model]).segment(mosaic)[0].astype(np.int32)
+    tiled = Segmenter([model], tile=200, overlap=96).segment(mosaic)[0].astype(np.int32)
+    assert whole.max() > 20
+    assert image_score(whole, tiled)[0] > 0.95  # IoU 0.5: all but a few seam nuclei match
