@@ -141,11 +141,14 @@ def roi_align_levels(boxes, levels, features, strides, pool: int, batch_index=No
         idx = (row0[..., None] + yi * wi[..., None])[..., :, None] + xi[..., None, :]
         return ops.take(table, idx, axis=0)  # [B,R,p,p,C]
 
+    # Corner weights on the small [B,R,p,p,1] grid: 4 products and 3 sums of the big
+    # [B,R,p,p,C] gathers (instead of 9 passes for the nested lerps).
     ly = ly[..., :, None, None]
     lx = lx[..., None, :, None]
-    top = corner(y0, x0) * (1.0 - lx) + corner(y0, x1) * lx
-    bottom = corner(y1, x0) * (1.0 - lx) + corner(y1, x1) * lx
-    return top * (1.0 - ly) + bottom * ly
+    out = corner(y0, x0) * ((1.0 - ly) * (1.0 - lx))
+    out = out + corner(y0, x1) * ((1.0 - ly) * lx)
+    out = out + corner(y1, x0) * (ly * (1.0 - lx))
+    return out + corner(y1, x1) * (ly * lx)
 
 
 def crop_level(feature, boxes, box_indices, stride: float, pool: int):
