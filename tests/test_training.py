@@ -126,8 +126,9 @@ def test_unet_trains_data_parallel_on_two_fake_devices(backend, synthetic_data_d
     # a third device that is not there: one line, exit status 2
     argv[argv.index("train.gpus=2")] = "train.gpus=4"
     argv[argv.index("train.batch_size=2")] = "train.batch_size=4"
-    code = _TRAIN_ON_TWO.replace("sys.exit(main(sys.argv[1:]))",
-                                 "from common.cli import run_main\nsys.exit(run_main(lambda: main(sys.argv[1:]), 'train'))")
+    code = _TRAIN_ON_TWO.replace(
+        "sys.exit(main(sys.argv[1:]))",
+        "from common.cli import run_main\nsys.exit(run_main(lambda: main(sys.argv[1:]), 'train'))")
     bad = subprocess.run([sys.executable, "-c", code, *argv, "--run-name", "four"], env=env, capture_output=True,
                          text=True, timeout=900, cwd=REPO)
     assert bad.returncode == 2, bad.stderr[-3000:]
