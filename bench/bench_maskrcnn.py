@@ -60,7 +60,13 @@ def machine() -> str:
 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{cpu}, {cores} usable cores, load avg {load} at the end; {device_description()}; "
-            f"Python {platform.python_version()}, TF backend")
+            f"Python {platform.python_version()}, Keras backend {_backend()}")
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
 
 
 def _command() -> str:
@@ -77,7 +83,7 @@ def speed_one(backbone: str, size: int, steps: int) -> dict:
     from solutions.maskrcnn.config import MaskRCNNConfig
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model
-    from solutions.maskrcnn.train import make_optimizer
+    from solutions.maskrcnn.train import jit_compile_default, make_optimizer
 
     keras.backend.clear_session()
     cfg = load_config(MaskRCNNConfig, CONFIGS["maskrcnn"] / "base.yaml", [
@@ -101,19 +107,24 @@ def speed_one(backbone: str, size: int, steps: int) -> dict:
     build_s = time.perf_counter() - t0
     batch = TrainSequence(_Data(), ["x"], cfg, model.anchors_np((size, size)), steps=1)[0]
     model.freeze_backbone(False)
-    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=False)
-    model.train_on_batch(batch)  # trace
+    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=jit_compile_default())
+    t0 = time.perf_counter()
+    model.train_on_batch(batch)  # trace / compile
+    train_compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for _ in range(steps):
         model.train_on_batch(batch)
     train_s = (time.perf_counter() - t0) / steps
-    model.infer(batch["image"])  # trace
+    t0 = time.perf_counter()
+    model.infer(batch["image"])  # trace / compile
+    infer_compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for _ in range(steps):
         model.infer(batch["image"])
     infer_s = (time.perf_counter() - t0) / steps
     return {"backbone": backbone, "params": int(model.count_params()), "build_s": build_s,
-            "train_img_s": 1.0 / train_s, "infer_img_s": 1.0 / infer_s}
+            "train_img_s": 1.0 / train_s, "infer_img_s": 1.0 / infer_s,
+            "train_first_step_s": train_compile_s, "infer_first_call_s": infer_compile_s}
 
 
 def speed(args: argparse.Namespace) -> str:

@@ -1,4 +1,4 @@
-"""Mask R-CNN losses as plain functions (called from ``MaskRCNN.train_step``).
+"""Mask R-CNN losses as plain functions (called from ``MaskRCNN.compute_loss``).
 
 Every loss is a masked mean that is 0 when nothing is selected, so a batch without
 positives never produces NaN. All inputs are cast to float32.

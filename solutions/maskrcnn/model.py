@@ -316,6 +316,10 @@ class MaskRCNN(keras.Model):
                 "class_ids": np.asarray(det["class_ids"], np.int32),
                 "scores": np.asarray(det["scores"], np.float32), "masks": masks}
 
+    def predict_on_batch(self, x: Any) -> dict:
+        """Same as :meth:`infer` (compiled per shape, bucketed mask rows)."""
+        return self.infer(ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x)
+
     # ----------------------------------------------------------------- utilities
     def build(self, input_shape: Any = None) -> None:
         """Sub-layers build on their first call (see :meth:`build_all`)."""
