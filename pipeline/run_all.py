@@ -11,8 +11,14 @@ The first line names the Keras backend and the devices training will use
 (``common.devices.startup``); a GPU asked for but missing, a GPU the framework cannot use, or
 an unknown ``KERAS_BACKEND`` stops the run there with one line.
 
-Exit status: 0 on success, 1 on an error, 2 on a device error or when ``--submit`` could not
-submit.
+One pipeline at a time owns a work folder (a second one is refused, naming the first);
+every ``--set`` item is checked against each selected solution's config before any work;
+Ctrl-C or SIGTERM stops every running task with what it started.
+
+Exit status: 0 on success; 1 when a task (training, prediction) or the ensemble failed;
+2 with one line on stderr for bad input (options, configs, data, a device that is asked
+for but unusable, a busy or unwritable folder) or when ``--submit`` could not submit;
+130 when interrupted. ``--debug`` (or ``DSB_DEBUG=1``) shows tracebacks.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,17 +37,21 @@ import yaml
 
 from common.config import ConfigError, load_yaml
 from common.devices import DeviceError, startup
+from common.cli import debug_enabled, one_line
 from common.data import DataError
-from common.paths import SPLITS, Workspace
+from common.folds import FoldsError
+from common.locks import FolderBusyError, folder_lock
+from common.paths import CONFIGS, SPLITS, Workspace
 from common.io import read_json
 from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data
+from pipeline.overrides import check_sets
 from pipeline.registry import (DEFAULT_FOLDS, PROFILES, UnknownSolution, all_solutions,
                                default_solutions, parse_solutions)
 from pipeline.stages import (STATE_FILE, Context, PipelineError, ensemble_config, ensemble_stage,
                              folds_stage, predict_stage, submission_stage, train_stage)
-from pipeline.tasks import TaskError
+from pipeline.tasks import TaskError, stop_all
 
 STAGES = ("data", "folds", "train", "predict", "ensemble", "submission", "report")
 DEMO_SIZE = (24, 8)
@@ -82,6 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="[TARGET:]KEY=VALUE",
                    help="config override for every solution, or for TARGET (a solution name, "
                         "a solution family, i.e. its package's name, or 'ensemble'); repeatable")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     p.add_argument("--demo-size", default=os.environ.get("DSB_DEMO_SIZE"),
                    help=f"N_TRAIN,N_TEST images of the demo set / real-data subset "
                         f"(default {DEMO_SIZE[0]},{DEMO_SIZE[1]}; env DSB_DEMO_SIZE)")
@@ -169,6 +182,8 @@ def run(args: argparse.Namespace, echo=print) -> int:
         raise PipelineError(f"--stages {unknown}: unknown; choose from {','.join(STAGES[2:])}")
     solutions = parse_solutions(args.solutions, args.profile)
     folds, n_folds = parse_folds(args.folds, args.n_folds, args.profile)
+    check_sets(args.set, solutions, args.profile, n_folds, args.tiny,  # before any work
+               CONFIGS["ensemble"] / f"{args.profile}.yaml")
     startup(args.profile, args.gpus, args.set, lambda: _solution_configs(solutions, args, n_folds),
             _count_train_images(args.data), n_folds, len(folds), echo)
     echo(f"[pipeline] profile {args.profile}; solutions {','.join(s.name for s in solutions)}; "
@@ -226,19 +241,36 @@ def run(args: argparse.Namespace, echo=print) -> int:
     return 2 if submitted is False else 0
 
 
+def _interrupt(signum, frame) -> None:  # SIGTERM: stop like Ctrl-C
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    root = (args.work or Workspace.default().root).resolve()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(args)
-    except DeviceError as exc:  # one line, exit 2
-        print(f"[pipeline] error: {exc}", file=sys.stderr)
-        return 2
-    except (PipelineError, DataStageError, TaskError, EnsembleError, ConfigError, UnknownSolution,
-            DataError, FileNotFoundError) as exc:
+        with folder_lock(root, "pipeline"):  # one pipeline per work folder
+            return run(args)
+    except KeyboardInterrupt:
+        stopped = stop_all()
+        print(f"[pipeline] interrupted; stopped {stopped} running task(s) and what they started. "
+              "Run the same command again to resume: finished work is kept", file=sys.stderr)
+        return 130
+    except (TaskError, EnsembleError) as exc:  # the work failed, not the input
+        if debug_enabled():
+            raise
         print(f"[pipeline] error: {exc}", file=sys.stderr)
         print("[pipeline] fix the cause and run the same command again: finished work is kept",
               file=sys.stderr)
         return 1
+    except (DeviceError, PipelineError, DataStageError, ConfigError, UnknownSolution, DataError,
+            FoldsError, FolderBusyError, OSError) as exc:  # bad input: one line, exit 2
+        if debug_enabled():
+            raise
+        print(f"[pipeline] error: {one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
