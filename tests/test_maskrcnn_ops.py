@@ -84,6 +84,8 @@ def test_nms_padded_score_threshold_is_strict(score_threshold):
                                            score_threshold=score_threshold).numpy()
         np.testing.assert_array_equal(idx[b][valid[b]], ref)
         assert np.all(scores[b, idx[b][valid[b]]] > score_threshold)
+    idx, valid = run_nms(boxes, scores, 40, 0.5, 2.0, tile=16)  # no candidate at all
+    assert not valid.any() and not idx.any()
 
 
 def test_nms_padded_flipped_corners_like_tf():

@@ -17,7 +17,8 @@ so far (kept boxes live in a compacted ``[B,max_output,4]`` buffer, so one IoU m
 ``[B,T,max_output]`` per tile), then resolved internally by iterating
 ``keep_j = init_j and not any_{i<j}(keep_i and IoU_ij > t)`` to its fixed point, which is the
 greedy result (the first ``n`` entries are right after ``n`` iterations, and the fixed point
-is unique). The loop over tiles stops as soon as every row has ``max_output`` kept boxes.
+is unique). The loop over tiles stops as soon as every row has ``max_output`` kept boxes
+or no candidate is left (scores below the threshold, padding).
 """
 
 from __future__ import annotations
@@ -100,8 +101,12 @@ def _greedy_keep(sboxes, svalid, sgroups, max_output: int, iou_threshold, tile: 
     upper = ops.arange(tile)[:, None] < ops.arange(tile)[None, :]  # [T,T] i before j
     zeros_b = ops.zeros_like(svalid[:, :1], dtype="int32")  # [B,1]
 
+    first_valid = valid_t[:, :, 0]  # [B,n_tiles]: sorted, so a tile with an invalid first
+    # box holds no candidate, nor do the tiles after it.
+
     def cond(i, keep, buf_boxes, buf_groups, count):
-        return ops.logical_and(i < n_tiles, ops.any(count < max_output))
+        more = ops.any(ops.take(first_valid, ops.minimum(i, n_tiles - 1), axis=1))
+        return ops.logical_and(ops.logical_and(i < n_tiles, ops.any(count < max_output)), more)
 
     def body(i, keep, buf_boxes, buf_groups, count):
         tb = ops.take(boxes_t, i, axis=1)  # [B,T,4]
