@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with folder_lock(root, "pipeline"):  # one pipeline per work folder
             return run(args)
     except KeyboardInterrupt:
-        stopped = stop_all()
+        stopped = stop_all()  # the tasks' runner stops its children first; this is the count
         print(f"[pipeline] interrupted; stopped {stopped} running task(s) and what they started. "
               "Run the same command again to resume: finished work is kept", file=sys.stderr)
         return 130

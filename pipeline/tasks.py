@@ -34,6 +34,7 @@ __all__ = ["Task", "TaskError", "run_tasks", "python_cmd", "tail", "stop_all"]
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
+_STOPPED = 0
 
 
 class TaskError(RuntimeError):
@@ -97,9 +98,12 @@ def _run_cmd(cmd: list[str], log, device: str | None) -> int:
 
 def stop_all(grace_s: float = 20.0) -> int:
     """SIGTERM the process group of every running command, SIGKILL what is left after
-    ``grace_s`` seconds, and wait for them; returns how many were running."""
+    ``grace_s`` seconds, and wait for them; returns how many this process has stopped in
+    all (the count a second call reports includes the first's)."""
+    global _STOPPED
     with _LIVE_LOCK:
-        procs = list(_LIVE)
+        procs = [p for p in _LIVE if p.poll() is None]
+        _STOPPED += len(procs)
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         for proc in procs:
             if proc.poll() is None:
@@ -113,7 +117,7 @@ def stop_all(grace_s: float = 20.0) -> int:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-    return len(procs)
+    return _STOPPED
 
 
 def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tuple[Task, int, float]:
@@ -157,7 +161,11 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
     if workers == 1:
         device = "0" if gpus == 1 else None
         for task in tasks:
-            _, rc, _ = _run_one(task, device, echo)
+            try:
+                _, rc, _ = _run_one(task, device, echo)
+            except BaseException:  # Ctrl-C / SIGTERM: stop the child with everything it started
+                stop_all()
+                raise
             if rc != 0:
                 failed.append((task, rc))
                 break  # later tasks usually depend on this one's outputs
@@ -179,9 +187,13 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
                 free.put(device)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for task, rc, _ in pool.map(work, tasks):
-                if rc != 0:
-                    failed.append((task, rc))
+            try:
+                for task, rc, _ in pool.map(work, tasks):
+                    if rc != 0:
+                        failed.append((task, rc))
+            except BaseException:  # stop the children first, or leaving the pool waits for them
+                stop_all()
+                raise
     if failed:
         names = "; ".join(f"{t.name} (exit {rc}, log {t.log})" for t, rc in failed)
         raise TaskError(f"{len(failed)} task(s) failed: {names}")

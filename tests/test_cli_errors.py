@@ -121,6 +121,43 @@ def test_stop_all_stops_a_running_task_group(tmp_path):
     while not tasks._LIVE and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)  # let it start its own child
-    assert tasks.stop_all(grace_s=5) == 1
+    before = tasks._STOPPED
+    assert tasks.stop_all(grace_s=5) == before + 1
     thread.join(30)
     assert not thread.is_alive() and not tasks._LIVE
+
+
+PARALLEL_PARENT = """
+import os, signal, sys, time
+from pathlib import Path
+from pipeline.tasks import Task, run_tasks, stop_all
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, stop)
+child = [sys.executable, "-c", "import os, sys, time; "
+         "open(os.path.join(os.environ['PIDDIR'], str(os.getpid())), 'w').write('x'); time.sleep(120)"]
+try:
+    run_tasks([Task(f"sleeper{k}", [child], Path(sys.argv[1]) / f"log{k}.txt") for k in range(2)],
+              jobs=2, echo=lambda s: None)
+except KeyboardInterrupt:
+    print("stopped", stop_all(), flush=True)
+"""
+
+
+def test_sigterm_during_parallel_tasks_stops_the_children_at_once(tmp_path):
+    piddir = tmp_path / "pids"
+    piddir.mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", PARALLEL_PARENT, str(tmp_path)], cwd=REPO_ROOT,
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PIDDIR": str(piddir)})
+    deadline = time.monotonic() + 60
+    while len(list(piddir.iterdir())) < 2:
+        assert time.monotonic() < deadline and parent.poll() is None, "children never started"
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    parent.send_signal(signal.SIGTERM)
+    out, _ = parent.communicate(timeout=60)
+    assert time.monotonic() - t0 < 30 and out.strip() == "stopped 2"
+    assert not any(_alive(int(p.name)) for p in piddir.iterdir())
