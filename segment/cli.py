@@ -65,7 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"comma list of {','.join(FORMATS)} (default {','.join(DEFAULT_FORMATS)})")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.tile < 64 or not 0 <= args.overlap < args.tile // 2:
+        p.error(f"--tile must be >= 64 and --overlap in [0, tile/2), got {args.tile} and {args.overlap}")
+    if (args.min_area is not None and args.min_area < 0) or (args.channel is not None and args.channel < 0):
+        p.error("--min-area and --channel must be >= 0")
+    return args
 
 
 def _say(text: str) -> None:
