@@ -265,9 +265,16 @@ def test_setup_dry_run_kaggle(tmp_path):
     assert "stack: kaggle" in proc.stderr and not (tmp_path / "venv").exists()
 
 
-def _pins(name: str) -> dict[str, str]:
-    lines = (REPO / name).read_text().splitlines()
-    return dict(line.lower().replace("_", "-").split("==") for line in lines if line and not line.startswith("#"))
+def _pins(name: str, platform: str = "linux") -> dict[str, str]:
+    """``{name: version}`` of a lock file or requirements.txt, as pip reads it on ``platform``."""
+    out = {}
+    for line in (REPO / name).read_text().splitlines():
+        req, _, marker = line.split("#")[0].partition(";")
+        if not req.strip() or ("darwin" in marker and ("!=" in marker) == (platform == "darwin")):
+            continue
+        key, version = req.strip().lower().replace("_", "-").split("==")
+        out[key] = version
+    return out
 
 
 def test_lock_files_are_the_stacks():
@@ -277,10 +284,10 @@ def test_lock_files_are_the_stacks():
     assert gpu["tensorflow"] == "2.21.0" and "tensorflow-cpu" not in gpu and "jax" not in gpu
     assert "nvidia-cudnn-cu12" in gpu
     assert jgpu["jax"] == jgpu["jax-cuda12-plugin"] == jgpu["jax-cuda12-pjrt"] == "0.10.2"
-    for direct in (REPO / "requirements.txt").read_text().splitlines():
-        if direct and not direct.startswith("#"):
-            name, version = direct.lower().replace("_", "-").split("==")
-            assert cpu[name] == version, direct
+    for platform in ("linux", "darwin"):  # macOS: tensorflow, not tensorflow-cpu (no wheel)
+        direct, lock = _pins("requirements.txt", platform), _pins(sel.LOCKS["cpu"], platform)
+        assert {n: lock.get(n) for n in direct} == direct
+        assert ("tensorflow" in lock) == (platform == "darwin") != ("tensorflow-cpu" in lock)
     shared = set(cpu) & set(gpu) & set(jgpu)
     assert {n: cpu[n] for n in shared} == {n: gpu[n] for n in shared} == {n: jgpu[n] for n in shared}
     kaggle = [req for req, _ in sel.read_requirements(REPO / "requirements-kaggle.txt")]
