@@ -75,6 +75,8 @@ def test_read_16bit_tiff_gray_png_rgba_and_channels(tmp_path):
     assert read_raw_image(tmp_path / "a.tif").dtype == np.uint16
     cv2.imwrite(str(tmp_path / "g.png"), image)
     assert np.array_equal(read_any_image(tmp_path / "g.png"), np.repeat(image[:, :, None], 3, 2))
+    cv2.imwrite(str(tmp_path / "j.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert np.abs(read_any_image(tmp_path / "j.jpg")[:, :, 0].astype(int) - image).mean() < 2
     rgba = np.dstack([image, image // 2, image // 4, np.full_like(image, 255)])
     cv2.imwrite(str(tmp_path / "c.png"), rgba[:, :, [2, 1, 0, 3]])
     assert np.array_equal(read_any_image(tmp_path / "c.png"), rgba[:, :, :3])
