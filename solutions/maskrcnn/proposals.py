@@ -114,7 +114,7 @@ class ProposalLayer(keras.layers.Layer):
         deltas = ops.cast(rpn_deltas, "float32")
         anchors = ops.cast(ops.convert_to_tensor(anchors), "float32")
         height, width = image_hw_pair(image_hw)
-        num_anchors = scores.shape[1]
+        num_anchors = scores.shape[1] if scores.shape[1] is not None else anchors.shape[0]
         if num_anchors is None:
             raise ValueError("proposals.py: ProposalLayer needs a static number of anchors "
                              f"(got scores of shape {scores.shape})")

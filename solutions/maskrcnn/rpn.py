@@ -53,9 +53,13 @@ class RPNHead(keras.layers.Layer):
         logits, deltas = [], []
         for x in features:
             shared = self.shared(x)
-            batch = ops.shape(x)[0]
-            logits.append(ops.reshape(self.class_conv(shared), (batch, -1, 2)))
-            deltas.append(ops.reshape(self.bbox_conv(shared), (batch, -1, 4)))
+            h, w = shared.shape[1], shared.shape[2]
+            if h is not None and w is not None:  # static anchor count even if B is dynamic
+                shape = (-1, h * w * self.anchors_per_location)
+            else:
+                shape = (ops.shape(x)[0], -1)
+            logits.append(ops.reshape(self.class_conv(shared), shape + (2,)))
+            deltas.append(ops.reshape(self.bbox_conv(shared), shape + (4,)))
         logits = ops.cast(ops.concatenate(logits, axis=1), "float32")
         deltas = ops.cast(ops.concatenate(deltas, axis=1), "float32")
         return logits, deltas
