@@ -171,3 +171,31 @@ def test_real_images_as_16bit_tiff_gray_png_and_a_real_mosaic(trained, real_trai
     tiled = Segmenter([model], tile=200, overlap=96).segment(mosaic)[0].astype(np.int32)
     assert whole.max() > 20
     assert image_score(whole, tiled)[0] > 0.95  # IoU 0.5: all but a few seam nuclei match
+
+
+def test_maskrcnn_run_segments_like_its_predict(tmp_path):
+    """A Mask R-CNN run folder (untrained weights: Mask R-CNN training needs far more steps than
+    a test affords) goes through the same registry, untiled and tiled."""
+    from common.config import load_config, save_config
+    from segment import Segmenter
+    from solutions.maskrcnn.config import MaskRCNNConfig
+    from solutions.maskrcnn.model import build_model
+    from solutions.maskrcnn.predict import predict_images
+
+    run = tmp_path / "maskrcnn-mobilenet-fold0"
+    (run / "weights").mkdir(parents=True)
+    cfg = load_config(MaskRCNNConfig, Path(__file__).resolve().parents[1] / "solutions" / "maskrcnn" / "configs"
+                      / "demo.yaml", ["model.backbone_weights=none"])
+    save_config(cfg, run / "config.yaml")
+    model = build_model(cfg.model)
+    model.save_weights(run / "weights" / "best.weights.h5")
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    expected = predict_images(model, cfg, [image])[0]
+    seg = Segmenter.load(run)
+    assert seg.models[0].family == "maskrcnn"
+    labels, table = seg(image)
+    assert np.array_equal(labels, expected.labels) and len(table) == int(expected.labels.max())
+    seg.tile, seg.overlap = 64, 16
+    tiled = seg.segment(image)[0]
+    assert tiled.shape == image.shape[:2] and tiled.dtype == np.uint32
