@@ -1,9 +1,9 @@
 """Solution registry: a lookup over what each solution package declares in its presets.
 
-Every package ``solutions/<pkg>/`` with a ``presets.py`` (plain data, no Keras import; see
-``solutions/unet/presets.py``) is a solution family: its ``PRESETS`` name the pipeline
-solutions it provides (e.g. ``unet``, ``unet-baseline``, ``maskrcnn-<backbone>`` for every
-backbone of ``common.backbone_presets``), their configs per profile, ``--set`` overrides,
+Every package ``solutions/<pkg>/`` with a ``presets.py`` (plain data, no Keras import; the
+keys are in ``docs/CONTRACTS.md``) is a solution family: its ``PRESETS`` name the pipeline
+solutions it provides (a family may generate one per backbone of
+``common.backbone_presets``), their configs per profile, ``--set`` overrides,
 ``--tiny`` items and whether they tune on OOF; its ``N_FOLDS_KEY`` names the config key of
 the number of folds and its ``CONFIG_CLASS`` the config dataclass. The package provides ``train`` and ``predict`` modules with the CLI
 of ``docs/CONTRACTS.md``.
@@ -42,7 +42,7 @@ class SolutionSpec:
     Attributes:
         name: Pipeline name, also the predictions folder name.
         package: Importable package providing ``train`` and ``predict`` (e.g.
-            ``solutions.unet``); ``family`` is its last component (``unet``), which
+            ``solutions.<pkg>``); ``family`` is its last component (``<pkg>``), which
             ``--set family:key=value`` targets.
         configs: profile -> YAML config.
         overrides: ``--set`` items always passed (e.g. the backbone).
