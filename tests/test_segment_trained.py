@@ -111,30 +111,44 @@ def test_export_round_trip_and_ensemble(trained, synthetic_data_dir, tmp_path, c
 
 
 def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):
+    """Tiled vs whole with the trained net, on a mirrored 2x2 mosaic of one image.
+
+    The watershed U-Net standardises each input (tile) by its own mean and std
+    (``ImageStandardize``), so a tile's maps differ a little from the whole image's; the
+    seam rule itself is checked exactly with a translation-invariant model in
+    ``test_segment.py``. Here most nuclei away from the seams must be found again
+    (IoU > 0.5): the 1-epoch net is thresholded at its body map's 85th percentile, since
+    its default threshold gives one blob over everything.
+    """
     from segment import Segmenter
     from segment.tiles import tile_grid
 
     _, run = trained
-    images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1] for p in _test_images(synthetic_data_dir).values()]
-    side = 96
-    tiles = [cv2.resize(im, (side, side)) for im in images[:4]]
-    mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])  # 192 x 192
+    path = next(p for i, p in _test_images(synthetic_data_dir).items() if "fluorescence" in i)
+    im = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1], (96, 96))
+    mosaic = np.vstack([np.hstack([im, im[:, ::-1]]), np.hstack([im[::-1], im[::-1, ::-1]])])  # 192 x 192
     seg = Segmenter.load(run)
+    body = seg.models[0].prob(mosaic)[..., 0]
+    seg.groups[0][1].update(mask_threshold=float(np.percentile(body, 85)), seed_threshold=-1.0)
     whole = seg.segment(mosaic)[0].astype(np.int32)
     seg.tile, seg.overlap = 128, 48
     seen = []
-    tiled = seg.segment(mosaic, lambda done, n: seen.append((done, n)))[0].astype(np.int32)
-    assert seen[-1] == (4, 4) and tiled.dtype == np.int32 and tiled.shape == whole.shape
+    tiled = seg.segment(mosaic, lambda done, n: seen.append((done, n)))[0]
+    assert seen[-1] == (4, 4) and tiled.dtype == np.uint32 and tiled.shape == whole.shape
+    tiled = tiled.astype(np.int32)
     seams = {b for (ty, tx) in tile_grid(mosaic.shape[:2], 128, 48) for b in (ty[2], tx[2]) if b > 0}
     near = np.zeros(whole.shape, bool)
     for b in seams:  # bands of +-overlap around the seams
         near[max(b - 48, 0):b + 48] = True
         near[:, max(b - 48, 0):b + 48] = True
-    away = np.unique(whole[~near]) if whole.max() else []
-    away = [i for i in away if i and not (near & (whole == i)).any()]
-    for i in away:  # a nucleus away from the seams is found the same way
+    away = [i for i in np.unique(whole[~near]) if i and not (near & (whole == i)).any()]
+    assert len(away) >= 5, f"only {len(away)} nuclei away from the seams: the check would be vacuous"
+    found = 0
+    for i in away:
         ids, counts = np.unique(tiled[whole == i], return_counts=True)
-        assert ids[np.argmax(counts)] > 0 and (tiled == ids[np.argmax(counts)]).sum() == (whole == i).sum()
+        j = ids[np.argmax(counts)]
+        found += j > 0 and counts.max() / ((tiled == j) | (whole == i)).sum() > 0.5
+    assert found >= 0.7 * len(away), f"{found} of {len(away)} nuclei away from the seams found again"
 
 
 @pytest.mark.realdata
