@@ -111,6 +111,16 @@ def segment_one(seg, path: Path, stem: str, args, index: int, total: int) -> dic
             "error": ""}
 
 
+def _remove_stale_staging(out: Path) -> None:
+    """Staging folders and temp files a killed ``segment`` left in ``out`` (we hold its lock)."""
+    import shutil
+
+    from common.io import TEMP_MARK
+
+    for path in out.glob(f".*{TEMP_MARK}*"):
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     args.out = Path(args.out).expanduser()
@@ -134,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     t0 = time.monotonic()
     with folder_lock(args.out, "segment"):
+        _remove_stale_staging(args.out)
         for i, (path, stem) in enumerate(zip(files, unique_stems(files)), 1):
             try:
                 rows.append(segment_one(seg, path, stem, args, i, len(files)))

@@ -255,7 +255,9 @@ def test_cli_segments_a_folder_and_writes_a_summary(fake_run, tmp_path, capsys):
     cv2.imwrite(str(src / "b_gray.png"), image)
     cv2.imwrite(str(src / "c_rgba.png"), np.dstack([image] * 3 + [np.full_like(image, 255)]))
     out = tmp_path / "out"
+    (out / ".a16.tmp-killed").mkdir(parents=True)  # a killed run's staging folder
     assert _cli(["--model", fake_run, src, "--out", out, "--format", "tif,csv,overlay,roi,geojson"]) == 0
+    assert not (out / ".a16.tmp-killed").exists()
     text = capsys.readouterr().out
     assert f"outputs in {out.resolve()}" in text.splitlines()[-1] and "3/3 c_rgba.png" in text
     summary = pd.read_csv(out / "summary.csv")
