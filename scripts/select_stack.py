@@ -155,7 +155,8 @@ def sha256(text: str) -> str:
 
 
 def read_stamp(venv: Path) -> str | None:
-    """What the venv says it holds: the stamp line, ``legacy-cpu`` or None (no venv)."""
+    """What the venv says it holds: the stamp line, ``cpu legacy`` (the old script's stamp),
+    ``unknown`` (no stamp) or None (no venv)."""
     if not (venv / "bin" / "python").exists():
         return None
     stamp = venv / STAMP_NAME
