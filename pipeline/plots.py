@@ -21,6 +21,31 @@ STUDY_TABLE = pd.DataFrame(
     columns=["model", "stage2_score", "train_seconds"]).set_index("model")
 
 
+def _plain_log_ticks(ax) -> None:
+    """Plain, non-overlapping tick labels on a log x axis at any range (``0.3``, ``2``, ``500``).
+
+    Over several decades: 1-2-5 ticks (thinned to at most 8); within one decade, where a log
+    axis would label its minor ticks in scientific notation and overlap: 4 ticks spread
+    evenly in log space, rounded to 2 significant digits.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    lo, hi = ax.get_xlim()
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        return
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    if len(ticks) > 8:
+        ticks = [t for t in ticks if f"{t:g}".lstrip("0.").startswith("1")] or ticks[::3]
+    if len(ticks) < 3:
+        ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(lo, hi, 6)[1:-1]})
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo, hi)
+
+
 def speed_accuracy_plot(table: pd.DataFrame, path: Path, title: str = "") -> Path:
     """Score vs training time and vs inference speed, one point per model.
 
@@ -58,6 +83,7 @@ def speed_accuracy_plot(table: pd.DataFrame, path: Path, title: str = "") -> Pat
                 ax.annotate(name, (row["train_seconds"], row["stage2_score"]), textcoords="offset points",
                             xytext=(5, -9), fontsize=7, color="grey")
         ax.set_xscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("DSB score")
         ax.grid(alpha=0.3)

@@ -197,6 +197,27 @@ def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFr
     return df
 
 
+def opening_lines(profile: str, solutions: Sequence[str], folds: Sequence[int], data: str,
+                  n_train: int, n_test: int, table: pd.DataFrame, submission: Path | None) -> list[str]:
+    """The report's first lines: what ran, where the submission is, what to do next."""
+    devices = sorted({str(d) for d in table.get("device", pd.Series(dtype=str)).dropna()
+                      if str(d) not in ("", "nan", "–")})
+    synthetic = "synthetic" in data
+    ran = (f"**What ran:** {', '.join(solutions)} on {len(folds)} fold(s) of "
+           f"{'the synthetic demo set' if synthetic else 'the DSB data'} ({n_train} training, "
+           f"{n_test} test images), {profile or 'a'} profile, on {', '.join(devices) or 'this machine'}.")
+    where = (f"**Submission:** `{submission}` (validated)." if submission else
+             "**Submission:** none written in this run.")
+    nxt = ["**Next:**"]
+    if synthetic:
+        nxt.append("put the Kaggle data under `input/` (or set Kaggle credentials) and run "
+                   "`./run_all.sh` again to train on real images;")
+    nxt.append("on a GPU machine, `./run_all.sh --profile full` trains every default model on "
+               "5 folds; `./segment.sh --model WORK/runs/<run> IMAGES... --out DIR` segments "
+               "your own images with a trained run.")
+    return [ran, where, " ".join(nxt)]
+
+
 def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
                  test_split: str, profile: str = "", data_note: str = "", command: str = "",
                  ensemble: str = "ensemble", submission: Path | None = None,
@@ -267,6 +288,8 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
             markdown_table(by_group.T.map(lambda v: fmt(v, 3)), index_name="Group"), ""]
     lines = [
         f"# DSB2018 results{f' ({profile} profile)' if profile else ''}", "",
+        *opening_lines(profile, solutions, folds, data_note or str(data_dir), n_train, n_test,
+                       table, submission), "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} on **{machine}**.",
         *([f"Command: `{command}`"] if command else []),
         f"Data: {data_note or data_dir} — {n_train} training images, {n_test} test images "

@@ -182,8 +182,13 @@ def test_report_uses_the_numbers_in_the_summaries(tmp_path):
     write_folder(ctx.ws.predictions_dir("ensemble", "oof"),
                  {f"t{i}": (truth, np.ones(1), None) for i in range(4)})
     path = build_report(ctx.ws, ctx.ws.data_dir, ["unet", "maskrcnn-mobilenet"], [0, 1], "stage1_test",
-                        profile="demo")
+                        profile="demo", data_note="the synthetic demo set in x",
+                        submission=Path("WORK/submissions/ensemble.csv"))
     text = path.read_text()
+    first = text.splitlines()[2:5]  # after the title: what ran, the submission, what next
+    assert first[0].startswith("**What ran:** unet, maskrcnn-mobilenet on 2 fold(s) of the synthetic")
+    assert "test-cpu" in first[0] and "`WORK/submissions/ensemble.csv`" in first[1]
+    assert "input/" in first[2] and "--profile full" in first[2] and "segment.sh" in first[2]
     rows = {}
     for line in text.splitlines():  # first table: our runs
         if line.startswith("| "):
@@ -228,7 +233,10 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
     table = pd.read_csv(work / "reports" / "scores.csv", index_col=0)
     assert {"unet", "maskrcnn-mobilenet", "ensemble"} <= set(table.index)
     assert table.loc["unet", "train_seconds"] > 0 and np.isfinite(table.loc["ensemble", "oof_score"])
-    assert (work / "reports" / "summary.md").is_file() and (work / "reports" / "speed_accuracy.png").is_file()
+    summary = (work / "reports" / "summary.md").read_text().splitlines()
+    assert summary[2].startswith("**What ran:**") and summary[3].startswith("**Submission:** `")
+    assert summary[4].startswith("**Next:**")
+    assert (work / "reports" / "speed_accuracy.png").stat().st_size > 10_000  # a real picture
     # running again resumes: nothing is retrained
     again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "skip train" in again.stdout and "-> train" not in again.stdout
@@ -323,3 +331,23 @@ def test_every_set_item_is_checked_before_any_work():
                          (["ensemble:vote.nope=1"], "ensemble")):
         with pytest.raises(ConfigError, match=match):
             check_sets(items, specs, "demo", 2, False, ens)
+
+
+@pytest.mark.parametrize("lo, hi", [(0.31, 0.62), (0.2, 450.0), (120.0, 9000.0)])
+def test_log_axes_have_plain_tick_labels(lo, hi):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pipeline.plots import _plain_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.scatter([lo, hi], [0, 1])
+    ax.set_xscale("log")
+    _plain_log_ticks(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert 3 <= len(labels) <= 8, labels
+    assert all(float(t) > 0 and "10^" not in t and "\\times" not in t for t in labels), labels
