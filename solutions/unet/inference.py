@@ -51,8 +51,8 @@ def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False
         k = len(chunk)
         if static and k < size:
             chunk = np.concatenate([chunk, np.zeros((size - k, *chunk.shape[1:]), chunk.dtype)])
-        if keras.backend.backend() == "jax":  # jitted and cached per input shape
-            out = model.predict_on_batch(chunk)
+        if keras.backend.backend() == "jax" and hasattr(model, "predict_on_batch"):
+            out = model.predict_on_batch(chunk)  # jitted and cached per input shape
         else:  # eager: no graph retraced per image shape
             out = model(chunk, training=False)
         outs.append(ops.convert_to_numpy(out).astype(np.float32)[:k])
