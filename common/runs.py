@@ -20,13 +20,14 @@ multi-device set-up are in :mod:`common.training` (still importable from here by
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.config import save_config, to_dict
+from common.config import ConfigError, load_config, save_config, to_dict
 from common.io import atomic_write_text, read_json, write_json
 
 
@@ -58,6 +59,9 @@ class RunDir:
     def prepare(self, cfg: Any) -> None:
         """Create the folder and save ``cfg``; refuse a folder made with another config.
 
+        A ``config.yaml`` written before a key existed is read with that key's default (the
+        file itself is left as it is), so a newer version resumes or skips older runs.
+
         Raises:
             RunConflictError: ``config.yaml`` exists and differs from ``cfg``.
         """
@@ -67,6 +71,12 @@ class RunDir:
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text())
             new = yaml.safe_load(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+            if old != new and dataclasses.is_dataclass(cfg):
+                try:  # the saved config completed with the defaults of keys added since
+                    old = yaml.safe_load(yaml.safe_dump(
+                        to_dict(load_config(type(cfg), self.config_path)), sort_keys=False))
+                except (ConfigError, OSError, ValueError):
+                    pass  # e.g. a key removed since: compare as saved
             if old != new:
                 diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise RunConflictError(

@@ -129,3 +129,33 @@ def test_run_main_turns_expected_errors_into_one_line(capsys):
 
     with pytest.raises(KeyError):  # a bug keeps its traceback
         run_main(bug, "prog")
+
+
+def test_a_run_saved_before_a_key_existed_still_resumes(tmp_path):
+    """A config.yaml without a key added since is read with its default: no false conflict."""
+    from dataclasses import dataclass, field
+
+    import yaml
+
+    from common.runs import RunConflictError, RunDir
+
+    @dataclass
+    class Train:
+        epochs: int = 3
+        gpus: int = 0  # the key "added since"
+
+    @dataclass
+    class Cfg:
+        name: str = "x"
+        train: Train = field(default_factory=Train)
+
+        def validate(self):
+            pass
+
+    run = RunDir(tmp_path / "run")
+    run.weights_dir.mkdir(parents=True)
+    run.config_path.write_text(yaml.safe_dump({"name": "x", "train": {"epochs": 3}}))
+    run.prepare(Cfg())  # same config but for the new key's default
+    assert "gpus" not in run.config_path.read_text()  # the old file is left as it was
+    with pytest.raises(RunConflictError, match="train"):
+        run.prepare(Cfg(train=Train(epochs=4)))
