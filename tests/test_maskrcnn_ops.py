@@ -177,7 +177,8 @@ def test_crop_and_resize_matches_tf(crop):
 
 
 # --------------------------------------------------------------------- ROI Align
-def test_pyramid_roi_align_matches_numpy_random_boxes():
+@pytest.mark.parametrize("fast_path", [True, False])  # TF: crop_and_resize kernel / keras.ops
+def test_pyramid_roi_align_matches_numpy_random_boxes(fast_path):
     rng = np.random.default_rng(7)
     size, pool = 128, 4
     feats = {f"P{l}": rng.normal(size=(2, size >> l, (size // 2) >> l, 3)).astype(np.float32)
@@ -185,7 +186,10 @@ def test_pyramid_roi_align_matches_numpy_random_boxes():
     yx = rng.uniform(-10, 100, (2, 30, 2))
     boxes = np.concatenate([yx, yx + rng.uniform(0, 90, (2, 30, 2))], -1).astype(np.float32)
     boxes[:, :3] = 0.0  # padding rows
+    if fast_path:  # the kernel path's precondition: boxes inside the image (the model clips them)
+        boxes = np.clip(boxes, 0.0, [size, size // 2, size, size // 2]).astype(np.float32)
     layer = PyramidROIAlign(pool_size=pool, canonical_size=32, canonical_level=4)
+    layer.fast_path = fast_path
     out = N(compiled(layer)(T(boxes), {k: T(v) for k, v in feats.items()}))
     assert out.shape == (2, 30, pool, pool, 3)
     levels = N(box_levels(T(boxes), 32, 4))

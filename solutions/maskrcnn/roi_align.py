@@ -202,15 +202,22 @@ class PyramidROIAlign(keras.layers.Layer):
         self.max_level = int(max_level)
         # image_hw may be a plain (H, W) tuple passed positionally.
         self._allow_non_tensor_positional_args = True
+        #: under TensorFlow, pool with its crop_and_resize kernel (roi_align_tf.py; the same
+        #: samples, ~3x faster on CPU); False forces the generic keras.ops path.
+        self.fast_path = True
 
     def call(self, boxes, features: Mapping, image_hw=None):
         boxes = ops.cast(boxes, "float32")
         levels = box_levels(boxes, self.canonical_size, self.canonical_level,
                             self.min_level, self.max_level)  # [B,R]
         names = range(self.min_level, self.max_level + 1)
-        return roi_align_levels(boxes, levels - self.min_level,
-                                [features[f"P{level}"] for level in names],
-                                [float(2 ** level) for level in names], self.pool_size)
+        maps = [features[f"P{level}"] for level in names]
+        strides = [float(2 ** level) for level in names]
+        if keras.backend.backend() == "tensorflow" and self.fast_path:  # TF's crop_and_resize
+            from solutions.maskrcnn.roi_align_tf import pyramid_roi_align_tf  # kernel: ~3x
+
+            return pyramid_roi_align_tf(boxes, levels - self.min_level, maps, strides, self.pool_size)
+        return roi_align_levels(boxes, levels - self.min_level, maps, strides, self.pool_size)
 
     def get_config(self) -> dict:
         config = super().get_config()
