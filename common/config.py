@@ -84,7 +84,8 @@ def load_yaml(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
     return _deep_merge(merged, data)
 
 
-def _apply_override(data: dict, item: str) -> None:
+def apply_override(data: dict, item: str) -> None:
+    """Set ``key.sub=value`` (a YAML value) in a config mapping; ConfigError when malformed."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like key.sub=value")
     key, raw = item.split("=", 1)
@@ -217,7 +218,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None,
     """
     data = load_yaml(path) if path is not None else {}
     for item in overrides:
-        _apply_override(data, item)
+        apply_override(data, item)
     return from_dict(cls, data, source=str(path) if path is not None else "<defaults>")
 
 

@@ -33,12 +33,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
-from common.config import ConfigError, load_yaml
+from common.config import ConfigError, apply_override, load_yaml
 from common.devices import DeviceError, startup
 from common.cli import debug_enabled, one_line
-from common.data import DataError
+from common.data import DataError, image_folders
 from common.folds import FoldsError
 from common.locks import FolderBusyError, folder_lock
 from common.paths import CONFIGS, SPLITS, Workspace
@@ -155,12 +153,7 @@ def _solution_configs(solutions, args: argparse.Namespace, n_folds: int) -> dict
     for spec in solutions:
         data = load_yaml(spec.config(args.profile))
         for item in spec.set_items(args.profile, n_folds, args.tiny, tuple(split_sets(args.set, spec))):
-            key, _, value = item.partition("=")
-            *path, last = key.strip().split(".")
-            node = data
-            for part in path:
-                node = node.setdefault(part, {})
-            node[last] = yaml.safe_load(value)
+            apply_override(data, item)  # the config loader's own rule
         out[spec.name] = data
     return out
 
@@ -169,8 +162,7 @@ def _count_train_images(data: Path | None) -> int | None:
     """Images in ``stage1_train/`` of ``--data`` (default ``input/``), ``None`` when absent."""
     from common.paths import INPUT_DIR
 
-    folder = (data or INPUT_DIR) / "stage1_train"
-    return sum(1 for p in folder.iterdir() if p.is_dir()) or None if folder.is_dir() else None
+    return len(image_folders((data or INPUT_DIR) / "stage1_train")) or None
 
 
 def run(args: argparse.Namespace, echo=print) -> int:
