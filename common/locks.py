@@ -27,7 +27,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_NAME", "FolderBusyError", "folder_lock", "hold_until_exit", "lock_holder"]
+__all__ = ["LOCK_NAME", "FolderBusyError", "folder_lock", "hold_until_exit", "lock_holder", "wait_free"]
 
 #: folder -> the open lock of :func:`hold_until_exit` (kept until the process exits)
 _HELD: dict[Path, object] = {}
@@ -85,6 +85,35 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
             os.ftruncate(fd, 0)  # the file stays (harmless); only a held flock means "busy"
     finally:
         os.close(fd)  # releases the flock
+
+
+def wait_free(folder: str | os.PathLike, timeout_s: float, poll_s: float = 0.2) -> bool:
+    """Wait until nobody holds ``folder``'s lock, for at most ``timeout_s`` seconds.
+
+    For a retry that follows a killed attempt: its command may still be stopping (SIGTERM
+    stops training between two writes). Takes nothing: the lock is tried and let go at once.
+
+    Returns:
+        Whether the folder was free (a folder or lock file that does not exist is free).
+    """
+    if fcntl is None:  # pragma: no cover
+        return True
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fd = os.open(Path(folder) / LOCK_NAME, os.O_RDWR)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True  # closing the file below lets it go
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
 
 
 def hold_until_exit(folder: str | os.PathLike, what: str) -> Path:

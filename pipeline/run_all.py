@@ -15,6 +15,10 @@ One pipeline at a time owns a work folder (a second one is refused, naming the f
 every ``--set`` item is checked against each selected solution's config before any work;
 Ctrl-C or SIGTERM stops every running task with what it started.
 
+Train and predict tasks run here (``--executor local``, the default: ``--gpus``/``--jobs``
+side by side) or on a Ray cluster (``--executor ray``: ``pipeline.executor_ray``; Ray is
+installed on first use, ``pipeline.ray_extra``); both get the same task list.
+
 Exit status: 0 on success; 1 when a task (training, prediction) or the ensemble failed;
 2 with one line on stderr for bad input (options, configs, data, a device that is asked
 for but unusable, a busy or unwritable folder) or when ``--submit`` could not submit;
@@ -45,6 +49,7 @@ from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data
 from pipeline.overrides import check_sets
+from pipeline.ray_extra import RayInstallError
 from pipeline.registry import (DEFAULT_FOLDS, PROFILES, UnknownSolution, all_solutions,
                                default_solutions, parse_solutions)
 from pipeline.stages import (STATE_FILE, Context, PipelineError, ensemble_config, ensemble_stage,
@@ -80,6 +85,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int,
                    help="without several GPUs: subprocesses at a time on the CPU "
                         "(default 2 for demo without --gpus, else 1)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where train and predict tasks run: local (default) or ray (a Ray "
+                        "cluster; installs requirements-ray.txt on first use)")
+    p.add_argument("--ray-address", help="with --executor ray: the cluster (auto, HOST:PORT, "
+                   "ray://HOST:PORT; default: $RAY_ADDRESS, else a local Ray instance)")
+    p.add_argument("--task-cpus", type=float, default=1.0,
+                   help="with --executor ray: CPUs each task asks for (default 1)")
     p.add_argument("--stages", help=f"comma subset of {','.join(STAGES[2:])} "
                    "(data and folds always run; they skip when done; list folds too to let "
                    "--force remake folds.csv)")
@@ -176,8 +188,41 @@ def run(args: argparse.Namespace, echo=print) -> int:
     folds, n_folds = parse_folds(args.folds, args.n_folds, args.profile)
     check_sets(args.set, solutions, args.profile, n_folds, args.tiny,  # before any work
                CONFIGS["ensemble"] / f"{args.profile}.yaml")
-    startup(args.profile, args.gpus, args.set, lambda: _solution_configs(solutions, args, n_folds),
-            _count_train_images(args.data), n_folds, len(folds), echo)
+    if args.executor == "local" and args.ray_address:
+        raise PipelineError("--ray-address needs --executor ray")
+    executor = _ray_executor(args, echo) if args.executor == "ray" else None
+    if executor is None:
+        startup(args.profile, args.gpus, args.set, lambda: _solution_configs(solutions, args, n_folds),
+                _count_train_images(args.data), n_folds, len(folds), echo)
+    try:
+        return _run_stages(args, echo, start, root, stages, solutions, folds, n_folds, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _ray_executor(args: argparse.Namespace, echo):
+    """``--executor ray``: install Ray if needed, connect, print the cluster's line."""
+    from common.devices import backend_name, device_preference, gpu_requests
+    from pipeline.ray_extra import ensure_ray
+
+    if args.jobs is not None:
+        raise PipelineError("--jobs is for the local executor; with --executor ray the cluster's "
+                            "resources and --task-cpus decide how many tasks run at once")
+    backend, preference = backend_name(), device_preference()
+    asked = [how for how, _ in gpu_requests(args.gpus, args.set)]
+    ensure_ray()
+    from pipeline.executor_ray import RayExecutor
+
+    executor = RayExecutor(args.ray_address, preference, asked, args.task_cpus, echo, backend)
+    if args.profile == "full" and not executor.resources["num_gpus"]:
+        echo("[run_all] warning: the Ray cluster has no GPU: --profile full trains on CPUs "
+             "(weeks; see the README's Devices)")
+    return executor
+
+
+def _run_stages(args, echo, start, root, stages, solutions, folds, n_folds, executor) -> int:
+    """The stages after the device step (``executor``: a Ray executor or None for local)."""
     echo(f"[pipeline] profile {args.profile}; solutions {','.join(s.name for s in solutions)}; "
          f"folds {folds} of {n_folds}; work {root}")
     choice = resolve_data(root, args.profile, args.data, parse_size(args.demo_size, args.tiny),
@@ -196,7 +241,8 @@ def run(args: argparse.Namespace, echo=print) -> int:
     ctx = Context(ws=ws, profile=args.profile, solutions=solutions, folds=folds, n_folds=n_folds,
                   test_split=test_split, gpus=args.gpus, jobs=jobs, force=args.force, tiny=args.tiny,
                   sets=list(args.set), seed=args.seed, submit=args.submit,
-                  message=args.message or "", echo=echo)
+                  message=args.message or "", echo=echo,
+                  runner=executor.run if executor is not None else None)
     ctx.save_state(data_dir=str(choice.data_dir), data_note=choice.note, profile=args.profile,
                    n_folds=n_folds, test_split=test_split)
     force = ctx.force
@@ -257,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("[pipeline] fix the cause and run the same command again: finished work is kept",
               file=sys.stderr)
         return 1
-    except (DeviceError, PipelineError, DataStageError, ConfigError, UnknownSolution, DataError,
+    except (DeviceError, PipelineError, DataStageError, RayInstallError, ConfigError, UnknownSolution, DataError,
             FoldsError, FolderBusyError, OSError) as exc:  # bad input: one line, exit 2
         if debug_enabled():
             raise

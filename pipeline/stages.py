@@ -72,6 +72,8 @@ class Context:
         submit: Send the submission to Kaggle.
         message: Kaggle submission message.
         echo: Console printer.
+        runner: Runs a stage's task list (``pipeline.executor_ray.RayExecutor.run``); None:
+            the local executor (``pipeline.tasks.run_tasks`` with ``gpus`` and ``jobs``).
     """
 
     ws: Workspace
@@ -89,6 +91,7 @@ class Context:
     submit: bool = False
     message: str = ""
     echo: Callable[[str], None] = print
+    runner: Callable[[list[Task]], float] | None = None
     stamp: str = field(default_factory=timestamp)
     folds_df: pd.DataFrame | None = None
 
@@ -104,6 +107,12 @@ class Context:
         where = move_aside(path, self.backup_root, self.ws.root)
         if where is not None:
             self.echo(f"  moved {path} to {where}")
+
+    def run_tasks(self, tasks: list[Task]) -> float:
+        """Run a stage's tasks with this pipeline's executor; wall-clock seconds."""
+        if self.runner is not None:
+            return self.runner(tasks)
+        return run_tasks(tasks, self.gpus, self.echo, self.jobs)
 
     def state(self) -> dict:
         return read_json(self.ws.root / STATE_FILE, {}) or {}
@@ -164,9 +173,9 @@ def train_stage(ctx: Context) -> None:
                              "--fold", str(k), "--data", str(ctx.ws.data_dir),
                              "--work", str(ctx.ws.root), "--split-by", ctx.ws.split_by,
                              "--run-name", name, *spec.set_args(items))
-            tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log"))
+            tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log", (run,)))
     if tasks:
-        run_tasks(tasks, ctx.gpus, ctx.echo, ctx.jobs)
+        ctx.run_tasks(tasks)
 
 
 # ---------------------------------------------------------------------------- predict
@@ -244,9 +253,9 @@ def predict_stage(ctx: Context) -> None:
                 what.append("test")
             if cmds:
                 tasks.append(Task(f"predict {'+'.join(what)} {name}", cmds,
-                                  ctx.logs_dir / f"predict-{name}.log"))
+                                  ctx.logs_dir / f"predict-{name}.log", (run,)))
     if tasks:
-        run_tasks(tasks, ctx.gpus, ctx.echo, ctx.jobs)
+        ctx.run_tasks(tasks)
 
 
 # ---------------------------------------------------------------------------- ensemble

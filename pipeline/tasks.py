@@ -11,6 +11,9 @@ Every command runs in its own process group with ``DSB_PARENT_PID`` set, so that
 :func:`stop_all` (called by ``run_all`` on Ctrl-C or SIGTERM) stops it with everything it
 started, and the command stops by itself if this process dies, even by ``kill -9``
 (``common.lifeline``).
+
+This is the local executor. ``pipeline.executor_ray`` runs the same :class:`Task` list on a
+Ray cluster, each task through :func:`run_chain` on a worker node.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from pathlib import Path
 from common.lifeline import PARENT_ENV
 from common.paths import REPO_ROOT
 
-__all__ = ["Task", "TaskError", "run_tasks", "python_cmd", "tail", "stop_all"]
+__all__ = ["Task", "TaskError", "run_tasks", "run_chain", "python_cmd", "tail", "stop_all",
+           "add_stopped", "finished_line", "raise_failures"]
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
@@ -49,11 +53,14 @@ class Task:
         name: Short name shown on the console (e.g. ``train <solution>-fold0``).
         cmds: argv lists, run in order; the chain stops at the first failure.
         log: Log file (appended to).
+        folders: The folders its commands lock (``common.locks``: a run folder); the Ray
+            executor waits for them to be free before a retry starts.
     """
 
     name: str
     cmds: list[list[str]]
     log: Path
+    folders: tuple[Path, ...] = ()
 
 
 def python_cmd(module: str, *args: str) -> list[str]:
@@ -90,7 +97,11 @@ def _run_cmd(cmd: list[str], log, device: str | None) -> int:
     with _LIVE_LOCK:
         _LIVE.add(proc)
     try:
-        return proc.wait()
+        while True:  # wake up now and then: Ray's cancel interrupts only running Python code
+            try:
+                return proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
@@ -120,21 +131,58 @@ def stop_all(grace_s: float = 20.0) -> int:
     return _STOPPED
 
 
-def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tuple[Task, int, float]:
+def add_stopped(count: int) -> None:
+    """Count tasks another executor stopped (Ray's cancelled tasks) in :func:`stop_all`'s total."""
+    global _STOPPED
+    with _LIVE_LOCK:
+        _STOPPED += count
+
+
+def run_chain(task: Task, device: str | None = None, header: str = "") -> int:
+    """Run a task's commands one after another, output appended to its log.
+
+    Args:
+        task: The chain.
+        device: ``CUDA_VISIBLE_DEVICES`` for its commands (None: left as it is).
+        header: A line written to the log first (e.g. where a Ray attempt runs).
+
+    Returns:
+        0, or the exit status of the first command that failed.
+    """
     task.log.parent.mkdir(parents=True, exist_ok=True)
-    where = f" on GPU {device}" if device is not None else ""
-    echo(f"  -> {task.name}{where} (log: {task.log})")
-    start, rc = time.perf_counter(), 0
+    rc = 0
     with open(task.log, "a") as log:
+        if header:
+            log.write(f"\n{header}\n")
         for cmd in task.cmds:
             log.write(f"\n$ {' '.join(cmd)}\n")
             log.flush()
             rc = _run_cmd(cmd, log, device)
             if rc != 0:
                 break
+    return rc
+
+
+def finished_line(task: Task, rc: int, seconds: float, where: str = "") -> str:
+    """The console line of a finished task; a failure's has the log's last lines."""
+    return (f"  {'ok' if rc == 0 else 'FAILED'} {task.name}{where} in {seconds:.0f} s"
+            + ("" if rc == 0 else f" (exit {rc}); last lines of {task.log}:\n{tail(task.log)}"))
+
+
+def raise_failures(failed: Sequence[tuple[Task, int]]) -> None:
+    """Raise :class:`TaskError` naming every failed task and its log (nothing when none)."""
+    if failed:
+        names = "; ".join(f"{t.name} (exit {rc}, log {t.log})" for t, rc in failed)
+        raise TaskError(f"{len(failed)} task(s) failed: {names}")
+
+
+def _run_one(task: Task, device: str | None, echo: Callable[[str], None]) -> tuple[Task, int, float]:
+    where = f" on GPU {device}" if device is not None else ""
+    echo(f"  -> {task.name}{where} (log: {task.log})")
+    start = time.perf_counter()
+    rc = run_chain(task, device)
     seconds = time.perf_counter() - start
-    echo(f"  {'ok' if rc == 0 else 'FAILED'} {task.name} in {seconds:.0f} s"
-         + ("" if rc == 0 else f" (exit {rc}); last lines of {task.log}:\n{tail(task.log)}"))
+    echo(finished_line(task, rc, seconds))
     return task, rc, seconds
 
 
@@ -194,7 +242,5 @@ def run_tasks(tasks: Sequence[Task], gpus: int = 0, echo: Callable[[str], None] 
             except BaseException:  # stop the children first, or leaving the pool waits for them
                 stop_all()
                 raise
-    if failed:
-        names = "; ".join(f"{t.name} (exit {rc}, log {t.log})" for t, rc in failed)
-        raise TaskError(f"{len(failed)} task(s) failed: {names}")
+    raise_failures(failed)
     return time.perf_counter() - start

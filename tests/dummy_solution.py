@@ -1,7 +1,8 @@
 """A tiny solution package written by a fixture: Otsu threshold + connected components.
 
 It learns nothing and needs no Keras, so pipeline tests (registration through presets,
-locking, kill-and-resume) run in seconds. Its train and predict follow the CLI contract of
+locking, kill-and-resume) run in seconds. ``DSB_DUMMY_TRAIN_SLEEP=S`` makes its training
+take S seconds (with the run folder locked), for tests that kill a task mid-way. Its train and predict follow the CLI contract of
 ``docs/CONTRACTS.md`` through ``common.cli`` like the real solutions.
 """
 
@@ -40,8 +41,8 @@ DUMMY_FILES = {
                 pass
     """,
     "train.py": """
-        import argparse, sys
-        from common.cli import add_train_args, open_train_run
+        import argparse, os, sys, time
+        from common.cli import add_train_args, open_train_run, run_main
         from common.io import write_json
         from dummy_otsu.config import DummyConfig
 
@@ -51,13 +52,14 @@ DUMMY_FILES = {
             args = p.parse_args()
             cfg, ws, run = open_train_run(args, DummyConfig)
             run.claim({"solution": cfg.solution, "fold": args.fold})
+            time.sleep(float(os.environ.get("DSB_DUMMY_TRAIN_SLEEP", "0")))  # "training" to kill
             write_json(run.path / "train_summary.json", {
                 "solution": cfg.solution, "fold": args.fold, "train_seconds": 0.01, "epochs": 0,
                 "train_images_per_s": 0.0, "params": 0, "device": "CPU"})
             run.mark_finished()
             return 0
 
-        sys.exit(main())
+        sys.exit(run_main(main, "python -m dummy_otsu.train"))
     """,
     "predict.py": """
         import argparse, sys
@@ -94,14 +96,19 @@ DUMMY_FILES = {
 }
 
 
-@pytest.fixture
-def dummy_solution(tmp_path, monkeypatch) -> Path:
-    """Writes the package ``dummy_otsu`` into a temp folder and registers its presets."""
-    root = tmp_path / "plugins"
+def write_dummy_package(root: Path) -> Path:
+    """Writes the package ``dummy_otsu`` under ``root`` (for a subprocess's ``PYTHONPATH``); ``root``."""
     for rel, text in DUMMY_FILES.items():
         path = root / "dummy_otsu" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+@pytest.fixture
+def dummy_solution(tmp_path, monkeypatch) -> Path:
+    """Writes the package ``dummy_otsu`` into a temp folder and registers its presets."""
+    root = write_dummy_package(tmp_path / "plugins")
     monkeypatch.setenv(PRESETS_ENV, "dummy_otsu.presets")
     monkeypatch.syspath_prepend(str(root))
     return root
