@@ -196,3 +196,38 @@ def test_a_killed_ray_worker_is_retried_and_the_run_finishes(pipeline, ray_clust
     assert len(pids) == 2 and pids[0] == worker != pids[1], log.read_text()[-2000:]
     assert len(_attempts(work / "logs" / "train-dummy-otsu-fold1.log")) == 1  # not redone
     assert _results(work)[0] == _results(local)[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_head_cancels_the_tasks_and_a_rerun_finishes(pipeline, ray_cluster, tmp_path):
+    from common.locks import lock_holder
+
+    env, local = pipeline
+    work = tmp_path / "ray"
+    logs = [work / "logs" / f"train-dummy-otsu-fold{k}.log" for k in (0, 1)]
+    proc = subprocess.Popen(_cmd(work, "--executor", "ray", "--ray-address", ray_cluster),
+                            cwd=REPO_ROOT, env=dict(env, DSB_DUMMY_TRAIN_SLEEP="300"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not all(_attempts(log) for log in logs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_attempts(log) for log in logs), "the two trainings never both started"
+        runs = [work / "runs" / f"dummy-otsu-fold{k}" for k in (0, 1)]
+        while not all(lock_holder(r).get("pid") for r in runs) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the commands hold their run folders while they "train"
+        trainers = [lock_holder(r).get("pid") for r in runs]
+        assert all(trainers), trainers
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out[-3000:]
+    assert "[ray] cancelled 2 task(s)" in out and "stopped 2 running task(s)" in out, out[-3000:]
+    for pid in trainers:  # the commands stopped with their Ray tasks
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+    done = _run(_cmd(work, "--executor", "ray", "--ray-address", ray_cluster), env)
+    assert "sent to Ray" in done.stdout
+    assert _results(work)[0] == _results(local)[0]
