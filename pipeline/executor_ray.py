@@ -183,10 +183,11 @@ class RayExecutor:
         total = ray.cluster_resources()
         try:
             self.resources = task_resources(total.get("GPU", 0), preference, gpu_asked, task_cpus)
-            key, need = ("GPU", 1) if self.resources["num_gpus"] else ("CPU", task_cpus)
-            if not any(n.get("Resources", {}).get(key, 0) >= need for n in nodes):
-                raise DeviceError(f"--task-cpus {task_cpus}: no node of the Ray cluster has "
-                                  f"{need:g} {key}s")
+            gpus = self.resources["num_gpus"]
+            if not any(n.get("Resources", {}).get("CPU", 0) >= task_cpus
+                       and n.get("Resources", {}).get("GPU", 0) >= gpus for n in nodes):
+                raise DeviceError(f"--task-cpus {task_cpus:g}: no node of the Ray cluster has "
+                                  f"{task_cpus:g} CPUs{' and a GPU' if gpus else ''}; ask for fewer")
         except BaseException:
             ray.shutdown()
             raise

@@ -2,7 +2,8 @@
 
 It learns nothing and needs no Keras, so pipeline tests (registration through presets,
 locking, kill-and-resume) run in seconds. ``DSB_DUMMY_TRAIN_SLEEP=S`` makes its training
-take S seconds (with the run folder locked), for tests that kill a task mid-way. Its train and predict follow the CLI contract of
+take S seconds (with the run folder locked), for tests that kill a task mid-way;
+``DSB_DUMMY_TRAIN_FAIL=K`` makes fold K's training exit with status 1. Its train and predict follow the CLI contract of
 ``docs/CONTRACTS.md`` through ``common.cli`` like the real solutions.
 """
 
@@ -53,6 +54,9 @@ DUMMY_FILES = {
             cfg, ws, run = open_train_run(args, DummyConfig)
             run.claim({"solution": cfg.solution, "fold": args.fold})
             time.sleep(float(os.environ.get("DSB_DUMMY_TRAIN_SLEEP", "0")))  # "training" to kill
+            if os.environ.get("DSB_DUMMY_TRAIN_FAIL") == str(args.fold):
+                print("dummy training failed on purpose", file=sys.stderr)
+                return 1
             write_json(run.path / "train_summary.json", {
                 "solution": cfg.solution, "fold": args.fold, "train_seconds": 0.01, "epochs": 0,
                 "train_images_per_s": 0.0, "params": 0, "device": "CPU"})

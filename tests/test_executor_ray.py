@@ -231,3 +231,18 @@ def test_ctrl_c_on_the_head_cancels_the_tasks_and_a_rerun_finishes(pipeline, ray
     done = _run(_cmd(work, "--executor", "ray", "--ray-address", ray_cluster), env)
     assert "sent to Ray" in done.stdout
     assert _results(work)[0] == _results(local)[0]
+
+
+@pytest.mark.slow
+def test_a_failing_command_is_retried_once_then_reported_with_its_log(pipeline, ray_cluster, tmp_path):
+    env, _ = pipeline
+    work = tmp_path / "ray"
+    done = subprocess.run(_cmd(work, "--executor", "ray", "--ray-address", ray_cluster, "--stages", "train"),
+                          cwd=REPO_ROOT, env=dict(env, DSB_DUMMY_TRAIN_FAIL="0"), capture_output=True,
+                          text=True, timeout=240)
+    log = work / "logs" / "train-dummy-otsu-fold0.log"
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "FAILED train dummy-otsu-fold0" in done.stdout and "failed in both attempts" in done.stdout
+    assert f"train dummy-otsu-fold0 (exit 1, log {log})" in done.stderr
+    assert len(_attempts(log)) == 2 and log.read_text().count("failed on purpose") == 2
+    assert len(_attempts(work / "logs" / "train-dummy-otsu-fold1.log")) == 1  # the other one finished
