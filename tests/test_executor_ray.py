@@ -65,6 +65,22 @@ def test_the_extra_is_installed_with_the_venvs_lock_as_constraints(tmp_path):
     assert re.search(r"^ray==\d+\.\d+\.\d+$", pins, re.M), "ray must be pinned"
 
 
+def test_first_use_installs_the_extra_with_one_line(monkeypatch):
+    import pipeline.ray_extra as extra
+
+    calls, lines, state = [], [], iter([False, True])  # missing, then importable
+    monkeypatch.setattr(extra, "ray_available", lambda: next(state))
+    monkeypatch.setattr(extra.subprocess, "run",
+                        lambda argv, **kw: calls.append(argv) or subprocess.CompletedProcess(argv, 0))
+    extra.ensure_ray(lines.append)
+    assert calls == [install_command()[0]]
+    assert len(lines) == 1 and lines[0].startswith("[setup] ray: not installed; installing "
+                                                   "requirements-ray.txt (ray==")
+    monkeypatch.setattr(extra, "ray_available", lambda: False)  # pip ran but ray still missing
+    with pytest.raises(extra.RayInstallError, match="requirements-ray.txt: pip could not install it"):
+        extra.ensure_ray(lines.append)
+
+
 def test_wait_free_waits_for_a_lock_holder(tmp_path):
     assert wait_free(tmp_path / "never-locked", 0.0)
     with folder_lock(tmp_path, "train"):
