@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 from common.folds import get_folds, group_summary, split_ids  # noqa: E402
 from common.io import atomic_write_text, read_json  # noqa: E402
 from common.machine import machine_description  # noqa: E402
-from common.paths import GROUP_SPLIT_DIR, Workspace  # noqa: E402
+from common.paths import GROUP_SPLIT_DIR, Workspace, repo_pythonpath  # noqa: E402
 
 __all__ = ["drive", "score_split", "build_tables", "main"]
 
@@ -68,7 +68,7 @@ def _run(cmd: list[str], log: Path) -> None:
     print(f"[generalise] {shlex.join(cmd)}  (log {log})", flush=True)
     with open(log, "a") as fh:
         proc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+                              env={**os.environ, "PYTHONPATH": repo_pythonpath()})
     if proc.returncode != 0:
         raise RuntimeError(f"{log}: {cmd[2]} exited with status {proc.returncode}")
 

@@ -165,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from common.io import atomic_write_text
     from common.machine import machine_description
+    from common.paths import repo_pythonpath
 
     rows = []
     for backend in args.backends:
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": repo_pythonpath()}
         proc = subprocess.run([sys.executable, __file__, "--worker", "--repeats",
                                str(args.repeats)], env=env, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

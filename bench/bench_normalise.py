@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from common.io import atomic_write_text, read_json, write_json  # noqa: E402
 from common.machine import machine_description  # noqa: E402
-from common.paths import GROUP_FOLDS_NAME, GROUP_SPLIT_DIR  # noqa: E402
+from common.paths import GROUP_FOLDS_NAME, GROUP_SPLIT_DIR, repo_pythonpath  # noqa: E402
 
 #: Same for every variant: the cpu30 network, cosine over a fixed number of steps, no
 #: validation split (all steps train), no TTA, no tuning.
@@ -63,7 +63,7 @@ def _run(cmd: list[str], log: Path) -> float:
         fh.write(f"$ {shlex.join(cmd)}\n")
         fh.flush()
         proc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+                              env={**os.environ, "PYTHONPATH": repo_pythonpath()})
     if proc.returncode:
         raise SystemExit(f"bench_normalise: command failed ({proc.returncode}), see {log}: {shlex.join(cmd)}")
     return time.monotonic() - t0

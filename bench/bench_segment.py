@@ -83,7 +83,7 @@ def bench_big(model: str, side: int, tile: int, work: Path) -> dict:
     out = work / "out"
     cmd = [sys.executable, "-m", "segment", "--model", model, str(path), "--out", str(out),
            "--tile", str(tile), "--format", "tif,csv,overlay"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": repo_pythonpath(), "TF_CPP_MIN_LOG_LEVEL": "2"}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "segment_cpu.md"))
     args = p.parse_args(argv)
     from common.machine import machine_description
+    from common.paths import repo_pythonpath
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
     load0 = os.getloadavg()[0]

@@ -197,6 +197,8 @@ def prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
     Returns:
         ``(env for the jobs, logs folder, start time)``.
     """
+    from common.paths import repo_pythonpath
+
     t0 = time.monotonic()
     if any((args.work / "runs").glob("*")) or any((args.work / "predictions").glob("*")):
         parser.error(f"{args.work} already holds runs/ or predictions/ of an earlier invocation; "
@@ -208,7 +210,7 @@ def prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
            "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
            "JAX_COMPILATION_CACHE_DIR": str(args.work / "jax_cache"),
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": repo_pythonpath()}
     os.environ["KERAS_BACKEND"] = env["KERAS_BACKEND"]
     if not (args.data / "stage1_train").is_dir():
         if not args.packed:

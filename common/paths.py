@@ -40,6 +40,15 @@ CONFIGS = {
 }
 
 
+def repo_pythonpath(pythonpath: str | None = None) -> str:
+    """``PYTHONPATH`` for a child process: the repository first, then the entries of
+    ``pythonpath`` (default: this process's), so a child imports this checkout and still sees
+    packages put on the path by the user (solutions declared outside the repository)."""
+    given = os.environ.get("PYTHONPATH", "") if pythonpath is None else pythonpath
+    rest = [p for p in given.split(os.pathsep) if p and p != str(REPO_ROOT)]
+    return os.pathsep.join([str(REPO_ROOT), *rest])
+
+
 def shared_train_dir() -> Path | None:
     """Return ``SHARED_DSB_DIR/stage1_train`` if it exists, else ``None``."""
     path = SHARED_DSB_DIR / "stage1_train"

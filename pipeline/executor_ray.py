@@ -40,7 +40,7 @@ from common.devices import DeviceError
 from common.io import atomic_write_text
 from common.lifeline import PARENT_ENV
 from common.locks import wait_free
-from common.paths import REPO_ROOT
+from common.paths import repo_pythonpath
 from pipeline.tasks import Task, add_stopped, finished_line, raise_failures, run_chain, stop_all
 
 __all__ = ["RayExecutor", "CommandFailed", "NodeSetupError", "task_resources", "forwarded_env",
@@ -75,9 +75,7 @@ def forwarded_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     env = {k: v for k, v in environ.items()
            if k.startswith("DSB_") or k in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")}
     env.pop(PARENT_ENV, None)
-    paths = [str(REPO_ROOT)] + [p for p in environ.get("PYTHONPATH", "").split(os.pathsep)
-                                if p and p != str(REPO_ROOT)]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONPATH"] = repo_pythonpath(environ.get("PYTHONPATH", ""))
     return env
 
 

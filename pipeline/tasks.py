@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.lifeline import PARENT_ENV
-from common.paths import REPO_ROOT
+from common.paths import REPO_ROOT, repo_pythonpath
 
 __all__ = ["Task", "TaskError", "run_tasks", "run_chain", "python_cmd", "tail", "stop_all",
            "add_stopped", "finished_line", "raise_failures"]
@@ -79,8 +79,7 @@ def tail(path: Path, lines: int = 25) -> str:
 
 def _env(device: str | None) -> dict[str, str]:
     env = dict(os.environ)
-    root = str(REPO_ROOT)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = repo_pythonpath(env.get("PYTHONPATH", ""))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env["PYTHONUNBUFFERED"] = "1"
