@@ -27,7 +27,7 @@ from typing import Literal
 
 from common.config import ConfigError
 
-__all__ = ["SourceConfig", "VoteConfig", "FoldMergeConfig", "EnsembleConfig"]
+__all__ = ["SourceConfig", "VoteConfig", "FoldMergeConfig", "FilterConfig", "EnsembleConfig"]
 
 
 @dataclass
@@ -99,6 +99,31 @@ class FoldMergeConfig:
 
 
 @dataclass
+class FilterConfig:
+    """The second-level instance filter (``ensemble.instance_filter``), off by default.
+
+    Attributes:
+        path: A filter folder from ``python -m ensemble.filter_cli fit`` (relative to WORK or
+            absolute); empty = no filter.
+        sources: Source labels whose instances are filtered before voting (empty = every
+            source; the filter was fitted on one model's instances, so name that model).
+        threshold: Drop instances with ``p`` below this (``None``: the threshold saved with
+            the filter, tuned on out-of-fold instances).
+        mode: ``drop`` (only drop) or ``score`` (drop, and the kept instances' scores become
+            ``p``, which ranks them in the vote and decides overlaps).
+    """
+
+    path: str = ""
+    sources: list[str] = field(default_factory=list)
+    threshold: float | None = None
+    mode: Literal["drop", "score"] = "drop"
+
+    def validate(self) -> None:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"filter.threshold must be in [0, 1], got {self.threshold}")
+
+
+@dataclass
 class EnsembleConfig:
     """The ensemble.
 
@@ -110,6 +135,7 @@ class EnsembleConfig:
         folds: Within-source merging of folds / TTA folders.
         clamp_min_votes: With fewer sources than ``vote.min_votes``, require all of them
             instead of failing.
+        filter: Optional second-level instance filter applied to sources before voting.
     """
 
     name: str = "ensemble"
@@ -118,6 +144,7 @@ class EnsembleConfig:
     vote: VoteConfig = field(default_factory=VoteConfig)
     folds: FoldMergeConfig = field(default_factory=FoldMergeConfig)
     clamp_min_votes: bool = True
+    filter: FilterConfig = field(default_factory=FilterConfig)
 
     def validate(self) -> None:
         labels = [s.label for s in self.sources]
@@ -141,4 +168,4 @@ class EnsembleConfig:
         sources = [by_name.get(name, SourceConfig(solution=name)) for name in solutions]
         return EnsembleConfig(name=self.name, output=self.output, sources=sources,
                               vote=self.vote, folds=self.folds,
-                              clamp_min_votes=self.clamp_min_votes)
+                              clamp_min_votes=self.clamp_min_votes, filter=self.filter)

@@ -31,8 +31,9 @@ from common.predictions import list_predictions, load_prediction, save_predictio
 from ensemble.config import EnsembleConfig, SourceConfig
 from common.io import (folder_fingerprint, move_aside, read_json, stored_form, timestamp, unchanged,
                        write_json)
-from ensemble.pixel import (Postprocess, load_postprocess, load_threshold_params, merge_params,
-                            oof_fold_params, pixel_merge, read_image_folds)
+from ensemble.filter_set import FilterSet, ImageSource
+from ensemble.pixel import (Postprocess, average_probs, load_postprocess, load_threshold_params,
+                            merge_params, oof_fold_params, pixel_merge, read_image_folds)
 from ensemble.vote import VoteParams, vote_instances
 
 __all__ = ["Unit", "source_folders", "build_units", "Merger", "merge_split", "EnsembleError"]
@@ -198,11 +199,16 @@ class Merger:
         cfg: The ensemble config.
         units: From :func:`build_units`.
         postprocess: ``probs_to_instances`` for pixel units.
+        split: ``oof`` or ``test`` (which filter of ``filters`` an image gets).
+        filters: The instance filter (``cfg.filter``), applied to the units it names.
+        images: Loads an input image by id, for filters with image features.
     """
 
     def __init__(self, cfg: EnsembleConfig, units: Sequence[Unit],
-                 postprocess: Postprocess | None = None):
+                 postprocess: Postprocess | None = None, split: str = "test",
+                 filters: FilterSet | None = None, images: Callable | None = None):
         self.cfg, self.units, self.postprocess = cfg, list(units), postprocess
+        self.split, self.filters, self.images = split, filters, images
         self.files = [[list_predictions(f) for f in u.folders] for u in self.units]
         v = cfg.vote
         min_votes = min(v.min_votes, len(self.units)) if cfg.clamp_min_votes else v.min_votes
@@ -218,6 +224,20 @@ class Merger:
         return sorted({i for unit in self.files for files in unit for i in files})
 
     def _unit(self, k: int, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        merged = self._unit_merged(k, image_id)
+        if merged is None or self.filters is None:
+            return merged[:2] if merged is not None else None
+        wanted = self.cfg.filter.sources
+        if wanted and self.units[k].label not in wanted:
+            return merged[:2]
+        labels, scores, probs = merged
+        prob = average_probs(probs[0], probs[1]) if probs else None
+        image = self.images(image_id) if self.images is not None else None
+        return self.filters.for_image(image_id, self.split).apply(labels, scores, prob, image)
+
+    def _unit_merged(self, k: int, image_id: str) -> tuple | None:
+        """``(labels, scores, probs)``; ``probs`` is ``(maps, weights)`` when every folder
+        that has the image saved ``prob`` maps, else ``None``."""
         unit = self.units[k]
         preds, weights = [], []
         for files, w in zip(self.files[k], unit.folder_weights):
@@ -226,11 +246,13 @@ class Merger:
                 weights.append(w)
         if not preds:
             return None
+        probs = (([p.prob for p in preds], list(weights))
+                 if all(p.prob is not None for p in preds) else None)
         if unit.mode == "pixel":
-            return pixel_merge([p.prob for p in preds], weights, unit.params_for(image_id),
-                               self.postprocess)
+            return (*pixel_merge([p.prob for p in preds], weights, unit.params_for(image_id),
+                                 self.postprocess), probs)
         if len(preds) == 1:
-            return preds[0].labels, preds[0].scores
+            return preds[0].labels, preds[0].scores, probs
         # folder weights are relative to the unit's full folder list: absent folders count as empty
         labels = [p.labels for p in preds]
         scores = [p.scores for p in preds]
@@ -239,7 +261,7 @@ class Merger:
             labels.append(np.zeros_like(labels[0]))
             scores.append(np.zeros(0, np.float32))
             weights.append(sum(unit.folder_weights) - sum(weights))
-        return vote_instances(labels, scores, weights, self.fold_params)
+        return (*vote_instances(labels, scores, weights, self.fold_params), probs)
 
     def merge(self, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Merged ``(labels int32 [H,W], scores float32 [N])``, or ``None`` if no source has it."""
@@ -281,8 +303,19 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
     """
     out = ws.predictions_dir(cfg.output, split)
     units, postprocess = build_units(cfg, ws, split, postprocess, log, folds)
-    inputs = stored_form({"config": to_dict(cfg), "split": split,
-                          "units": [u.describe() for u in units]})
+    filters, images, filter_desc = None, None, None
+    if cfg.filter.path:
+        fpath = Path(cfg.filter.path)
+        fpath = fpath if fpath.is_absolute() else ws.root / fpath
+        filters = FilterSet.load(fpath, cfg.filter.threshold, cfg.filter.mode)
+        images = ImageSource(ws.data_dir, split) if filters.needs_image else None
+        filter_desc = folder_fingerprint(fpath) if fpath.is_dir() else str(fpath)
+    inputs = {"config": to_dict(cfg), "split": split, "units": [u.describe() for u in units]}
+    if filter_desc is None:  # no filter: the inputs read as before it existed (still up to date)
+        inputs["config"].pop("filter", None)
+    else:
+        inputs["filter"] = filter_desc
+    inputs = stored_form(inputs)
     summary_path = out / "_summary.json"
     old = read_json(summary_path)
     if not force and unchanged(old, inputs):
@@ -292,7 +325,7 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
         backup_root = backup_root or ws.root / "backup" / timestamp()
         where = move_aside(out, backup_root, ws.root)
         log(f"[ensemble] moved the previous {out} to {where}")
-    merger = Merger(cfg, units, postprocess)
+    merger = Merger(cfg, units, postprocess, split, filters, images)
     ids = list(ids) if ids is not None else merger.image_ids()
     start, written, absent = time.perf_counter(), 0, []
     with warnings.catch_warnings():
