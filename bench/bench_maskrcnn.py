@@ -195,12 +195,13 @@ def realdata(args: argparse.Namespace) -> str:
     _, val_ids = split_ids(get_folds(dataset, ws.folds_csv, 5, 42), 0)
     if args.max_val:
         val_ids = val_ids[:args.max_val]
-    from solutions.maskrcnn.predict import load_run_model, predict_split
+    from common.runs import RunDir
+    from solutions.maskrcnn.predict import load_run, predict_folder
 
-    cfg, model = load_run_model(run)
+    cfg, model = load_run(run)
     out_dir = ws.predictions_dir("bench-realdata", "oof")
     t0 = time.perf_counter()
-    pred_summary = predict_split(model, cfg, dataset, val_ids, out_dir, run.name)
+    pred_summary = predict_folder(model, cfg, dataset, val_ids, out_dir, RunDir(run))
     wall_pred = time.perf_counter() - t0
     true = {i: dataset.load_labels(i) for i in val_ids}
     pred = {i: load_prediction(out_dir / f"{i}.npz").labels for i in val_ids}

@@ -140,7 +140,7 @@ def sizes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from common.data import DSBDataset
     from common.folds import get_folds, split_ids
     from common.scale import estimate_nucleus_size, nucleus_area_stats
-    from solutions.unet.dataset import load_items
+    from solutions.unet.data import load_items
 
     ds = DSBDataset(args.data, "stage1_train")
     folds = get_folds(ds, args.work / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)

@@ -120,14 +120,13 @@ def _run(cmd: list[str], log) -> None:
 
 
 def train30(args) -> str:
-    from common.config import load_config
     from common.data import DSBDataset
     from common.io import read_json
     from common.metrics import score_dataset
     from common.predictions import load_prediction
     from common.runs import RunDir
-    from solutions.unet.config import UNetConfig, default_params
-    from solutions.unet.predict import load_model, predict_ids
+    from solutions.unet.config import default_params
+    from solutions.unet.predict import load_run, predict_folder
     from solutions.unet.tune import tune_run
 
     if not (SHARED_DSB_DIR / "stage1_train").is_dir():
@@ -143,18 +142,17 @@ def train30(args) -> str:
               "--work", str(work), "--run-name", run_name, "--verbose", "2",
               "--set", f"train.time_budget_s={args.minutes * 60:g}"], log)
     run = RunDir(work / "runs" / run_name)
-    cfg = load_config(UNetConfig, run.config_path)
     info = read_json(run.path / "run_info.json")
     summary = read_json(run.path / "train_summary.json")
     dataset = DSBDataset(SHARED_DSB_DIR, "stage1_train")
-    model = load_model(run, cfg)
+    cfg, model = load_run(run.path)
     # thresholds: tuned on the run's own validation images (part of the training folds)
     val_dir = work / "predictions" / "unet-bench" / "val_fold0"
-    predict_ids(model, cfg, dataset, info["val_ids"], val_dir, default_params(cfg), None, run)
+    predict_folder(model, cfg, dataset, info["val_ids"], val_dir, default_params(cfg), None, run)
     tuned = tune_run(run.path, val_dir, dataset, info["val_ids"], default_params(cfg))
     held = info["oof_ids"][: args.max_test] if args.max_test else info["oof_ids"]
     test_dir = work / "predictions" / "unet-bench" / "heldout_fold0"
-    pred_summary = predict_ids(model, cfg, dataset, held, test_dir, tuned, None, run)
+    pred_summary = predict_folder(model, cfg, dataset, held, test_dir, tuned, None, run)
     truth = {i: dataset.load_labels(i) for i in held}
     probs = {i: load_prediction(test_dir / f"{i}.npz").prob for i in held}
     pred = {i: load_prediction(test_dir / f"{i}.npz").labels for i in held}

@@ -155,21 +155,19 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
     from common.config import ConfigError, load_config
     from common.runs import RunDir
     from solutions.unet.config import UNetConfig
-    from solutions.unet.predict import load_model, load_params, load_target_area
+    from solutions.unet.predict import load_params, load_run, load_target_area, predict_images
 
     run = RunDir(run_dir)
     try:
-        cfg = load_config(UNetConfig, run.config_path)
+        load_config(UNetConfig, run.config_path)  # a bad config is its own error, before the weights
     except ConfigError as exc:
         raise _config_error(run.config_path, exc) from None
-    model = _load_weights(lambda: load_model(run, cfg), run)
+    cfg, model = _load_weights(lambda: load_run(run.path), run)
     params = load_params(run, cfg)
     target_area = load_target_area(run, cfg)
 
     def predict(image: np.ndarray, tta: str | None) -> np.ndarray:
-        from solutions.unet.inference import predict_image
-
-        return predict_image(model, image, cfg, tta, params, target_area)
+        return predict_images(model, cfg, [image], tta, params, target_area)[0]
 
     channels = ("body",) if cfg.model.kind == "baseline" else tuple(cfg.model.channels)
     params = {**params, "channels": list(params.get("channels") or channels)}
@@ -181,10 +179,10 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
 def _load_maskrcnn(run_dir: Path, name: str) -> InstanceModel:
     """A Mask R-CNN run; ``tta="flip"`` adds the flipped pass (``predict.tta_flip``)."""
     from common.config import ConfigError
-    from solutions.maskrcnn.predict import load_run_model, predict_images
+    from solutions.maskrcnn.predict import load_run, predict_images
 
     try:
-        cfg, model = _load_weights(lambda: load_run_model(run_dir), run_dir)
+        cfg, model = _load_weights(lambda: load_run(run_dir), run_dir)
     except ConfigError as exc:
         raise _config_error(Path(run_dir) / "config.yaml", exc) from None
 

@@ -107,7 +107,7 @@ def test_training_and_prediction_share_the_function(tmp_path):
     from common.data import DSBDataset
     from common.synthetic import generate_dataset
     from solutions.unet.config import UNetConfig
-    from solutions.unet.dataset import load_items
+    from solutions.unet.data import load_items
     from solutions.unet.inference import predict_image
 
     generate_dataset(tmp_path, n_train=3, n_test=0, seed=0, size=(64, 96))

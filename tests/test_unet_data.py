@@ -26,7 +26,7 @@ def _discs(h=40, w=40):
 def test_padding_keeps_mirrored_edge_nuclei_apart():
     from skimage.measure import label as cc_label
 
-    from solutions.unet.dataset import pad_to
+    from solutions.unet.data import pad_to
     from solutions.unet.targets import border_map
 
     image, labels = _discs()
@@ -44,7 +44,7 @@ def test_padding_keeps_mirrored_edge_nuclei_apart():
 
 def _crop_dataset(workers: int):
     from common.augment import build_augmenter
-    from solutions.unet.dataset import CropDataset
+    from solutions.unet.data import CropDataset
 
     rng = np.random.default_rng(0)
     images, labels = [], []

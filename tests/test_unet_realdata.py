@@ -30,7 +30,7 @@ def test_watershed_unet_learns_on_real_images(real_train_dir, tmp_path):
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
     from common.instances import probs_to_instances
-    from solutions.unet.predict import default_params, load_model
+    from solutions.unet.predict import default_params, load_run
     from solutions.unet.train import train_run
 
     dataset = DSBDataset(real_train_dir.parent, "stage1_train")
@@ -46,7 +46,7 @@ def test_watershed_unet_learns_on_real_images(real_train_dir, tmp_path):
     summary = train_run(cfg, run, dataset, fit_ids, [], fold=0, verbose=2)
     assert summary["epochs"] >= 1
 
-    model = load_model(run, cfg)
+    cfg, model = load_run(run.path)
     params = default_params(cfg)
     truth = {i: dataset.load_labels(i) for i in test_ids}
     pred = {i: probs_to_instances(predict_image(model, dataset.load_image(i), cfg), params)[0] for i in test_ids}

@@ -43,7 +43,7 @@ from solutions.maskrcnn.detection import (Instances, detections_to_instances,  #
 from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
 
 
-def load_run_model(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
+def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
                    ) -> tuple[MaskRCNNConfig, MaskRCNN]:
     """The run's resolved config (plus overrides) and its model with best/last weights."""
     run = RunDir(run_dir)
@@ -92,21 +92,19 @@ def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
         yield list(ids[start:start + size])
 
 
-def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
-                  out_dir: Path, run_name: str, fold: int | None = None,
-                  run_dir: Path | None = None) -> dict:
-    """Predict ``ids`` into ``out_dir`` (one npz each) and write its timing summary.
+def predict_folder(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
+                   out_dir: Path, run: RunDir) -> dict:
+    """Predict ``ids`` of ``dataset`` into ``out_dir``, one ``<image_id>.npz`` each.
 
-    With ``run_dir``, images already predicted after that run finished training are kept
-    (a killed predict resumes per image); the summary times the images predicted now.
+    Images are batched by size (``predict.batch_size``) through :func:`predict_images`.
 
-    Args:
-        fold: ``None`` writes ``out_dir/_summary.json`` (a ``test_fold<K>`` folder); a fold
-            number writes ``out_dir/_summary_fold<K>.json`` (that fold's share of ``oof/``).
+    Returns:
+        The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
+        ``tta_flip``, ``batch_size``); the caller writes it with
+        ``common.predictions.write_folder_summary`` once the folder is final.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    ids = pending_ids(out_dir, ids, run_dir) if run_dir is not None else list(ids)  # resume per image
     # Sort by size so a batch pads little.
     order = sorted(ids, key=lambda i: tuple(dataset.image_shape(i))) if cfg.predict.batch_size > 1 else ids
     for chunk in _batches(order, cfg.predict.batch_size):
@@ -115,12 +113,10 @@ def predict_split(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids
             save_prediction(out_dir / f"{image_id}.npz", inst.labels, inst.scores,
                             cand_masks=inst.cand_masks, cand_scores=inst.cand_scores)
     seconds = time.perf_counter() - start
-    summary = {"n_images": len(ids), "seconds": round(seconds, 2),
-               "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
-               "device": device_description(), "run": run_name,
-               "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
-    write_folder_summary(out_dir, summary, fold=fold)
-    return summary
+    return {"n_images": len(ids), "seconds": round(seconds, 2),
+            "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
+            "device": device_description(), "run": run.path.name,
+            "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -139,12 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
-    cfg, model = load_run_model(run.path, args.overrides)
+    cfg, model = load_run(run.path, args.overrides)
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.train.n_folds, cfg.train.folds_seed)
     out_dir = target.out_dir
-    summary = predict_split(model, cfg, target.dataset, target.ids, out_dir, run.path.name,
-                            fold=target.summary_fold, run_dir=run.path)
+    todo = pending_ids(out_dir, target.ids, run.path)  # a killed predict resumes per image
+    summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)
+    write_folder_summary(out_dir, summary, fold=target.summary_fold)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0
 

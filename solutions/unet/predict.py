@@ -21,12 +21,14 @@ takes it as the fold's "done" marker) or ``test_fold<K>/_summary.json``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +46,8 @@ from common.predictions import (
 from common.runs import RunDir
 from solutions.unet.config import UNetConfig, default_params
 
-__all__ = ["default_params", "load_model", "load_params", "load_target_area", "main", "predict_ids", "relabel",
-           "resolve_run"]
+__all__ = ["default_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
+           "predict_images", "relabel", "resolve_run"]
 
 
 def load_params(run: RunDir, cfg: UNetConfig) -> dict:
@@ -54,13 +56,17 @@ def load_params(run: RunDir, cfg: UNetConfig) -> dict:
     return tuned if tuned is not None else default_params(cfg)
 
 
-def load_model(run: RunDir, cfg: UNetConfig):
-    """Build the network and load the run's best (else last) weights."""
+def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple[UNetConfig, Any]:
+    """The run's resolved config (plus ``overrides``) and its network with best/last weights."""
     from solutions.unet.model_watershed import build_model
 
+    run = RunDir(run_dir)
+    if not run.config_path.exists():
+        raise FileNotFoundError(f"{run.config_path} not found: not a training run folder")
+    cfg = load_config(UNetConfig, run.config_path, overrides)
     model = build_model(cfg)
     model.load_weights(run.weights_for_inference())
-    return model
+    return cfg, model
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
@@ -84,7 +90,7 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
             raise FileNotFoundError(f"{run.path / NUCLEUS_SIZE_FILE}: missing, and {run.info_path} does not "
                                     "list the training images to measure it from")
         from common.data import DSBDataset
-        from solutions.unet.dataset import load_items
+        from solutions.unet.data import load_items
 
         print(f"[predict] measuring the training nucleus size of {run.path.name} "
               f"({len(info['fit_ids'])} label images)", flush=True)
@@ -93,9 +99,25 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
     return float(area)
 
 
-def predict_ids(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
-                tta: str | None, run: RunDir, target_area: float = 0.0) -> dict:
-    """Predict ``ids`` into ``out_dir``.
+def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: str | None = None,
+                   params: dict | None = None, target_area: float = 0.0) -> list[np.ndarray]:
+    """Probability maps of a list of uint8 [H,W,3] images of any sizes.
+
+    Each image is normalised, padded or tiled and run through its TTA views by
+    ``solutions.unet.inference.predict_image``; ``params`` and ``target_area`` serve
+    ``predict.scale_norm`` (:func:`load_target_area`).
+
+    Returns:
+        One float [H,W,C] map per image, at the image's size (``C`` = the model's channels).
+    """
+    from solutions.unet.inference import predict_image
+
+    return [predict_image(model, image, cfg, tta, params, target_area) for image in images]
+
+
+def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
+                   tta: str | None, run: RunDir, target_area: float = 0.0) -> dict:
+    """Predict ``ids`` of ``dataset`` into ``out_dir``, one ``<image_id>.npz`` each.
 
     The network runs in this thread; each image's post-processing and ``.npz`` writing run
     on a few worker threads meanwhile (at most two images per worker wait in memory).
@@ -180,10 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
-    model = load_model(run, cfg)
+    cfg, model = load_run(run.path)
     params = load_params(run, cfg)
-    summary = {**predict_ids(model, cfg, dataset, todo, out_dir, params, args.tta, run,
-                             load_target_area(run, cfg)), "fold": fold}
+    summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run,
+                                load_target_area(run, cfg)), "fold": fold}
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         from solutions.unet.tune import tune_run

@@ -101,7 +101,7 @@ def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
 
 def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
     from common.augment import build_augmenter
-    from solutions.unet.dataset import CropDataset, ResizedDataset, load_items
+    from solutions.unet.data import CropDataset, ResizedDataset, load_items
 
     kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
     fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise)
