@@ -63,7 +63,7 @@ def study_jobs(names: list[str], pred_limit: int = 0, tiny: bool = False) -> lis
         config = CONFIG_OVERRIDE.get(name, str(spec.config("full")))
         limit = ("--limit", str(pred_limit)) if pred_limit and spec.family == "unet" else ()
         jobs.append(Job(name, config, 0, package=spec.package,
-                        train_set=(*spec.overrides, f"{spec.n_folds_key}=5",
+                        train_set=(*spec.overrides, "n_folds=5",
                                    *FAMILY_SETS.get(spec.family, ()), *(spec.tiny if tiny else ())),
                         predict_args=limit))
     return jobs

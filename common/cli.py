@@ -121,11 +121,9 @@ def resolve_run(run: str, ws: Workspace) -> Path:
 
 
 def config_n_folds(cfg: Any) -> int | None:
-    """The number of folds a solution config trains with (``n_folds`` or ``train.n_folds``)."""
-    for holder in (cfg, getattr(cfg, "train", None)):
-        if isinstance(getattr(holder, "n_folds", None), int):
-            return holder.n_folds
-    return None
+    """The number of folds a solution config trains with (its top-level ``n_folds``)."""
+    n_folds = getattr(cfg, "n_folds", None)
+    return n_folds if isinstance(n_folds, int) else None
 
 
 def check_fold(fold: int, n_folds: int | None, source: Any = "the config") -> None:

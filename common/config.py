@@ -22,14 +22,24 @@ method that raises :class:`ConfigError` on inconsistent settings::
 A YAML file may name ``_base_: other.yaml`` (or a list of files), resolved
 relative to itself; keys in the child win and mappings merge deeply. Unknown
 keys are rejected with the key and the file named.
+
+Renamed keys: a config class may list ``RENAMED_KEYS`` (a ``ClassVar`` mapping an old dotted
+key to its new one, or to ``None`` for a key dropped because it is derived now). Each YAML
+file (before its bases merge) and each override is read with the old key moved to the new
+place and one ``FutureWarning`` naming the file, both keys and what to write instead, so
+saved run configs and old command lines keep working; an old and a new key with different
+values in one file are a :class:`ConfigError` naming both.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import types
 import typing
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,11 +62,84 @@ def _deep_merge(base: dict, child: dict) -> dict:
     return out
 
 
-def load_yaml(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
+def renamed_keys(cls: Any) -> dict[str, str | None]:
+    """A config class's ``RENAMED_KEYS`` (old dotted key -> new dotted key or ``None``)."""
+    return dict(getattr(cls, "RENAMED_KEYS", None) or {})
+
+
+def _pop_dotted(data: dict, key: str) -> tuple[bool, Any]:
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return False, None
+    if last not in node:
+        return False, None
+    return True, node.pop(last)
+
+
+def _get_dotted(data: dict, key: str) -> tuple[bool, Any]:
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _deprecated(source: str, old: str, new: str | None) -> None:
+    what = f"write {new} instead" if new else "it is derived now and ignored"
+    warnings.warn(f"{source}: config key {old} is deprecated ({what})", FutureWarning, stacklevel=4)
+
+
+def migrate_keys(data: dict, renamed: Mapping[str, str | None], source: str = "<dict>") -> dict:
+    """Move the old keys of ``renamed`` found in ``data`` (a config mapping) to their new keys.
+
+    Args:
+        data: One YAML file's mapping (changed in place and returned).
+        renamed: Old dotted key -> new dotted key, or ``None`` to drop the old key.
+        source: Named in the warning and in errors (the YAML path).
+
+    Raises:
+        ConfigError: An old key and its new key (or two old keys of one new key) disagree.
+    """
+    for old, new in renamed.items():
+        found, value = _pop_dotted(data, old)
+        if not found:
+            continue
+        _deprecated(source, old, new)
+        if new is None:
+            continue
+        present, current = _get_dotted(data, new)
+        if present and current != value:
+            raise ConfigError(f"{source}: {old} ({value!r}, deprecated) and {new} ({current!r}) "
+                              f"disagree; keep only {new}")
+        *parents, last = new.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+def migrate_override(item: str, renamed: Mapping[str, str | None]) -> str | None:
+    """``item`` (``key.sub=value``) with an old key renamed (``None``: a dropped key)."""
+    key, sep, value = item.partition("=")
+    if sep and key.strip() in renamed:
+        new = renamed[key.strip()]
+        _deprecated(f"override {item!r}", key.strip(), new)
+        return None if new is None else f"{new}={value}"
+    return item
+
+
+def load_yaml(path: str | os.PathLike, _seen: tuple[Path, ...] = (),
+              renamed: Mapping[str, str | None] | None = None) -> dict:
     """Read a YAML config and resolve its ``_base_`` chain.
 
     Args:
         path: The YAML file.
+        renamed: Renamed keys (:func:`migrate_keys`) applied to each file before merging.
 
     Returns:
         The merged mapping, without ``_base_``.
@@ -78,9 +161,11 @@ def load_yaml(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
     bases = data.pop("_base_", [])
     if isinstance(bases, (str, os.PathLike)):
         bases = [bases]
+    if renamed:
+        data = migrate_keys(data, renamed, str(path))
     merged: dict = {}
     for base in bases:
-        merged = _deep_merge(merged, load_yaml(path.parent / base, _seen + (path,)))
+        merged = _deep_merge(merged, load_yaml(path.parent / base, _seen + (path,), renamed))
     return _deep_merge(merged, data)
 
 
@@ -187,6 +272,9 @@ def from_dict(cls: type[T], data: dict, source: str = "<dict>") -> T:
         ConfigError: Unknown keys, wrong types or a failed ``validate()``.
     """
     try:
+        renamed = renamed_keys(cls)
+        if renamed:
+            data = migrate_keys(copy.deepcopy(data), renamed, source)
         cfg = _build(cls, data, "")
         _validate_tree(cfg)
     except ConfigError as exc:
@@ -216,9 +304,12 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None,
     Returns:
         The validated config instance.
     """
-    data = load_yaml(path) if path is not None else {}
+    renamed = renamed_keys(cls)
+    data = load_yaml(path, renamed=renamed) if path is not None else {}
     for item in overrides:
-        apply_override(data, item)
+        item = migrate_override(item, renamed)
+        if item is not None:
+            apply_override(data, item)
     return from_dict(cls, data, source=str(path) if path is not None else "<defaults>")
 
 

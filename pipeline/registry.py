@@ -4,9 +4,9 @@ Every package ``solutions/<pkg>/`` with a ``presets.py`` (plain data, no Keras i
 keys are in ``docs/CONTRACTS.md``) is a solution family: its ``PRESETS`` name the pipeline
 solutions it provides (a family may generate one per backbone of
 ``common.backbone_presets``), their configs per profile, ``--set`` overrides,
-``--tiny`` items and whether they tune on OOF; its ``N_FOLDS_KEY`` names the config key of
-the number of folds and its ``CONFIG_CLASS`` the config dataclass. The package provides ``train`` and ``predict`` modules with the CLI
-of ``docs/CONTRACTS.md``.
+``--tiny`` items and whether they tune on OOF; its ``CONFIG_CLASS`` names the config
+dataclass, which keeps ``seed``, ``n_folds`` and ``solution`` at its top level. The package
+provides ``train`` and ``predict`` modules with the CLI of ``docs/CONTRACTS.md``.
 
 Adding a solution is one new package plus its presets: nothing in ``pipeline/`` changes.
 Packages outside ``solutions/`` (e.g. a user's, or a test's) are added by naming their
@@ -46,7 +46,6 @@ class SolutionSpec:
             ``--set family:key=value`` targets.
         configs: profile -> YAML config.
         overrides: ``--set`` items always passed (e.g. the backbone).
-        n_folds_key: Config key of the number of folds (must match ``folds.csv``).
         tiny: ``--set`` items for ``--tiny`` runs (1 epoch of 1-2 steps, small inputs).
         tune_key: Config key that makes OOF prediction tune ``thresholds.json`` (or None).
         default_in: Profiles whose default solution list includes it.
@@ -58,7 +57,6 @@ class SolutionSpec:
     package: str
     configs: dict[str, Path]
     overrides: tuple[str, ...] = ()
-    n_folds_key: str = "n_folds"
     tiny: tuple[str, ...] = field(default=())
     tune_key: str | None = None
     default_in: tuple[str, ...] = ()
@@ -94,7 +92,7 @@ class SolutionSpec:
     def set_items(self, profile: str, n_folds: int, tiny: bool = False,
                   extra: tuple[str, ...] = ()) -> list[str]:
         """All ``--set`` items for a training run."""
-        items = list(self.overrides) + [f"{self.n_folds_key}={n_folds}"]
+        items = list(self.overrides) + [f"n_folds={n_folds}"]  # every config has it at top level
         if tiny:
             items += list(self.tiny)
         return items + list(extra)
@@ -134,7 +132,6 @@ def _specs_of(module: ModuleType) -> list[SolutionSpec]:
             specs.append(SolutionSpec(
                 name, package, {k: configs_dir / v for k, v in p["configs"].items()},
                 overrides=tuple(p.get("overrides", ())),
-                n_folds_key=getattr(module, "N_FOLDS_KEY", "n_folds"),
                 tiny=tuple(p.get("tiny", ())), tune_key=p.get("tune_key"),
                 default_in=tuple(p.get("default_in", ())), order=int(p.get("order", 100)),
                 config_class_path=getattr(module, "CONFIG_CLASS", "")))

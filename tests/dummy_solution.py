@@ -21,7 +21,6 @@ from pipeline.registry import PRESETS_ENV
 DUMMY_FILES = {
     "__init__.py": "",
     "presets.py": """
-        N_FOLDS_KEY = "n_folds"
         CONFIG_CLASS = "dummy_otsu.config:DummyConfig"
         PRESETS = {"dummy-otsu": {"configs": {"demo": "demo.yaml", "full": "demo.yaml"},
                                   "overrides": ("solution=dummy-otsu",), "tiny": ("offset=0",),

@@ -80,3 +80,34 @@ def test_save_round_trip(tmp_path):
     cfg = load_config(Cfg, None, ["train.scales=[4,8]"])
     path = save_config(cfg, tmp_path / "run" / "config.yaml")
     assert load_config(Cfg, path) == cfg
+
+
+@dataclass
+class Moved:
+    """A config whose ``train.seed`` and ``name`` moved (``RENAMED_KEYS``)."""
+
+    RENAMED_KEYS = {"train.seed": "seed", "train.folds_seed": "seed", "name": None}
+    seed: int = 42
+    train: Train = field(default_factory=Train)
+
+
+
+
+def test_renamed_keys_are_read_at_their_new_place_with_a_warning(tmp_path):
+    old = write(tmp_path / "old.yaml", {"name": "x", "train": {"seed": 7, "folds_seed": 7, "epochs": 3}})
+    with pytest.warns(FutureWarning, match=r"old.yaml: config key train.seed is deprecated \(write seed"):
+        cfg = load_config(Moved, old)
+    assert (cfg.seed, cfg.train.epochs) == (7, 3)
+    with pytest.warns(FutureWarning, match="train.seed"):
+        assert load_config(Moved, None, ["train.seed=9"]).seed == 9
+    # a child file's old key overrides its base's new key
+    write(tmp_path / "base.yaml", {"seed": 1})
+    child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "train": {"seed": 2}})
+    with pytest.warns(FutureWarning):
+        assert load_config(Moved, child).seed == 2
+
+
+def test_renamed_keys_that_disagree_name_both(tmp_path):
+    bad = write(tmp_path / "bad.yaml", {"seed": 1, "train": {"seed": 2}})
+    with pytest.warns(FutureWarning), pytest.raises(ConfigError, match=r"bad.yaml: train.seed .* and seed"):
+        load_config(Moved, bad)

@@ -1,10 +1,8 @@
-"""Mask R-CNN model: config validation, layers, losses, detection post-processing,
-full-model build/inference/training for every backbone, and the CLIs on synthetic data."""
+"""Mask R-CNN model: layers, losses, detection post-processing, and full-model
+build/inference/training for every backbone (config: ``test_maskrcnn_config.py``; command
+lines: ``test_maskrcnn_cli.py``)."""
 
 from __future__ import annotations
-
-import json
-import shutil
 
 import keras
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 from keras import ops
 
 from common.backbones import list_backbones
-from common.config import ConfigError, load_config
+from common.config import load_config
 from common.paths import CONFIGS
 from solutions.maskrcnn.config import MaskRCNNConfig
 
@@ -25,39 +23,6 @@ TINY = ["model.fpn_channels=32", "model.rpn_conv_channels=32", "model.head_fc_di
 
 def tiny_config(backbone: str = "mobilenet", extra: list[str] | None = None) -> MaskRCNNConfig:
     return load_config(MaskRCNNConfig, DEMO, TINY + [f"model.backbone={backbone}"] + (extra or []))
-
-
-# ----------------------------------------------------------------------------- config
-def test_every_config_loads():
-    for path in sorted(CONFIGS["maskrcnn"].glob("*.yaml")):
-        cfg = load_config(MaskRCNNConfig, path)
-        assert cfg.solution == f"maskrcnn-{cfg.model.backbone}"
-
-
-@pytest.mark.parametrize("override", [
-    "model.anchor_scales=[8,16,32,64]",        # one scale per level P2..P6
-    "model.roi_positive_fraction=0",
-    "model.rpn_positive_fraction=1.5",
-    "train.crop_size=100",                      # not a multiple of 64
-    "model.backbone=vgg99",
-    "model.mask_shape=20",                      # must be 2 x mask_pool_size
-    "model.rpn_negative_iou=0.8",               # above the positive threshold
-    "train.lr_drops=[0.75,0.5]",
-    "train.loss_weights={mask: 1, foo: 2}",
-])
-def test_inconsistent_config_raises(override):
-    with pytest.raises(ConfigError):
-        load_config(MaskRCNNConfig, DEMO, [override])
-
-
-def test_schedule_stages_and_lr_drops():
-    tc = load_config(MaskRCNNConfig, DEMO, ["train.heads_epochs=2", "train.all_epochs=8",
-                                            "train.lr=1.0"]).train
-    assert [tc.stage(e) for e in (0, 1, 2, 9)] == ["heads", "heads", "all", "all"]
-    lrs = [tc.learning_rate(e) for e in range(10)]
-    assert lrs[:6] == [1.0] * 6                  # heads + first half of all-layer epochs
-    assert lrs[6:8] == pytest.approx([0.1, 0.1])  # 50 %
-    assert lrs[8:] == pytest.approx([0.01, 0.01])  # 75 %
 
 
 # ----------------------------------------------------------------------------- layers
@@ -253,40 +218,6 @@ def test_flip_merge_round_trip():
     assert s.tolist() == pytest.approx([0.9]) and b.shape == (1, 4) and m.shape == (1, 4, 4)
 
 
-# ------------------------------------------------------------------------- CLI (fast)
-def test_train_and_predict_parse_the_contract_arguments():
-    from solutions.maskrcnn import predict, train
-
-    args = train.parse_args(["--config", "c.yaml", "--fold", "2", "--data", "d", "--work", "w",
-                             "--run-name", "r", "--set", "a=1", "b=2", "--set", "c=3"])
-    assert (args.config, args.fold, args.data, args.work, args.run_name) == ("c.yaml", 2, "d", "w", "r")
-    assert args.overrides == ["a=1", "b=2", "c=3"] and args.verbose == 2
-    args = predict.parse_args(["--run", "x", "--split", "test", "--test-split", "stage2_test_final",
-                               "--solution", "s", "--set", "predict.scale=0.5", "--set",
-                               "predict.tta_flip=true", "predict.batch_size=2"])
-    assert (args.run, args.split, args.test_split, args.solution) == ("x", "test", "stage2_test_final", "s")
-    assert args.overrides == ["predict.scale=0.5", "predict.tta_flip=true", "predict.batch_size=2"]
-
-
-def test_rerun_of_finished_run_with_other_config_raises(tmp_path, capsys):
-    from common.runs import RunConflictError, RunDir
-    from solutions.maskrcnn import train
-
-    base = ["--config", str(DEMO), "--fold", "0", "--data", str(tmp_path / "data"),
-            "--work", str(tmp_path), "--run-name", "r"]
-    cfg = load_config(MaskRCNNConfig, DEMO, ["train.all_epochs=1"])
-    run = RunDir(tmp_path / "runs" / "r")
-    run.prepare(cfg)
-    (run.path / "run_info.json").write_text(json.dumps({"fold": 0}))
-    run.mark_finished()
-    assert train.main(base + ["--set", "train.all_epochs=1"]) == 0  # same config: nothing to do
-    assert "finished" in capsys.readouterr().out
-    with pytest.raises(RunConflictError):
-        train.main(base + ["--set", "train.all_epochs=2"])
-    with pytest.raises(RunConflictError, match="fold 0"):
-        train.main(base[:3] + ["1"] + base[4:] + ["--set", "train.all_epochs=1"])
-
-
 # ----------------------------------------------------------------------------- model
 def _check_inference(model, batch=2, h=128, w=192):
     out = model.infer(np.zeros((batch, h, w, 3), np.float32))
@@ -371,45 +302,3 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     assert logs["loss"] == pytest.approx(total, rel=1e-4)  # unit loss weights, no regularisers
     logs = model.test_on_batch(batch, return_dict=True)
     assert np.isfinite(logs["loss"]) and set(logs) >= {"mask_loss", "rpn_class_loss"}
-
-
-@pytest.mark.slow
-def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
-    from solutions.maskrcnn import predict, train
-
-    data = tmp_path / "data"
-    shutil.copytree(synthetic_data_dir, data)
-    work = tmp_path / "work"
-    # --set in both forms: several items after one flag, and repeated flags
-    args = ["--config", str(DEMO), "--fold", "1", "--data", str(data), "--work", str(work),
-            "--set", "train.steps_per_epoch=2", "train.val_steps=1",
-            "--set", "train.heads_epochs=1", "--set", "train.all_epochs=1"]
-    args += ["--set", *TINY, "train.tensorboard=true"]
-    assert train.main(args) == 0
-    run = work / "runs" / "maskrcnn-mobilenet-fold1"
-    summary = json.loads((run / "train_summary.json").read_text())
-    assert {"solution", "fold", "train_seconds", "epochs", "train_images_per_s", "params",
-            "device"} <= set(summary)
-    assert summary["epochs"] == 2 and summary["fold"] == 1
-    assert (run / "weights" / "last.weights.h5").exists() and (run / "config.yaml").exists()
-    assert list((run / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
-    assert train.main(args) == 0
-    assert "finished" in capsys.readouterr().out
-    # pretend it was killed after epoch 1: the rerun resumes in the all-layer stage
-    state = json.loads((run / "state.json").read_text())
-    state.update(epoch=1, finished=False)
-    (run / "state.json").write_text(json.dumps(state))
-    assert train.main(args) == 0
-    out = capsys.readouterr().out
-    assert "resuming" in out and "stage 'all' epochs 2..2" in out and "stage 'heads'" not in out
-    # --run takes the folder or its name; oof writes its fold's summary, test its folder's
-    for split, folder, marker, run_arg in (("oof", "oof", "_summary_fold1.json", str(run)),
-                                           ("test", "test_fold1", "_summary.json", run.name)):
-        assert predict.main(["--run", run_arg, "--split", split, "--data", str(data),
-                             "--work", str(work), "--set", "predict.batch_size=2"]) == 0
-        out = work / "predictions" / "maskrcnn-mobilenet" / folder
-        assert json.loads((out / marker).read_text())["n_images"] == \
-            len(list(out.glob("*.npz"))) > 0
-        assert [p.name for p in out.glob("_summary*.json")] == [marker]
-        with np.load(next(out.glob("*.npz"))) as npz:
-            assert "cand_masks" not in npz.files  # predict.save_candidates is off by default

@@ -28,7 +28,7 @@ def test_registry_and_overrides():
     mr = get_solution("maskrcnn-resnet101")
     assert mr.family == "maskrcnn" and mr.config("full").name == "resnet101.yaml"
     assert "model.backbone=resnet101" in mr.set_items("demo", 3)
-    assert "train.n_folds=3" in mr.set_items("demo", 3)
+    assert "n_folds=3" in mr.set_items("demo", 3)
     # Every solution CLI parses --set with common.cli, which keeps all items.
     import argparse
 

@@ -13,6 +13,7 @@ Sections: ``model`` (architecture, anchors, proposal and detection settings),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from common.config import ConfigError
 
@@ -160,8 +161,6 @@ class TrainConfig:
         augment_level: Passed to ``common.augment.build_augmenter``.
         mixed_precision: ``mixed_float16`` policy.
         time_budget_s: Stop (and mark the run finished) after this many seconds; 0: none.
-        n_folds / folds_seed: Fold split (``common.folds.get_folds``).
-        seed: Random seed.
         workers: PyDataset workers (0 or 1: in the main thread).
         tensorboard: Write TensorBoard logs.
         gpus: 0 or 1: one device; N > 1: data parallel over the first N GPUs (``batch_size``
@@ -186,9 +185,6 @@ class TrainConfig:
     augment_level: str = "default"
     mixed_precision: bool = False
     time_budget_s: float = 0.0
-    n_folds: int = 5
-    folds_seed: int = 42
-    seed: int = 42
     workers: int = 0
     tensorboard: bool = True
     gpus: int = 0
@@ -222,8 +218,6 @@ class TrainConfig:
             raise ConfigError(f"train.optimizer: {self.optimizer!r} not in sgd/adam")
         if self.augment_level not in ("none", "default", "strong"):
             raise ConfigError(f"train.augment_level: {self.augment_level!r} not in none/default/strong")
-        if self.n_folds < 2:
-            raise ConfigError("train.n_folds must be >= 2")
 
     def stage(self, epoch: int) -> str:
         """``"heads"`` or ``"all"`` for a 0-based epoch index."""
@@ -274,15 +268,29 @@ class PredictConfig:
 
 @dataclass
 class MaskRCNNConfig:
-    """The whole solution config (see the module docstring)."""
+    """The whole solution config (see the module docstring).
 
-    name: str = "maskrcnn"
+    Attributes:
+        solution: Solution name of the prediction folders; empty (the default) means
+            ``maskrcnn-<model.backbone>``, filled in by ``validate()``.
+        seed: Random seed of the fold split (``common.folds.get_folds``), the weights and
+            the data order.
+        n_folds: Number of folds (must match the workspace's ``folds.csv``).
+    """
+
+    #: Keys of older configs (saved runs, command lines) and where they live now.
+    RENAMED_KEYS: ClassVar[dict[str, str | None]] = {
+        "name": None, "train.seed": "seed", "train.folds_seed": "seed", "train.n_folds": "n_folds"}
+
+    solution: str = ""
+    seed: int = 42
+    n_folds: int = 5
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
 
-    @property
-    def solution(self) -> str:
-        """Solution name used for prediction folders: ``maskrcnn-<backbone>``."""
-        return f"maskrcnn-{self.model.backbone}"
+    def validate(self) -> None:
+        if self.n_folds < 2:
+            raise ConfigError("n_folds must be >= 2")
+        self.solution = self.solution or f"maskrcnn-{self.model.backbone}"
 

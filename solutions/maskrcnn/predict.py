@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = RunDir(resolve_run(args.run, ws))
     cfg, model = load_run(run.path, args.overrides)
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
-                            cfg.train.n_folds, cfg.train.folds_seed)
+                            cfg.n_folds, cfg.seed)
     out_dir = target.out_dir
     todo = pending_ids(out_dir, target.ids, run.path)  # a killed predict resumes per image
     summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from common.backbone_presets import backbone_names
 
-N_FOLDS_KEY = "train.n_folds"
 CONFIG_CLASS = "solutions.maskrcnn.config:MaskRCNNConfig"
 
 _CONFIGS = Path(__file__).resolve().parent / "configs"

@@ -138,9 +138,9 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
     """
     tc = cfg.train
     set_mixed_precision(tc.mixed_precision)
-    seed_everything(tc.seed + fold, deterministic=False)
+    seed_everything(cfg.seed + fold, deterministic=False)
     dataset = DSBDataset(ws.data_dir, "stage1_train")
-    folds = get_folds(dataset, ws.folds_csv, tc.n_folds, tc.folds_seed)
+    folds = get_folds(dataset, ws.folds_csv, cfg.n_folds, cfg.seed)
     train_ids, val_ids = split_ids(folds, fold)
     strategy = distribution_strategy()
     with _strategy_scope(strategy):
@@ -148,12 +148,12 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
     anchors = model.anchors_np((tc.crop_size, tc.crop_size))
     workers = max(1, tc.workers)
     train_seq = TrainSequence(dataset, train_ids, cfg, anchors, tc.steps_per_epoch, tc.augment_level,
-                              seed=tc.seed + 1000 * fold, workers=workers,
+                              seed=cfg.seed + 1000 * fold, workers=workers,
                               use_multiprocessing=False)
     val_seq = None
     if tc.val_steps and val_ids:
         val_seq = TrainSequence(dataset, val_ids, cfg, anchors, tc.val_steps, "none",
-                                seed=tc.seed + 1, workers=workers, reshuffle=False)
+                                seed=cfg.seed + 1, workers=workers, reshuffle=False)
     monitor = "val_loss" if val_seq is not None else "loss"
     start = int(run.load_state().get("epoch", 0))
     keeper = TimeKeeper(run, tc.batch_size, tc.time_budget_s)

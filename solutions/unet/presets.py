@@ -10,14 +10,13 @@
 * ``default_in``: the profiles whose default solution list includes it, and ``order``,
   its place in those lists.
 
-``N_FOLDS_KEY`` is the config key of the number of folds (it must match ``folds.csv``);
-``CONFIG_CLASS`` (``"module:Class"``, importable without Keras) is the config dataclass
+Every config class has ``seed``, ``n_folds`` and ``solution`` at its top level (the
+pipeline sets ``n_folds`` to match ``folds.csv``); ``CONFIG_CLASS`` (``"module:Class"``, importable without Keras) is the config dataclass
 that ``run_all`` checks every ``--set`` item against before any work.
 """
 
 from __future__ import annotations
 
-N_FOLDS_KEY = "n_folds"
 CONFIG_CLASS = "solutions.unet.config:UNetConfig"  # Keras-free: --set items are checked with it
 
 _TINY = ("train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2")
