@@ -83,7 +83,7 @@ def speed_one(backbone: str, size: int, steps: int) -> dict:
     from solutions.maskrcnn.config import MaskRCNNConfig
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model
-    from solutions.maskrcnn.train import jit_compile_default, make_optimizer
+    from solutions.maskrcnn.train import build_optimizer, jit_compile_default
 
     keras.backend.clear_session()
     cfg = load_config(MaskRCNNConfig, CONFIGS["maskrcnn"] / "base.yaml", [
@@ -107,7 +107,7 @@ def speed_one(backbone: str, size: int, steps: int) -> dict:
     build_s = time.perf_counter() - t0
     batch = TrainSequence(_Data(), ["x"], cfg, model.anchors_np((size, size)), steps=1)[0]
     model.freeze_backbone(False)
-    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=jit_compile_default())
+    model.compile(optimizer=build_optimizer(cfg.train, model), jit_compile=jit_compile_default())
     t0 = time.perf_counter()
     model.train_on_batch(batch)  # trace / compile
     train_compile_s = time.perf_counter() - t0

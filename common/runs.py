@@ -168,7 +168,7 @@ def resume(run: RunDir, model: Any) -> int:
 # The Keras side (callbacks, seeding, precision, devices) lives in common.training; the old
 # names stay importable from here, loaded on first use so that importing this module never
 # imports Keras.
-_MOVED_TO_TRAINING = ("ResumableCheckpoint", "TimeBudget", "training_callbacks", "seed_everything",
+_MOVED_TO_TRAINING = ("ResumableCheckpoint", "training_callbacks", "seed_everything",
                       "set_mixed_precision", "distribution_strategy")
 
 

@@ -7,10 +7,12 @@ Keras (and re-exports nothing else)::
     set_mixed_precision(cfg.train.mixed_precision)
     with distribution(cfg.train.gpus, cfg.train.batch_size) as dist:
         model = build(cfg)                       # variables created on every replica
-        model.compile(optimizer=..., loss=...)
+        model.compile(optimizer=common.optimizers.make_optimizer(...), loss=...)
         start = resume(run, model)
+        clock = TrainingClock(run, cfg.train.batch_size, cfg.train.time_budget_s)
         model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
-                  callbacks=training_callbacks(run) + [TimeBudget(seconds)], ...)
+                  callbacks=training_callbacks(run) + [clock], ...)
+    write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
 
 ``distribution(gpus)``: 0 or 1 trains on one device (the backend's default); N > 1 is
 data parallel over the first N GPUs (-1: every visible GPU), with
@@ -34,10 +36,10 @@ from typing import Any
 import keras
 
 from common.devices import ENV_CPU_REPLICAS, DeviceError, check_replicas
-from common.io import atomic_write
+from common.io import atomic_write, read_json, write_json
 from common.runs import RunDir
 
-__all__ = ["ResumableCheckpoint", "TimeBudget", "training_callbacks", "seed_everything",
+__all__ = ["ResumableCheckpoint", "TrainingClock", "write_train_summary", "training_callbacks", "seed_everything",
            "set_mixed_precision", "Distribution", "distribution", "replica_devices",
            "distribution_strategy", "EvenBatches"]
 
@@ -84,24 +86,96 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.run.save_state(state)
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of wall-clock time have passed (checked every batch).
+class TrainingClock(keras.callbacks.Callback):
+    """Training seconds and images over resumes, in the run's ``state.json``; time budget.
 
-    The epoch in progress is cut short, then ``on_epoch_end`` callbacks still run,
-    so the last checkpoint holds the weights at the deadline.
+    After each epoch it adds to ``state.json`` ``train_seconds`` (wall time inside ``fit``,
+    validation included), ``step_seconds`` (time in training steps) and ``train_images``.
+    With ``budget_s`` it stops training once ``train_seconds`` reaches it (checked every
+    batch; the cut-short epoch still ends, so the last checkpoint holds the weights at the
+    deadline) and sets ``budget_hit``. Put it after ``ResumableCheckpoint`` (it amends the
+    state that callback writes). Runs of older versions resume with their counts: a U-Net's
+    ``train_progress.json``, a Mask R-CNN's state without ``step_seconds``.
+
+    Args:
+        run: The run folder.
+        batch_size: Images per training step (the global batch).
+        budget_s: Time budget in seconds over all resumes (0: none).
     """
 
-    def __init__(self, seconds: float | None):
+    def __init__(self, run: RunDir, batch_size: int, budget_s: float = 0.0):
         super().__init__()
-        self.seconds = seconds
-        self.start: float | None = None
+        self.run, self.batch_size, self.budget_s = run, batch_size, budget_s
+        state = run.load_state()
+        old = read_json(run.path / "train_progress.json", {})  # U-Net runs before this clock
+        self.seconds = float(state.get("train_seconds", old.get("seconds", 0.0)))
+        self.step_seconds = float(state.get("step_seconds", old.get("step_seconds", self.seconds)))
+        self.images = int(state.get("train_images", old.get("images", 0)))
+        self.budget_hit = False
+        self._t0: float | None = None
+        self._base = self._tb = 0.0
+
+    def elapsed(self) -> float:
+        """Training seconds so far, over resumes, the running ``fit`` included."""
+        return self._base + (time.monotonic() - self._t0 if self._t0 is not None else 0.0)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the budget (``None``: no budget)."""
+        return self.budget_s - self.seconds if self.budget_s else None
+
+    def images_per_s(self) -> float | None:
+        return round(self.images / self.step_seconds, 3) if self.step_seconds else None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.start = time.monotonic()
+        self._t0, self._base = time.monotonic(), self.seconds
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._tb = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.seconds is not None and time.monotonic() - self.start >= self.seconds:
+        self.step_seconds += time.monotonic() - self._tb
+        self.images += self.batch_size
+        if self.budget_s and self.elapsed() >= self.budget_s:
+            if not self.budget_hit:
+                print(f"[train] time budget of {self.budget_s:g} s reached; stopping", flush=True)
+            self.budget_hit = True
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds = self.elapsed()
+        state = self.run.load_state()
+        state.update(train_seconds=self.seconds, step_seconds=self.step_seconds, train_images=self.images)
+        self.run.save_state(state)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.seconds, self._t0 = self.elapsed(), None
+
+
+def write_train_summary(run: RunDir, clock: TrainingClock, solution: str, fold: int, params: int,
+                        device: str, **extra: Any) -> dict:
+    """Write the run's ``train_summary.json`` (keys of ``docs/CONTRACTS.md``), then mark it finished.
+
+    Args:
+        run: The run folder.
+        clock: The run's clock (seconds and images over resumes).
+        solution: Solution name.
+        fold: Validation fold.
+        params: The model's parameter count.
+        device: Where it trained (``common.machine.device_description()``, plus the
+            distribution when data parallel).
+        **extra: Solution-specific entries, appended.
+
+    Returns:
+        The summary: ``solution``, ``fold``, ``train_seconds``, ``epochs`` (completed, from
+        ``state.json``), ``train_images_per_s`` (images / step seconds), ``params``,
+        ``device``, ``stopped_by_time_budget`` and ``extra``.
+    """
+    summary = {"solution": solution, "fold": fold, "train_seconds": round(clock.seconds, 2),
+               "epochs": int(run.load_state().get("epoch", 0)), "train_images_per_s": clock.images_per_s(),
+               "params": int(params), "device": device, "stopped_by_time_budget": clock.budget_hit, **extra}
+    write_json(run.path / "train_summary.json", summary)
+    run.mark_finished()
+    return summary
 
 
 def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min",

@@ -274,7 +274,7 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     from common.data import DSBDataset
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model
-    from solutions.maskrcnn.train import jit_compile_default, make_optimizer
+    from solutions.maskrcnn.train import build_optimizer, jit_compile_default
 
     cfg = tiny_config(extra=["train.batch_size=2"])
     model = build_model(cfg.model)
@@ -284,7 +284,7 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     assert batch["image"].shape == (2, 128, 128, 3)
     assert batch["rpn_match"].shape[1] == model.anchors_np((128, 128)).shape[0]
     model.freeze_backbone(True)
-    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=jit_compile_default())
+    model.compile(optimizer=build_optimizer(cfg.train, model), jit_compile=jit_compile_default())
     # Under JAX the whole step is one jax.jit program (Keras would fall back to eager
     # with a warning if the model could not be jitted).
     assert model.jit_compile == (keras.backend.backend() == "jax")

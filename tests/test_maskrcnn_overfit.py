@@ -60,7 +60,7 @@ def overfit(steps: int = STEPS, lr: float = 2e-3, seed: int = 0, optimizer: str 
     from solutions.maskrcnn.data import TrainSequence
     from solutions.maskrcnn.model import build_model
     from solutions.maskrcnn.predict import predict_images
-    from solutions.maskrcnn.train import jit_compile_default, make_optimizer
+    from solutions.maskrcnn.train import build_optimizer, jit_compile_default
 
     keras.utils.set_random_seed(seed)
     epochs = max(1, steps // EPOCH_STEPS)
@@ -75,7 +75,7 @@ def overfit(steps: int = STEPS, lr: float = 2e-3, seed: int = 0, optimizer: str 
     model.freeze_backbone(False)
     seq = TrainSequence(data, data.ids, cfg, model.anchors_np((128, 128)), steps=EPOCH_STEPS,
                         seed=seed)
-    model.compile(optimizer=make_optimizer(cfg.train, model), jit_compile=jit_compile_default())
+    model.compile(optimizer=build_optimizer(cfg.train, model), jit_compile=jit_compile_default())
     start = time.perf_counter()
     history = model.fit(seq, epochs=epochs, verbose=0, callbacks=[
         keras.callbacks.LearningRateScheduler(cfg.train.learning_rate)])

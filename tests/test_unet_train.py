@@ -84,13 +84,13 @@ def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path
     import solutions.unet.train as train
 
     sets = [s for s in TINY if not s.startswith("train.epochs")] + ["train.epochs=2", "train.lr_schedule=constant"]
-    original = train.Progress.on_epoch_end
+    original = train.TrainingClock.on_epoch_end
 
     def crash_after_first_epoch(self, epoch, logs=None):
         original(self, epoch, logs)
         raise KeyboardInterrupt("simulated kill after epoch 1")
 
-    monkeypatch.setattr(train.Progress, "on_epoch_end", crash_after_first_epoch)
+    monkeypatch.setattr(train.TrainingClock, "on_epoch_end", crash_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         _train(synthetic_data_dir, tmp_path, sets=sets)
     run = tmp_path / "runs" / "unet-fold0"
@@ -98,7 +98,7 @@ def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path
     assert state["epoch"] == 1 and not state.get("finished")
     assert not (run / "train_summary.json").exists()
 
-    monkeypatch.setattr(train.Progress, "on_epoch_end", original)
+    monkeypatch.setattr(train.TrainingClock, "on_epoch_end", original)
     assert _train(synthetic_data_dir, tmp_path, sets=sets) == 0
     state = json.loads((run / "state.json").read_text())
     assert state["epoch"] == 2 and state["finished"]

@@ -31,7 +31,6 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
@@ -40,17 +39,18 @@ import keras  # noqa: E402
 from common.cli import add_train_args, open_train_run  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
-from common.io import read_json, write_json  # noqa: E402
+from common.io import read_json  # noqa: E402
 from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
 from common.paths import Workspace  # noqa: E402
-from common.runs import (RunDir, distribution_strategy, resume, seed_everything,  # noqa: E402
-                         set_mixed_precision, training_callbacks)
+from common.optimizers import make_optimizer  # noqa: E402
+from common.runs import RunDir, resume  # noqa: E402
+from common.training import (TrainingClock, distribution_strategy, seed_everything,  # noqa: E402
+                             set_mixed_precision, training_callbacks, write_train_summary)
 from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
 from solutions.maskrcnn.data import TrainSequence  # noqa: E402
 from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
 
-__all__ = ["main", "train", "make_optimizer", "jit_compile_default", "TimeKeeper",
-           "device_description", "write_json"]
+__all__ = ["main", "train", "build_optimizer", "jit_compile_default", "device_description"]
 
 
 def jit_compile_default() -> bool:
@@ -65,60 +65,10 @@ def _strategy_scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def make_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
+def build_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
     """SGD with momentum (or Adam), clipnorm and weight decay (not on 1-D variables)."""
-    kwargs = dict(learning_rate=train_cfg.lr if lr is None else lr,
-                  weight_decay=train_cfg.weight_decay or None, clipnorm=train_cfg.clipnorm or None)
-    if train_cfg.optimizer == "adam":
-        opt = keras.optimizers.Adam(**kwargs)
-    else:
-        opt = keras.optimizers.SGD(momentum=train_cfg.momentum, **kwargs)
-    if train_cfg.weight_decay:
-        opt.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables
-                                                if len(v.shape) <= 1])
-    return opt
-
-
-class TimeKeeper(keras.callbacks.Callback):
-    """Accumulates training time/images in ``state.json`` and enforces ``time_budget_s``.
-
-    Must come after ``ResumableCheckpoint`` in the callback list (it amends the state that
-    callback just wrote).
-    """
-
-    def __init__(self, run: RunDir, batch_size: int, budget_s: float) -> None:
-        super().__init__()
-        self.run, self.batch_size, self.budget_s = run, batch_size, budget_s
-        state = run.load_state()
-        self.seconds = float(state.get("train_seconds", 0.0))
-        self.images = int(state.get("train_images", 0))
-        self.budget_hit = False
-        self._t0 = self._batches = 0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._t0, self._batches, self._open = time.perf_counter(), 0, True
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._batches += 1
-        if self.budget_s and self.seconds + time.perf_counter() - self._t0 > self.budget_s:
-            print(f"[maskrcnn] time budget of {self.budget_s:.0f} s reached; stopping")
-            self.budget_hit = True
-            self.model.stop_training = True
-
-    def _close(self) -> None:
-        if self._open:
-            self.seconds += time.perf_counter() - self._t0
-            self.images += self._batches * self.batch_size
-            self._open = False
-
-    def on_test_begin(self, logs: dict | None = None) -> None:
-        self._close()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._close()
-        state = self.run.load_state()
-        state.update(train_seconds=self.seconds, train_images=self.images)
-        self.run.save_state(state)
+    return make_optimizer(train_cfg.optimizer, train_cfg.lr if lr is None else lr, momentum=train_cfg.momentum,
+                          weight_decay=train_cfg.weight_decay, clipnorm=train_cfg.clipnorm, model=model)
 
 
 def _stages(cfg: TrainConfig) -> list[tuple[str, int, int]]:
@@ -156,18 +106,18 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
                                 seed=cfg.seed + 1, workers=workers, reshuffle=False)
     monitor = "val_loss" if val_seq is not None else "loss"
     start = int(run.load_state().get("epoch", 0))
-    keeper = TimeKeeper(run, tc.batch_size, tc.time_budget_s)
+    clock = TrainingClock(run, tc.batch_size, tc.time_budget_s)
     callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
-    callbacks += [keeper, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
+    callbacks += [clock, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
     print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
           f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}")
     resumed = False
     for stage, first, last in _stages(tc):
-        if last <= start or keeper.budget_hit:
+        if last <= start or clock.budget_hit:
             continue
         model.freeze_backbone(stage == "heads")
         with _strategy_scope(strategy):
-            model.compile(optimizer=make_optimizer(tc, model, tc.learning_rate(max(start, first))),
+            model.compile(optimizer=build_optimizer(tc, model, tc.learning_rate(max(start, first))),
                           jit_compile=jit_compile_default())
         if start > 0 and not resumed:
             resume(run, model)
@@ -177,21 +127,9 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
         model.fit(train_seq, validation_data=val_seq, initial_epoch=max(start, first),
                   epochs=last, callbacks=callbacks, verbose=verbose)
         start = int(run.load_state().get("epoch", start))
-        if model.stop_training and not keeper.budget_hit:  # early stop by a callback
+        if model.stop_training and not clock.budget_hit:  # early stop by a callback
             break
-    state = run.load_state()
-    summary = {
-        "solution": cfg.solution, "fold": fold,
-        "train_seconds": round(float(state.get("train_seconds", keeper.seconds)), 1),
-        "epochs": int(state.get("epoch", 0)),
-        "train_images_per_s": round(state.get("train_images", 0) /
-                                    max(state.get("train_seconds", 0.0), 1e-9), 3),
-        "params": int(model.count_params()), "device": device_description(),
-        "stopped_by_time_budget": keeper.budget_hit,
-    }
-    write_json(run.path / "train_summary.json", summary)
-    run.mark_finished()
-    return summary
+    return write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device_description())
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

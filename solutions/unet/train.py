@@ -14,9 +14,7 @@ again resumes after the last completed epoch; a finished run is not retrained.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,13 +22,14 @@ import numpy as np
 from common.cli import add_train_args, open_train_run
 from common.data import DSBDataset
 from common.folds import get_folds, split_ids
-from common.io import read_json, write_json
+from common.io import read_json
 from common.machine import device_description
 from common.runs import RunDir, resume
-from common.training import TimeBudget, distribution, seed_everything, set_mixed_precision, training_callbacks
+from common.optimizers import TimeCosine, lr_schedule, make_optimizer
+from common.training import (TrainingClock, distribution, seed_everything, set_mixed_precision, training_callbacks,
+                             write_train_summary)
 from solutions.unet.config import UNetConfig
 
-import keras  # noqa: E402  (after common.* so the backend is configured once)
 
 
 def inner_split(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -48,55 +47,10 @@ def inner_split(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[st
     return sorted(set(ids) - set(val)), val
 
 
-class Progress(keras.callbacks.Callback):
-    """Counts training seconds and images over resumes; cosine-in-time learning rate.
-
-    Writes ``train_progress.json`` (``seconds``, ``step_seconds``, ``images``) after each epoch.
-
-    Args:
-        run: The run folder.
-        batch_size: Images per step.
-        base_lr: Learning rate at t = 0 (for ``cosine_time``).
-        time_budget_s: Length of the cosine in seconds (0: constant learning rate).
-    """
-
-    def __init__(self, run: RunDir, batch_size: int, base_lr: float, time_budget_s: float = 0.0):
-        super().__init__()
-        self.run, self.batch_size, self.base_lr, self.budget = run, batch_size, base_lr, time_budget_s
-        self.path = run.path / "train_progress.json"
-        self.done = read_json(self.path, {"seconds": 0.0, "step_seconds": 0.0, "images": 0})
-
-    def on_train_begin(self, logs=None):
-        self.t0 = time.monotonic()
-        self.seconds0 = self.done["seconds"]
-
-    def elapsed(self) -> float:
-        return self.seconds0 + time.monotonic() - self.t0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.tb = time.monotonic()
-        if self.budget > 0:
-            frac = min(1.0, self.elapsed() / self.budget)
-            lr = self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
-            self.model.optimizer.learning_rate = lr  # as keras.callbacks.LearningRateScheduler does
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.done["step_seconds"] += time.monotonic() - self.tb
-        self.done["images"] += self.batch_size
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.done["seconds"] = self.elapsed()
-        write_json(self.path, self.done)
-
-
 def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
     t = cfg.train
-    lr = t.lr
-    if t.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(t.lr, decay_steps=t.epochs * steps_per_epoch, alpha=0.01)
-    if t.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=t.momentum)
-    return keras.optimizers.Adam(learning_rate=lr)
+    lr = lr_schedule(t.lr_schedule, t.lr, decay_steps=t.epochs * steps_per_epoch)
+    return make_optimizer(t.optimizer, lr, momentum=t.momentum)
 
 
 def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
@@ -172,15 +126,13 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
         model = build_compiled_model(cfg, len(train_ds))
         initial_epoch = resume(run, model)
         train_ds.epoch = initial_epoch
-        progress = Progress(run, cfg.train.batch_size, cfg.train.lr,
-                            cfg.train.time_budget_s if cfg.train.lr_schedule == "cosine_time" else 0.0)
+        clock = TrainingClock(run, cfg.train.batch_size, cfg.train.time_budget_s)
         callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
                                        patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
-        callbacks.append(progress)
-        remaining = None
-        if cfg.train.time_budget_s > 0:
-            remaining = cfg.train.time_budget_s - progress.done["seconds"]
-            callbacks.append(TimeBudget(max(remaining, 0.0)))
+        callbacks.append(clock)
+        if cfg.train.lr_schedule == "cosine_time":
+            callbacks.append(TimeCosine(clock, cfg.train.lr, cfg.train.time_budget_s))
+        remaining = clock.remaining()
         device = device_description() + (f"; {dist.describe()}" if dist.replicas > 1 else "")
         if not run.finished and initial_epoch < cfg.train.epochs and (remaining is None or remaining > 0):
             print(f"[unet] training {run.path.name}: {len(fit_ids)} images, {len(val_ids)} validation, "
@@ -188,19 +140,7 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
                   f"{len(train_ds)} steps/epoch, device {device}", flush=True)
             model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
                       epochs=cfg.train.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
-    state = run.load_state()
-    done = read_json(progress.path, progress.done)
-    summary = {
-        "solution": cfg.solution,
-        "fold": fold,
-        "train_seconds": round(float(done["seconds"]), 2),
-        "epochs": int(state.get("epoch", 0)),
-        "train_images_per_s": round(done["images"] / done["step_seconds"], 3) if done["step_seconds"] else None,
-        "params": int(model.count_params()),
-        "device": device,
-    }
-    run.mark_finished()
-    write_json(summary_path, summary)
+    summary = write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
     print(f"[unet] finished {run.path.name}: {summary}", flush=True)
     return summary
 
