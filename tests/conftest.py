@@ -1,4 +1,13 @@
-"""Shared fixtures: the real stage-1 training data and a small synthetic data folder."""
+"""Shared fixtures (the real stage-1 training data, a small synthetic data folder) and the
+``backend`` marker.
+
+``backend`` marks the tests whose outcome depends on the Keras backend: the modules whose
+names start with one of :data:`BACKEND_MODULES` (models, layers, training, inference). CI runs
+every test under TensorFlow and these again under JAX (``-m "backend and not slow"``); the
+others (numpy, files, pipeline machinery) would only repeat themselves there. A new test
+module of Keras code gets the marker by its name (``test_unet_*``, ``test_maskrcnn_*``, ...)
+or by ``pytestmark = pytest.mark.backend``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,17 @@ from common.paths import SHARED_DSB_DIR
 #: Size of the shared synthetic set: 5 images of each of the 3 types in stage1_train
 #: (so 5-fold stratification works), 6 in stage1_test, sides 64..128 px.
 SYNTH_N_TRAIN, SYNTH_N_TEST, SYNTH_SEED, SYNTH_SIZE = 15, 6, 0, (64, 128)
+
+#: Test module name prefixes that run Keras code (see the module docstring).
+BACKEND_MODULES = ("test_backbones", "test_maskrcnn_", "test_unet_", "test_training", "test_runs",
+                   "test_segment", "test_scale", "test_normalise")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the items of :data:`BACKEND_MODULES` with ``backend``."""
+    for item in items:
+        if item.path.name.startswith(BACKEND_MODULES):
+            item.add_marker(pytest.mark.backend)
 
 
 @pytest.fixture(scope="session")
