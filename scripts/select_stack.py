@@ -7,8 +7,10 @@ stdout, either bash assignments (``--shell``, evaluated by ``setup_env.sh``) or 
 (default; for people and tests). Installs nothing.
 
 Stacks:
-    cpu              requirements-lock.txt: tensorflow-cpu and the JAX CPU wheels, so one
-                     venv runs both Keras backends.
+    cpu              requirements-lock.txt: tensorflow-cpu, and the JAX CPU wheels (jax,
+                     jaxlib: ~90 MB) only when JAX is wanted (KERAS_BACKEND=jax or
+                     DSB_WITH_JAX=1, which ./run_tests.sh sets: the suite runs both backends);
+                     a venv that has them keeps them, so one venv runs both Keras backends.
     gpu-tensorflow   requirements-gpu-lock.txt: tensorflow[and-cuda] (CUDA wheels from pip).
     gpu-jax          requirements-jax-gpu-lock.txt: jax[cuda12] for the compute,
                      tensorflow-cpu for TensorBoard logs and TensorFlow-only code.
@@ -19,6 +21,7 @@ Stacks:
 Environment:
     DSB_DEVICE       auto (default) | cpu | gpu. gpu without a GPU is an error (exit 2).
     KERAS_BACKEND    tensorflow (default) | jax. Anything else is an error (exit 2).
+    DSB_WITH_JAX     1: the cpu stack installs JAX also under KERAS_BACKEND=tensorflow.
     DSB_KAGGLE       auto (default) | 1 | 0: force or refuse the kaggle stack.
     DSB_KAGGLE_ROOT  the folder whose presence means "Kaggle notebook" (/kaggle/input);
                      KAGGLE_KERNEL_RUN_TYPE being set means the same.
@@ -58,6 +61,10 @@ LOCKS = {
 #: ``distribution==version`` so the resolver keeps them.
 IMAGE_CORE = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"), "keras": ("keras",),
               "jax": ("jax",), "jaxlib": ("jaxlib",), "numpy": ("numpy",)}
+#: Distributions of the cpu lock that only the JAX backend needs (left out without JAX).
+JAX_ONLY = ("jax", "jaxlib")
+#: Suffix of the stamp of a cpu venv installed without them (a stamp without it: with JAX).
+NO_JAX = "without=jax"
 STAMP_NAME = ".dsb-stack"
 LEGACY_STAMP_NAME = ".requirements.sha256"  # before stacks: the cpu lock's sha256
 #: Wheels only; no bytecode compile at install time (the modules a run imports are compiled on
@@ -154,6 +161,25 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def lock_without_jax(lock: Path) -> list[str]:
+    """The requirement lines of a lock file, less the :data:`JAX_ONLY` distributions."""
+    out = []
+    for raw in lock.read_text().splitlines():
+        req = raw.split("#", 1)[0].strip()
+        name = re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0].lower().replace("_", "-")
+        if req and name not in JAX_ONLY:
+            out.append(req)
+    return out
+
+
+def has_jax(stamp: str | None) -> bool:
+    """Whether a venv stamp (:func:`read_stamp`) records the cpu stack installed with JAX
+    (every complete cpu stamp but the ones ending in :data:`NO_JAX`; the old script's too)."""
+    if not stamp or stamp.split()[0] != "cpu" or stamp.endswith(NO_JAX):
+        return False
+    return stamp == "cpu legacy" or "sha256=" in stamp
+
+
 def read_stamp(venv: Path) -> str | None:
     """What the venv says it holds: the stamp line, ``cpu legacy`` (the old script's stamp),
     ``unknown`` (no stamp) or None (no venv)."""
@@ -223,7 +249,7 @@ def select(env: dict, repo: Path = REPO, python: str = sys.executable) -> dict:
         plan.update(pip_args=["-r", str(lock)], digest=sha256(lock.read_text()))
         if not env.get("PYTHON") and shutil.which("python3.11", path=env.get("PATH", os.defpath)):
             plan["python"] = "python3.11"
-        target = LOCKS[stack] + (" (TensorFlow and JAX)" if stack == "cpu" else "")
+        target = LOCKS[stack]
     plan["stack"] = stack
 
     venv = Path(env.get("DSB_VENV") or repo / ".venv")
@@ -232,11 +258,21 @@ def select(env: dict, repo: Path = REPO, python: str = sys.executable) -> dict:
                          f"point DSB_VENV at a new folder")
     want = f"{stack} {LOCKS[stack]} sha256={plan['digest'][:16]}"
     have = read_stamp(venv)
+    if stack == "cpu":  # JAX only when wanted, or kept when the venv has it
+        plan["with_jax"] = (backend == "jax" or env.get("DSB_WITH_JAX", "") == "1"
+                            or has_jax(have))
+        if plan["with_jax"]:
+            target += " (TensorFlow and JAX)"
+        else:
+            want += f" {NO_JAX}"
+            plan["pip_args"] = lock_without_jax(repo / LOCKS[stack])
+            target += " (TensorFlow; JAX only with KERAS_BACKEND=jax)"
     # another stack recorded: start afresh; no venv, an unstamped one or a stamp of the same
     # stack (an older lock, an interrupted install): install over it
     recreate = have not in (None, "unknown") and have.split()[0] != stack
     action = ("up to date" if have == want
               else f"installing into {venv} (first run)" if have is None
+              else f"adding JAX to {venv}" if have == f"{want} {NO_JAX}"
               else f"switching {venv} from {have.split()[0]} to {stack} (recreated)" if recreate
               else f"updating {venv}")
     # kaggle: the image's packages and its own pip (no ensurepip copy) are seen through

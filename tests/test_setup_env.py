@@ -79,7 +79,10 @@ def test_nvidia_smi_picks_the_stack(tmp_path, smi, stack, words):
     rc, plan, err = run_select(make_env(tmp_path, smi))
     assert rc == 0 and plan["stack"] == stack
     assert len(err) == 1 and err[0].startswith(f"[setup] stack: {stack} (") and words in err[0]
-    assert plan["pip_args"] == ["-r", str(REPO / sel.LOCKS[stack])]
+    if stack == "cpu":  # without JAX under KERAS_BACKEND=tensorflow (the next tests)
+        assert plan["pip_args"] == sel.lock_without_jax(REPO / sel.LOCKS[stack])
+    else:
+        assert plan["pip_args"] == ["-r", str(REPO / sel.LOCKS[stack])]
     assert sel.LOCKS[stack] in err[0] and "installing into" in err[0]
     assert plan["system_site"] is False and plan["install"] and not plan["recreate"]
 
@@ -240,7 +243,8 @@ def test_stamp_same_stack_or_unknown_installs_over(tmp_path, stamp, legacy):
 
 
 @pytest.mark.parametrize("smi, extra, lock", [
-    (None, {}, "requirements-lock.txt"),
+    (None, {"KERAS_BACKEND": "jax"}, "requirements-lock.txt"),
+    (None, {"DSB_WITH_JAX": "1"}, "requirements-lock.txt"),
     (H200, {}, "requirements-gpu-lock.txt"),
     (H200, {"KERAS_BACKEND": "jax"}, "requirements-jax-gpu-lock.txt"),
 ])
@@ -254,6 +258,29 @@ def test_setup_dry_run_prints_the_light_install(tmp_path, smi, extra, lock):
     assert "--upgrade" not in proc.stdout
     assert len(proc.stderr.strip().splitlines()) == 1 and lock in proc.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_cpu_stack_installs_jax_only_when_wanted(tmp_path):
+    """KERAS_BACKEND=tensorflow: the cpu lock less jax/jaxlib; JAX wanted later: added over it."""
+    env = make_env(tmp_path, None)
+    rc, plan, err = run_select(env)
+    assert rc == 0 and plan["stack"] == "cpu" and not plan["with_jax"]
+    assert plan["stamp"].endswith(" without=jax") and "JAX only with KERAS_BACKEND=jax" in err[0]
+    names = {a.split("==")[0] for a in plan["pip_args"]}
+    assert "tensorflow-cpu" in names and "keras" in names and not names & {"jax", "jaxlib"}
+    assert len(plan["pip_args"]) == len(_pins("requirements-lock.txt")) - 2 + 1  # + the macOS line
+    line = run_setup(env).stdout.splitlines()[1]
+    assert "tensorflow-cpu==2.21.0; sys_platform" in line and " jax==" not in line and " jaxlib==" not in line
+    venv = fake_venv(tmp_path, plan["stamp"])
+    rc, again, err = run_select(env)  # unchanged selection: nothing to do
+    assert rc == 0 and not again["install"] and err[0].endswith("; up to date")
+    for extra in ({"KERAS_BACKEND": "jax"}, {"DSB_WITH_JAX": "1"}):
+        rc, more, err = run_select({**env, **extra})
+        assert rc == 0 and more["install"] and not more["recreate"] and more["with_jax"]
+        assert more["pip_args"][-1].endswith("requirements-lock.txt") and f"adding JAX to {venv}" in err[0]
+    (venv / ".dsb-stack").write_text(more["stamp"] + "\n")  # with JAX: kept under tensorflow too
+    rc, kept, err = run_select(env)
+    assert rc == 0 and not kept["install"] and kept["with_jax"] and "(TensorFlow and JAX)" in err[0]
 
 
 def test_setup_dry_run_kaggle(tmp_path):
