@@ -49,6 +49,7 @@ from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data
 from pipeline.overrides import check_sets
+from pipeline.progress import fmt_duration, stage_line
 from pipeline.ray_extra import RayInstallError
 from pipeline.registry import (DEFAULT_FOLDS, PROFILES, UnknownSolution, all_solutions,
                                default_solutions, parse_solutions)
@@ -252,7 +253,8 @@ def _run_stages(args, echo, start, root, stages, solutions, folds, n_folds, exec
     submission, submitted = None, None
     runners = {"train": train_stage, "predict": predict_stage, "ensemble": ensemble_stage,
                "submission": submission_stage}
-    for stage in [s for s in STAGES[2:] if s in stages]:
+    selected = [s for s in STAGES[2:] if s in stages]
+    for i, stage in enumerate(selected):
         t0 = time.perf_counter()
         echo(f"== {stage} ==")
         if stage == "report":
@@ -269,8 +271,9 @@ def _run_stages(args, echo, start, root, stages, solutions, folds, n_folds, exec
             submission, submitted = submission_stage(ctx)
         else:
             runners[stage](ctx)
-        echo(f"   {stage} took {time.perf_counter() - t0:.0f} s")
-    echo(f"[pipeline] done in {time.perf_counter() - start:.0f} s")
+        now = time.perf_counter()
+        echo(stage_line(stage, now - t0, now - start, selected[i + 1:]))
+    echo(f"[pipeline] done in {fmt_duration(time.perf_counter() - start)}")
     if submission is not None:
         echo(f"  submission: {submission}")
     if "report" in stages:

@@ -38,6 +38,7 @@ from common.predictions import folder_state, list_predictions, newer_than, oof_f
 from ensemble.config import EnsembleConfig
 from ensemble.run import make_submission, run_ensemble
 from pipeline.overrides import split_sets
+from pipeline.progress import TaskProgress
 from pipeline.registry import SolutionSpec
 from pipeline.tasks import Task, python_cmd, run_tasks
 
@@ -108,11 +109,12 @@ class Context:
         if where is not None:
             self.echo(f"  moved {path} to {where}")
 
-    def run_tasks(self, tasks: list[Task]) -> float:
-        """Run a stage's tasks with this pipeline's executor; wall-clock seconds."""
+    def run_tasks(self, tasks: list[Task], stage: str = "tasks") -> float:
+        """Run a stage's tasks with this pipeline's executor; wall-clock seconds. Run here,
+        each task's end line gets the stage's progress (``pipeline.progress.TaskProgress``)."""
         if self.runner is not None:
             return self.runner(tasks)
-        return run_tasks(tasks, self.gpus, self.echo, self.jobs)
+        return run_tasks(tasks, self.gpus, TaskProgress(stage, len(tasks), self.echo).echo, self.jobs)
 
     def state(self) -> dict:
         return read_json(self.ws.root / STATE_FILE, {}) or {}
@@ -175,7 +177,7 @@ def train_stage(ctx: Context) -> None:
                              "--run-name", name, *spec.set_args(items))
             tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log", (run,)))
     if tasks:
-        ctx.run_tasks(tasks)
+        ctx.run_tasks(tasks, "train")
 
 
 # ---------------------------------------------------------------------------- predict
@@ -255,7 +257,7 @@ def predict_stage(ctx: Context) -> None:
                 tasks.append(Task(f"predict {'+'.join(what)} {name}", cmds,
                                   ctx.logs_dir / f"predict-{name}.log", (run,)))
     if tasks:
-        ctx.run_tasks(tasks)
+        ctx.run_tasks(tasks, "predict")
 
 
 # ---------------------------------------------------------------------------- ensemble
