@@ -206,8 +206,12 @@ class Probe:
         return f"backend {fw} (keras {self.keras or '?'}); training on {self.devices()}"
 
 
-def probe(backend: str | None = None, timeout: float = 180.0) -> Probe:
+def probe(backend: str | None = None, timeout: float = 600.0) -> Probe:
     """Ask ``nvidia-smi`` and (in a subprocess) the backend's framework which devices exist.
+
+    The timeout is generous: importing TensorFlow took over 180 s on the 2-core CPU machine
+    at load average 23 (2026-12-02), and the first import after the ``--no-compile`` install
+    also compiles the modules it reads.
 
     Raises:
         DeviceError: an unknown backend.
