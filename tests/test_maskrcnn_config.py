@@ -37,7 +37,7 @@ def test_inconsistent_config_raises(override):
 
 def test_schedule_stages_and_lr_drops():
     tc = load_config(MaskRCNNConfig, DEMO, ["train.heads_epochs=2", "train.all_epochs=8",
-                                            "train.lr=1.0"]).train
+                                            "train.lr=1.0", "train.lr_drops=[0.5,0.75]"]).train
     assert [tc.stage(e) for e in (0, 1, 2, 9)] == ["heads", "heads", "all", "all"]
     lrs = [tc.learning_rate(e) for e in range(10)]
     assert lrs[:6] == [1.0] * 6                  # heads + first half of all-layer epochs

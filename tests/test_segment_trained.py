@@ -97,7 +97,7 @@ def test_export_round_trip_and_ensemble(trained, synthetic_data_dir, tmp_path, c
     assert _segment(["export", "--run", run, "--out", model]) == 0
     meta = read_manifest(model)
     assert meta["family"] == "unet" and meta["solution"] == "unet" and meta["version"] == 1
-    assert meta["training_data"]["fold"] == 0 and meta["normalise"] == "none" and meta["created"]
+    assert meta["training_data"]["fold"] == 0 and meta["normalise"] == "gray_invert_percentile" and meta["created"]  # demo.yaml's
     with zipfile.ZipFile(model) as zf:
         assert {"dsbmodel.json", "config.yaml", "weights/best.weights.h5"} <= set(zf.namelist())
     assert _segment(["export", "--run", run, "--out", model]) == 2  # no overwrite without --force
