@@ -174,7 +174,8 @@ def train_stage(ctx: Context) -> None:
             cmd = python_cmd(spec.train_module(), "--config", str(spec.config(ctx.profile)),
                              "--fold", str(k), "--data", str(ctx.ws.data_dir),
                              "--work", str(ctx.ws.root), "--split-by", ctx.ws.split_by,
-                             "--run-name", name, *spec.set_args(items))
+                             "--run-name", name, "--verbose", "2",  # logs: a line per epoch
+                             *spec.set_args(items))
             tasks.append(Task(f"train {name}", [cmd], ctx.logs_dir / f"train-{name}.log", (run,)))
     if tasks:
         ctx.run_tasks(tasks, "train")
