@@ -44,8 +44,7 @@ def test_registry_and_overrides():
         get_solution("maskrcnn-resnet9")
     with pytest.raises(UnknownSolution, match="known"):
         parse_solutions("unet,foo", "demo")
-    assert [s.name for s in parse_solutions(None, "demo")] == \
-        ["unet", "unet-baseline", "maskrcnn-mobilenet"]
+    assert [s.name for s in parse_solutions(None, "demo")] == ["unet", "unet-baseline"]
     items = ["a=1", "unet:b=2", "maskrcnn-mobilenet:c=3", "ensemble:vote.min_votes=1", "x.y=a:b"]
     assert split_sets(items, get_solution("unet")) == ["a=1", "b=2", "x.y=a:b"]
     assert split_sets(items, get_solution("maskrcnn-mobilenet")) == ["a=1", "c=3", "x.y=a:b"]
@@ -237,6 +236,14 @@ def test_run_all_demo_end_to_end_tiny(tmp_path):
     assert summary[2].startswith("**What ran:**") and summary[3].startswith("**Submission:** `")
     assert summary[4].startswith("**Next:**")
     assert (work / "reports" / "speed_accuracy.png").stat().st_size > 10_000  # a real picture
+    import cv2
+
+    plot = cv2.imread(str(work / "reports" / "speed_accuracy.png"))
+    assert plot is not None and min(plot.shape[:2]) > 200 and len(np.unique(plot.reshape(-1, 3), axis=0)) > 20
+    # progress: every task's end line counts the stage's tasks; every stage says what comes next
+    assert "[train 4/4 done, " in proc.stdout and "[predict 4/4 done, " in proc.stdout
+    assert "about " in proc.stdout.split("[train 1/4 done")[1].splitlines()[0]  # an estimate of the rest
+    assert "since the start; next: predict, ensemble, submission, report)" in proc.stdout
     # running again resumes: nothing is retrained
     again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "skip train" in again.stdout and "-> train" not in again.stdout
