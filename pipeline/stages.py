@@ -114,7 +114,9 @@ class Context:
         each task's end line gets the stage's progress (``pipeline.progress.TaskProgress``)."""
         if self.runner is not None:
             return self.runner(tasks)
-        return run_tasks(tasks, self.gpus, TaskProgress(stage, len(tasks), self.echo).echo, self.jobs)
+        workers = self.gpus if self.gpus > 1 else max(self.jobs, 1)  # as run_tasks runs them
+        progress = TaskProgress(stage, len(tasks), self.echo, workers=workers)
+        return run_tasks(tasks, self.gpus, progress.echo, self.jobs)
 
     def state(self) -> dict:
         return read_json(self.ws.root / STATE_FILE, {}) or {}
