@@ -111,16 +111,26 @@ class FilterConfig:
             the filter, tuned on out-of-fold instances).
         mode: ``drop`` (only drop) or ``score`` (drop, and the kept instances' scores become
             ``p``, which ranks them in the vote and decides overlaps).
+        fit: Fit the filter before merging (``ensemble.filter_cli.fit_if_stale``) on the OOF
+            predictions of the one source in ``sources``, into ``WORK/filters/<source>/``,
+            again only when those predictions or the folds change; ``path`` must be empty.
+        features: With ``fit``: the feature set (``common.instance_features.FEATURE_SETS``).
     """
 
     path: str = ""
     sources: list[str] = field(default_factory=list)
     threshold: float | None = None
     mode: Literal["drop", "score"] = "drop"
+    fit: bool = False
+    features: str = "no_image"
 
     def validate(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"filter.threshold must be in [0, 1], got {self.threshold}")
+        if self.fit and (self.path or len(self.sources) != 1):
+            raise ConfigError("filter.fit fits one filter on one source's OOF predictions: give "
+                              f"exactly one filter.sources (got {self.sources}) and no filter.path "
+                              f"(got {self.path!r})")
 
 
 @dataclass

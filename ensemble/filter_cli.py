@@ -12,12 +12,16 @@ Apply it to a predictions folder (OOF images get their fold's filter, others the
         --pred-dir WORK/predictions/unet/oof --split oof --out WORK/predictions/unet-filtered/oof
 
 Or let the ensemble apply it: ``python -m ensemble --set filter.path=filters/unet
-filter.sources=[unet]``. Exit status 2 with one line on stderr for bad input.
+filter.sources=[unet]``, or fit and apply it (``filter.fit=true filter.sources=[unet]``:
+:func:`fit_if_stale`, which ``run_all``'s ensemble stage runs too). Exit status 2 with one
+line on stderr for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shlex
 import sys
 import warnings
@@ -27,13 +31,15 @@ from common.cli import debug_enabled, one_line
 from common.data import load_split
 from common.folds import load_folds
 from common.instance_features import FEATURE_SETS
-from common.io import write_json
+from common.io import (TEMP_MARK, folder_fingerprint, move_aside, read_json, timestamp, unchanged,
+                       write_json)
+from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.filter_data import collect_instances, crossfit
 from ensemble.filter_set import FilterSet, ImageSource
 from ensemble.instance_filter import InstanceFilter
 
-__all__ = ["fit_folder", "apply_folder", "main"]
+__all__ = ["fit_folder", "fit_if_stale", "apply_folder", "main"]
 
 
 def fit_folder(pred_dir: Path, folds_csv: Path, data: Path, out: Path, features: str = "no_image",
@@ -71,6 +77,52 @@ def fit_folder(pred_dir: Path, folds_csv: Path, data: Path, out: Path, features:
                "full_threshold": full.threshold, **meta}
     write_json(out / "crossfit.json", summary)
     return summary
+
+
+FIT_RECORD = "fit_inputs.json"
+
+
+def fit_if_stale(cfg, ws: Workspace, backup_root: Path | None = None, log=print):
+    """With ``cfg.filter.fit``: fit the filter of the one source in ``cfg.filter.sources`` on
+    its OOF predictions into ``WORK/filters/<source>/``, unless the filter there was fitted
+    from the same predictions, folds and settings (``common.io.unchanged``); an outdated one is
+    moved to ``backup_root``. The new one is written beside and renamed into place.
+
+    Args:
+        cfg: An ``EnsembleConfig``.
+        ws: The workspace (predictions, ``folds.csv``, data).
+
+    Returns:
+        ``cfg`` itself without ``filter.fit``; else a copy whose ``filter.path`` is that folder.
+    """
+    f = cfg.filter
+    if not f.fit:
+        return cfg
+    src = next((s for s in cfg.sources if s.label == f.sources[0] and s.solution), None)
+    if src is None:
+        raise ValueError(f"filter.sources {f.sources}: not a solution source of the ensemble "
+                         f"({[s.label for s in cfg.sources]})")
+    pred_dir, out = ws.predictions_dir(src.solution, "oof"), ws.root / "filters" / src.label
+    inputs = {"oof": folder_fingerprint(pred_dir), "folds": _file_identity(ws.folds_csv),
+              "features": f.features, "mode": f.mode}
+    if unchanged(read_json(out / FIT_RECORD), inputs):
+        log(f"  skip filter fit: {out} is up to date")
+    else:
+        tmp = out.with_name(f"{out.name}{TEMP_MARK}{os.getpid()}")
+        summary = fit_folder(pred_dir, ws.folds_csv, ws.data_dir, tmp, f.features, f.mode,
+                             note=f"fitted by the ensemble (filter.fit) for source {src.label}")
+        write_json(tmp / FIT_RECORD, {"inputs": inputs})
+        if out.exists():
+            move_aside(out, backup_root or ws.root / "backup" / timestamp(), ws.root)
+        tmp.rename(out)
+        log(f"  filter fitted on {summary['n_images']} OOF images of {src.label}: cross-fitted "
+            f"DSB {summary['oof_dsb_unfiltered']:.4f} -> {summary['oof_dsb_filtered']:.4f} ({out})")
+    return dataclasses.replace(cfg, filter=dataclasses.replace(f, path=str(out), fit=False))
+
+
+def _file_identity(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(path), "mtime": round(st.st_mtime, 3), "bytes": st.st_size}
 
 
 def apply_folder(filter_path: Path, pred_dir: Path, out: Path, split: str, data: Path | None,

@@ -16,6 +16,7 @@ from common.paths import Workspace
 from common.predictions import list_predictions
 from ensemble.config import EnsembleConfig
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
+from ensemble.filter_cli import fit_if_stale
 from ensemble.merge import merge_split, source_folders
 from ensemble.pixel import Postprocess, read_image_folds
 from ensemble.submit import free_submission_path, split_shapes, write_validated_submission
@@ -126,11 +127,15 @@ def run_ensemble(cfg: EnsembleConfig, ws: Workspace, data_dir: str | Path,
             merged, and OOF is scored on their validation images (default: every folder
             found, every labelled image).
 
+    With ``cfg.filter.fit`` the instance filter is fitted first (or found up to date) on
+    its source's OOF predictions (``ensemble.filter_cli.fit_if_stale``).
+
     Returns:
         split -> score table (``None`` where the split has no labels).
     """
     tables = {}
     backup_root = backup_root or ws.root / "backup" / timestamp()
+    cfg = fit_if_stale(cfg, ws, backup_root, log)
     for split in splits:
         merge_split(cfg, ws, split, force=force, postprocess=postprocess,
                     backup_root=backup_root, log=log, folds=folds)

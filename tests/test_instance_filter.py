@@ -224,3 +224,38 @@ def test_cli_errors_are_one_line(oof_work, tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nothing" in err
+
+
+def test_ensemble_fits_its_filter_once_and_again_when_the_oof_predictions_change(oof_work):
+    from common.predictions import list_predictions, load_prediction, save_prediction
+    from ensemble.config import EnsembleConfig, FilterConfig, SourceConfig
+    from ensemble.filter_cli import FIT_RECORD, fit_if_stale
+    from ensemble.run import run_ensemble
+
+    ws, data = oof_work
+    with pytest.raises(Exception, match="exactly one filter.sources"):
+        FilterConfig(fit=True, sources=[]).validate()
+    cfg = EnsembleConfig(output="ens-fit", sources=[SourceConfig(solution="unet")],
+                         filter=FilterConfig(fit=True, sources=["unet"]))
+    lines = []
+    run_ensemble(cfg, ws, data, ("oof",), log=lines.append)
+    folder = ws.root / "filters" / "unet"
+    assert (folder / FIT_RECORD).is_file() and (folder / "full.joblib").is_file()
+    assert any("filter fitted on 12 OOF images" in line for line in lines), lines
+    merged = {i: load_prediction(p) for i, p in list_predictions(ws.predictions_dir("ens-fit", "oof")).items()}
+    raw = {i: load_prediction(p) for i, p in list_predictions(ws.predictions_dir("unet", "oof")).items()}
+    assert sum(m.n_instances for m in merged.values()) < sum(r.n_instances for r in raw.values())
+
+    lines.clear()
+    assert fit_if_stale(cfg, ws, log=lines.append).filter.path == str(folder)
+    assert lines == [f"  skip filter fit: {folder} is up to date"]
+
+    first = sorted(raw)[0]  # a changed OOF prediction: fitted again, the old filter kept aside
+    p = raw[first]
+    save_prediction(ws.predictions_dir("unet", "oof") / f"{first}.npz", p.labels, p.scores * 0.5, prob=p.prob)
+    lines.clear()
+    fit_if_stale(cfg, ws, backup_root=ws.root / "backup" / "t", log=lines.append)
+    assert any("filter fitted" in line for line in lines)
+    assert (ws.root / "backup" / "t" / "filters" / "unet" / FIT_RECORD).is_file()
+    assert not [q for q in (ws.root / "filters").iterdir() if ".tmp-" in q.name]
+    save_prediction(ws.predictions_dir("unet", "oof") / f"{first}.npz", p.labels, p.scores, prob=p.prob)  # shared fixture
