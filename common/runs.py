@@ -169,7 +169,7 @@ def resume(run: RunDir, model: Any) -> int:
 # names stay importable from here, loaded on first use so that importing this module never
 # imports Keras.
 _MOVED_TO_TRAINING = ("ResumableCheckpoint", "training_callbacks", "seed_everything",
-                      "set_mixed_precision", "distribution_strategy")
+                      "set_mixed_precision")
 
 
 def __getattr__(name: str):

@@ -41,7 +41,7 @@ from common.runs import RunDir
 
 __all__ = ["ResumableCheckpoint", "TrainingClock", "write_train_summary", "training_callbacks", "seed_everything",
            "set_mixed_precision", "Distribution", "distribution", "replica_devices",
-           "distribution_strategy", "EvenBatches"]
+           "EvenBatches"]
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -280,8 +280,8 @@ class EvenBatches(keras.utils.PyDataset):
     (validation) batch count twice in its loss. Full batches pass through unchanged.
 
     Args:
-        dataset: The wrapped ``keras.utils.PyDataset`` yielding tuples of arrays
-            with the batch first.
+        dataset: The wrapped ``keras.utils.PyDataset`` yielding arrays with the batch
+            first, in tuples or dicts (nested).
         replicas: The number of devices.
     """
 
@@ -298,12 +298,23 @@ class EvenBatches(keras.utils.PyDataset):
         import numpy as np
 
         batch = self.dataset[index]
-        n = len(batch[0])
+        first = batch
+        while isinstance(first, (tuple, list, dict)):
+            first = next(iter(first.values())) if isinstance(first, dict) else first[0]
+        n = len(first)
         want = -(-n // self.replicas) * self.replicas
         if want == n:
             return batch
         take = np.arange(want) % n
-        return tuple(np.asarray(part)[take] for part in batch)
+
+        def fill(part):
+            if isinstance(part, dict):
+                return {k: fill(v) for k, v in part.items()}
+            if isinstance(part, (tuple, list)):
+                return tuple(fill(v) for v in part)
+            return np.asarray(part)[take]
+
+        return fill(batch)
 
     def on_epoch_end(self) -> None:
         self.dataset.on_epoch_end()
@@ -355,21 +366,3 @@ def distribution(gpus: int = 0, batch_size: int | None = None,
         yield Distribution(backend, n, names)
     finally:
         keras.distribution.set_distribution(previous)
-
-
-def distribution_strategy(gpus: int | None = None):
-    """Deprecated (use :func:`distribution`): the ``tf.distribute`` strategy of old callers.
-
-    ``MirroredStrategy`` over the first ``gpus`` (default: all) visible GPUs when there
-    are several, else the default strategy; ``None`` under another backend.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    visible = tf.config.list_logical_devices("GPU")
-    if gpus is not None:
-        visible = visible[:gpus]
-    if len(visible) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in visible])
-    return tf.distribute.get_strategy()

@@ -72,6 +72,22 @@ def test_even_batches_fills_a_short_batch():
     assert x[:, 0].tolist() == [0, 1, 2, 0] and y[:, 0].tolist() == [0, 10, 20, 0]
 
 
+def test_even_batches_fills_dict_batches():
+    import keras
+
+    from common.training import EvenBatches
+
+    class Dicts(keras.utils.PyDataset):  # Mask R-CNN's TrainSequence yields dicts
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return {"image": np.arange(3, dtype="float32")[:, None], "ids": np.arange(3) * 10}
+
+    batch = EvenBatches(Dicts(), 2)[0]
+    assert batch["image"][:, 0].tolist() == [0, 1, 2, 0] and batch["ids"].tolist() == [0, 10, 20, 0]
+
+
 def test_unet_config_gpus_must_divide_the_batch():
     from common.config import ConfigError, load_config
     from solutions.unet.config import UNetConfig
@@ -101,7 +117,7 @@ if os.environ["KERAS_BACKEND"] == "tensorflow":  # two logical CPU devices, befo
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from solutions.unet.train import main
+from solutions.{package}.train import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -114,7 +130,7 @@ def test_unet_trains_data_parallel_on_two_fake_devices(backend, synthetic_data_d
                XLA_FLAGS="--xla_force_host_platform_device_count=2")
     argv = ["--config", str(CONFIGS / "demo.yaml"), "--fold", "0", "--data", str(synthetic_data_dir),
             "--work", str(tmp_path), "--verbose", "2", "--set", *TINY, "train.gpus=2", "train.tensorboard=false"]
-    out = subprocess.run([sys.executable, "-c", _TRAIN_ON_TWO, *argv], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", _TRAIN_ON_TWO.format(package="unet"), *argv], env=env, capture_output=True, text=True,
                          timeout=900, cwd=REPO)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     summary = json.loads((tmp_path / "runs" / "unet-fold0" / "train_summary.json").read_text())
@@ -126,10 +142,31 @@ def test_unet_trains_data_parallel_on_two_fake_devices(backend, synthetic_data_d
     # a third device that is not there: one line, exit status 2
     argv[argv.index("train.gpus=2")] = "train.gpus=4"
     argv[argv.index("train.batch_size=2")] = "train.batch_size=4"
-    code = _TRAIN_ON_TWO.replace(
+    code = _TRAIN_ON_TWO.format(package="unet").replace(
         "sys.exit(main(sys.argv[1:]))",
         "from common.cli import run_main\nsys.exit(run_main(lambda: main(sys.argv[1:]), 'train'))")
     bad = subprocess.run([sys.executable, "-c", code, *argv, "--run-name", "four"], env=env, capture_output=True,
                          text=True, timeout=900, cwd=REPO)
     assert bad.returncode == 2, bad.stderr[-3000:]
     assert f"train: error: train.gpus=4 asks for 4 GPUs but {backend} sees 2 CPUs" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_maskrcnn_trains_data_parallel_on_two_fake_devices(backend, synthetic_data_dir, tmp_path):
+    """Mask R-CNN's ``train.gpus`` (one step of a tiny MobileNet model) on two CPU "devices"."""
+    from tests.test_maskrcnn_model import DEMO, TINY as MRCNN_TINY
+
+    env = _env(KERAS_BACKEND=backend, DSB_ALLOW_CPU_REPLICAS="1",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    argv = ["--config", str(DEMO), "--fold", "0", "--data", str(synthetic_data_dir), "--work", str(tmp_path),
+            "--set", *MRCNN_TINY, "train.gpus=2", "train.batch_size=2", "train.crop_size=64",
+            "train.heads_epochs=1", "train.all_epochs=0", "train.steps_per_epoch=1", "train.val_steps=1",
+            "train.tensorboard=false", "model.backbone_weights=none"]
+    out = subprocess.run([sys.executable, "-c", _TRAIN_ON_TWO.format(package="maskrcnn"), *argv], env=env,
+                         capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "maskrcnn-mobilenet-fold0" / "train_summary.json").read_text())
+    assert summary["epochs"] == 1 and "data parallel over 2 devices" in summary["device"], summary
+    assert ("MirroredStrategy" if backend == "tensorflow" else "DataParallel") in summary["device"]
+    assert "val_loss" in (tmp_path / "runs" / "maskrcnn-mobilenet-fold0" / "history.csv").read_text()

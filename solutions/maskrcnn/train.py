@@ -28,7 +28,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -44,7 +43,7 @@ from common.machine import device_description  # noqa: E402  (re-exported: bench
 from common.paths import Workspace  # noqa: E402
 from common.optimizers import make_optimizer  # noqa: E402
 from common.runs import RunDir, resume  # noqa: E402
-from common.training import (TrainingClock, distribution_strategy, seed_everything,  # noqa: E402
+from common.training import (TrainingClock, distribution, seed_everything,  # noqa: E402
                              set_mixed_precision, training_callbacks, write_train_summary)
 from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
 from solutions.maskrcnn.data import TrainSequence  # noqa: E402
@@ -58,11 +57,6 @@ def jit_compile_default() -> bool:
     False under TensorFlow (on CPU the plain ``tf.function`` graph was the faster one, see
     the README's speed notes)."""
     return keras.backend.backend() == "jax"
-
-
-def _strategy_scope(strategy):
-    """``strategy.scope()``, or a no-op context where there is none (JAX backend)."""
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def build_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
@@ -92,44 +86,43 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
     dataset = DSBDataset(ws.data_dir, "stage1_train")
     folds = get_folds(dataset, ws.folds_csv, cfg.n_folds, cfg.seed)
     train_ids, val_ids = split_ids(folds, fold)
-    strategy = distribution_strategy()
-    with _strategy_scope(strategy):
+    with distribution(tc.gpus, tc.batch_size) as dist:  # build, compile, resume and fit inside
         model = build_model(cfg.model, tc.loss_weights)
-    anchors = model.anchors_np((tc.crop_size, tc.crop_size))
-    workers = max(1, tc.workers)
-    train_seq = TrainSequence(dataset, train_ids, cfg, anchors, tc.steps_per_epoch, tc.augment_level,
-                              seed=cfg.seed + 1000 * fold, workers=workers,
-                              use_multiprocessing=False)
-    val_seq = None
-    if tc.val_steps and val_ids:
-        val_seq = TrainSequence(dataset, val_ids, cfg, anchors, tc.val_steps, "none",
-                                seed=cfg.seed + 1, workers=workers, reshuffle=False)
-    monitor = "val_loss" if val_seq is not None else "loss"
-    start = int(run.load_state().get("epoch", 0))
-    clock = TrainingClock(run, tc.batch_size, tc.time_budget_s)
-    callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
-    callbacks += [clock, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
-    print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
-          f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}")
-    resumed = False
-    for stage, first, last in _stages(tc):
-        if last <= start or clock.budget_hit:
-            continue
-        model.freeze_backbone(stage == "heads")
-        with _strategy_scope(strategy):
+        anchors = model.anchors_np((tc.crop_size, tc.crop_size))
+        workers = max(1, tc.workers)
+        train_seq = TrainSequence(dataset, train_ids, cfg, anchors, tc.steps_per_epoch, tc.augment_level,
+                                  seed=cfg.seed + 1000 * fold, workers=workers, use_multiprocessing=False)
+        val_seq = None
+        if tc.val_steps and val_ids:
+            val_seq = TrainSequence(dataset, val_ids, cfg, anchors, tc.val_steps, "none",
+                                    seed=cfg.seed + 1, workers=workers, reshuffle=False)
+        monitor = "val_loss" if val_seq is not None else "loss"
+        start = int(run.load_state().get("epoch", 0))
+        clock = TrainingClock(run, tc.batch_size, tc.time_budget_s)
+        callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
+        callbacks += [clock, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
+        device = device_description() + (f"; {dist.describe()}" if dist.replicas > 1 else "")
+        print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
+              f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}, "
+              f"device {device}")
+        resumed = False
+        for stage, first, last in _stages(tc):
+            if last <= start or clock.budget_hit:
+                continue
+            model.freeze_backbone(stage == "heads")
             model.compile(optimizer=build_optimizer(tc, model, tc.learning_rate(max(start, first))),
                           jit_compile=jit_compile_default())
-        if start > 0 and not resumed:
-            resume(run, model)
-        resumed = True
-        print(f"[maskrcnn] stage '{stage}' epochs {max(start, first) + 1}..{last} "
-              f"({len(model.trainable_variables)} trainable tensors)")
-        model.fit(train_seq, validation_data=val_seq, initial_epoch=max(start, first),
-                  epochs=last, callbacks=callbacks, verbose=verbose)
-        start = int(run.load_state().get("epoch", start))
-        if model.stop_training and not clock.budget_hit:  # early stop by a callback
-            break
-    return write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device_description())
+            if start > 0 and not resumed:
+                resume(run, model)
+            resumed = True
+            print(f"[maskrcnn] stage '{stage}' epochs {max(start, first) + 1}..{last} "
+                  f"({len(model.trainable_variables)} trainable tensors)")
+            model.fit(dist.even_batches(train_seq), validation_data=dist.even_batches(val_seq),
+                      initial_epoch=max(start, first), epochs=last, callbacks=callbacks, verbose=verbose)
+            start = int(run.load_state().get("epoch", start))
+            if model.stop_training and not clock.budget_hit:  # early stop by a callback
+                break
+    return write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
