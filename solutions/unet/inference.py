@@ -18,6 +18,7 @@ nuclei have the training size (``common.scale``), and maps the result back.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -25,6 +26,8 @@ import cv2
 import keras
 import numpy as np
 from keras import ops
+
+from common.timing import Stopwatch, stage
 
 # dihedral views: (k rot90, flip left-right)
 _VIEWS = {"none": [(0, False)],
@@ -34,7 +37,34 @@ _VIEWS = {"none": [(0, False)],
 Window = tuple[int, int, int, int]  # (y, x, height, width) of a tile in the padded view
 
 
-def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False) -> np.ndarray:
+#: model -> its compiled inference function under TensorFlow (traced once per input shape)
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _network(model):
+    """The callable that runs ``model`` on one float32 [B,H,W,3] batch.
+
+    JAX: the model's ``predict_on_batch`` (jitted and cached per input shape by Keras).
+    TensorFlow, for a ``keras.Model``: one ``tf.function`` per model, traced once per input
+    shape (a graph runs the small cpu30 U-Net several times faster than eager op-by-op
+    dispatch on a CPU; ``reduce_retracing`` cannot be used, the up-sampling layers need
+    static shapes). Anything else (test doubles) is called eagerly.
+    """
+    if keras.backend.backend() == "jax" and hasattr(model, "predict_on_batch"):
+        return model.predict_on_batch
+    if keras.backend.backend() == "tensorflow" and isinstance(model, keras.Model):
+        fn = _COMPILED.get(model)
+        if fn is None:
+            import tensorflow as tf
+
+            ref = weakref.ref(model)  # the cache must not keep the model alive
+            fn = _COMPILED[model] = tf.function(lambda x: ref()(x, training=False), autograph=False)
+        return fn
+    return lambda x: model(x, training=False)
+
+
+def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False,
+             timer: Stopwatch | None = None) -> np.ndarray:
     """Run the network on float32 [N,H,W,3] → float32 [N,H,W,C], ``batch_size`` at a time.
 
     Args:
@@ -42,20 +72,19 @@ def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False
         batch: The inputs, all of one shape.
         batch_size: Inputs per forward pass (0: all at once).
         static: Zero-pad the last chunk to ``batch_size`` so every pass has one shape.
+        timer: Optional stopwatch; the passes are timed as stage ``forward``.
     """
     n = len(batch)
     size = batch_size or n
+    run = _network(model)
     outs = []
     for start in range(0, n, size):
         chunk = batch[start:start + size]
         k = len(chunk)
         if static and k < size:
             chunk = np.concatenate([chunk, np.zeros((size - k, *chunk.shape[1:]), chunk.dtype)])
-        if keras.backend.backend() == "jax" and hasattr(model, "predict_on_batch"):
-            out = model.predict_on_batch(chunk)  # jitted and cached per input shape
-        else:  # eager: no graph retraced per image shape
-            out = model(chunk, training=False)
-        outs.append(ops.convert_to_numpy(out).astype(np.float32)[:k])
+        with stage(timer, "forward"):
+            outs.append(ops.convert_to_numpy(run(chunk)).astype(np.float32)[:k])
     return np.concatenate(outs)
 
 
@@ -118,7 +147,8 @@ def chunk_size(batch_size: int, batch_pixels: int, height: int, width: int) -> i
 
 def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_size: int = 1024,
                          overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
-                         static_batch: bool = False, batch_pixels: int = 1 << 20) -> list[np.ndarray]:
+                         static_batch: bool = False, batch_pixels: int = 1 << 20,
+                         timer: Stopwatch | None = None) -> list[np.ndarray]:
     """Predict several images (e.g. the TTA views of one) at native resolution, tiles batched.
 
     All tiles of all views are grouped by shape and run through the network a chunk at a
@@ -137,11 +167,14 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
         static_batch: Zero-pad a short last pass to the full chunk (one batch shape).
         batch_pixels: Most input pixels per forward pass (0: no cap); bounds the memory
             of large tiles on a CPU.
+        timer: Optional stopwatch: stages ``tta_views`` (padding, tiling), ``forward``
+            and ``tta_merge`` (blending tiles).
 
     Returns:
         One float32 [H,W,C] map per view, at that view's size.
     """
-    plans = [tile_plan(v, stride, tile_size, overlap, pad_multiple) for v in views]
+    with stage(timer, "tta_views"):
+        plans = [tile_plan(v, stride, tile_size, overlap, pad_multiple) for v in views]
     jobs = [(v, win) for v, (_, wins) in enumerate(plans) for win in wins]
     by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
     for j, (_, (_, _, th, tw)) in enumerate(jobs):
@@ -150,28 +183,42 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
     weight: list[np.ndarray | None] = [None] * len(plans)
     for (th, tw), idx in by_shape.items():
         size = chunk_size(batch_size, batch_pixels, th, tw)
-        ramp = None  # blending weights, made when a tiled view needs them
         for start in range(0, len(idx), size):
             part = [jobs[j] for j in idx[start:start + size]]
-            batch = np.stack([plans[v][0][y:y + th, x:x + tw] for v, (y, x, _, _) in part])
-            for (v, (y, x, _, _)), out in zip(part, _forward(model, batch, size, static_batch)):
-                padded, wins = plans[v]
-                if len(wins) == 1:  # the whole view in one window: no blending
-                    acc[v] = out
-                    continue
-                if ramp is None:
-                    ramp = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
-                if acc[v] is None:
-                    acc[v] = np.zeros((*padded.shape[:2], out.shape[-1]), np.float32)
-                    weight[v] = np.zeros((*padded.shape[:2], 1), np.float32)
-                acc[v][y:y + th, x:x + tw] += out * ramp
-                weight[v][y:y + th, x:x + tw] += ramp
+            with stage(timer, "tta_views"):
+                batch = np.stack([plans[v][0][y:y + th, x:x + tw] for v, (y, x, _, _) in part])
+            outs = _forward(model, batch, size, static_batch, timer)
+            with stage(timer, "tta_merge"):
+                _blend(part, outs, plans, acc, weight, overlap)
     results = []
-    for v, view in enumerate(views):
-        h, w = np.asarray(view).shape[:2]
-        out = acc[v] if weight[v] is None else acc[v] / np.maximum(weight[v], 1e-6)
-        results.append(out[:h, :w])
+    with stage(timer, "tta_merge"):
+        for v, view in enumerate(views):
+            h, w = np.asarray(view).shape[:2]
+            out = acc[v] if weight[v] is None else acc[v] / np.maximum(weight[v], 1e-6)
+            results.append(out[:h, :w])
     return results
+
+
+def _blend(part: list, outs: np.ndarray, plans: list, acc: list, weight: list, overlap: int) -> None:
+    """Add one chunk's outputs into their views' accumulators (in place).
+
+    A view predicted in one window takes its output as is; tiles are weighted by linear
+    ramps of ``overlap`` pixels and summed into ``acc`` (float32 [H',W',C]) and ``weight``
+    ([H',W',1]) of their view.
+    """
+    ramp = None
+    for (v, (y, x, th, tw)), out in zip(part, outs):
+        padded, wins = plans[v]
+        if len(wins) == 1:  # the whole view in one window: no blending
+            acc[v] = out
+            continue
+        if ramp is None:  # one shape per chunk
+            ramp = (_ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :])[..., None]
+        if acc[v] is None:
+            acc[v] = np.zeros((*padded.shape[:2], out.shape[-1]), np.float32)
+            weight[v] = np.zeros((*padded.shape[:2], 1), np.float32)
+        acc[v][y:y + th, x:x + tw] += out * ramp
+        weight[v][y:y + th, x:x + tw] += ramp
 
 
 def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
@@ -187,24 +234,30 @@ def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
 
 
 def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_size: int = 8,
-                          static_batch: bool = False, batch_pixels: int = 1 << 20) -> list[np.ndarray]:
+                          static_batch: bool = False, batch_pixels: int = 1 << 20,
+                          timer: Stopwatch | None = None) -> list[np.ndarray]:
     """Resize each view to ``size`` x ``size``, predict, resize the maps back (bilinear).
+
+    ``timer`` (optional) gets stages ``tta_views`` (resizing down), ``forward`` and
+    ``tta_merge`` (resizing back).
 
     Returns:
         One float32 [H,W,C] map per view, at that view's size.
     """
     small = []
-    for view in views:
-        h, w = view.shape[:2]
-        interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
-        small.append(cv2.resize(np.asarray(view, np.uint8), (size, size), interpolation=interp))
+    with stage(timer, "tta_views"):
+        for view in views:
+            h, w = view.shape[:2]
+            interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
+            small.append(cv2.resize(np.asarray(view, np.uint8), (size, size), interpolation=interp))
     outs = _forward(model, np.stack(small).astype(np.float32), chunk_size(batch_size, batch_pixels, size, size),
-                    static_batch)
+                    static_batch, timer)
     results = []
-    for view, out in zip(views, outs):
-        h, w = view.shape[:2]
-        big = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-        results.append(big.reshape(h, w, -1).astype(np.float32))
+    with stage(timer, "tta_merge"):
+        for view, out in zip(views, outs):
+            h, w = view.shape[:2]
+            big = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+            results.append(big.reshape(h, w, -1).astype(np.float32))
     return results
 
 
@@ -214,7 +267,8 @@ def predict_resized(model, image: np.ndarray, size: int) -> np.ndarray:
 
 
 def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params: dict | None = None,
-                  target_area: float = 0.0, info: dict | None = None) -> np.ndarray:
+                  target_area: float = 0.0, info: dict | None = None,
+                  timer: Stopwatch | None = None) -> np.ndarray:
     """Predict one image as the config says: normalise, TTA views, optional scale normalisation.
 
     Args:
@@ -227,6 +281,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when
             ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation.
+        timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
+            ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
 
     Returns:
         float32 [H,W,C] maps in 0..1 at the original size.
@@ -236,8 +292,9 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         raise ValueError(f"unknown TTA {tta!r}; choose one of {list(_VIEWS)}")
     from common.normalise import normalise_image
 
-    x = normalise_image(image, cfg.data.normalise)
-    prob = _predict_views(model, x, cfg, tta)
+    with stage(timer, "normalise"):
+        x = normalise_image(image, cfg.data.normalise)
+    prob = _predict_views(model, x, cfg, tta, timer)
     sn = cfg.predict.scale_norm
     if not sn.enabled:
         return prob
@@ -247,38 +304,44 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     if not target or target <= 0:
         raise ValueError("predict.scale_norm is enabled but there is no target area: set "
                          "predict.scale_norm.target_area or give the run's nucleus_size.json")
-    if sn.estimate == "instances":
-        from common.instances import probs_to_instances
-        from solutions.unet.config import default_params
+    with stage(timer, "postprocess"):
+        if sn.estimate == "instances":
+            from common.instances import probs_to_instances
+            from solutions.unet.config import default_params
 
-        area = estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
-    else:
-        area = estimate_nucleus_size(prob)
+            area = estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
+        else:
+            area = estimate_nucleus_size(prob)
     factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
     if info is not None:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    scaled = _predict_views(model, rescale(x, factor), cfg, tta)
-    return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+    scaled = _predict_views(model, rescale(x, factor), cfg, tta, timer)
+    with stage(timer, "tta_merge"):
+        return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
 
 
-def _predict_views(model, image: np.ndarray, cfg, tta: str) -> np.ndarray:
+def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None) -> np.ndarray:
     """The TTA views of one (normalised) image through the network, averaged: float32 [H,W,C]."""
-    views = []
-    for k, flip in _VIEWS[tta]:
-        view = np.rot90(image, k)
-        views.append(np.ascontiguousarray(view[:, ::-1] if flip else view))
+    with stage(timer, "tta_views"):
+        views = []
+        for k, flip in _VIEWS[tta]:
+            view = np.rot90(image, k)
+            views.append(np.ascontiguousarray(view[:, ::-1] if flip else view))
     p = cfg.predict
     if cfg.model.kind == "baseline":
         outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch,
-                                     p.batch_pixels)
+                                     p.batch_pixels, timer)
     else:
         outs = predict_native_views(model, views, cfg.model.stride, p.tile_size, p.tile_overlap,
-                                    p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels)
-    total = None
-    for (k, flip), out in zip(_VIEWS[tta], outs):
-        out = out[:, ::-1] if flip else out
-        out = np.rot90(out, -k)
-        total = out if total is None else total + out
-    return np.ascontiguousarray(total / len(outs), dtype=np.float32)
+                                    p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels, timer)
+    if len(outs) == 1:
+        return np.ascontiguousarray(outs[0], dtype=np.float32)
+    with stage(timer, "tta_merge"):
+        total = None
+        for (k, flip), out in zip(_VIEWS[tta], outs):
+            out = out[:, ::-1] if flip else out
+            out = np.rot90(out, -k)
+            total = out if total is None else total + out
+        return np.ascontiguousarray(total / len(outs), dtype=np.float32)
