@@ -14,7 +14,8 @@ RLE is produced only at the submission step (``common.submission``).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,30 @@ def validate(pred: Prediction, where: str = "<prediction>") -> None:
             raise PredictionError(f"{where}: cand_scores must give one score per candidate mask")
 
 
+#: Arrays written without compression: deflating float16 maps took 7-18x the time of
+#: storing them for half the bytes (``bench/bench_inference.py``, ``write`` stage).
+STORED_KEYS = ("prob",)
+
+
+def write_npz(file, arrays: dict[str, np.ndarray], compress: bool = True,
+              stored: Collection[str] = STORED_KEYS) -> None:
+    """Write ``arrays`` in ``np.savez`` layout (one ``<key>.npy`` zip member each, so
+    ``np.load`` reads it), deflating every member except those named in ``stored``.
+
+    Args:
+        file: Path or binary file object.
+        arrays: name -> array (no object arrays).
+        compress: Deflate the members not in ``stored`` (False: store everything).
+        stored: Names never deflated.
+    """
+    with zipfile.ZipFile(file, "w", allowZip64=True) as zf:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if compress and name not in stored else zipfile.ZIP_STORED
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+
+
 def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndarray,
                     prob: np.ndarray | None = None, cand_masks: np.ndarray | None = None,
                     cand_scores: np.ndarray | None = None, compress: bool = True) -> Path:
@@ -100,10 +125,11 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         path: Target ``.npz`` path; its folder is created.
         labels: int [H,W] instance labels (converted to int32).
         scores: [N] per-instance scores, N = labels.max().
-        prob: Optional float [H,W,C] (or [H,W]) maps, stored as float16 to save space.
+        prob: Optional float [H,W,C] (or [H,W]) maps, stored as float16, uncompressed
+            (:data:`STORED_KEYS`).
         cand_masks: Optional bool [K,H,W] candidate masks.
         cand_scores: Optional float [K].
-        compress: Use ``np.savez_compressed``.
+        compress: Deflate the other arrays (labels, scores, packed candidate masks).
     """
     path = Path(path)
     pred = Prediction(np.asarray(labels, np.int32), np.asarray(scores, np.float32).reshape(-1),
@@ -120,8 +146,7 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         arrays["cand_masks"] = np.packbits(pred.cand_masks, axis=-1)
         arrays["cand_shape"] = np.asarray(pred.cand_masks.shape, np.int64)
         arrays["cand_scores"] = pred.cand_scores
-    return atomic_write(path, lambda tmp: (np.savez_compressed if compress else np.savez)(tmp, **arrays),
-                        suffix=".npz")
+    return atomic_write(path, lambda tmp: write_npz(tmp, arrays, compress), suffix=".npz")
 
 
 def load_prediction(path: str | os.PathLike, candidates: bool = False) -> Prediction:

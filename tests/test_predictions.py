@@ -29,6 +29,23 @@ def test_round_trip_with_optional_maps(tmp_path):
     assert list(list_predictions(path.parent)) == ["img1"]
 
 
+def test_prob_is_stored_raw_the_rest_deflated_and_old_files_still_load(tmp_path):
+    import zipfile
+
+    labels = _labels()
+    prob = np.random.default_rng(0).random((16, 20, 3)).astype(np.float32)
+    path = save_prediction(tmp_path / "new.npz", labels, [0.9, 0.4], prob=prob)
+    with zipfile.ZipFile(path) as zf:
+        kinds = {i.filename: i.compress_type for i in zf.infolist()}
+    assert kinds == {"labels.npy": zipfile.ZIP_DEFLATED, "scores.npy": zipfile.ZIP_DEFLATED,
+                     "prob.npy": zipfile.ZIP_STORED}
+    # a file written before (np.savez_compressed, everything deflated) reads the same
+    np.savez_compressed(tmp_path / "old.npz", labels=labels, scores=np.float32([0.9, 0.4]),
+                        prob=prob.astype(np.float16))
+    old, new = load_prediction(tmp_path / "old.npz"), load_prediction(path)
+    assert np.array_equal(old.labels, new.labels) and np.array_equal(old.prob, new.prob)
+
+
 def test_score_count_must_match_labels(tmp_path):
     with pytest.raises(PredictionError, match="bad.npz"):
         save_prediction(tmp_path / "bad.npz", _labels(), [0.5])
