@@ -36,6 +36,7 @@ from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
 from common.predictions import pending_ids, save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir  # noqa: E402
+from common.timing import Stopwatch, stage  # noqa: E402
 from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402
 from solutions.maskrcnn.data import inference_batch  # noqa: E402
 from solutions.maskrcnn.detection import (Instances, detections_to_instances,  # noqa: E402
@@ -56,34 +57,42 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
     return cfg, model
 
 
-def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.ndarray]
-                   ) -> list[Instances]:
+def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.ndarray],
+                   timer: Stopwatch | None = None) -> list[Instances]:
     """Instances of a list of uint8 [H,W,3] images of any sizes (one forward batch).
 
     With ``cfg.predict.tta_flip`` a horizontally flipped pass is added and both
-    detection sets are merged by NMS before the masks are pasted.
+    detection sets are merged by NMS before the masks are pasted. ``timer`` (optional,
+    ``common.timing``) gets stages ``tta_views`` (resizing, padding, flipping), ``forward``,
+    ``tta_merge`` and ``postprocess`` (mask paste-back and overlap resolution).
     """
     pc, mc = cfg.predict, cfg.model
-    batch, metas = inference_batch(images, pc.scale)
-    passes = [(model.infer(batch), False)]
+    with stage(timer, "tta_views"):
+        batch, metas = inference_batch(images, pc.scale)
+    with stage(timer, "forward"):
+        passes = [(model.infer(batch), False)]
     if pc.tta_flip:
-        flipped, _ = inference_batch(images, pc.scale, flip=True)
-        passes.append((model.infer(flipped), True))
+        with stage(timer, "tta_views"):
+            flipped, _ = inference_batch(images, pc.scale, flip=True)
+        with stage(timer, "forward"):
+            passes.append((model.infer(flipped), True))
     out = []
     for i, meta in enumerate(metas):
         parts = []
-        for det, is_flipped in passes:
-            boxes, scores, masks = det["boxes"][i], det["scores"][i], det["masks"][i]
-            if is_flipped:
-                boxes, masks = flip_detections(boxes, masks, meta.resized_hw[1])
-            parts.append((boxes, scores, masks))
-        if len(parts) > 1:
-            boxes, scores, masks = merge_detections(parts, mc.detection_nms_threshold,
-                                                    mc.max_instances)
-        out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale_yx,
-                                           pc.mask_threshold, pc.min_instance_pixels,
-                                           with_candidates=pc.save_candidates,
-                                           max_candidates=pc.max_candidates))
+        with stage(timer, "tta_merge"):
+            for det, is_flipped in passes:
+                boxes, scores, masks = det["boxes"][i], det["scores"][i], det["masks"][i]
+                if is_flipped:
+                    boxes, masks = flip_detections(boxes, masks, meta.resized_hw[1])
+                parts.append((boxes, scores, masks))
+            if len(parts) > 1:
+                boxes, scores, masks = merge_detections(parts, mc.detection_nms_threshold,
+                                                        mc.max_instances)
+        with stage(timer, "postprocess"):
+            out.append(detections_to_instances(boxes, scores, masks, meta.original_hw, meta.scale_yx,
+                                               pc.mask_threshold, pc.min_instance_pixels,
+                                               with_candidates=pc.save_candidates,
+                                               max_candidates=pc.max_candidates))
     return out
 
 
@@ -93,10 +102,11 @@ def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
 
 
 def predict_folder(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, ids: Sequence[str],
-                   out_dir: Path, run: RunDir) -> dict:
+                   out_dir: Path, run: RunDir, timer: Stopwatch | None = None) -> dict:
     """Predict ``ids`` of ``dataset`` into ``out_dir``, one ``<image_id>.npz`` each.
 
     Images are batched by size (``predict.batch_size``) through :func:`predict_images`.
+    ``timer`` (optional, ``common.timing``) gets its stages plus ``load`` and ``write``.
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
@@ -108,10 +118,12 @@ def predict_folder(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, id
     # Sort by size so a batch pads little.
     order = sorted(ids, key=lambda i: tuple(dataset.image_shape(i))) if cfg.predict.batch_size > 1 else ids
     for chunk in _batches(order, cfg.predict.batch_size):
-        images = [dataset.load_image(i) for i in chunk]
-        for image_id, inst in zip(chunk, predict_images(model, cfg, images)):
-            save_prediction(out_dir / f"{image_id}.npz", inst.labels, inst.scores,
-                            cand_masks=inst.cand_masks, cand_scores=inst.cand_scores)
+        with stage(timer, "load"):
+            images = [dataset.load_image(i) for i in chunk]
+        for image_id, inst in zip(chunk, predict_images(model, cfg, images, timer)):
+            with stage(timer, "write"):
+                save_prediction(out_dir / f"{image_id}.npz", inst.labels, inst.scores,
+                                cand_masks=inst.cand_masks, cand_scores=inst.cand_scores)
     seconds = time.perf_counter() - start
     return {"n_images": len(ids), "seconds": round(seconds, 2),
             "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),

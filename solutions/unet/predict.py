@@ -44,6 +44,7 @@ from common.predictions import (
     write_folder_summary,
 )
 from common.runs import RunDir
+from common.timing import Stopwatch, stage
 from solutions.unet.config import UNetConfig, default_params
 
 __all__ = ["default_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
@@ -116,14 +117,17 @@ def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: st
 
 
 def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
-                   tta: str | None, run: RunDir, target_area: float = 0.0) -> dict:
+                   tta: str | None, run: RunDir, target_area: float = 0.0,
+                   timer: Stopwatch | None = None) -> dict:
     """Predict ``ids`` of ``dataset`` into ``out_dir``, one ``<image_id>.npz`` each.
 
     The network runs in this thread; each image's post-processing and ``.npz`` writing run
     on a few worker threads meanwhile (at most two images per worker wait in memory).
     Images are normalised (``data.normalise``) inside ``predict_image``; with
     ``predict.scale_norm`` its first pass is post-processed with ``params`` and the image
-    rescaled towards ``target_area`` (:func:`load_target_area`).
+    rescaled towards ``target_area`` (:func:`load_target_area`). ``timer`` (optional,
+    ``common.timing``) gets the stages of ``predict_image`` plus ``load``, ``postprocess``
+    (watershed) and ``write``.
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
@@ -135,8 +139,10 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     from common.instances import probs_to_instances
 
     def finish(image_id: str, prob) -> None:
-        labels, scores = probs_to_instances(prob, params)
-        save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob)
+        with stage(timer, "postprocess"):
+            labels, scores = probs_to_instances(prob, params)
+        with stage(timer, "write"):
+            save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -146,7 +152,9 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
         pending: deque = deque()
         for n, image_id in enumerate(ids, 1):
             info: dict = {}
-            prob = predict_image(model, dataset.load_image(image_id), cfg, tta, params, target_area, info)
+            with stage(timer, "load"):
+                image = dataset.load_image(image_id)
+            prob = predict_image(model, image, cfg, tta, params, target_area, info, timer)
             factors.append(info.get("scale", 1.0))
             pending.append(pool.submit(finish, image_id, prob))
             while len(pending) > 2 * workers:
