@@ -44,7 +44,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"unet-cpu30": ("unet", "solutions/unet/configs/cpu30.yaml"),
            "unet-baseline": ("unet", "solutions/unet/configs/baseline.yaml"),
-           "maskrcnn-mobilenet": ("maskrcnn", "solutions/maskrcnn/configs/mobilenet.yaml")}
+           "maskrcnn-mobilenet": ("maskrcnn", "solutions/maskrcnn/configs/mobilenet.yaml"),
+           "maskrcnn-cpu_small": ("maskrcnn", "solutions/maskrcnn/configs/cpu_small.yaml")}
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = bool(argv) and argv[0] == "one"
     if worker:
         argv = argv[1:]
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS)[:3], choices=list(CONFIGS))
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--sizes", nargs="+", default=["256x256", "520x696", "1024x1024", "1040x1388", "mix"])
     p.add_argument("--size", help=argparse.SUPPRESS)

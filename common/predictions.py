@@ -93,7 +93,8 @@ def validate(pred: Prediction, where: str = "<prediction>") -> None:
 
 
 #: Arrays written without compression: deflating float16 maps took 7-18x the time of
-#: storing them for half the bytes (``bench/bench_inference.py``, ``write`` stage).
+#: storing them, for half the bytes (np.savez_compressed against np.savez of 256x256 to
+#: 1040x1388 maps; the ``write`` stage of ``bench/bench_inference.py`` shows the effect).
 STORED_KEYS = ("prob",)
 
 
