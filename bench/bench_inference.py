@@ -1,6 +1,6 @@
 """Where inference time goes: seconds per image per stage, per solution and image size.
 
-    .venv/bin/python bench/bench_inference.py [--configs unet-cpu30 unet-baseline maskrcnn-mobilenet]
+    .venv/bin/python bench/bench_inference.py [--configs unet-cpu30 unet-baseline maskrcnn-mobilenet maskrcnn-cpu_small]
         [--sizes 256x256 520x696 1024x1024 1040x1388 mix] [--n 4] [--n-mix 24] [--tta none flip]
         [--unet-run RUN_DIR] [--base DIR] [--out bench/results/inference_cpu_<date>]
 
