@@ -13,7 +13,8 @@ writing, into a temp folder) with a ``common.timing.Stopwatch``; the stages are 
 ``common/timing.py`` lists. ``mix`` is the first ``--n-mix`` out-of-fold images of
 ``--unet-run`` (the DSB mix of sizes), else every 11th image. Peak memory is the
 subprocess's ``ru_maxrss`` (the TensorFlow runtime included; the model-built figure is
-the RSS before the first image).
+the RSS before the first image). CPU seconds per image (user + system, all threads) are
+also recorded: on a shared machine they move much less with the load than the wall time.
 
 ``--base DIR`` is a checkout of an older commit (``git worktree add /tmp/infer-base <commit>``):
 each combination runs with its code too, right after this checkout's, so both see the same
@@ -49,6 +50,12 @@ CONFIGS = {"unet-cpu30": ("unet", "solutions/unet/configs/cpu30.yaml"),
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 def _pick_ids(ds, size: str, n: int, n_mix: int, unet_run: str | None) -> list[str]:
     """``n`` ids of images ``HxW`` (cycled when fewer exist), or the ``mix`` set."""
@@ -146,15 +153,15 @@ def one(args: argparse.Namespace) -> dict:
         predict(ds, ids[:1], Path(tmp) / "warm", None)
         first = time.perf_counter() - t0
         timer = Stopwatch()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         predict(ds, ids, Path(tmp) / "out", timer)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
         out_bytes = sum(p.stat().st_size for p in (Path(tmp) / "out").glob("*.npz"))
     shapes = sorted({tuple(ds.image_shape(i)) for i in ids})
     n = len(ids)
     return {"code": args.code_name, "config": args.config, "tta": args.tta, "size": args.size,
             "n_images": n, "shapes": [list(s) for s in shapes], "wall_s": wall,
-            "images_per_s": n / wall, "first_image_s": first,
+            "images_per_s": n / wall, "cpu_s_per_image": cpu / n, "first_image_s": first,
             "stages_s_per_image": {k: v / n for k, v in timer.seconds().items()},
             "stage_calls": timer.counts(), "peak_rss_mib": _rss_mib(), "model_rss_mib": model_rss,
             "npz_mib_per_image": out_bytes / n / 2**20}

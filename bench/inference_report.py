@@ -17,7 +17,7 @@ def _ms(x: float | None) -> str:
 
 def breakdown_table(records: list[dict], code: str = "new") -> str:
     """One row per (config, TTA, size): images/s, first image, ms per image per stage, memory."""
-    head = ("| config | TTA | size | images | images/s (end to end) | first image s | "
+    head = ("| config | TTA | size | images | images/s (end to end) | CPU s per image | first image s | "
             + " | ".join(f"{s} ms" for s in STAGES[:3]) + " | forward ms per view | "
             + " | ".join(f"{s} ms" for s in STAGES[4:]) + " | stages sum ms | peak RSS MiB | model RSS MiB | npz MiB |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -31,7 +31,8 @@ def breakdown_table(records: list[dict], code: str = "new") -> str:
         cells += [_ms(st.get(s)) for s in STAGES[4:]]
         total = sum(st.values()) if st else None
         rows.append(f"| {r['config']} | {r['tta']} | {r['size']} | {r['n_images']} | "
-                    f"**{r['images_per_s']:.2f}** | {r['first_image_s']:.1f} | " + " | ".join(cells)
+                    f"**{r['images_per_s']:.2f}** | {r['cpu_s_per_image']:.2f} | {r['first_image_s']:.1f} | "
+                    + " | ".join(cells)
                     + f" | {_ms(total)} | {r['peak_rss_mib']:.0f} | {r['model_rss_mib']:.0f} | "
                       f"{r['npz_mib_per_image']:.2f} |")
     return "\n".join(rows)
@@ -40,14 +41,15 @@ def breakdown_table(records: list[dict], code: str = "new") -> str:
 def comparison_table(records: list[dict]) -> str:
     """Base against new images/s (and peak RSS) side by side, for each combination run with both."""
     by = {(r["config"], r["tta"], r["size"], r["code"]): r for r in records if "error" not in r}
-    rows = ["| config | TTA | size | base images/s | new images/s | speed-up | base peak MiB | new peak MiB |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| config | TTA | size | base images/s | new images/s | speed-up | base CPU s per image | "
+            "new CPU s per image | base peak MiB | new peak MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (config, tta, size, code), new in by.items():
         base = by.get((config, tta, size, "base"))
         if code != "new" or base is None:
             continue
         rows.append(f"| {config} | {tta} | {size} | {base['images_per_s']:.2f} | **{new['images_per_s']:.2f}** | "
-                    f"{new['images_per_s'] / base['images_per_s']:.2f}x | {base['peak_rss_mib']:.0f} | "
+                    f"{new['images_per_s'] / base['images_per_s']:.2f}x | {base['cpu_s_per_image']:.2f} | "
+                    f"{new['cpu_s_per_image']:.2f} | {base['peak_rss_mib']:.0f} | "
                     f"{new['peak_rss_mib']:.0f} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
