@@ -11,7 +11,9 @@ end-to-end function (``solutions/unet/predict.py`` or ``solutions/maskrcnn/predi
 image loading, normalisation, TTA views, network, merging, post-processing and ``.npz``
 writing, into a temp folder) with a ``common.timing.Stopwatch``; the stages are the ones
 ``common/timing.py`` lists. ``mix`` is the first ``--n-mix`` out-of-fold images of
-``--unet-run`` (the DSB mix of sizes), else every 11th image. Peak memory is the
+``--unet-run`` (the DSB mix of sizes), else every 11th image; ``tiled:HxW`` (e.g.
+``tiled:4096x4096``) mirrors a real 256x256 image out to a size larger than DSB has, to
+check that memory stays bounded. Peak memory is the
 subprocess's ``ru_maxrss`` (the TensorFlow runtime included; the model-built figure is
 the RSS before the first image). CPU seconds per image (user + system, all threads) are
 also recorded: on a shared machine they move much less with the load than the wall time.
@@ -57,8 +59,33 @@ def _cpu_s() -> float:
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
 
+class _Tiled:
+    """Images larger than any in DSB: a real 256x256 image tiled (mirrored) to ``(h, w)``.
+
+    Stands in for a dataset (``load_image``, ``image_shape``); ids are ``big<k>``.
+    """
+
+    def __init__(self, ds, h: int, w: int):
+        self.ds, self.hw = ds, (h, w)
+        self.small = [i for i in sorted(ds.ids) if tuple(ds.image_shape(i)) == (256, 256)]
+
+    def image_shape(self, image_id: str) -> tuple[int, int]:
+        return self.hw
+
+    def load_image(self, image_id: str):
+        import numpy as np
+
+        tile = self.ds.load_image(self.small[int(image_id[3:]) % len(self.small)])
+        reps = (-(-self.hw[0] // 256), -(-self.hw[1] // 256), 1)
+        return np.ascontiguousarray(np.pad(tile, ((0, 256 * (reps[0] - 1)), (0, 256 * (reps[1] - 1)), (0, 0)),
+                                           mode="symmetric")[:self.hw[0], :self.hw[1]])
+
+
 def _pick_ids(ds, size: str, n: int, n_mix: int, unet_run: str | None) -> list[str]:
-    """``n`` ids of images ``HxW`` (cycled when fewer exist), or the ``mix`` set."""
+    """``n`` ids of images ``HxW`` (cycled when fewer exist), ``big<k>`` ids for a
+    ``tiled:HxW`` size, or the ``mix`` set."""
+    if size.startswith("tiled:"):
+        return [f"big{k}" for k in range(n)]
     if size == "mix":
         if unet_run:
             info = json.loads((Path(unet_run) / "run_info.json").read_text())
@@ -138,6 +165,8 @@ def one(args: argparse.Namespace) -> dict:
     from common.paths import SHARED_DSB_DIR
 
     ds = DSBDataset(SHARED_DSB_DIR, "stage1_train")
+    if args.size.startswith("tiled:"):
+        ds = _Tiled(ds, *(int(v) for v in args.size[6:].split("x")))
     ids = _pick_ids(ds, args.size, args.n, args.n_mix, args.unet_run)
     family, rel = CONFIGS[args.config]
     cfg_path = Path(args.code) / rel
