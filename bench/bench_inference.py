@@ -157,6 +157,15 @@ def _maskrcnn(cfg_path: Path, tta: str, n_instances: int):
 
 def one(args: argparse.Namespace) -> dict:
     """One (code, config, TTA, size) measurement in this process; returns the record."""
+    # the data this checkout reads, also for a --base checkout elsewhere (its default is beside it)
+    if "DSB_SHARED_DIR" not in os.environ:
+        sys.path.insert(0, str(REPO))
+        from common.paths import SHARED_DSB_DIR
+
+        os.environ["DSB_SHARED_DIR"] = str(SHARED_DSB_DIR)
+        for name in [m for m in sys.modules if m == "common" or m.startswith("common.")]:
+            del sys.modules[name]  # import common from --code below
+        sys.path.remove(str(REPO))
     sys.path.insert(0, str(Path(args.code).resolve()))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
