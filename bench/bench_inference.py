@@ -27,6 +27,8 @@ what the maps look like); the other models have random weights. Mask R-CNN runs 
 chosen images, so the mask head and the paste-back see a typical count, not 400.
 
 Writes ``results.json`` and ``README.md`` (tables, command, machine, load, commits) to ``--out``.
+``bench_inference.py merge DIR... OUT`` joins the results of several runs (e.g. made side by
+side into separate folders) into one ``OUT``.
 """
 
 from __future__ import annotations
@@ -264,9 +266,34 @@ def run_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def merge(parts: list[str], out: Path) -> int:
+    """Write ``out/results.json`` and ``README.md`` from the results of several runs (each
+    a folder written by this script, e.g. runs made side by side); later parts win for
+    the same combination."""
+    from common.io import atomic_write_text, read_json, write_json
+    from bench.inference_report import render
+
+    runs, records = [], []
+    for part in parts:
+        data = read_json(Path(part) / "results.json")
+        if data is None:
+            raise SystemExit(f"bench_inference: {part}/results.json is missing")
+        offset = len(runs)
+        runs += data["runs"]
+        new = [{**r, "run": r.get("run", 0) + offset} for r in data["records"]]
+        keys = {(r["code"], r["config"], r["tta"], r["size"]) for r in new}
+        records = [r for r in records if (r["code"], r["config"], r["tta"], r["size"]) not in keys] + new
+    write_json(out / "results.json", {"runs": runs, "records": records})
+    atomic_write_text(out / "README.md", render(runs, records))
+    print(f"[bench_inference] merged {len(parts)} runs into {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        return merge(argv[1:-1], Path(argv[-1]))
     worker = bool(argv) and argv[0] == "one"
     if worker:
         argv = argv[1:]
