@@ -9,6 +9,8 @@ import weakref
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.backend  # the compiled forward pass runs Keras code
+
 
 def test_stopwatch_adds_per_stage_across_threads():
     from common.timing import Stopwatch, stage
