@@ -15,6 +15,11 @@ def _ms(x: float | None) -> str:
     return "" if x is None else f"{1000 * x:.0f}"
 
 
+def _rate(x: float) -> str:
+    """images/s with enough digits for slow cases (0.004, not 0.00)."""
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.3f}"
+
+
 def breakdown_table(records: list[dict], code: str = "new") -> str:
     """One row per (config, TTA, size): images/s, first image, ms per image per stage, memory."""
     head = ("| config | TTA | size | images | images/s (end to end) | CPU s per image | first image s | "
@@ -31,7 +36,7 @@ def breakdown_table(records: list[dict], code: str = "new") -> str:
         cells += [_ms(st.get(s)) for s in STAGES[4:]]
         total = sum(st.values()) if st else None
         rows.append(f"| {r['config']} | {r['tta']} | {r['size']} | {r['n_images']} | "
-                    f"**{r['images_per_s']:.2f}** | {r['cpu_s_per_image']:.2f} | {r['first_image_s']:.1f} | "
+                    f"**{_rate(r['images_per_s'])}** | {r['cpu_s_per_image']:.2f} | {r['first_image_s']:.1f} | "
                     + " | ".join(cells)
                     + f" | {_ms(total)} | {r['peak_rss_mib']:.0f} | {r['model_rss_mib']:.0f} | "
                       f"{r['npz_mib_per_image']:.2f} |")
@@ -47,7 +52,7 @@ def comparison_table(records: list[dict]) -> str:
         base = by.get((config, tta, size, "base"))
         if code != "new" or base is None:
             continue
-        rows.append(f"| {config} | {tta} | {size} | {base['images_per_s']:.2f} | **{new['images_per_s']:.2f}** | "
+        rows.append(f"| {config} | {tta} | {size} | {_rate(base['images_per_s'])} | **{_rate(new['images_per_s'])}** | "
                     f"{new['images_per_s'] / base['images_per_s']:.2f}x | {base['cpu_s_per_image']:.2f} | "
                     f"{new['cpu_s_per_image']:.2f} | {base['peak_rss_mib']:.0f} | "
                     f"{new['peak_rss_mib']:.0f} |")
