@@ -145,6 +145,16 @@ def folder_fingerprint(folder: str | os.PathLike) -> dict:
     return {"path": str(folder), "files": count, "mtime": round(newest, 3), "bytes": total}
 
 
+def file_fingerprint(path: str | os.PathLike) -> dict:
+    """Cheap identity of one file, in :func:`folder_fingerprint`'s terms: mtime and size
+    (``files`` 0 when it is missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return {"path": str(path), "files": 0, "mtime": 0.0, "bytes": 0}
+    st = path.stat()
+    return {"path": str(path), "files": 1, "mtime": round(st.st_mtime, 3), "bytes": st.st_size}
+
+
 def stored_form(data: Any) -> Any:
     """``data`` as :func:`write_json` stores it and :func:`read_json` reads it back."""
     return json.loads(json.dumps(_finite(data), default=str))

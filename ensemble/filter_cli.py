@@ -31,8 +31,8 @@ from common.cli import debug_enabled, one_line
 from common.data import load_split
 from common.folds import load_folds
 from common.instance_features import FEATURE_SETS
-from common.io import (TEMP_MARK, folder_fingerprint, move_aside, read_json, timestamp, unchanged,
-                       write_json)
+from common.io import (TEMP_MARK, file_fingerprint, folder_fingerprint, move_aside, read_json,
+                       timestamp, unchanged, write_json)
 from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.filter_data import collect_instances, crossfit
@@ -103,7 +103,7 @@ def fit_if_stale(cfg, ws: Workspace, backup_root: Path | None = None, log=print)
         raise ValueError(f"filter.sources {f.sources}: not a solution source of the ensemble "
                          f"({[s.label for s in cfg.sources]})")
     pred_dir, out = ws.predictions_dir(src.solution, "oof"), ws.root / "filters" / src.label
-    inputs = {"oof": folder_fingerprint(pred_dir), "folds": _file_identity(ws.folds_csv),
+    inputs = {"oof": folder_fingerprint(pred_dir), "folds": file_fingerprint(ws.folds_csv),
               "features": f.features, "mode": f.mode}
     if unchanged(read_json(out / FIT_RECORD), inputs):
         log(f"  skip filter fit: {out} is up to date")
@@ -118,11 +118,6 @@ def fit_if_stale(cfg, ws: Workspace, backup_root: Path | None = None, log=print)
         log(f"  filter fitted on {summary['n_images']} OOF images of {src.label}: cross-fitted "
             f"DSB {summary['oof_dsb_unfiltered']:.4f} -> {summary['oof_dsb_filtered']:.4f} ({out})")
     return dataclasses.replace(cfg, filter=dataclasses.replace(f, path=str(out), fit=False))
-
-
-def _file_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path), "mtime": round(st.st_mtime, 3), "bytes": st.st_size}
 
 
 def apply_folder(filter_path: Path, pred_dir: Path, out: Path, split: str, data: Path | None,
