@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common.io import atomic_write_text  # noqa: E402
-from common.machine import machine_description  # noqa: E402
+from common.machine import git_commit, machine_description  # noqa: E402
 from pipeline.progress import fmt_duration  # noqa: E402
 
 #: Solution-name prefix -> minimum OOF score of the demo (issue 16).
@@ -151,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         root = args.clone.resolve()
     env = _env(scratch, venv)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit(root)
     rc, times["set-up (scripts/setup_env.sh)"] = _timed(
         ["bash", "-c", "source scripts/setup_env.sh"], root, env, log)
     if rc:

@@ -206,12 +206,6 @@ def one(args: argparse.Namespace) -> dict:
             "stage_calls": timer.counts(), "peak_rss_mib": _rss_mib(), "model_rss_mib": model_rss,
             "npz_mib_per_image": out_bytes / n / 2**20}
 
-def _git(root: Path, *cmd: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *cmd], capture_output=True, text=True).stdout.strip()
-
-def _commit(root: Path) -> str:
-    dirty = " (uncommitted changes)" if _git(root, "status", "--porcelain", "--untracked-files=no") else ""
-    return _git(root, "rev-parse", "--short", "HEAD") + dirty
 
 def _worker(args: argparse.Namespace, name: str, root: Path, config: str, tta: str, size: str) -> dict:
     """Run :func:`one` in a fresh subprocess (its own peak memory); the record or an error."""
@@ -234,7 +228,7 @@ def _worker(args: argparse.Namespace, name: str, root: Path, config: str, tta: s
 def run_all(args: argparse.Namespace) -> int:
     """Every combination (this checkout, then ``--base`` where asked), then the report."""
     from common.io import atomic_write_text, read_json, write_json
-    from common.machine import machine_description
+    from common.machine import git_commit, machine_description
 
     out = Path(args.out or REPO / "bench" / "results" / f"inference_cpu_{datetime.now(timezone.utc):%Y%m%d}")
     base = Path(args.base).resolve() if args.base else None
@@ -242,9 +236,9 @@ def run_all(args: argparse.Namespace) -> int:
     runs, records = (previous["runs"], previous["records"]) if previous else ([], [])
     meta = {"command": ".venv/bin/python " + shlex.join(["bench/bench_inference.py", *sys.argv[1:]]),
             "machine": machine_description(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "load_start": os.getloadavg(), "commits": {"new": _commit(REPO)}, "unet_run": args.unet_run}
+            "load_start": os.getloadavg(), "commits": {"new": git_commit(REPO, mark_dirty=True)}, "unet_run": args.unet_run}
     if base:
-        meta["commits"]["base"] = _commit(base)
+        meta["commits"]["base"] = git_commit(base, mark_dirty=True)
     new_records = []
     for config in args.configs:
         for tta in args.tta:

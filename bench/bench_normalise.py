@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common.io import atomic_write_text, read_json, write_json  # noqa: E402
-from common.machine import machine_description  # noqa: E402
+from common.machine import git_commit, machine_description  # noqa: E402
 from common.paths import GROUP_FOLDS_NAME, GROUP_SPLIT_DIR, repo_pythonpath  # noqa: E402
 
 #: Same for every variant: the cpu30 network, cosine over a fixed number of steps, no
@@ -218,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = {i: ds.load_labels(i) for i in ids}
     types = {i: types[i] for i in ids}
     results = {name: {**runs[name], **score_variant(name, args, truth, types)} for name in variants}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit(REPO)
     command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
     meta = {"command": command, "machine": machine_description(), "commit": commit,
             "wall_s": round(time.monotonic() - t0, 1), "load_avg_start": load0, "load_avg_end": load1,

@@ -93,6 +93,32 @@ def machine_description() -> str:
     return f"{cpu_model()} ({cores} cores), {gpu}"
 
 
+def git_commit(root: str | os.PathLike | None = None, short: bool = True,
+               mark_dirty: bool = False) -> str | None:
+    """The HEAD commit of the checkout holding ``root`` (default this repository), what a
+    benchmark or an exported model records beside its figures; ``None`` outside a git checkout.
+
+    Args:
+        short: The abbreviated hash.
+        mark_dirty: Append `` (uncommitted changes)`` when tracked files differ from HEAD.
+    """
+    where = str(root or Path(__file__).resolve().parent)
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        out = git("rev-parse", *(["--short"] if short else []), "HEAD")
+        if out.returncode != 0 or not out.stdout.strip():
+            return None
+        commit = out.stdout.strip()
+        if mark_dirty and git("status", "--porcelain", "--untracked-files=no").stdout.strip():
+            commit += " (uncommitted changes)"
+        return commit
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def _count(items: list[str]) -> list[tuple[str, int]]:
     out: dict[str, int] = {}
     for item in items:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.io import atomic_write, read_json
+from common.machine import git_commit
 from segment.models import ModelError, family_of, load_run, read_run_config
 
 __all__ = ["FORMAT", "VERSION", "export_run", "read_manifest", "open_model", "main"]
@@ -39,16 +39,6 @@ __all__ = ["FORMAT", "VERSION", "export_run", "read_manifest", "open_model", "ma
 FORMAT, VERSION = "dsbmodel", 1
 MANIFEST = "dsbmodel.json"
 _OPTIONAL = ("thresholds.json", "nucleus_size.json", "train_summary.json")
-
-
-def _git_commit() -> str | None:
-    """The repository's HEAD commit, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def _metadata(run_dir: Path, raw: dict, weights: Path) -> dict:
@@ -62,7 +52,7 @@ def _metadata(run_dir: Path, raw: dict, weights: Path) -> dict:
         "solution": raw.get("solution") or raw.get("name"),
         "weights": f"weights/{weights.name}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(short=False),
         "keras": keras.__version__,
         "normalise": (raw.get("data") or {}).get("normalise", "none") if isinstance(raw.get("data"), dict) else "none",
         "training_data": {"data_dir": info.get("data_dir"), "fold": info.get("fold"),
