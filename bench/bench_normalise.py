@@ -24,6 +24,13 @@ Writes ``normalise.md`` and ``normalise.json`` to ``--out`` with the command and
 ``--sizes`` (no training) writes ``sizes.md`` instead: the median nucleus area per image
 type, and the ``predict.scale_norm`` target (``common.scale.nucleus_area_stats``) that
 each group fold's training images give, against the median of its held-out images.
+
+``--combine --folds 4 2 1 0 3`` (no training) pools the folds already run in ``--work``:
+every variant's OOF predictions of those folds are scored per image, and
+``combined.md`` / ``combined.json`` give each variant's DSB over all of them, per image
+type, per image size, per image kind (``folds_group.csv`` group) and per fold, with its paired difference from the first variant
+(mean ± standard error over the same images), so a change is judged on every held-out
+kind rather than on one fold.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -169,6 +177,91 @@ def sizes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return 0
 
 
+#: Image-size buckets of the combined report: (name, most pixels).
+SIZE_BUCKETS = (("<=256x320", 256 * 320), ("<=520x696", 520 * 696), ("larger", float("inf")))
+
+
+def size_bucket(shape: Sequence[int]) -> str:
+    """The :data:`SIZE_BUCKETS` name of an image of ``shape`` [H,W,...]."""
+    pixels = int(shape[0]) * int(shape[1])
+    return next(name for name, most in SIZE_BUCKETS if pixels <= most)
+
+
+def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.DataFrame:
+    """Per variant (column): mean score, and mean ± s.e. of its difference from ``ref``,
+    over all rows or per value of ``by``."""
+    rows = {}
+    groups = [("all", table)] if by is None else list(table.groupby(by))
+    for key, part in groups:
+        row = {"images": len(part)}
+        for v in table.columns:
+            row[v] = part[v].mean()
+            if v != ref:
+                d = part[v] - part[ref]
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                row[f"{v} − {ref}"] = f"{d.mean():+.3f} ± {se:.3f}"
+        rows[key] = row
+    return pd.DataFrame(rows).T
+
+
+def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Pool the folds of ``--folds`` already run in ``--work`` (see the module doc)."""
+    from common.data import DSBDataset
+    from common.folds import load_folds, split_ids
+    from common.metrics import score_dataset
+    from common.predictions import load_prediction
+    from pipeline.plots import markdown_table
+
+    names = sorted(d.name for d in args.work.iterdir() if (d / GROUP_SPLIT_DIR / "predictions").is_dir())
+    order = [n for n in (args.variants or names) if n in names]
+    if not order:
+        raise SystemExit(f"bench_normalise --combine: no variant with predictions under {args.work}")
+    folds = load_folds(args.work / order[0] / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
+    ds = DSBDataset(args.data, "stage1_train")
+    ids, fold_of = [], {}
+    for k in args.folds:
+        held = split_ids(folds, k)[1]
+        held = held[:args.oof_limit] if args.oof_limit else held
+        ids += held
+        fold_of.update(dict.fromkeys(held, k))
+    truth = {i: ds.load_labels(i) for i in ids}
+    scores = {}
+    for v in order:
+        oof = args.work / v / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof"
+        missing = [i for i in ids if not (oof / f"{i}.npz").is_file()]
+        if missing:
+            raise SystemExit(f"bench_normalise --combine: {v} lacks {len(missing)} of the {len(ids)} "
+                             f"predictions, e.g. {oof / (missing[0] + '.npz')}; run its folds first")
+        pred = {i: load_prediction(oof / f"{i}.npz").labels for i in ids}
+        scores[v] = score_dataset(truth, pred).per_image["score"].reindex(ids)
+    table = pd.DataFrame(scores)
+    meta = folds.set_index("image_id").reindex(ids)
+    by_type = meta["cluster"]
+    by_size = pd.Series({i: size_bucket(truth[i].shape) for i in ids})
+    by_fold = pd.Series(fold_of)
+    ref = order[0]
+    tables = {"all images": _paired(table, ref), "per image type": _paired(table, ref, by_type),
+              "per image size (pixels)": _paired(table, ref, by_size),
+              "per image kind (group)": _paired(table, ref, meta["group"]),
+              "per group fold (held-out kind)": _paired(table, ref, by_fold)}
+    command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = [f"# U-Net input switches pooled over group folds {' '.join(map(str, args.folds))} "
+             f"({len(ids)} held-out images)", "", f"Command: `{command}`", "",
+             f"Machine: {machine_description()}; scored at commit `{git_commit(REPO)}`, "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. DSB mean AP per image, "
+             f"averaged; `a − {ref}` is the paired difference on the same images, mean ± standard error.", ""]
+    for title, df in tables.items():
+        lines += [f"## {title}", "", markdown_table(df, index_name=title.split(" (")[0].replace("per ", "")), ""]
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "combined.md", "\n".join(lines))
+    write_json(args.out / "combined.json", {"command": command, "folds": list(args.folds), "reference": ref,
+                                           "per_image": table.round(4).to_dict(orient="index"),
+                                           "type": by_type.to_dict(), "size": by_size.to_dict(),
+                                           "fold": {i: int(k) for i, k in by_fold.items()}})
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", type=Path, required=True)
@@ -184,9 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--oof-limit", type=int, default=0, help="predict and score only the first N held-out images")
     p.add_argument("--jobs", type=int, default=1, help="variants trained side by side")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--combine", action="store_true", help="pool the folds of --folds already run (no training)")
+    p.add_argument("--folds", type=int, nargs="+", default=[], help="with --combine: the group folds to pool")
+    p.add_argument("--variants", nargs="+", default=[],
+                   help="with --combine: variants in this order (first = reference); default all, sorted")
     args = p.parse_args(argv)
     if args.sizes:
         return sizes(args, argv)
+    if args.combine:
+        if not args.folds:
+            p.error("--combine needs --folds")
+        return combine(args, argv)
     if not args.variant:
         p.error("give at least one --variant (or --sizes)")
     variants, predict_only = {}, {}
