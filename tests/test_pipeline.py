@@ -44,7 +44,7 @@ def test_registry_and_overrides():
         get_solution("maskrcnn-resnet9")
     with pytest.raises(UnknownSolution, match="known"):
         parse_solutions("unet,foo", "demo")
-    assert [s.name for s in parse_solutions(None, "demo")] == ["unet", "unet-baseline"]
+    assert [s.name for s in parse_solutions(None, "demo")] == ["unet"]
     items = ["a=1", "unet:b=2", "maskrcnn-mobilenet:c=3", "ensemble:vote.min_votes=1", "x.y=a:b"]
     assert split_sets(items, get_solution("unet")) == ["a=1", "b=2", "x.y=a:b"]
     assert split_sets(items, get_solution("maskrcnn-mobilenet")) == ["a=1", "c=3", "x.y=a:b"]
