@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.config import ConfigError, load_config
 from common.normalise import MODES, bright_background, normalise_image, percentile_stretch, to_gray
 from common.synthetic import render_sample
 
@@ -131,6 +132,41 @@ def test_training_and_prediction_share_the_function(tmp_path):
         h, w = image.shape[:2]
         np.testing.assert_array_equal(seen[0][0, :h, :w], image.astype(np.float32))
         np.testing.assert_allclose(out[..., 0], image[..., 0] / 255.0, atol=1e-6)
+
+
+def test_maskrcnn_training_and_prediction_normalise_alike(tmp_path):
+    """Mask R-CNN's training loader and predict_images feed the same data.normalise pixels."""
+    from common.data import DSBDataset
+    from common.synthetic import generate_dataset
+    from solutions.maskrcnn.config import MaskRCNNConfig
+    from solutions.maskrcnn.data import TrainSequence
+    from solutions.maskrcnn.predict import predict_images
+
+    generate_dataset(tmp_path, n_train=2, n_test=0, seed=0, size=(64, 96))
+    ds = DSBDataset(tmp_path, "stage1_train")
+    cfg = load_config(MaskRCNNConfig, None, ["data.normalise=gray_invert_percentile"])
+    seq = TrainSequence(ds, ds.ids, cfg, np.zeros((1, 4), np.float32), steps=1)
+    seen = []
+
+    class Model:  # records the network's input, detects nothing
+        def infer(self, batch):
+            seen.append(np.asarray(batch))
+            b = len(batch)
+            return {"boxes": np.zeros((b, 0, 4), np.float32), "scores": np.zeros((b, 0), np.float32),
+                    "masks": np.zeros((b, 0, 28, 28), np.float32)}
+
+    for image_id in ds.ids:
+        raw = ds.load_image(image_id)
+        expected = normalise_image(raw, "gray_invert_percentile")
+        assert not np.array_equal(expected, raw)  # the switch does something here
+        np.testing.assert_array_equal(seq._load(image_id)[0], expected)
+        seen.clear()
+        (inst,) = predict_images(Model(), cfg, [raw])
+        h, w = raw.shape[:2]
+        np.testing.assert_array_equal(seen[0][0, :h, :w], expected.astype(np.float32))
+        assert inst.labels.shape == (h, w) and inst.labels.max() == 0
+    with pytest.raises(ConfigError, match="data.normalise"):
+        load_config(MaskRCNNConfig, None, ["data.normalise=zscore"])
 
 
 REAL_BRIGHT = {  # ids of common.folds.image_type "brightfield" / "histology" images (bright backgrounds)

@@ -5,8 +5,9 @@ Loaded from ``solutions/maskrcnn/configs/*.yaml`` with ``common.config.load_conf
     cfg = load_config(MaskRCNNConfig, "solutions/maskrcnn/configs/mobilenet.yaml",
                       overrides=["train.all_epochs=2"])
 
-Sections: ``model`` (architecture, anchors, proposal and detection settings),
-``train`` (schedule, optimiser, data pipeline) and ``predict`` (inference options).
+Sections: ``data`` (input normalisation, as the U-Net's ``data.normalise``), ``model``
+(architecture, anchors, proposal and detection settings), ``train`` (schedule, optimiser,
+data pipeline) and ``predict`` (inference options).
 ``validate()`` raises :class:`common.config.ConfigError` on inconsistent settings.
 """
 
@@ -267,6 +268,27 @@ class PredictConfig:
 
 
 @dataclass
+class DataConfig:
+    """What the network sees.
+
+    Attributes:
+        normalise: Per-image input normalisation, a ``common.normalise.normalise_image``
+            mode (``none``, ``percentile``, ``gray_invert_percentile``, ...), applied to
+            every image before augmentation in training and before the forward pass in
+            prediction; the same key as the U-Net's, so ``--set data.normalise=...`` reaches
+            both families.
+    """
+
+    normalise: str = "none"
+
+    def validate(self) -> None:
+        from common.normalise import MODES
+
+        if self.normalise not in MODES:
+            raise ConfigError(f"data.normalise must be one of {list(MODES)}, got {self.normalise!r}")
+
+
+@dataclass
 class MaskRCNNConfig:
     """The whole solution config (see the module docstring).
 
@@ -285,6 +307,7 @@ class MaskRCNNConfig:
     solution: str = ""
     seed: int = 42
     n_folds: int = 5
+    data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)

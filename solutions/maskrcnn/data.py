@@ -1,6 +1,7 @@
 """Batches for Mask R-CNN: training crops (``keras.utils.PyDataset``) and inference inputs.
 
-Training: each item draws ``batch_size`` random images, augments them with
+Training: each item draws ``batch_size`` random images (normalised by ``data.normalise``,
+``common.normalise``), augments them with
 ``common.augment`` (random crop of ``crop_size`` at native resolution, after an optional
 random scale; colour transforms), and builds the fixed-size targets with
 ``inputs.build_sample``. Every batch has the same shapes, so one graph serves all steps.
@@ -20,6 +21,7 @@ import keras
 import numpy as np
 
 from common.augment import build_augmenter, random_crop
+from common.normalise import normalise_image
 from solutions.maskrcnn.config import PAD_MULTIPLE, MaskRCNNConfig
 from solutions.maskrcnn.inputs import build_sample
 
@@ -73,7 +75,8 @@ class TrainSequence(keras.utils.PyDataset):
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and image_id in self._cache:
             return self._cache[image_id]
-        item = (self.dataset.load_image(image_id), self.dataset.load_labels(image_id))
+        item = (normalise_image(self.dataset.load_image(image_id), self.cfg.data.normalise),
+                self.dataset.load_labels(image_id))
         if self._cache is not None:
             with self._lock:
                 self._cache[image_id] = item

@@ -34,6 +34,7 @@ from common.cli import add_predict_args, predict_target, resolve_run, workspace 
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
+from common.normalise import normalise_image  # noqa: E402
 from common.predictions import pending_ids, save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir  # noqa: E402
 from common.timing import Stopwatch, stage  # noqa: E402
@@ -61,12 +62,15 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
                    timer: Stopwatch | None = None) -> list[Instances]:
     """Instances of a list of uint8 [H,W,3] images of any sizes (one forward batch).
 
+    Each image is first normalised as in training (``data.normalise``).
     With ``cfg.predict.tta_flip`` a horizontally flipped pass is added and both
     detection sets are merged by NMS before the masks are pasted. ``timer`` (optional,
-    ``common.timing``) gets stages ``tta_views`` (resizing, padding, flipping), ``forward``,
+    ``common.timing``) gets stages ``normalise``, ``tta_views`` (resizing, padding, flipping), ``forward``,
     ``tta_merge`` and ``postprocess`` (mask paste-back and overlap resolution).
     """
     pc, mc = cfg.predict, cfg.model
+    with stage(timer, "normalise"):
+        images = [normalise_image(image, cfg.data.normalise) for image in images]
     with stage(timer, "tta_views"):
         batch, metas = inference_batch(images, pc.scale)
     with stage(timer, "forward"):
