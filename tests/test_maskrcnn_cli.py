@@ -54,9 +54,11 @@ def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(synthetic_data_dir, data)
     work = tmp_path / "work"
-    # --set in both forms: several items after one flag, and repeated flags
+    # --set in both forms: several items after one flag, and repeated flags. No validation
+    # (each fit would trace it once more, the most of this test's time); the pipeline's
+    # --tiny run and the data-parallel tests validate through this CLI.
     args = ["--config", str(DEMO), "--fold", "1", "--data", str(data), "--work", str(work),
-            "--set", "train.steps_per_epoch=2", "train.val_steps=1",
+            "--set", "train.steps_per_epoch=1", "train.val_steps=0",
             "--set", "train.heads_epochs=1", "--set", "train.all_epochs=1"]
     args += ["--set", *TINY, "train.tensorboard=true"]
     assert train.main(args) == 0
