@@ -13,6 +13,8 @@ from common.predictions import list_predictions, load_prediction
 CONFIGS = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs"
 TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=2", "data.crop_size=64",
         "model.base_filters=4", "model.depth=2"]
+#: The shared run (:func:`tiny_work`): one step, two loader workers (the seed test repeats it).
+SHARED = [s for s in TINY if not s.startswith("train.steps")] + ["train.steps_per_epoch=1", "train.workers=2"]
 
 
 def _train(data: Path, work: Path, config: str = "demo.yaml", sets=TINY, run_name=None,
@@ -25,19 +27,27 @@ def _train(data: Path, work: Path, config: str = "demo.yaml", sets=TINY, run_nam
     return main(argv + (["--run-name", run_name] if run_name else []))
 
 
-def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tmp_path, capsys):
-    assert _train(synthetic_data_dir, tmp_path) == 0
-    run = tmp_path / "runs" / "unet-fold0"
+@pytest.fixture(scope="module")
+def tiny_work(synthetic_data_dir, tmp_path_factory) -> Path:
+    """A work folder holding one finished run, ``runs/unet-fold0`` (``SHARED`` set as
+    ``--set a=1 b=2``), trained once per module; tests may add predictions, not retrain it."""
+    work = tmp_path_factory.mktemp("unet_tiny_work")
+    assert _train(synthetic_data_dir, work, sets=SHARED) == 0
+    return work
+
+
+def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tiny_work, capsys):
+    run = tiny_work / "runs" / "unet-fold0"
     for name in ("config.yaml", "weights/best.weights.h5", "weights/last.weights.h5", "train_summary.json",
                  "history.csv", "run_info.json"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "train_summary.json").read_text())
     assert {"solution", "fold", "train_seconds", "epochs", "train_images_per_s", "params", "device"} <= set(summary)
     assert summary["epochs"] == 1 and summary["solution"] == "unet" and summary["params"] > 0
-    assert (tmp_path / "folds.csv").is_file()
+    assert (tiny_work / "folds.csv").is_file()
     stamp = (run / "weights" / "last.weights.h5").stat().st_mtime_ns
     capsys.readouterr()
-    assert _train(synthetic_data_dir, tmp_path) == 0
+    assert _train(synthetic_data_dir, tiny_work, sets=SHARED) == 0
     assert "not retraining" in capsys.readouterr().out
     assert (run / "weights" / "last.weights.h5").stat().st_mtime_ns == stamp
 
@@ -45,8 +55,8 @@ def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tmp_path,
     from solutions.unet.predict import main as predict
 
     assert predict(["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir),
-                    "--work", str(tmp_path)]) == 0
-    out = tmp_path / "predictions" / "unet" / "oof"
+                    "--work", str(tiny_work)]) == 0
+    out = tiny_work / "predictions" / "unet" / "oof"
     info = json.loads((run / "run_info.json").read_text())
     files = list_predictions(out)
     assert sorted(files) == sorted(info["oof_ids"]) and files
@@ -67,8 +77,8 @@ def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tmp_path,
     assert all(marker_time >= path.stat().st_mtime_ns for path in files.values())
 
     assert predict(["--run", str(run), "--split", "test", "--data", str(synthetic_data_dir),
-                    "--work", str(tmp_path), "--tta", "flip", "--limit", "2"]) == 0
-    test_dir = tmp_path / "predictions" / "unet" / "test_fold0"
+                    "--work", str(tiny_work), "--tta", "flip", "--limit", "2"]) == 0
+    test_dir = tiny_work / "predictions" / "unet" / "test_fold0"
     assert len(list_predictions(test_dir)) == 2
     test_summary = json.loads((test_dir / "_summary.json").read_text())
     assert test_summary["n_images"] == 2 and test_summary["fold"] == 0 and test_summary["tta"] == "flip"
@@ -106,28 +116,26 @@ def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]  # epoch 0 once, then 1
 
 
-def test_a_different_config_in_the_same_run_folder_is_refused(synthetic_data_dir, tmp_path):
+def test_a_different_config_in_the_same_run_folder_is_refused(synthetic_data_dir, tiny_work):
     from common.runs import RunConflictError
 
-    assert _train(synthetic_data_dir, tmp_path) == 0
     with pytest.raises(RunConflictError):
-        _train(synthetic_data_dir, tmp_path, sets=TINY + ["train.lr=0.5"])
+        _train(synthetic_data_dir, tiny_work, sets=SHARED + ["train.lr=0.5"])
 
 
-def test_fixed_seed_gives_identical_weights(synthetic_data_dir, tmp_path):
+def test_fixed_seed_gives_identical_weights(synthetic_data_dir, tiny_work, tmp_path):
     import h5py
 
-    sets = [s for s in TINY if not s.startswith("train.steps")] + ["train.steps_per_epoch=1", "train.workers=2"]
-    for name, repeat in (("a", False), ("b", True)):  # --set a=1 b=2 and --set a=1 --set b=2
-        assert _train(synthetic_data_dir, tmp_path, sets=sets, run_name=name, repeat_set=repeat) == 0
+    # the shared run had --set a=1 b=2; this one --set a=1 --set b=2, in a fresh folder
+    assert _train(synthetic_data_dir, tmp_path, sets=SHARED, run_name="b", repeat_set=True) == 0
 
-    def weights(name):
+    def weights(path):
         arrays = []
-        with h5py.File(tmp_path / "runs" / name / "weights" / "last.weights.h5", "r") as f:
+        with h5py.File(path / "weights" / "last.weights.h5", "r") as f:
             f.visititems(lambda key, obj: arrays.append((key, obj[()])) if isinstance(obj, h5py.Dataset) else None)
         return arrays
 
-    a, b = weights("a"), weights("b")
+    a, b = weights(tiny_work / "runs" / "unet-fold0"), weights(tmp_path / "runs" / "b")
     assert len(a) == len(b) > 0
     for (ka, va), (kb, vb) in zip(a, b):
         assert ka == kb
