@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import os
 import shlex
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -92,25 +93,45 @@ def fit_if_stale(cfg, ws: Workspace, backup_root: Path | None = None, log=print)
         cfg: An ``EnsembleConfig``.
         ws: The workspace (predictions, ``folds.csv``, data).
 
+    Where no filter can be fitted (the source is not among this run's solutions, its OOF
+    predictions cover fewer than 2 folds, or they cannot train a classifier), one line says
+    why and the ensemble merges unfiltered: the full profile turns ``filter.fit`` on, and a
+    run of one fold or without the U-Net must still give a submission.
+
     Returns:
-        ``cfg`` itself without ``filter.fit``; else a copy whose ``filter.path`` is that folder.
+        ``cfg`` itself without ``filter.fit``; else a copy whose ``filter.path`` is that folder
+        (or, where none could be fitted, a copy without the filter).
     """
     f = cfg.filter
     if not f.fit:
         return cfg
+
+    def unfiltered(why: str):
+        log(f"  filter not fitted: {why}; merging unfiltered")
+        return dataclasses.replace(cfg, filter=dataclasses.replace(f, fit=False, sources=[]))
+
     src = next((s for s in cfg.sources if s.label == f.sources[0] and s.solution), None)
     if src is None:
-        raise ValueError(f"filter.sources {f.sources}: not a solution source of the ensemble "
-                         f"({[s.label for s in cfg.sources]})")
+        return unfiltered(f"its source {f.sources[0]!r} is not in this ensemble "
+                          f"({[s.label for s in cfg.sources]})")
     pred_dir, out = ws.predictions_dir(src.solution, "oof"), ws.root / "filters" / src.label
+    fold_of = load_folds(ws.folds_csv).set_index("image_id")["fold"].to_dict() if ws.folds_csv.is_file() else {}
+    covered = {fold_of[i] for i in list_predictions(pred_dir) if i in fold_of}
+    if len(covered) < 2:
+        return unfiltered(f"{pred_dir} holds OOF predictions of {len(covered)} fold(s); "
+                          "cross-fitting needs 2 or more")
     inputs = {"oof": folder_fingerprint(pred_dir), "folds": file_fingerprint(ws.folds_csv),
               "features": f.features, "mode": f.mode}
     if unchanged(read_json(out / FIT_RECORD), inputs):
         log(f"  skip filter fit: {out} is up to date")
     else:
         tmp = out.with_name(f"{out.name}{TEMP_MARK}{os.getpid()}")
-        summary = fit_folder(pred_dir, ws.folds_csv, ws.data_dir, tmp, f.features, f.mode,
-                             note=f"fitted by the ensemble (filter.fit) for source {src.label}")
+        try:
+            summary = fit_folder(pred_dir, ws.folds_csv, ws.data_dir, tmp, f.features, f.mode,
+                                 note=f"fitted by the ensemble (filter.fit) for source {src.label}")
+        except ValueError as exc:  # e.g. every OOF instance true, or none: nothing to learn
+            shutil.rmtree(tmp, ignore_errors=True)
+            return unfiltered(one_line(exc))
         write_json(tmp / FIT_RECORD, {"inputs": inputs})
         if out.exists():
             move_aside(out, backup_root or ws.root / "backup" / timestamp(), ws.root)

@@ -259,3 +259,41 @@ def test_ensemble_fits_its_filter_once_and_again_when_the_oof_predictions_change
     assert (ws.root / "backup" / "t" / "filters" / "unet" / FIT_RECORD).is_file()
     assert not [q for q in (ws.root / "filters").iterdir() if ".tmp-" in q.name]
     save_prediction(ws.predictions_dir("unet", "oof") / f"{first}.npz", p.labels, p.scores, prob=p.prob)  # shared fixture
+
+
+def test_ensemble_merges_unfiltered_where_no_filter_can_be_fitted(oof_work, tmp_path):
+    """filter.fit is on in the full profile: a run without its source, or with one fold of
+    OOF predictions, gets one line saying why and an unfiltered merge, not a failure."""
+    import shutil
+
+    from common.folds import load_folds
+    from common.paths import Workspace
+    from common.predictions import list_predictions
+    from ensemble.config import EnsembleConfig, FilterConfig, SourceConfig
+    from ensemble.filter_cli import fit_if_stale
+
+    ws, data = oof_work
+    lines = []
+    cfg = EnsembleConfig(output="ens-x", sources=[SourceConfig(solution="other")],
+                         filter=FilterConfig(fit=True, sources=["unet"]))
+    out = fit_if_stale(cfg, ws, log=lines.append)
+    assert not out.filter.fit and not out.filter.path and not out.filter.sources
+    assert lines == ["  filter not fitted: its source 'unet' is not in this ensemble (['other']); "
+                     "merging unfiltered"]
+
+    one = Workspace(tmp_path / "one", data)  # OOF predictions of one fold only
+    folds = load_folds(ws.folds_csv)
+    one.folds_csv.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ws.folds_csv, one.folds_csv)
+    fold0 = set(folds.loc[folds["fold"] == folds["fold"].iloc[0], "image_id"])
+    src_dir, dst_dir = ws.predictions_dir("unet", "oof"), one.predictions_dir("unet", "oof")
+    dst_dir.mkdir(parents=True)
+    for image_id, path in list_predictions(src_dir).items():
+        if image_id in fold0:
+            shutil.copy2(path, dst_dir / path.name)
+    lines.clear()
+    cfg = EnsembleConfig(output="ens-y", sources=[SourceConfig(solution="unet")],
+                         filter=FilterConfig(fit=True, sources=["unet"]))
+    out = fit_if_stale(cfg, one, log=lines.append)
+    assert not out.filter.path and not (one.root / "filters").exists()
+    assert len(lines) == 1 and "1 fold(s); cross-fitting needs 2 or more" in lines[0]
