@@ -37,8 +37,9 @@ PRESETS: dict[str, dict] = {
         "overrides": ("solution=unet-baseline",),
         "tiny": _TINY + ("data.input_size=64",),
         "tune_key": "post.tune",
-        # Not in the demo: on the synthetic set it misses the 0.25 OOF floor (0.193) and lowers
-        # the demo ensemble's test score (bench/results/demo_cpu_2026-12-02_quieter.md).
+        # Not in the demo: on the synthetic set it misses the 0.25 OOF floor (0.193;
+        # bench/results/demo_cpu_2026-12-02_quieter.md), and the demo without it takes
+        # 5 min 41 s from a fresh clone (bench/results/demo_cpu_2026-12-02_unet_only.md).
         "default_in": ("full",),
         "order": 20,
     },
