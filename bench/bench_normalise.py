@@ -129,14 +129,24 @@ def predict_variant(name: str, base: str, sets: list[str], args: argparse.Namesp
     return out
 
 
-def score_variant(name: str, args: argparse.Namespace, truth: dict, types: dict) -> dict:
-    """DSB score of the variant's OOF images, overall and per image type."""
+def per_image_scores(name: str, args: argparse.Namespace, truth: dict) -> pd.Series:
+    """DSB score of each image of ``truth`` in variant ``name``'s OOF predictions (in ``truth``'s
+    order); exits naming the first missing prediction file."""
     from common.metrics import score_dataset
     from common.predictions import load_prediction
 
     folder = args.work / name / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof"
+    missing = [i for i in truth if not (folder / f"{i}.npz").is_file()]
+    if missing:
+        raise SystemExit(f"bench_normalise: {name} lacks {len(missing)} of the {len(truth)} "
+                         f"predictions, e.g. {folder / (missing[0] + '.npz')}; run its folds first")
     pred = {i: load_prediction(folder / f"{i}.npz").labels for i in truth}
-    per_image = score_dataset(truth, pred).per_image["score"]
+    return score_dataset(truth, pred).per_image["score"].reindex(list(truth))
+
+
+def score_variant(name: str, args: argparse.Namespace, truth: dict, types: dict) -> dict:
+    """DSB score of the variant's OOF images, overall and per image type."""
+    per_image = per_image_scores(name, args, truth)
     by_type = {t: round(float(np.mean([per_image[i] for i in truth if types[i] == t])), 4)
                for t in sorted(set(types.values()))}
     return {"score": round(float(per_image.mean()), 4), "by_type": by_type,
@@ -208,8 +218,6 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Pool the folds of ``--folds`` already run in ``--work`` (see the module doc)."""
     from common.data import DSBDataset
     from common.folds import load_folds, split_ids
-    from common.metrics import score_dataset
-    from common.predictions import load_prediction
     from pipeline.plots import markdown_table
 
     names = sorted(d.name for d in args.work.iterdir() if (d / GROUP_SPLIT_DIR / "predictions").is_dir())
@@ -225,16 +233,7 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         ids += held
         fold_of.update(dict.fromkeys(held, k))
     truth = {i: ds.load_labels(i) for i in ids}
-    scores = {}
-    for v in order:
-        oof = args.work / v / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof"
-        missing = [i for i in ids if not (oof / f"{i}.npz").is_file()]
-        if missing:
-            raise SystemExit(f"bench_normalise --combine: {v} lacks {len(missing)} of the {len(ids)} "
-                             f"predictions, e.g. {oof / (missing[0] + '.npz')}; run its folds first")
-        pred = {i: load_prediction(oof / f"{i}.npz").labels for i in ids}
-        scores[v] = score_dataset(truth, pred).per_image["score"].reindex(ids)
-    table = pd.DataFrame(scores)
+    table = pd.DataFrame({v: per_image_scores(v, args, truth) for v in order})
     meta = folds.set_index("image_id").reindex(ids)
     by_type = meta["cluster"]
     by_size = pd.Series({i: size_bucket(truth[i].shape) for i in ids})
