@@ -30,9 +30,23 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MODES", "bright_background", "normalise_image", "percentile_stretch", "to_gray"]
+__all__ = ["MODES", "bright_background", "check_mode", "normalise_image", "percentile_stretch", "to_gray"]
 
 MODES = ("none", "percentile", "percentile_channel", "gray", "gray_invert", "gray_invert_percentile")
+
+
+def check_mode(mode: str, key: str = "data.normalise") -> None:
+    """The one check of a config's normalisation mode (both solution families' ``data.normalise``).
+
+    Raises:
+        common.config.ConfigError: ``mode`` is not one of :data:`MODES` (names ``key``).
+    """
+    from common.config import ConfigError
+
+    if mode not in MODES:
+        raise ConfigError(f"{key} must be one of {list(MODES)}, got {mode!r}")
+
+
 #: Default percentiles of the stretch (low, high).
 PERCENTILES = (1.0, 99.8)
 #: Most pixels sampled (strided) to estimate percentiles; bounds time on large images.

@@ -282,10 +282,9 @@ class DataConfig:
     normalise: str = "none"
 
     def validate(self) -> None:
-        from common.normalise import MODES
+        from common.normalise import check_mode
 
-        if self.normalise not in MODES:
-            raise ConfigError(f"data.normalise must be one of {list(MODES)}, got {self.normalise!r}")
+        check_mode(self.normalise)
 
 
 @dataclass

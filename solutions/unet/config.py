@@ -113,10 +113,9 @@ class DataConfig:
     blur_noise: float = 0.0
 
     def validate(self) -> None:
-        from common.normalise import MODES
+        from common.normalise import check_mode
 
-        if self.normalise not in MODES:
-            raise ConfigError(f"data.normalise must be one of {list(MODES)}, got {self.normalise!r}")
+        check_mode(self.normalise)
         if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
         if not (0.0 <= self.stain_augment <= 1.0 and 0.0 <= self.blur_noise <= 1.0):
