@@ -9,6 +9,9 @@ Each stack's direct requirements are ``requirements.txt`` with substitutions:
     gpu-tensorflow  tensorflow-cpu -> tensorflow[and-cuda]; no jax/jaxlib
     gpu-jax         jax -> jax[cuda12] (tensorflow-cpu stays for TensorBoard logs)
 
+The GPU stacks leave out openvino (``GPU_ONLY_WITHOUT``): it is the CPU inference engine,
+and where a GPU is visible ``predict.engine: auto`` runs the network with Keras anyway.
+
 pip's resolver does the work (``pip install --dry-run --ignore-installed --only-binary=:all:
 --report``: metadata only, no CUDA wheels are downloaded) under the interpreter running this
 script, so run it with the Python the locks are for (3.11, Linux x86_64). Unless ``--fresh``,
@@ -33,6 +36,8 @@ from select_stack import LOCKS  # noqa: E402
 
 #: Left to the venv (ensurepip installs them), as ``pip freeze`` does.
 UNPINNED = ("pip", "setuptools")
+#: Direct requirements the GPU stacks leave out.
+GPU_ONLY_WITHOUT = ("openvino",)
 
 
 def _name(line: str) -> str:
@@ -51,7 +56,7 @@ def direct_requirements(stack: str, base: list[str]) -> list[str]:
             continue
         name = _name(line)
         if stack.startswith("gpu-"):
-            if 'sys_platform == "darwin"' in line:
+            if 'sys_platform == "darwin"' in line or name in GPU_ONLY_WITHOUT:
                 continue
             line = line.split(";")[0].strip()
         if stack == "gpu-tensorflow":

@@ -1,15 +1,13 @@
-"""The stage stopwatch (common/timing.py) and the U-Net's compiled forward pass."""
+"""The stage stopwatch (common/timing.py) through the U-Net's predict path."""
 
 from __future__ import annotations
 
-import gc
 import threading
-import weakref
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.backend  # the compiled forward pass runs Keras code
+pytestmark = pytest.mark.backend  # predict_image runs Keras code
 
 
 def test_stopwatch_adds_per_stage_across_threads():
@@ -62,22 +60,3 @@ def test_predict_image_reports_its_stages_and_the_answer_is_unchanged():
     assert {"normalise", "tta_views", "forward", "tta_merge"} <= set(timer.seconds())
     # 4 views x 4 tiles of 64 in a 70x90 view (padded to 80x96), 4 tiles per pass
     assert timer.counts()["forward"] == 4
-
-
-def test_compiled_forward_matches_eager_for_several_shapes_and_lets_the_model_go():
-    import keras
-
-    from solutions.unet import inference
-
-    model = _model()
-    run = inference._network(model)
-    for shape in [(1, 32, 48, 3), (3, 64, 64, 3)]:
-        x = np.random.default_rng(1).uniform(0, 255, shape).astype(np.float32)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(run(x)),
-                                   keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-5)
-    if keras.backend.backend() == "tensorflow":
-        assert model in inference._COMPILED
-        gone = weakref.ref(model)
-        del model, run
-        gc.collect()
-        assert gone() is None  # the cache holds the model weakly

@@ -279,6 +279,8 @@ class PredictConfig:
         batch_pixels: Most input pixels per forward pass (0: no cap): a 1024x1024 tile
             goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
         scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
+        engine: What runs the network (``common.engine``): ``auto`` (OpenVINO on a CPU
+            under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
 
     tta: Literal["none", "flip", "d4"] = "none"
@@ -289,6 +291,7 @@ class PredictConfig:
     static_batch: bool = False
     batch_pixels: int = 1 << 20
     scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
+    engine: Literal["auto", "keras", "openvino"] = "auto"
 
 
 @dataclass

@@ -18,7 +18,6 @@ nuclei have the training size (``common.scale``), and maps the result back.
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -27,6 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.engine import forward_fn
 from common.timing import Stopwatch, stage
 
 # dihedral views: (k rot90, flip left-right)
@@ -37,39 +37,8 @@ _VIEWS = {"none": [(0, False)],
 Window = tuple[int, int, int, int]  # (y, x, height, width) of a tile in the padded view
 
 
-#: model -> {input shape: its compiled inference function} under TensorFlow
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _network(model):
-    """The callable that runs ``model`` on one float32 [B,H,W,3] batch.
-
-    JAX: the model's ``predict_on_batch`` (jitted and cached per input shape by Keras).
-    TensorFlow, for a ``keras.Model``: a ``tf.function`` per input shape, traced once and
-    kept with the model (a graph runs the cpu30 U-Net in about half the CPU time of eager
-    op-by-op dispatch; ``reduce_retracing`` cannot be used, the up-sampling layers need
-    static shapes, and one function per shape never retraces, so TensorFlow's retracing
-    warning stays quiet). Anything else (test doubles) is called eagerly.
-    """
-    if keras.backend.backend() == "jax" and hasattr(model, "predict_on_batch"):
-        return model.predict_on_batch
-    if keras.backend.backend() != "tensorflow" or not isinstance(model, keras.Model):
-        return lambda x: model(x, training=False)
-    import tensorflow as tf
-
-    fns = _COMPILED.setdefault(model, {})
-    ref = weakref.ref(model)  # the cache must not keep the model alive
-
-    def run(x):
-        key = tuple(x.shape)
-        if key not in fns:
-            fns[key] = tf.function(lambda t: ref()(t, training=False), autograph=False)
-        return fns[key](x)
-    return run
-
-
 def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False,
-             timer: Stopwatch | None = None) -> np.ndarray:
+             timer: Stopwatch | None = None, engine: str = "auto") -> np.ndarray:
     """Run the network on float32 [N,H,W,3] → float32 [N,H,W,C], ``batch_size`` at a time.
 
     Args:
@@ -78,10 +47,11 @@ def _forward(model, batch: np.ndarray, batch_size: int = 0, static: bool = False
         batch_size: Inputs per forward pass (0: all at once).
         static: Zero-pad the last chunk to ``batch_size`` so every pass has one shape.
         timer: Optional stopwatch; the passes are timed as stage ``forward``.
+        engine: The inference engine (``common.engine``: ``auto``, ``keras``, ``openvino``).
     """
     n = len(batch)
     size = batch_size or n
-    run = _network(model)
+    run = forward_fn(model, engine)
     outs = []
     for start in range(0, n, size):
         chunk = batch[start:start + size]
@@ -153,7 +123,7 @@ def chunk_size(batch_size: int, batch_pixels: int, height: int, width: int) -> i
 def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_size: int = 1024,
                          overlap: int = 64, pad_multiple: int = 0, batch_size: int = 8,
                          static_batch: bool = False, batch_pixels: int = 1 << 20,
-                         timer: Stopwatch | None = None) -> list[np.ndarray]:
+                         timer: Stopwatch | None = None, engine: str = "auto") -> list[np.ndarray]:
     """Predict several images (e.g. the TTA views of one) at native resolution, tiles batched.
 
     All tiles of all views are grouped by shape and run through the network a chunk at a
@@ -174,6 +144,7 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
             of large tiles on a CPU.
         timer: Optional stopwatch: stages ``tta_views`` (padding, tiling), ``forward``
             and ``tta_merge`` (blending tiles).
+        engine: The inference engine (``common.engine``).
 
     Returns:
         One float32 [H,W,C] map per view, at that view's size.
@@ -192,7 +163,7 @@ def predict_native_views(model, views: Sequence[np.ndarray], stride: int, tile_s
             part = [jobs[j] for j in idx[start:start + size]]
             with stage(timer, "tta_views"):
                 batch = np.stack([plans[v][0][y:y + th, x:x + tw] for v, (y, x, _, _) in part])
-            outs = _forward(model, batch, size, static_batch, timer)
+            outs = _forward(model, batch, size, static_batch, timer, engine)
             with stage(timer, "tta_merge"):
                 _blend(part, outs, plans, acc, weight, overlap)
     results = []
@@ -240,11 +211,11 @@ def predict_native(model, image: np.ndarray, stride: int, tile_size: int = 1024,
 
 def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_size: int = 8,
                           static_batch: bool = False, batch_pixels: int = 1 << 20,
-                          timer: Stopwatch | None = None) -> list[np.ndarray]:
+                          timer: Stopwatch | None = None, engine: str = "auto") -> list[np.ndarray]:
     """Resize each view to ``size`` x ``size``, predict, resize the maps back (bilinear).
 
     ``timer`` (optional) gets stages ``tta_views`` (resizing down), ``forward`` and
-    ``tta_merge`` (resizing back).
+    ``tta_merge`` (resizing back); ``engine`` is the inference engine (``common.engine``).
 
     Returns:
         One float32 [H,W,C] map per view, at that view's size.
@@ -256,7 +227,7 @@ def predict_resized_views(model, views: Sequence[np.ndarray], size: int, batch_s
             interp = cv2.INTER_AREA if h > size and w > size else cv2.INTER_LINEAR
             small.append(cv2.resize(np.asarray(view, np.uint8), (size, size), interpolation=interp))
     outs = _forward(model, np.stack(small).astype(np.float32), chunk_size(batch_size, batch_pixels, size, size),
-                    static_batch, timer)
+                    static_batch, timer, engine)
     results = []
     with stage(timer, "tta_merge"):
         for view, out in zip(views, outs):
@@ -337,10 +308,11 @@ def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | N
     p = cfg.predict
     if cfg.model.kind == "baseline":
         outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch,
-                                     p.batch_pixels, timer)
+                                     p.batch_pixels, timer, p.engine)
     else:
         outs = predict_native_views(model, views, cfg.model.stride, p.tile_size, p.tile_overlap,
-                                    p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels, timer)
+                                    p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels, timer,
+                                    p.engine)
     if len(outs) == 1:
         return np.ascontiguousarray(outs[0], dtype=np.float32)
     with stage(timer, "tta_merge"):

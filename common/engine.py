@@ -1,0 +1,164 @@
+"""The inference forward pass of a Keras model, compiled once per input shape, by engine.
+
+``forward_fn(model, engine)`` returns a callable float32 [B,H,W,3] numpy -> numpy that the
+solutions' predict code calls per batch. Engines, looked up by name in :data:`ENGINES`:
+
+- ``keras``: the backend's own compiler. Under JAX, the model's ``predict_on_batch``
+  (jitted and cached per input shape by Keras). Under TensorFlow, a ``tf.function`` per
+  input shape, traced once and kept with the model (a graph runs the cpu30 U-Net in about
+  half the CPU time of eager op-by-op dispatch; ``reduce_retracing`` cannot be used, the
+  up-sampling layers need static shapes, and one function per shape never retraces).
+- ``openvino``: the same per-shape TensorFlow graph, frozen and read by OpenVINO's
+  TensorFlow frontend, compiled for the CPU. On the 2-core CI-class CPU it
+  runs the cpu30 U-Net in about half the time of the TensorFlow graph, with outputs equal
+  to 1e-6 (``bench/bench_inference.py``). TensorFlow backend only: OpenVINO converts
+  TensorFlow graphs, and under JAX Keras's ``jax2tf`` export emits ``XlaCallModule``
+  ops that OpenVINO cannot convert.
+- ``auto`` (the default): ``openvino`` where it can run and is the faster one, i.e. the
+  TensorFlow backend, ``openvino`` importable (the cpu stack installs it) and no GPU
+  visible to Keras; ``keras`` everywhere else (GPU machines, JAX, the GPU stacks).
+
+Anything that is not a ``keras.Model`` (test doubles) is called eagerly by every engine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import weakref
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ENGINE_CHOICES = ("auto", "keras", "openvino")
+
+#: model -> {(engine, input shape): compiled forward function}
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_ANNOUNCED: set[str] = set()
+
+
+class EngineError(RuntimeError):
+    """An inference engine was asked for where it cannot run."""
+
+
+def check_engine(engine: str, key: str = "predict.engine") -> str:
+    """Raise ``ValueError`` naming ``key`` unless ``engine`` is one of :data:`ENGINE_CHOICES`."""
+    if engine not in ENGINE_CHOICES:
+        raise ValueError(f"{key} must be one of {list(ENGINE_CHOICES)}, got {engine!r}")
+    return engine
+
+
+def openvino_available() -> bool:
+    """Whether the ``openvino`` package is installed (without importing it)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def _gpu_visible() -> bool:
+    try:
+        return bool(keras.distribution.list_devices("gpu"))
+    except Exception:  # a backend without the query, or no GPU runtime at all
+        return False
+
+
+def resolve_engine(engine: str = "auto") -> str:
+    """The engine that runs for ``engine`` on this machine and Keras backend.
+
+    Raises:
+        ValueError: An unknown name.
+        EngineError: ``openvino`` asked for explicitly where it cannot run (the message
+            says what is missing).
+    """
+    check_engine(engine)
+    backend = keras.backend.backend()
+    if engine == "auto":
+        ok = backend == "tensorflow" and openvino_available() and not _gpu_visible()
+        return "openvino" if ok else "keras"
+    if engine == "openvino":
+        if backend != "tensorflow":
+            raise EngineError(f"predict.engine=openvino needs the TensorFlow backend (KERAS_BACKEND is "
+                              f"{backend!r}); use predict.engine=keras or auto")
+        if not openvino_available():
+            raise EngineError("predict.engine=openvino: the openvino package is not installed "
+                              "(pip install openvino, or the cpu stack's requirements-lock.txt)")
+    return engine
+
+
+def _keras_fn(model, shape: tuple) -> Callable[[np.ndarray], np.ndarray]:
+    """TensorFlow: a ``tf.function`` for this shape (other backends never get here)."""
+    import tensorflow as tf
+
+    ref = weakref.ref(model)  # the cache must not keep the model alive
+    return tf.function(lambda t: ref()(t, training=False), autograph=False)
+
+
+def _openvino_fn(model, shape: tuple) -> Callable[[np.ndarray], np.ndarray]:
+    """TensorFlow graph for this shape -> frozen GraphDef -> OpenVINO, compiled for the CPU.
+
+    The graph goes through a temporary ``.pb`` file that ``openvino.Core.read_model``
+    reads with its TensorFlow frontend, not through ``openvino.convert_model``: that one
+    sends usage telemetry to Intel unless the user opted out, and a library must not.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import openvino as ov
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    graph = tf.function(lambda t: model(t, training=False), autograph=False,
+                        input_signature=[tf.TensorSpec(shape, tf.float32)]).get_concrete_function()
+    frozen = convert_variables_to_constants_v2(graph).graph.as_graph_def()
+    core = ov.Core()
+    with tempfile.TemporaryDirectory(prefix="dsb_openvino_") as tmp:
+        pb = Path(tmp, "forward.pb")
+        pb.write_bytes(frozen.SerializeToString())
+        net = core.read_model(str(pb))
+    request = core.compile_model(net, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        # the output tensor is reused by the next call: copy it out
+        return request.infer([np.ascontiguousarray(x, np.float32)])[0].copy()
+    return run
+
+
+#: engine name -> factory(model, input shape) of its compiled forward function
+ENGINES: dict[str, Callable] = {"keras": _keras_fn, "openvino": _openvino_fn}
+
+
+def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray]:
+    """The callable that runs ``model`` on one float32 [B,H,W,3] batch with ``engine``.
+
+    Compiled functions are cached with the model per (engine, input shape), so each shape
+    is traced (and, for OpenVINO, converted and compiled) once.
+
+    Args:
+        model: A ``keras.Model`` mapping [B,H,W,3] to [B,H,W,C] (anything else callable as
+            ``model(x, training=False)`` is called eagerly).
+        engine: A name of :data:`ENGINE_CHOICES`.
+
+    Returns:
+        ``run(x)``: the outputs for ``x`` (a numpy array or a backend tensor).
+    """
+    name = resolve_engine(engine)
+    if name not in _ANNOUNCED:
+        _ANNOUNCED.add(name)
+        log.info("inference engine: %s (predict.engine=%s, Keras backend %s)", name, engine,
+                 keras.backend.backend())
+    if not isinstance(model, keras.Model):
+        return lambda x: model(x, training=False)
+    if name == "keras" and keras.backend.backend() != "tensorflow":
+        # JAX: Keras jits predict_on_batch and caches it per shape itself
+        return model.predict_on_batch if hasattr(model, "predict_on_batch") else \
+            (lambda x: model(x, training=False))
+    fns = _COMPILED.setdefault(model, {})
+    factory = ENGINES[name]
+
+    def run(x):
+        key = (name, tuple(x.shape))
+        if key not in fns:
+            fns[key] = factory(model, key[1])
+        return fns[key](x)
+    return run
