@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 ENGINE_CHOICES = ("auto", "keras", "openvino")
 
+#: OpenVINO's CPU settings: one low-latency stream, threads not pinned to cores. Pinned, a
+#: forward pass waits for any core that another process (or this one's watershed threads)
+#: holds; ``bench/bench_engine.py --busy 1`` measures both (bench/results/engine_cpu_*).
+OPENVINO_CPU_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+
 #: model -> {(engine, input shape): compiled forward function}
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _ANNOUNCED: set[str] = set()
@@ -116,7 +121,7 @@ def _openvino_fn(model, shape: tuple) -> Callable[[np.ndarray], np.ndarray]:
         pb = Path(tmp, "forward.pb")
         pb.write_bytes(frozen.SerializeToString())
         net = core.read_model(str(pb))
-    request = core.compile_model(net, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    request = core.compile_model(net, "CPU", OPENVINO_CPU_CONFIG).create_infer_request()
 
     def run(x: np.ndarray) -> np.ndarray:
         # the output tensor is reused by the next call: copy it out

@@ -34,6 +34,7 @@ import numpy as np
 
 from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
+from common.engine import ENGINE_CHOICES
 from common.io import read_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
@@ -193,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.predict", description=__doc__.split("\n")[0])
     add_predict_args(parser)
     parser.add_argument("--tta", choices=("none", "flip", "d4"), help="override predict.tta")
+    parser.add_argument("--engine", choices=ENGINE_CHOICES,
+                        help="override predict.engine (what runs the network, common/engine.py)")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
     parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
     args = parser.parse_args(argv)
@@ -210,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
-    cfg, model = load_run(run.path)
+    cfg, model = load_run(run.path, [f"predict.engine={args.engine}"] if args.engine else [])
     params = load_params(run, cfg)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run,
                                 load_target_area(run, cfg)), "fold": fold}
