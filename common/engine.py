@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 
 import keras
@@ -40,8 +41,12 @@ ENGINE_CHOICES = ("auto", "keras", "openvino")
 #: holds; ``bench/bench_engine.py --busy 1`` measures both (bench/results/engine_cpu_*).
 OPENVINO_CPU_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
 
-#: model -> {(engine, input shape): compiled forward function}
+#: model -> {(engine, input shape): compiled forward function}, least recently used first
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: Most input shapes kept compiled per model. An OpenVINO model keeps its buffers for its
+#: shape between calls (hundreds of MiB at 1024x1024), so a folder of many image sizes must
+#: not keep one per size; stage1_train has 8 sizes (plus the tiles of larger images).
+MAX_CACHED_SHAPES = 8
 _ANNOUNCED: set[str] = set()
 
 
@@ -137,7 +142,8 @@ def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray
     """The callable that runs ``model`` on one float32 [B,H,W,3] batch with ``engine``.
 
     Compiled functions are cached with the model per (engine, input shape), so each shape
-    is traced (and, for OpenVINO, converted and compiled) once.
+    is traced (and, for OpenVINO, converted and compiled) once; the :data:`MAX_CACHED_SHAPES`
+    most recently used are kept.
 
     Args:
         model: A ``keras.Model`` mapping [B,H,W,3] to [B,H,W,C] (anything else callable as
@@ -158,12 +164,16 @@ def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray
         # JAX: Keras jits predict_on_batch and caches it per shape itself
         return model.predict_on_batch if hasattr(model, "predict_on_batch") else \
             (lambda x: model(x, training=False))
-    fns = _COMPILED.setdefault(model, {})
+    fns = _COMPILED.setdefault(model, OrderedDict())
     factory = ENGINES[name]
 
     def run(x):
         key = (name, tuple(x.shape))
-        if key not in fns:
+        if key in fns:
+            fns.move_to_end(key)
+        else:
             fns[key] = factory(model, key[1])
+            while len(fns) > MAX_CACHED_SHAPES:
+                fns.popitem(last=False)
         return fns[key](x)
     return run

@@ -121,3 +121,18 @@ def test_unet_predict_image_is_the_same_with_every_engine_and_a_bad_name_is_a_co
         np.testing.assert_allclose(out, outs[0], atol=1e-5)
     with pytest.raises(ConfigError, match="engine"):
         from_dict(UNetConfig, {"predict": {"engine": "onnx"}})
+
+
+def test_the_cache_keeps_only_the_most_recently_used_shapes(monkeypatch):
+    import keras
+
+    from common import engine as eng
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("under JAX Keras caches predict_on_batch itself")
+    monkeypatch.setattr(eng, "MAX_CACHED_SHAPES", 2)
+    model = _model()
+    run = eng.forward_fn(model, "keras")
+    for side in (16, 32, 16, 48):
+        run(np.zeros((1, side, side, 3), np.float32))
+    assert [k[1][1] for k in eng._COMPILED[model]] == [16, 48]  # 32 was the least recently used

@@ -34,7 +34,7 @@ import numpy as np
 
 from common.cli import add_predict_args, predict_target, resolve_run, workspace
 from common.config import load_config
-from common.engine import ENGINE_CHOICES
+from common.engine import ENGINE_CHOICES, resolve_engine
 from common.io import read_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
@@ -168,7 +168,7 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     summary = {"n_images": len(ids), "seconds": round(seconds, 2),
                "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
                "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta,
-               "normalise": cfg.data.normalise}
+               "normalise": cfg.data.normalise, "engine": resolve_engine(cfg.predict.engine)}
     if cfg.predict.scale_norm.enabled:
         rescaled = [f for f in factors if f != 1.0]
         summary["scale_norm"] = {"target_area": target_area, "n_rescaled": len(rescaled),
