@@ -19,6 +19,7 @@ solutions' predict code calls per batch. Engines, looked up by name in :data:`EN
   visible to Keras; ``keras`` everywhere else (GPU machines, JAX, the GPU stacks).
 
 Anything that is not a ``keras.Model`` (test doubles) is called eagerly by every engine.
+Keras is imported on first use, so a CLI can name the engines without loading a backend.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 
-import keras
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def openvino_available() -> bool:
 
 
 def _gpu_visible() -> bool:
+    import keras
+
     try:
         return bool(keras.distribution.list_devices("gpu"))
     except Exception:  # a backend without the query, or no GPU runtime at all
@@ -81,6 +83,8 @@ def resolve_engine(engine: str = "auto") -> str:
         EngineError: ``openvino`` asked for explicitly where it cannot run (the message
             says what is missing).
     """
+    import keras
+
     check_engine(engine)
     backend = keras.backend.backend()
     if engine == "auto":
@@ -153,6 +157,8 @@ def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray
     Returns:
         ``run(x)``: the outputs for ``x`` (a numpy array or a backend tensor).
     """
+    import keras
+
     name = resolve_engine(engine)
     if name not in _ANNOUNCED:
         _ANNOUNCED.add(name)

@@ -1,7 +1,7 @@
 """``./segment.sh`` / ``python -m segment``: segment a folder of your own images.
 
     ./segment.sh --model RUN_DIR_or_FILE [--model ...] IMAGES... --out DIR
-        [--tta none|flip|d4] [--tile 2048] [--overlap 128] [--min-area N] [--channel K]
+        [--tta none|hflip|flip|d4] [--tile 2048] [--overlap 128] [--min-area N] [--channel K]
         [--format tif,png,csv,overlay,roi,geojson] [--force]
 
 IMAGES are files, folders or globs (PNG, JPEG, TIFF, OME-TIFF; 8/16-bit, gray, RGB, RGBA;
@@ -54,7 +54,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", action="append", required=True,
                    help="training run folder or .dsbmodel file; repeat to average several (an ensemble)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--tta", choices=("none", "flip", "d4"), help="test-time augmentation (default: each run's own)")
+    p.add_argument("--tta", choices=("none", "hflip", "flip", "d4"), help="test-time augmentation (default: each run's own)")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help=f"images larger than this (pixels) run tiled (default {DEFAULT_TILE})")
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,

@@ -177,7 +177,7 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
 
 @register_loader("maskrcnn")
 def _load_maskrcnn(run_dir: Path, name: str) -> InstanceModel:
-    """A Mask R-CNN run; ``tta="flip"`` adds the flipped pass (``predict.tta_flip``)."""
+    """A Mask R-CNN run; ``tta="hflip"`` or ``"flip"`` adds its mirrored pass (``predict.tta_flip``)."""
     from common.config import ConfigError
     from solutions.maskrcnn.predict import load_run, predict_images
 
@@ -187,7 +187,7 @@ def _load_maskrcnn(run_dir: Path, name: str) -> InstanceModel:
         raise _config_error(Path(run_dir) / "config.yaml", exc) from None
 
     def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, np.ndarray]:
-        cfg.predict.tta_flip = tta == "flip" if tta else cfg.predict.tta_flip
+        cfg.predict.tta_flip = tta in ("hflip", "flip") if tta else cfg.predict.tta_flip
         inst = predict_images(model, cfg, [image])[0]
         return np.asarray(inst.labels, np.int32), np.asarray(inst.scores, np.float32)
 

@@ -51,7 +51,9 @@ class Segmenter:
 
     Args:
         models: Loaded models (``segment.models.PixelModel`` / ``InstanceModel``).
-        tta: ``"none"``, ``"flip"`` (U-Net: also ``"d4"``), or None for each run's own setting.
+        tta: ``"none"``, ``"hflip"`` (the image and its mirror: Mask R-CNN's one flipped
+            pass, also for ``"flip"``), ``"flip"`` (U-Net: 4 flips), ``"d4"`` (U-Net: 8 views),
+            or None for each run's own setting.
         tile: Images whose longer side exceeds this are tiled (pixels).
         overlap: Tile overlap in pixels (more than twice the largest nucleus diameter).
         min_area: Drop instances under this many pixels (None: each run's own ``min_area``).

@@ -105,7 +105,11 @@ def test_tiles_pad_and_tta_give_the_whole_image_answer():
     assert whole.shape == (75, 150, 3)
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
     cfg = UNetConfig()
-    for tta in ("flip", "d4"):
+    from solutions.unet.config import TTA_MODES
+    from solutions.unet.inference import _VIEWS
+
+    assert tuple(_VIEWS) == TTA_MODES  # every config name has its views
+    for tta in ("hflip", "flip", "d4"):
         np.testing.assert_allclose(predict_image(model, image, cfg, tta), whole, atol=1e-5)
 
 
@@ -143,7 +147,7 @@ def test_static_batch_feeds_one_shape_and_matches_unbatched():
     loose = from_dict(UNetConfig, {"predict": {"tile_size": 512, "batch_size": 1}})
     for hw in [(40, 50), (64, 64), (75, 150), (130, 70)]:
         image = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)
-        for tta in ("none", "flip", "d4"):
+        for tta in ("none", "hflip", "flip", "d4"):
             shapes.clear()
             out = predict_image(Recording(), image, fixed, tta)
             assert set(shapes) == {(4, 64, 64, 3)}, (hw, tta, set(shapes))

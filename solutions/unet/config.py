@@ -262,12 +262,17 @@ class ScaleNormConfig:
             raise ConfigError("predict.scale_norm: target_area and tolerance must be >= 0, max_pixels >= 1")
 
 
+#: The ``predict.tta`` names (``solutions.unet.inference`` holds their views).
+TTA_MODES = ("none", "hflip", "flip", "d4")
+
+
 @dataclass
 class PredictConfig:
     """Inference.
 
     Attributes:
-        tta: ``"none"``, ``"flip"`` (4 flips) or ``"d4"`` (flips x rot90, 8 views).
+        tta: ``"none"``, ``"hflip"`` (the image and its mirror), ``"flip"`` (4 flips) or
+            ``"d4"`` (flips x rot90, 8 views).
         tile_size: Images larger than this on a side are predicted in overlapping tiles.
         tile_overlap: Overlap between tiles in pixels.
         pad_multiple: A whole (untiled) image is reflect-padded on the bottom/right up to a
@@ -283,7 +288,7 @@ class PredictConfig:
             under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
 
-    tta: Literal["none", "flip", "d4"] = "none"
+    tta: Literal["none", "hflip", "flip", "d4"] = "none"
     tile_size: int = 1024
     tile_overlap: int = 64
     pad_multiple: int = 0

@@ -29,8 +29,9 @@ from keras import ops
 from common.engine import forward_fn
 from common.timing import Stopwatch, stage
 
-# dihedral views: (k rot90, flip left-right)
+# dihedral views: (k rot90, flip left-right), one entry per solutions.unet.config.TTA_MODES
 _VIEWS = {"none": [(0, False)],
+          "hflip": [(0, False), (0, True)],
           "flip": [(0, False), (0, True), (2, False), (2, True)],
           "d4": [(k, f) for k in range(4) for f in (False, True)]}
 
@@ -251,7 +252,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         model: The trained network.
         image: uint8 [H,W,3] as loaded.
         cfg: :class:`~solutions.unet.config.UNetConfig`.
-        tta: ``"none"``, ``"flip"`` or ``"d4"`` (default ``cfg.predict.tta``).
+        tta: One of ``solutions.unet.config.TTA_MODES`` (default ``cfg.predict.tta``).
         params: Post-processing params of the first pass when ``predict.scale_norm``
             estimates from instances (default: the config's untuned ones).
         target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when

@@ -3,7 +3,7 @@
 Usage::
 
     python -m solutions.unet.predict --run RUN_DIR --split oof|test [--data DIR] [--work DIR]
-        [--test-split stage1_test|stage2_test_final] [--solution NAME] [--tta none|flip|d4]
+        [--test-split stage1_test|stage2_test_final] [--solution NAME] [--tta none|hflip|flip|d4]
         [--no-tune] [--limit N]
 
 * ``--split oof``: the run's validation-fold images → ``WORK/predictions/<solution>/oof/``;
@@ -46,7 +46,7 @@ from common.predictions import (
 )
 from common.runs import RunDir
 from common.timing import Stopwatch, stage
-from solutions.unet.config import UNetConfig, default_params
+from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
 __all__ = ["default_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
@@ -193,7 +193,7 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m solutions.unet.predict", description=__doc__.split("\n")[0])
     add_predict_args(parser)
-    parser.add_argument("--tta", choices=("none", "flip", "d4"), help="override predict.tta")
+    parser.add_argument("--tta", choices=TTA_MODES, help="override predict.tta")
     parser.add_argument("--engine", choices=ENGINE_CHOICES,
                         help="override predict.engine (what runs the network, common/engine.py)")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
