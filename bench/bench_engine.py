@@ -9,8 +9,11 @@ freezing the graph, reading it and compiling it) and the steady-state wall and C
 milliseconds per forward pass (median and max of ``--reps``) of
 
 - ``keras``: the TensorFlow graph (``tf.function``), what ``predict.engine=keras`` runs;
-- ``openvino``: OpenVINO with ``common.engine.OPENVINO_CPU_CONFIG`` (threads not pinned);
-- ``openvino-pinned``: the same with OpenVINO's default thread pinning, for comparison.
+- ``openvino-dynamic``: what ``predict.engine=openvino`` runs (``common/engine_openvino.py``):
+  one network made at the first shape, its height and width dynamic; at later shapes the
+  one-off is only its first call;
+- ``openvino-static``: one OpenVINO network per shape (the fallback), threads not pinned
+  (``OPENVINO_CPU_CONFIG``); ``openvino-static-pinned``: the same, OpenVINO's default pinning.
 
 ``--busy 1`` runs one ``nice -n 19`` busy-loop process beside the measurement, as a shared
 machine (or the solutions' own post-processing threads) would. The network is the config's,
@@ -31,7 +34,6 @@ import resource  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -57,13 +59,21 @@ def _timed(run, x, reps: int) -> dict:
             "cpu_ms": 1000 * (_cpu_s() - cpu0) / reps}
 
 
-def _engines(model, shape: tuple) -> dict:
-    """name -> (one-off seconds by step, run)."""
+def _compile(net, config: dict):
     import openvino as ov
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from common.engine import OPENVINO_CPU_CONFIG
+    request = ov.Core().compile_model(net, "CPU", config).create_infer_request()
+    return lambda a: request.infer([a])[0].copy()
+
+
+def _engines(model, shape: tuple, dynamic: dict) -> dict:
+    """name -> (one-off seconds by step, run) at input ``shape``.
+
+    ``dynamic`` holds the one dynamic OpenVINO network across shapes (made at the first).
+    """
+    import tensorflow as tf
+
+    from common.engine_openvino import OPENVINO_CPU_CONFIG, frozen_network, make_dynamic
 
     out = {}
     x = np.zeros(shape, np.float32)
@@ -71,26 +81,27 @@ def _engines(model, shape: tuple) -> dict:
     graph = tf.function(lambda t: model(t, training=False), autograph=False)
     graph(x)
     out["keras"] = ({"trace": time.perf_counter() - t0}, lambda a: graph(a).numpy())
+    for name, config in (("openvino-static", OPENVINO_CPU_CONFIG),
+                         ("openvino-static-pinned", {**OPENVINO_CPU_CONFIG, "ENABLE_CPU_PINNING": True})):
+        t0 = time.perf_counter()
+        net, _ = frozen_network(model, shape)
+        t1 = time.perf_counter()
+        run = _compile(net, config)
+        run(x)
+        out[name] = ({"trace_freeze_read": t1 - t0, "compile_and_first": time.perf_counter() - t1}, run)
+    if "run" not in dynamic:
+        t0 = time.perf_counter()
+        net, _ = frozen_network(model, shape)
+        if not make_dynamic(net):
+            raise SystemExit("bench_engine: this network cannot be made dynamic")
+        dynamic["run"] = _compile(net, OPENVINO_CPU_CONFIG)
+        dynamic["made"] = {"trace_freeze_read_rewrite": time.perf_counter() - t0}
+        steps = dict(dynamic["made"])
+    else:
+        steps = {}
     t0 = time.perf_counter()
-    concrete = tf.function(lambda t: model(t, training=False), autograph=False,
-                           input_signature=[tf.TensorSpec(shape, tf.float32)]).get_concrete_function()
-    t1 = time.perf_counter()
-    frozen = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
-    t2 = time.perf_counter()
-    core = ov.Core()
-    with tempfile.TemporaryDirectory() as tmp:
-        pb = Path(tmp, "forward.pb")
-        pb.write_bytes(frozen.SerializeToString())
-        net = core.read_model(str(pb))
-    t3 = time.perf_counter()
-    for name, config in (("openvino", OPENVINO_CPU_CONFIG),
-                         ("openvino-pinned", {**OPENVINO_CPU_CONFIG, "ENABLE_CPU_PINNING": True})):
-        t = time.perf_counter()
-        request = core.compile_model(net, "CPU", config).create_infer_request()
-        request.infer([x])
-        steps = {"trace": t1 - t0, "freeze": t2 - t1, "read": t3 - t2,
-                 "compile_and_first": time.perf_counter() - t}
-        out[name] = (steps, lambda a, r=request: r.infer([a])[0].copy())
+    dynamic["run"](x)
+    out["openvino-dynamic"] = ({**steps, "first_call": time.perf_counter() - t0}, dynamic["run"])
     return out
 
 
@@ -120,12 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.busy:
         busy = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
     load0 = os.getloadavg()
-    rows = []
+    rows, dynamic = [], {}
     try:
         for text in args.shapes:
             shape = tuple(int(v) for v in text.split("x")) + (3,)
             x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
-            engines = _engines(model, shape)
+            engines = _engines(model, shape, dynamic)
             ref = engines["keras"][1](x)
             for name, (steps, run) in engines.items():
                 diff = float(np.abs(run(x) - ref).max())
@@ -149,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
              f"- Load average at the start {load0[0]:.2f}, at the end {meta['load_end'][0]:.2f}; "
              + ("one `nice -n 19` busy loop ran beside it." if args.busy else "nothing else was started."),
              f"- Network: {args.run or args.config}", "",
-             "| input | engine | median ms | max ms | CPU ms | one-off s (trace + freeze + read + compile) "
-             "| max abs diff vs keras |", "|---|---|---:|---:|---:|---|---:|"]
+             "| input | engine | median ms | max ms | CPU ms | one-off s | max abs diff vs keras |",
+             "|---|---|---:|---:|---:|---|---:|"]
     for r in rows:
-        steps = " + ".join(f"{v:.2f}" for v in r["one_off_s"].values())
+        steps = " + ".join(f"{v:.2f} {k}" for k, v in r["one_off_s"].items())
         lines.append(f"| {r['shape']} | {r['engine']} | {r['median_ms']:.0f} | {r['max_ms']:.0f} | "
                      f"{r['cpu_ms']:.0f} | {steps} | {r['max_abs_diff']:.1e} |")
     (out / "README.md").write_text("\n".join(lines) + "\n")

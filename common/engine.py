@@ -8,8 +8,9 @@ solutions' predict code calls per batch. Engines, looked up by name in :data:`EN
   input shape, traced once and kept with the model (a graph runs the cpu30 U-Net in about
   half the CPU time of eager op-by-op dispatch; ``reduce_retracing`` cannot be used, the
   up-sampling layers need static shapes, and one function per shape never retraces).
-- ``openvino``: the same per-shape TensorFlow graph, frozen and read by OpenVINO's
-  TensorFlow frontend, compiled for the CPU. On the 2-core CI-class CPU it
+- ``openvino``: the TensorFlow graph, frozen and read by OpenVINO's TensorFlow frontend,
+  compiled for the CPU (``common/engine_openvino.py``): one network for every input shape
+  where its up-sampling can be made shape-free, else one per shape. On the 2-core CI-class CPU it
   runs the cpu30 U-Net in about half the time of the TensorFlow graph, with outputs equal
   to 1e-6 (``bench/bench_inference.py``). TensorFlow backend only: OpenVINO converts
   TensorFlow graphs, and under JAX Keras's ``jax2tf`` export emits ``XlaCallModule``
@@ -35,11 +36,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ENGINE_CHOICES = ("auto", "keras", "openvino")
-
-#: OpenVINO's CPU settings: one low-latency stream, threads not pinned to cores. Pinned, a
-#: forward pass waits for any core that another process (or this one's watershed threads)
-#: holds; ``bench/bench_engine.py --busy 1`` measures both (bench/results/engine_cpu_*).
-OPENVINO_CPU_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
 
 #: model -> {(engine, input shape): compiled forward function}, least recently used first
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -100,45 +96,21 @@ def resolve_engine(engine: str = "auto") -> str:
     return engine
 
 
-def _keras_fn(model, shape: tuple) -> Callable[[np.ndarray], np.ndarray]:
+def _keras_fn(model, x) -> tuple[Callable[[np.ndarray], np.ndarray], bool]:
     """TensorFlow: a ``tf.function`` for this shape (other backends never get here)."""
     import tensorflow as tf
 
     ref = weakref.ref(model)  # the cache must not keep the model alive
-    return tf.function(lambda t: ref()(t, training=False), autograph=False)
+    return tf.function(lambda t: ref()(t, training=False), autograph=False), False
 
 
-def _openvino_fn(model, shape: tuple) -> Callable[[np.ndarray], np.ndarray]:
-    """TensorFlow graph for this shape -> frozen GraphDef -> OpenVINO, compiled for the CPU.
+def _openvino_fn(model, x) -> tuple[Callable[[np.ndarray], np.ndarray], bool]:
+    from common.engine_openvino import openvino_forward
 
-    The graph goes through a temporary ``.pb`` file that ``openvino.Core.read_model``
-    reads with its TensorFlow frontend, not through ``openvino.convert_model``: that one
-    sends usage telemetry to Intel unless the user opted out, and a library must not.
-    """
-    import tempfile
-    from pathlib import Path
-
-    import openvino as ov
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    graph = tf.function(lambda t: model(t, training=False), autograph=False,
-                        input_signature=[tf.TensorSpec(shape, tf.float32)]).get_concrete_function()
-    frozen = convert_variables_to_constants_v2(graph).graph.as_graph_def()
-    core = ov.Core()
-    with tempfile.TemporaryDirectory(prefix="dsb_openvino_") as tmp:
-        pb = Path(tmp, "forward.pb")
-        pb.write_bytes(frozen.SerializeToString())
-        net = core.read_model(str(pb))
-    request = core.compile_model(net, "CPU", OPENVINO_CPU_CONFIG).create_infer_request()
-
-    def run(x: np.ndarray) -> np.ndarray:
-        # the output tensor is reused by the next call: copy it out
-        return request.infer([np.ascontiguousarray(x, np.float32)])[0].copy()
-    return run
+    return openvino_forward(model, np.asarray(x, np.float32))
 
 
-#: engine name -> factory(model, input shape) of its compiled forward function
+#: engine name -> factory(model, first input) -> (compiled forward function, serves any shape)
 ENGINES: dict[str, Callable] = {"keras": _keras_fn, "openvino": _openvino_fn}
 
 
@@ -174,11 +146,17 @@ def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray
     factory = ENGINES[name]
 
     def run(x):
+        if (name, None) in fns:  # one network for every shape
+            return fns[(name, None)](x)
         key = (name, tuple(x.shape))
         if key in fns:
             fns.move_to_end(key)
         else:
-            fns[key] = factory(model, key[1])
+            fn, any_shape = factory(model, x)
+            if any_shape:
+                fns[(name, None)] = fn
+                return fn(x)
+            fns[key] = fn
             while len(fns) > MAX_CACHED_SHAPES:
                 fns.popitem(last=False)
         return fns[key](x)

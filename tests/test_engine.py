@@ -17,7 +17,7 @@ def _model(channels=3):
 
     x = keras.Input((None, None, 3))
     y = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(keras.layers.Rescaling(1 / 255)(x))
-    y = keras.layers.UpSampling2D()(keras.layers.MaxPooling2D()(y))
+    y = keras.layers.UpSampling2D(interpolation="bilinear")(keras.layers.MaxPooling2D()(y))
     return keras.Model(x, keras.layers.Conv2D(channels, 1, activation="sigmoid")(y))
 
 
@@ -49,7 +49,7 @@ def test_engine_matches_eager_for_several_shapes_and_lets_the_model_go(engine):
         got = keras.ops.convert_to_numpy(run(x))
         assert got.shape == (*shape[:3], 3)
         np.testing.assert_allclose(got, keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-5)
-    if keras.backend.backend() == "tensorflow":
+    if engine == "keras" and keras.backend.backend() == "tensorflow":
         assert sorted(k[1] for k in eng._COMPILED[model]) == [(1, 32, 48, 3), (3, 64, 64, 3)]
     gone = weakref.ref(model)
     del model, run
@@ -136,3 +136,42 @@ def test_the_cache_keeps_only_the_most_recently_used_shapes(monkeypatch):
     for side in (16, 32, 16, 48):
         run(np.zeros((1, side, side, 3), np.float32))
     assert [k[1][1] for k in eng._COMPILED[model]] == [16, 48]  # 32 was the least recently used
+
+
+def test_openvino_serves_every_shape_with_one_network_unless_a_fixed_size_resize_forbids_it():
+    import keras
+
+    from common import engine as eng
+
+    if "openvino" not in _engines():
+        pytest.skip("openvino cannot run here")
+    model = _model()  # max-pool then bilinear up-sampling: an Interpolate to rewrite
+    run = eng.forward_fn(model, "openvino")
+    for shape in [(1, 32, 48, 3), (2, 64, 32, 3), (1, 96, 96, 3)]:
+        x = np.random.default_rng(3).uniform(0, 255, shape).astype(np.float32)
+        np.testing.assert_allclose(run(x), keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-5)
+    assert list(eng._COMPILED[model]) == [("openvino", None)]
+
+    x = keras.Input((None, None, 3))
+    fixed = keras.Model(x, keras.layers.Conv2D(2, 1)(keras.layers.Resizing(16, 16)(x)))
+    run = eng.forward_fn(fixed, "openvino")
+    for shape in [(1, 32, 32, 3), (1, 64, 48, 3)]:
+        x = np.random.default_rng(4).uniform(0, 255, shape).astype(np.float32)
+        np.testing.assert_allclose(run(x), keras.ops.convert_to_numpy(fixed(x, training=False)), atol=1e-4)
+    assert sorted(k[1] for k in eng._COMPILED[fixed]) == [(1, 32, 32, 3), (1, 64, 48, 3)]
+
+
+def test_a_dynamic_network_that_disagrees_with_tensorflow_is_not_used(monkeypatch, caplog):
+    from common import engine as eng
+    from common import engine_openvino
+
+    if "openvino" not in _engines():
+        pytest.skip("openvino cannot run here")
+    monkeypatch.setattr(engine_openvino, "DYNAMIC_TOLERANCE", -1.0)  # nothing passes the check
+    model = _model()
+    run = eng.forward_fn(model, "openvino")
+    x = np.random.default_rng(5).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    with caplog.at_level("WARNING"):
+        run(x)
+    assert "one network per input shape" in caplog.text
+    assert list(eng._COMPILED[model]) == [("openvino", (1, 32, 32, 3))]
