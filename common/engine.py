@@ -1,4 +1,4 @@
-"""The inference forward pass of a Keras model, compiled once per input shape, by engine.
+"""The inference forward pass of a Keras model, compiled and cached per model, by engine.
 
 ``forward_fn(model, engine)`` returns a callable float32 [B,H,W,3] numpy -> numpy that the
 solutions' predict code calls per batch. Engines, looked up by name in :data:`ENGINES`:

@@ -8,7 +8,8 @@ unless the user opted out, and a library must not.
 One network for every input size: a frozen graph has its up-sampling sizes baked in as
 constants (``Interpolate`` in ``sizes`` mode), which pins it to the traced shape. Each such
 ``Interpolate`` whose output is an integer multiple of its input is rewritten to the same
-resize by ``scales`` and the model's batch, height and width are made dynamic, so one
+resize by ``scales`` and the input dimensions the Keras model leaves free (batch, height,
+width) are made dynamic, so one
 compiled network serves every shape (a new shape costs about 25 ms, not a new trace,
 freeze and compile of about a second; ``bench/bench_engine.py``). That is done only for
 models without fixed-size resize layers (``keras.layers.Resizing``), and checked on the
@@ -57,8 +58,12 @@ def _fixed_size_resizes(model) -> bool:
     return any(isinstance(layer, keras.layers.Resizing) for layer in model._flatten_layers())
 
 
-def make_dynamic(net) -> bool:
-    """Rewrite ``net`` in place so its batch, height and width are dynamic.
+def make_dynamic(net, free: tuple[bool, ...] = (True, True, True, False)) -> bool:
+    """Rewrite ``net`` in place so the input dimensions marked in ``free`` are dynamic.
+
+    Args:
+        net: An ``openvino.Model`` with one [B,H,W,C] input, as read (static shapes).
+        free: Per input dimension, whether it may vary (default: batch, height, width).
 
     Returns:
         False (``net`` unusable, read it again) when an ``Interpolate`` is not an integer
@@ -89,9 +94,9 @@ def make_dynamic(net) -> bool:
                                  nearest_mode=attrs["nearest_mode"], antialias=attrs["antialias"],
                                  cube_coeff=attrs["cube_coeff"])
         node.output(0).replace(resize.output(0))
-    channels = net.inputs[0].get_partial_shape()[3]
+    static = net.inputs[0].get_partial_shape()
     try:
-        net.reshape({net.inputs[0]: ov.PartialShape([-1, -1, -1, channels])})
+        net.reshape({net.inputs[0]: ov.PartialShape([-1 if f else static[i] for i, f in enumerate(free)])})
     except Exception as err:  # a shape constant elsewhere: OpenVINO says which node
         log.debug("openvino: no dynamic network (%s)", err)
         return False
@@ -117,7 +122,10 @@ def openvino_forward(model, x: np.ndarray) -> tuple[Callable[[np.ndarray], np.nd
         input shape), False for a network of ``x.shape`` only.
     """
     net, graph = frozen_network(model, tuple(x.shape))
-    if not _fixed_size_resizes(model) and make_dynamic(net):
+    # only the dimensions the Keras model leaves free (a (256, 256, 3) input stays 256x256)
+    free = tuple(d is None for d in model.inputs[0].shape) if getattr(model, "inputs", None) \
+        else (True, True, True, False)
+    if not _fixed_size_resizes(model) and make_dynamic(net, free):
         run = _runner(net)
         want = graph(x).numpy()
         got = run(x)
