@@ -1,7 +1,7 @@
 """Where inference time goes: seconds per image per stage, per solution and image size.
 
     .venv/bin/python bench/bench_inference.py [--configs unet-cpu30 unet-baseline maskrcnn-mobilenet maskrcnn-cpu_small]
-        [--sizes 256x256 520x696 1024x1024 1040x1388 mix] [--n 4] [--n-mix 24] [--tta none flip]
+        [--sizes 256x256 520x696 1024x1024 1040x1388 mix] [--n 4] [--n-mix 24] [--tta none hflip flip]
         [--unet-run RUN_DIR] [--base DIR] [--out bench/results/inference_cpu_<date>]
 
 For every (code, config, TTA, size) one fresh subprocess builds the model, predicts one
@@ -145,7 +145,7 @@ def _maskrcnn(cfg_path: Path, tta: str, n_instances: int):
 
     cfg = load_config(MaskRCNNConfig, cfg_path, [
         "model.backbone_weights=none", "model.detection_min_confidence=0.0",
-        f"model.max_instances={max(1, n_instances)}", f"predict.tta_flip={str(tta == 'flip').lower()}"])
+        f"model.max_instances={max(1, n_instances)}", f"predict.tta_flip={str(tta in ('hflip', 'flip')).lower()}"])
     model = build_model(cfg.model)
     from common.runs import RunDir
 
@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=4, help="images per size")
     p.add_argument("--n-mix", type=int, default=24, help="images of the mix")
-    p.add_argument("--tta", nargs="+", default=["none", "flip"], choices=["none", "flip"])
+    p.add_argument("--tta", nargs="+", default=["none", "flip"], choices=["none", "hflip", "flip"],
+                   help="U-Net predict.tta; for Mask R-CNN hflip and flip both add its one mirrored pass")
     p.add_argument("--unet-run", help="trained cpu30 run folder whose weights the cpu30 U-Net uses")
     p.add_argument("--base", help="checkout of the commit to compare with")
     p.add_argument("--base-sizes", nargs="+", default=["mix"], help="sizes also run with --base")
