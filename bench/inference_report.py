@@ -4,7 +4,8 @@ from __future__ import annotations
 
 STAGES = ("load", "normalise", "tta_views", "forward", "tta_merge", "postprocess", "write")
 #: network passes per image for each (solution family, TTA)
-VIEWS = {("unet", "none"): 1, ("unet", "flip"): 4, ("maskrcnn", "none"): 1, ("maskrcnn", "flip"): 2}
+VIEWS = {("unet", "none"): 1, ("unet", "hflip"): 2, ("unet", "flip"): 4, ("unet", "d4"): 8,
+         ("maskrcnn", "none"): 1, ("maskrcnn", "hflip"): 2, ("maskrcnn", "flip"): 2}
 
 
 def _views(rec: dict) -> int:
