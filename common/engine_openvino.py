@@ -10,8 +10,9 @@ constants (``Interpolate`` in ``sizes`` mode), which pins it to the traced shape
 ``Interpolate`` whose output is an integer multiple of its input is rewritten to the same
 resize by ``scales`` and the input dimensions the Keras model leaves free (batch, height,
 width) are made dynamic, so one
-compiled network serves every shape (a new shape costs about 25 ms, not a new trace,
-freeze and compile of about a second; ``bench/bench_engine.py``). That is done only for
+compiled network serves every shape: a new shape costs its first call (0.2-1.3 s for
+256x256 to 1024x1024, oneDNN preparing kernels), not also a new trace, freeze, read and
+compile (0.9-2.7 s; ``bench/bench_engine.py``, bench/results/inference_cpu_20261202_openvino). That is done only for
 models without fixed-size resize layers (``keras.layers.Resizing``), and checked on the
 first input against TensorFlow's own output; anything else gets one network per shape.
 """
