@@ -34,6 +34,20 @@ OFFLINE_MSG = (
 )
 
 
+def one_per_family() -> list[str]:
+    """The first registered backbone of each ``keras.applications`` family (:data:`KERAS_FAMILY`),
+    in registry order, so the smallest: resnet50, mobilenet, mobilenet_v2, densenet121.
+
+    The tests of whole models built on a backbone (Mask R-CNN, the U-Net encoder) take these:
+    the members of a family differ only in depth, and every backbone's own contract (layer
+    names, strides, channels, freezing) is checked here, for each of them.
+    """
+    first: dict[object, str] = {}
+    for name in BACKBONES:  # registration order: shallow before deep within a family
+        first.setdefault(KERAS_FAMILY.get(name, name), name)
+    return sorted(first.values())
+
+
 def _images(h: int, w: int, batch: int = 1, seed: int = 0) -> np.ndarray:
     """Random float32 [B,H,W,3] images in 0..255."""
     return np.random.default_rng(seed).uniform(0, 255, (batch, h, w, 3)).astype(np.float32)
@@ -49,6 +63,7 @@ def test_registry_lists_every_contract_backbone():
          "densenet121", "densenet169", "densenet201"]
     )
     assert set(KERAS_FAMILY) == set(list_backbones())
+    assert one_per_family() == ["densenet121", "mobilenet", "mobilenet_v2", "resnet50"]
 
 
 @pytest.mark.parametrize("name", list_backbones())

@@ -1,5 +1,5 @@
 """Mask R-CNN model: layers, losses, detection post-processing, and full-model
-build/inference/training for every backbone (config: ``test_maskrcnn_config.py``; command
+build/inference/training for one backbone of each family (config: ``test_maskrcnn_config.py``; command
 lines: ``test_maskrcnn_cli.py``)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from common.backbones import list_backbones
+from tests.test_backbones import one_per_family
 from common.config import load_config
 from common.paths import CONFIGS
 from solutions.maskrcnn.config import MaskRCNNConfig
@@ -229,8 +229,8 @@ def _check_inference(model, batch=2, h=128, w=192):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backbone", list_backbones())
-def test_every_backbone_builds_full_model(backbone):
+@pytest.mark.parametrize("backbone", one_per_family())
+def test_each_backbone_family_builds_full_model(backbone):
     from solutions.maskrcnn.model import build_model
 
     model = build_model(tiny_config(backbone, ["model.backbone_weights=none"]).model)

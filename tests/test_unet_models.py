@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.backbones import list_backbones
 from common.config import ConfigError, load_config
 from solutions.unet.config import UNetConfig
+from tests.test_backbones import one_per_family
 
 CONFIGS = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs"
 
@@ -49,7 +49,7 @@ def test_plain_watershed_unet_runs_on_64x96():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoder", list_backbones())
+@pytest.mark.parametrize("encoder", one_per_family())
 def test_backbone_encoder_builds_at_64x64(encoder):
     from solutions.unet.model_watershed import build_backbone_unet
 
