@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from common.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 ENGINE_CHOICES = ("auto", "keras", "openvino")
@@ -46,8 +48,9 @@ MAX_CACHED_SHAPES = 8
 _ANNOUNCED: set[str] = set()
 
 
-class EngineError(RuntimeError):
-    """An inference engine was asked for where it cannot run."""
+class EngineError(ConfigError):
+    """An inference engine was asked for where it cannot run (a ``ConfigError``: the CLIs
+    print it as one line and exit with status 2)."""
 
 
 def check_engine(engine: str, key: str = "predict.engine") -> str:
