@@ -47,6 +47,17 @@ def lock_holder(folder: str | os.PathLike) -> dict:
         return {}
 
 
+def _wait_for_holder(folder: Path, timeout_s: float = 2.0) -> dict:
+    """The holder's info, waiting up to ``timeout_s`` for it: a process that has just taken
+    the lock writes it a moment later (a second process racing the first read it empty)."""
+    deadline = time.monotonic() + timeout_s
+    holder = lock_holder(folder)
+    while "pid" not in holder and time.monotonic() < deadline:
+        time.sleep(0.05)
+        holder = lock_holder(folder)
+    return holder
+
+
 @contextmanager
 def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
     """Hold ``folder``'s lock for the ``with`` block (the folder is created).
@@ -70,7 +81,7 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = lock_holder(folder)
+            holder = _wait_for_holder(folder)
             who = (f"PID {holder.get('pid', '?')} ({holder.get('what', '?')}: "
                    f"{holder.get('cmd', '?')}, since {holder.get('since', '?')})")
             raise FolderBusyError(f"{folder}: in use by {who}; wait for it to finish or stop "

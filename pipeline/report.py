@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from common.data import DSBDataset, image_folders
-from common.io import atomic_write, atomic_write_text, read_json
+from common.io import atomic_write, atomic_write_text, read_json, remove_stale_temps
 from common.machine import machine_description
 from common.paths import GROUP_SPLIT_DIR, Workspace
 from common.predictions import list_predictions
@@ -222,9 +222,14 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
                  test_split: str, profile: str = "", data_note: str = "", command: str = "",
                  ensemble: str = "ensemble", submission: Path | None = None,
                  overlays_per_type: int = 6) -> Path:
-    """Write the report files into ``ws.reports_dir`` and return ``summary.md``'s path."""
+    """Write the report files into ``ws.reports_dir`` and return ``summary.md``'s path.
+
+    Call it while owning the work folder (``run_all`` holds its lock): the temp files a killed
+    report left behind in ``reports/`` are removed first.
+    """
     out = ws.reports_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, recursive=True)
     table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble)
     table, group_per_image, group_folds = _split_columns(ws, data_dir, solutions, folds, test_split,
                                                          ensemble, table, per_image)

@@ -92,3 +92,30 @@ def test_stale_temps_of_named_files_only(tmp_path):
         p.write_text("half")
     assert remove_stale_temps(tmp_path, names={"a.npz"}) == [mine]
     assert theirs.exists()
+
+
+def test_a_refused_process_waits_for_the_holders_info(tmp_path):
+    """A second process can find the lock taken before the holder has written who it is
+    (the race of two pipelines started together): the refusal still names the holder."""
+    import fcntl
+    import json
+    import threading
+
+    from common.locks import LOCK_NAME
+
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # taken, nothing written yet
+
+        def write_later():
+            time.sleep(0.3)
+            os.pwrite(fd, json.dumps({"pid": 4242, "what": "pipeline", "cmd": "x", "since": "now"}).encode(), 0)
+
+        writer = threading.Thread(target=write_later)
+        writer.start()
+        with pytest.raises(FolderBusyError, match="PID 4242"):
+            with folder_lock(tmp_path, "second"):
+                pass
+        writer.join()
+    finally:
+        os.close(fd)
