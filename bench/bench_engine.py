@@ -59,13 +59,6 @@ def _timed(run, x, reps: int) -> dict:
             "cpu_ms": 1000 * (_cpu_s() - cpu0) / reps}
 
 
-def _compile(net, config: dict):
-    import openvino as ov
-
-    request = ov.Core().compile_model(net, "CPU", config).create_infer_request()
-    return lambda a: request.infer([a])[0].copy()
-
-
 def _engines(model, shape: tuple, dynamic: dict) -> dict:
     """name -> (one-off seconds by step, run) at input ``shape``.
 
@@ -73,7 +66,7 @@ def _engines(model, shape: tuple, dynamic: dict) -> dict:
     """
     import tensorflow as tf
 
-    from common.engine_openvino import OPENVINO_CPU_CONFIG, frozen_network, make_dynamic
+    from common.engine_openvino import OPENVINO_CPU_CONFIG, compile_network, frozen_network, make_dynamic
 
     out = {}
     x = np.zeros(shape, np.float32)
@@ -86,7 +79,7 @@ def _engines(model, shape: tuple, dynamic: dict) -> dict:
         t0 = time.perf_counter()
         net, _ = frozen_network(model, shape)
         t1 = time.perf_counter()
-        run = _compile(net, config)
+        run = compile_network(net, config)
         run(x)
         out[name] = ({"trace_freeze_read": t1 - t0, "compile_and_first": time.perf_counter() - t1}, run)
     if "run" not in dynamic:
@@ -94,7 +87,7 @@ def _engines(model, shape: tuple, dynamic: dict) -> dict:
         net, _ = frozen_network(model, shape)
         if not make_dynamic(net):
             raise SystemExit("bench_engine: this network cannot be made dynamic")
-        dynamic["run"] = _compile(net, OPENVINO_CPU_CONFIG)
+        dynamic["run"] = compile_network(net)
         dynamic["made"] = {"trace_freeze_read_rewrite": time.perf_counter() - t0}
         steps = dict(dynamic["made"])
     else:

@@ -104,10 +104,11 @@ def make_dynamic(net, free: tuple[bool, ...] = (True, True, True, False)) -> boo
     return True
 
 
-def _runner(net) -> Callable[[np.ndarray], np.ndarray]:
+def compile_network(net, config: dict | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """``run(x)`` of ``net`` compiled for the CPU (``config`` default :data:`OPENVINO_CPU_CONFIG`)."""
     import openvino as ov
 
-    request = ov.Core().compile_model(net, "CPU", OPENVINO_CPU_CONFIG).create_infer_request()
+    request = ov.Core().compile_model(net, "CPU", config or OPENVINO_CPU_CONFIG).create_infer_request()
 
     def run(x: np.ndarray) -> np.ndarray:
         # the output tensor is reused by the next call: copy it out
@@ -127,7 +128,7 @@ def openvino_forward(model, x: np.ndarray) -> tuple[Callable[[np.ndarray], np.nd
     free = tuple(d is None for d in model.inputs[0].shape) if getattr(model, "inputs", None) \
         else (True, True, True, False)
     if not _fixed_size_resizes(model) and make_dynamic(net, free):
-        run = _runner(net)
+        run = compile_network(net)
         want = graph(x).numpy()
         got = run(x)
         if got.shape == want.shape and float(np.abs(got - want).max()) <= DYNAMIC_TOLERANCE:
@@ -135,4 +136,4 @@ def openvino_forward(model, x: np.ndarray) -> tuple[Callable[[np.ndarray], np.nd
         log.warning("openvino: the dynamic network differs from TensorFlow's (max %.2g); "
                     "compiling one network per input shape", float(np.abs(got - want).max()))
         net, _ = frozen_network(model, tuple(x.shape))
-    return _runner(net), False
+    return compile_network(net), False
