@@ -16,6 +16,10 @@ Usage::
 Each variant trains in ``WORK/<name>/split-group/runs/unet-fold<K>`` (``--split-by group``;
 ``WORK/split-group/folds_group.csv`` is copied in when present, so the folds are made
 once); finished runs and predicted folds are skipped, so running it again resumes.
+``--split-by stratified`` runs the same A/B on the stratified folds instead
+(``WORK/<name>/runs/``, ``WORK/folds.csv``): the in-distribution score per type, where a
+change meant for rare kinds (``data.balance``) shows whether it helps the rare kinds that
+training does contain, and what it costs the common ones.
 ``--predict-variant NAME:BASE:KEY=VALUE ...`` A/Bs a prediction-time switch (e.g.
 ``predict.scale_norm.enabled=true``) on variant BASE's trained network: its run folder is
 copied with the overrides applied to the copy's ``config.yaml``, and only predicted.
@@ -57,7 +61,7 @@ sys.path.insert(0, str(REPO))
 
 from common.io import atomic_write_text, read_json, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
-from common.paths import GROUP_FOLDS_NAME, GROUP_SPLIT_DIR, repo_pythonpath  # noqa: E402
+from common.paths import Workspace, repo_pythonpath  # noqa: E402
 
 #: Same for every variant: the cpu30 network, cosine over a fixed number of steps, no
 #: validation split (all steps train), no TTA, no tuning.
@@ -77,15 +81,21 @@ def _run(cmd: list[str], log: Path) -> float:
     return time.monotonic() - t0
 
 
+def _ws(args: argparse.Namespace, name: str | None = None) -> Workspace:
+    """The workspace of variant ``name`` (None: the shared one whose folds file is copied in)."""
+    return Workspace.from_args(args.work / name if name else args.work, args.data, args.split_by)
+
+
 def run_variant(name: str, sets: list[str], args: argparse.Namespace) -> dict:
     """Train and OOF-predict one variant; returns its timings."""
     work = args.work / name
-    group_root = work / GROUP_SPLIT_DIR
+    ws = _ws(args, name)
+    group_root = ws.root
     group_root.mkdir(parents=True, exist_ok=True)
-    shared_folds = args.work / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME
-    if shared_folds.is_file() and not (group_root / GROUP_FOLDS_NAME).exists():
-        shutil.copy2(shared_folds, group_root / GROUP_FOLDS_NAME)
-    common = ["--data", str(args.data), "--work", str(work), "--split-by", "group"]
+    shared_folds = _ws(args).folds_csv
+    if shared_folds.is_file() and not ws.folds_csv.exists():
+        shutil.copy2(shared_folds, ws.folds_csv)
+    common = ["--data", str(args.data), "--work", str(work), "--split-by", args.split_by]
     log = args.work / f"{name}.log"
     run = f"unet-fold{args.fold}"
     items = [*BASE_SETS, f"train.epochs={args.epochs}", *sets]
@@ -109,17 +119,17 @@ def predict_variant(name: str, base: str, sets: list[str], args: argparse.Namesp
     from solutions.unet.config import UNetConfig
 
     run = f"unet-fold{args.fold}"
-    src = args.work / base / GROUP_SPLIT_DIR / "runs" / run
-    dst = args.work / name / GROUP_SPLIT_DIR / "runs" / run
+    src = _ws(args, base).run_dir(run)
+    dst = _ws(args, name).run_dir(run)
     if not dst.exists():
         tmp = dst.with_name(dst.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("logs"))
         save_config(load_config(UNetConfig, src / "config.yaml", sets), tmp / "config.yaml")
-        shutil.copy2(args.work / base / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME, tmp.parent.parent / GROUP_FOLDS_NAME)
+        shutil.copy2(_ws(args, base).folds_csv, _ws(args, name).folds_csv)
         tmp.rename(dst)
-    common = ["--data", str(args.data), "--work", str(args.work / name), "--split-by", "group"]
-    marker = args.work / name / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof" / f"_summary_fold{args.fold}.json"
+    common = ["--data", str(args.data), "--work", str(args.work / name), "--split-by", args.split_by]
+    marker = _ws(args, name).predictions_dir("unet", "oof") / f"_summary_fold{args.fold}.json"
     out = {"sets": [f"(network of {base})", *sets], "train": read_json(dst / "train_summary.json")}
     if not marker.is_file():
         limit = ["--limit", str(args.oof_limit)] if args.oof_limit else []
@@ -135,7 +145,7 @@ def per_image_scores(name: str, args: argparse.Namespace, truth: dict) -> pd.Ser
     from common.metrics import score_dataset
     from common.predictions import load_prediction
 
-    folder = args.work / name / GROUP_SPLIT_DIR / "predictions" / "unet" / "oof"
+    folder = _ws(args, name).predictions_dir("unet", "oof")
     missing = [i for i in truth if not (folder / f"{i}.npz").is_file()]
     if missing:
         raise SystemExit(f"bench_normalise: {name} lacks {len(missing)} of the {len(truth)} "
@@ -161,7 +171,7 @@ def sizes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from solutions.unet.data import load_items
 
     ds = DSBDataset(args.data, "stage1_train")
-    folds = get_folds(ds, args.work / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
+    folds = get_folds(ds, _ws(args).folds_csv)
     ids = list(folds["image_id"])
     labels = dict(zip(ids, load_items(ds, ids)[1]))
     median = {i: estimate_nucleus_size(labels[i], min_area=1) for i in ids}
@@ -220,11 +230,11 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from common.folds import load_folds, split_ids
     from pipeline.plots import markdown_table
 
-    names = sorted(d.name for d in args.work.iterdir() if (d / GROUP_SPLIT_DIR / "predictions").is_dir())
+    names = sorted(d.name for d in args.work.iterdir() if (_ws(args, d.name).root / "predictions").is_dir())
     order = [n for n in (args.variants or names) if n in names]
     if not order:
         raise SystemExit(f"bench_normalise --combine: no variant with predictions under {args.work}")
-    folds = load_folds(args.work / order[0] / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
+    folds = load_folds(_ws(args, order[0]).folds_csv)
     ds = DSBDataset(args.data, "stage1_train")
     ids, fold_of = [], {}
     for k in args.folds:
@@ -238,13 +248,17 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     by_type = meta["cluster"]
     by_size = pd.Series({i: size_bucket(truth[i].shape) for i in ids})
     by_fold = pd.Series(fold_of)
+    if "group" in meta:
+        by_kind = meta["group"]
+    else:  # stratified folds have no group column: the kind is the type and size
+        by_kind = pd.Series({i: f"{by_type[i]}-{truth[i].shape[0]}x{truth[i].shape[1]}" for i in ids})
     ref = order[0]
     tables = {"all images": _paired(table, ref), "per image type": _paired(table, ref, by_type),
               "per image size (pixels)": _paired(table, ref, by_size),
-              "per image kind (group)": _paired(table, ref, meta["group"]),
-              "per group fold (held-out kind)": _paired(table, ref, by_fold)}
+              "per image kind (group)": _paired(table, ref, by_kind),
+              f"per {args.split_by} fold": _paired(table, ref, by_fold)}
     command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
-    lines = [f"# U-Net input switches pooled over group folds {' '.join(map(str, args.folds))} "
+    lines = [f"# U-Net input switches pooled over {args.split_by} folds {' '.join(map(str, args.folds))} "
              f"({len(ids)} held-out images)", "", f"Command: `{command}`", "",
              f"Machine: {machine_description()}; scored at commit `{git_commit(REPO)}`, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. DSB mean AP per image, "
@@ -265,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True, help="data folder holding stage1_train/")
-    p.add_argument("--fold", type=int, default=1, help="the group fold held out")
+    p.add_argument("--fold", type=int, default=1, help="the fold held out")
+    p.add_argument("--split-by", choices=("group", "stratified"), default="group",
+                   help="the folds (default group: each source kind held out whole)")
     p.add_argument("--epochs", type=int, default=16, help="epochs of 25 steps (batch 8) per variant")
     p.add_argument("--config", type=Path, default=REPO / "solutions/unet/configs/cpu30.yaml")
     p.add_argument("--sizes", action="store_true", help="only the nucleus-size table (no training)")
@@ -277,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="variants trained side by side")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--combine", action="store_true", help="pool the folds of --folds already run (no training)")
-    p.add_argument("--folds", type=int, nargs="+", default=[], help="with --combine: the group folds to pool")
+    p.add_argument("--folds", type=int, nargs="+", default=[], help="with --combine: the folds to pool")
     p.add_argument("--variants", nargs="+", default=[],
                    help="with --combine: variants in this order (first = reference); default all, sorted")
     args = p.parse_args(argv)
@@ -309,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from common.data import DSBDataset
     from common.folds import load_folds, split_ids
 
-    folds = load_folds(args.work / next(iter(variants)) / GROUP_SPLIT_DIR / GROUP_FOLDS_NAME)
+    folds = load_folds(_ws(args, next(iter(variants))).folds_csv)
     ids = split_ids(folds, args.fold)[1]
     if args.oof_limit:  # the predict CLI's --limit: the first N of the fold's ids
         ids = ids[:args.oof_limit]
@@ -326,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "normalise.json", {"meta": meta, "results": results})
     type_names = sorted(types_set := set(types.values()))
-    lines = [f"# U-Net input switches on group fold {args.fold} ({len(ids)} held-out images)", "",
+    lines = [f"# U-Net input switches on {args.split_by} fold {args.fold} ({len(ids)} held-out images)", "",
              f"Command: `{command}`", "",
              f"Machine: {meta['machine']}; commit `{commit}`; {meta['date']}; load average "
              f"{load0[0]:.1f} at the start, {load1[0]:.1f} at the end; wall {meta['wall_s']:.0f} s.", "",

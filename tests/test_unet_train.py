@@ -142,11 +142,14 @@ def test_fixed_seed_gives_identical_weights(synthetic_data_dir, tiny_work, tmp_p
         np.testing.assert_array_equal(va, vb, err_msg=ka)
 
 
-def test_study_baseline_trains_and_predicts(synthetic_data_dir, tmp_path):
+def test_study_baseline_trains_and_predicts(synthetic_data_dir, tmp_path, capsys):
     from solutions.unet.predict import main as predict
 
-    sets = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2"]
+    # with kind-balanced sampling (data.balance), which says what it draws in one line
+    sets = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2", "data.balance=1"]
     assert _train(synthetic_data_dir, tmp_path, config="demo_baseline.yaml", sets=sets) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("[unet] data.balance=1:"))
+    assert "kinds; expected share of draws:" in line and "fluorescence-" in line
     run = tmp_path / "runs" / "unet-baseline-fold0"
     assert json.loads((run / "train_summary.json").read_text())["params"] == 485_817
     assert predict(["--run", "unet-baseline-fold0", "--split", "oof", "--data", str(synthetic_data_dir),

@@ -99,6 +99,9 @@ class DataConfig:
             ``[0.5, 2.0]``); empty: the ``augment`` level's own range.
         stain_augment: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
         blur_noise: Probability of a Gaussian blur, and of Gaussian noise, on top of the level.
+        balance: Kind-balanced sampling (``common.sampling``): a training image of a kind
+            (type and size) with ``n`` images is drawn with probability ``n ** -balance``;
+            0 draws uniformly, 1 every kind equally often.
     """
 
     input_size: int = 256
@@ -111,6 +114,7 @@ class DataConfig:
     scale_range: tuple[float, ...] = ()
     stain_augment: float = 0.0
     blur_noise: float = 0.0
+    balance: float = 0.0
 
     def validate(self) -> None:
         from common.normalise import check_mode
@@ -120,6 +124,9 @@ class DataConfig:
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
         if not (0.0 <= self.stain_augment <= 1.0 and 0.0 <= self.blur_noise <= 1.0):
             raise ConfigError("data.stain_augment and data.blur_noise are probabilities in [0, 1]")
+        if not 0.0 <= self.balance <= 1.0:
+            raise ConfigError(f"data.balance must be in [0, 1] (0: uniform, 1: every kind equally often), "
+                              f"got {self.balance}")
         if self.input_size < 16 or self.crop_size < 16:
             raise ConfigError("data.input_size and data.crop_size must be >= 16")
         if not 0.0 <= self.val_fraction < 1.0:

@@ -162,6 +162,16 @@ class _PerThread:
         self.__init__(state["prototype"])
 
 
+def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Sampling probabilities of ``n`` images as float64 summing to 1, or None (uniform)."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be {n} finite non-negative numbers with a positive sum, got shape {w.shape}")
+    return w / w.sum()
+
+
 class CropDataset(keras.utils.PyDataset):
     """Random augmented crops with watershed targets.
 
@@ -177,6 +187,8 @@ class CropDataset(keras.utils.PyDataset):
             ``common.augment.build_augmenter(crop_size, level)``; None: plain random crops.
         seed: Base seed; batch ``i`` of epoch ``e`` uses ``(seed, e, i)``.
         training: Random crops and augmentation (True) or fixed centre crops (False).
+        weights: Optional sampling probability of each image in training (e.g.
+            ``common.sampling.balanced_weights``); None draws uniformly.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size``.
 
     Batches: ``(x float32 [B,S,S,3] in 0..255, y float32 [B,S,S,C])``.
@@ -185,11 +197,12 @@ class CropDataset(keras.utils.PyDataset):
     def __init__(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], crop_size: int,
                  batch_size: int, steps: int = 0, channels: Sequence[str] = ("body", "border", "centre"),
                  border_width: int = 2, augmenter: Augmenter | None = None, seed: int = 0,
-                 training: bool = True, **kwargs) -> None:
+                 training: bool = True, weights: np.ndarray | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         if not images:
             raise ValueError("CropDataset needs at least one image")
         self.images, self.labels = list(images), list(labels)
+        self.weights = _check_weights(weights, len(self.images))
         self.crop_size, self.batch_size = crop_size, batch_size
         self.steps = steps or math.ceil(len(self.images) / batch_size)
         self.channels, self.border_width = tuple(channels), border_width
@@ -216,7 +229,8 @@ class CropDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.training:
-            picks = rng.integers(0, len(self.images), self.batch_size)
+            picks = rng.integers(0, len(self.images), self.batch_size) if self.weights is None else \
+                rng.choice(len(self.images), size=self.batch_size, p=self.weights)
         else:
             picks = range(index * self.batch_size, min(len(self.images), (index + 1) * self.batch_size))
         xs, ys = [], []
@@ -255,6 +269,8 @@ class ResizedDataset(keras.utils.PyDataset):
         augmenter: Optional ``(image, labels) -> (image, labels)`` applied after resizing.
         seed: Base seed (shuffle of epoch ``e`` uses ``(seed, e)``).
         training: Shuffle and augment.
+        weights: Optional sampling probability of each image in training (draws with
+            replacement); None: shuffled passes over every image.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size``.
 
     Batches: ``(x float32 [B,S,S,3] in 0..255, y float32 [B,S,S,1])``.
@@ -262,10 +278,11 @@ class ResizedDataset(keras.utils.PyDataset):
 
     def __init__(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], size: int,
                  batch_size: int, steps: int = 0, augmenter: Augmenter | None = None, seed: int = 0,
-                 training: bool = True, **kwargs) -> None:
+                 training: bool = True, weights: np.ndarray | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         if not images:
             raise ValueError("ResizedDataset needs at least one image")
+        self.weights = _check_weights(weights, len(images))
         pairs = [resize_pair(i, lab, size) for i, lab in zip(images, labels)]
         self.x = np.stack([p[0] for p in pairs])
         self.y = np.stack([p[1] for p in pairs])
@@ -280,7 +297,10 @@ class ResizedDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.x)
-        if self.training:
+        if self.training and self.weights is not None:
+            order = np.random.default_rng([self.seed, self.epoch]).choice(
+                n, size=self.steps * self.batch_size, p=self.weights)
+        elif self.training:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(
                 np.tile(np.arange(n), math.ceil(self.steps * self.batch_size / n)))
         else:

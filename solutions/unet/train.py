@@ -62,12 +62,13 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
     extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
              "blur_noise": cfg.data.blur_noise}
+    weights = _sampling_weights(cfg, dataset, fit_ids)
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
         aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed,
                                                                        **extra)
         train = ResizedDataset(fit_images, fit_labels, size, cfg.train.batch_size, cfg.train.steps_per_epoch,
-                               aug, cfg.seed, training=True, **kw)
+                               aug, cfg.seed, training=True, weights=weights, **kw)
         val = ResizedDataset(val_images, val_labels, size, cfg.train.batch_size, training=False, **kw) \
             if val_ids else None
         return train, val
@@ -75,9 +76,25 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     common = dict(crop_size=cfg.data.crop_size, batch_size=cfg.train.batch_size, channels=cfg.model.channels,
                   border_width=cfg.data.border_width, seed=cfg.seed)
     train = CropDataset(fit_images, fit_labels, steps=cfg.train.steps_per_epoch, augmenter=aug,
-                        training=True, **common, **kw)
+                        training=True, weights=weights, **common, **kw)
     val = CropDataset(val_images, val_labels, training=False, **common, **kw) if val_ids else None
     return train, val
+
+
+def _sampling_weights(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str]) -> np.ndarray | None:
+    """``data.balance``'s sampling probabilities of the training images (None: uniform),
+    with one line naming the kinds that get the largest shares."""
+    if cfg.data.balance <= 0:
+        return None
+    from common.sampling import balanced_weights, kind_shares, source_kinds
+
+    kinds = source_kinds(dataset, fit_ids)
+    weights = balanced_weights(kinds, cfg.data.balance)
+    shares = kind_shares(kinds, weights)
+    top = ", ".join(f"{k} {v:.0%}" for k, v in list(shares.items())[:6])
+    print(f"[unet] data.balance={cfg.data.balance:g}: {len(shares)} kinds; expected share of draws: {top}"
+          + (", ..." if len(shares) > 6 else ""), flush=True)
+    return weights
 
 
 def build_compiled_model(cfg: UNetConfig, steps_per_epoch: int = 1):
