@@ -137,3 +137,32 @@ def test_bad_options(sample):
         build_augmenter(64, scale_range=(2.0, 0.5))
     with pytest.raises(ValueError, match="probabilities"):
         build_augmenter(64, stain=1.5)
+
+
+def test_synthetic_cytoplasm_raises_only_background_around_nuclei_and_keeps_labels():
+    from common.augment import build_augmenter, synthetic_cytoplasm
+
+    labels = np.zeros((96, 96), np.int32)
+    yy, xx = np.mgrid[:96, :96]
+    labels[(yy - 30) ** 2 + (xx - 30) ** 2 <= 36] = 1
+    labels[(yy - 60) ** 2 + (xx - 70) ** 2 <= 36] = 2
+    image = np.where(labels[..., None] > 0, 200, 10).astype(np.uint8).repeat(3, axis=-1)
+    out = synthetic_cytoplasm(image, labels, np.random.default_rng(0))
+    assert out.shape == image.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[labels > 0], image[labels > 0])  # nuclei untouched
+    assert np.all(out >= image)  # only raised
+    raised = (out[..., 0] > image[..., 0])
+    assert raised.sum() > 50 and not raised[labels > 0].any()
+    assert out[raised].max() < 200  # dimmer than the nuclei
+    np.testing.assert_array_equal(out, synthetic_cytoplasm(image, labels, np.random.default_rng(0)))
+    empty = np.zeros_like(labels)
+    assert synthetic_cytoplasm(image, empty, np.random.default_rng(0)) is image
+    # in the augmenter: labels kept, same seed same output, and off by default
+    aug = build_augmenter(64, "default", seed=1, cytoplasm=1.0)
+    a, la = aug(image, labels, rng_seed=5)
+    b, lb = aug(image, labels, rng_seed=5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert "cytoplasm=1.0" in repr(aug) and build_augmenter(64).cytoplasm == 0.0
+    with pytest.raises(ValueError, match="cytoplasm"):
+        build_augmenter(64, cytoplasm=1.5)

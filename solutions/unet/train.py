@@ -61,7 +61,7 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise)
     val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
     extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
-             "blur_noise": cfg.data.blur_noise}
+             "blur_noise": cfg.data.blur_noise, "cytoplasm": cfg.data.cytoplasm}
     weights = _sampling_weights(cfg, dataset, fit_ids)
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
