@@ -34,7 +34,9 @@ every variant's OOF predictions of those folds are scored per image, and
 ``combined.md`` / ``combined.json`` give each variant's DSB over all of them, per image
 type, per image size, per image kind (``folds_group.csv`` group) and per fold, with its paired difference from the first variant
 (mean ± standard error over the same images), so a change is judged on every held-out
-kind rather than on one fold.
+kind rather than on one fold. ``--stored gi=bench/results/.../combined.json`` adds a variant
+scored earlier (its per-image scores) without its predictions: a deterministic variant
+need not be retrained as the reference of every new one.
 """
 
 from __future__ import annotations
@@ -224,6 +226,30 @@ def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.Da
     return pd.DataFrame(rows).T
 
 
+def _stored_scores(specs: Sequence[str]) -> dict[str, tuple[Path, dict]]:
+    """``--stored NAME=PATH``: variant NAME's per-image scores from an earlier ``combined.json``."""
+    out = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            raise SystemExit(f"bench_normalise: --stored wants NAME=PATH, got {spec!r}")
+        data = read_json(Path(path))
+        if not data or "per_image" not in data:
+            raise SystemExit(f"bench_normalise: {path} is not a combined.json (no per_image scores)")
+        out[name] = (Path(path), data["per_image"])
+    return out
+
+
+def _stored_column(entry: tuple[Path, dict], name: str, ids: Sequence[str]) -> pd.Series:
+    """Stored variant ``name``'s score of each of ``ids``; exits naming the file if one lacks it."""
+    path, per_image = entry
+    missing = [i for i in ids if name not in per_image.get(i, {})]
+    if missing:
+        raise SystemExit(f"bench_normalise: {path} has no {name!r} score for {len(missing)} of the "
+                         f"{len(ids)} images, e.g. {missing[0]}")
+    return pd.Series({i: float(per_image[i][name]) for i in ids}).reindex(list(ids))
+
+
 def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Pool the folds of ``--folds`` already run in ``--work`` (see the module doc)."""
     from common.data import DSBDataset
@@ -231,10 +257,11 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from pipeline.plots import markdown_table
 
     names = sorted(d.name for d in args.work.iterdir() if (_ws(args, d.name).root / "predictions").is_dir())
-    order = [n for n in (args.variants or names) if n in names]
-    if not order:
+    stored = _stored_scores(args.stored)
+    order = [n for n in (args.variants or [*stored, *names]) if n in names or n in stored]
+    if not [n for n in order if n in names]:
         raise SystemExit(f"bench_normalise --combine: no variant with predictions under {args.work}")
-    folds = load_folds(_ws(args, order[0]).folds_csv)
+    folds = load_folds(_ws(args, next(n for n in order if n in names)).folds_csv)
     ds = DSBDataset(args.data, "stage1_train")
     ids, fold_of = [], {}
     for k in args.folds:
@@ -243,7 +270,8 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         ids += held
         fold_of.update(dict.fromkeys(held, k))
     truth = {i: ds.load_labels(i) for i in ids}
-    table = pd.DataFrame({v: per_image_scores(v, args, truth) for v in order})
+    table = pd.DataFrame({v: _stored_column(stored[v], v, ids) if v in stored else per_image_scores(v, args, truth)
+                          for v in order})
     meta = folds.set_index("image_id").reindex(ids)
     by_type = meta["cluster"]
     by_size = pd.Series({i: size_bucket(truth[i].shape) for i in ids})
@@ -294,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--combine", action="store_true", help="pool the folds of --folds already run (no training)")
     p.add_argument("--folds", type=int, nargs="+", default=[], help="with --combine: the folds to pool")
+    p.add_argument("--stored", action="append", default=[], metavar="NAME=PATH",
+                   help="with --combine: variant NAME's per-image scores from an earlier combined.json "
+                        "(its runs need not be in --work; same images required)")
     p.add_argument("--variants", nargs="+", default=[],
                    help="with --combine: variants in this order (first = reference); default all, sorted")
     args = p.parse_args(argv)
