@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["balanced_weights", "kind_shares", "source_kind", "source_kinds"]
+__all__ = ["balanced_weights", "check_weights", "kind_shares", "sampling_weights", "source_kind", "source_kinds"]
 
 
 def source_kind(image: np.ndarray) -> str:
@@ -74,3 +74,37 @@ def kind_shares(kinds: Sequence[str], weights: np.ndarray) -> dict[str, float]:
     names = np.asarray(kinds, dtype=object).astype(str)
     shares = {k: float(weights[names == k].sum()) for k in np.unique(names)}
     return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
+def check_weights(weights: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray | None:
+    """A sampler's ``weights`` argument: ``n`` probabilities as float64 summing to 1, or None (uniform).
+
+    Raises:
+        ValueError: not ``n`` finite non-negative numbers with a positive sum.
+    """
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be {n} finite non-negative numbers with a positive sum, got shape {w.shape}")
+    return w / w.sum()
+
+
+def sampling_weights(dataset, ids: Sequence[str], power: float, tag: str) -> np.ndarray | None:
+    """A solution's ``data.balance``: the sampling probabilities of its training ``ids``.
+
+    Reads each image's kind (:func:`source_kinds`) and prints one line, prefixed with
+    ``tag`` (e.g. ``"[unet]"``), naming the kinds with the largest expected shares.
+
+    Returns:
+        float64 [N] probabilities, or None when ``power`` is 0 (uniform draws).
+    """
+    if power <= 0:
+        return None
+    kinds = source_kinds(dataset, ids)
+    weights = balanced_weights(kinds, power)
+    shares = kind_shares(kinds, weights)
+    top = ", ".join(f"{k} {v:.0%}" for k, v in list(shares.items())[:6])
+    print(f"{tag} data.balance={power:g}: {len(shares)} kinds; expected share of draws: {top}"
+          + (", ..." if len(shares) > 6 else ""), flush=True)
+    return weights

@@ -60,8 +60,9 @@ def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
     args = ["--config", str(DEMO), "--fold", "1", "--data", str(data), "--work", str(work),
             "--set", "train.steps_per_epoch=1", "train.val_steps=0",
             "--set", "train.heads_epochs=1", "--set", "train.all_epochs=1"]
-    args += ["--set", *TINY, "train.tensorboard=true"]
+    args += ["--set", *TINY, "train.tensorboard=true", "data.balance=1", "data.cytoplasm=0.5"]
     assert train.main(args) == 0
+    assert "[maskrcnn] data.balance=1: " in capsys.readouterr().out  # kind-balanced draws, said in one line
     run = work / "runs" / "maskrcnn-mobilenet-fold1"
     summary = json.loads((run / "train_summary.json").read_text())
     assert {"solution", "fold", "train_seconds", "epochs", "train_images_per_s", "params",

@@ -277,14 +277,26 @@ class DataConfig:
             every image before augmentation in training and before the forward pass in
             prediction; the same key as the U-Net's, so ``--set data.normalise=...`` reaches
             both families.
+        cytoplasm: Probability of painting unlabelled cell bodies around a training
+            crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
+        balance: Kind-balanced sampling of the training images (``common.sampling``):
+            probability ``n ** -balance`` for an image of a kind with ``n`` images, as the
+            U-Net's key.
     """
 
     normalise: str = "none"
+    cytoplasm: float = 0.0
+    balance: float = 0.0
 
     def validate(self) -> None:
         from common.normalise import check_mode
 
         check_mode(self.normalise)
+        if not 0.0 <= self.cytoplasm <= 1.0:
+            raise ConfigError(f"data.cytoplasm is a probability in [0, 1], got {self.cytoplasm}")
+        if not 0.0 <= self.balance <= 1.0:
+            raise ConfigError(f"data.balance must be in [0, 1] (0: uniform, 1: every kind equally often), "
+                              f"got {self.balance}")
 
 
 @dataclass

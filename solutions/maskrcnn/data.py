@@ -22,6 +22,7 @@ import numpy as np
 
 from common.augment import build_augmenter, random_crop
 from common.normalise import normalise_image
+from common.sampling import check_weights
 from solutions.maskrcnn.config import PAD_MULTIPLE, MaskRCNNConfig
 from solutions.maskrcnn.inputs import build_sample
 
@@ -41,6 +42,8 @@ class TrainSequence(keras.utils.PyDataset):
         cache: Keep decoded images/labels in memory.
         reshuffle: Draw new crops every epoch (False: the same batches each epoch, for
             validation).
+        weights: Optional sampling probability of each of ``ids``
+            (``common.sampling.sampling_weights``); None draws uniformly.
         **kwargs: ``workers``/``use_multiprocessing``/``max_queue_size`` for PyDataset.
 
     Items:
@@ -51,7 +54,8 @@ class TrainSequence(keras.utils.PyDataset):
 
     def __init__(self, dataset: Any, ids: Sequence[str], cfg: MaskRCNNConfig, anchors: np.ndarray,
                  steps: int, augment_level: str = "default", seed: int = 0, cache: bool = True,
-                 batch_size: int | None = None, reshuffle: bool = True, **kwargs: Any) -> None:
+                 batch_size: int | None = None, reshuffle: bool = True, weights: np.ndarray | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not ids:
             raise ValueError("TrainSequence needs at least one image id")
@@ -61,6 +65,7 @@ class TrainSequence(keras.utils.PyDataset):
         self.augment_level = augment_level
         self.epoch = 0
         self.reshuffle = reshuffle
+        self.weights = check_weights(weights, len(self.ids))
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -85,7 +90,8 @@ class TrainSequence(keras.utils.PyDataset):
     def _augmenter(self):
         aug = getattr(self._local, "aug", None)
         if aug is None:
-            aug = self._local.aug = build_augmenter(self.cfg.train.crop_size, self.augment_level)
+            aug = self._local.aug = build_augmenter(self.cfg.train.crop_size, self.augment_level,
+                                                    cytoplasm=self.cfg.data.cytoplasm)
         return aug
 
     def sample(self, image_id: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -107,7 +113,8 @@ class TrainSequence(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        picks = rng.integers(0, len(self.ids), size=self.batch_size)
+        picks = rng.integers(0, len(self.ids), size=self.batch_size) if self.weights is None else \
+            rng.choice(len(self.ids), size=self.batch_size, p=self.weights)
         samples = [self.sample(self.ids[i], rng) for i in picks]
         return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 

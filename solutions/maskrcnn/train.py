@@ -43,6 +43,7 @@ from common.machine import device_description  # noqa: E402  (re-exported: bench
 from common.paths import Workspace  # noqa: E402
 from common.optimizers import make_optimizer  # noqa: E402
 from common.runs import RunDir, resume  # noqa: E402
+from common.sampling import sampling_weights  # noqa: E402
 from common.training import (TrainingClock, distribution, seed_everything,  # noqa: E402
                              set_mixed_precision, training_callbacks, write_train_summary)
 from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
@@ -91,7 +92,8 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
         anchors = model.anchors_np((tc.crop_size, tc.crop_size))
         workers = max(1, tc.workers)
         train_seq = TrainSequence(dataset, train_ids, cfg, anchors, tc.steps_per_epoch, tc.augment_level,
-                                  seed=cfg.seed + 1000 * fold, workers=workers, use_multiprocessing=False)
+                                  seed=cfg.seed + 1000 * fold, workers=workers, use_multiprocessing=False,
+                                  weights=sampling_weights(dataset, train_ids, cfg.data.balance, "[maskrcnn]"))
         val_seq = None
         if tc.val_steps and val_ids:
             val_seq = TrainSequence(dataset, val_ids, cfg, anchors, tc.val_steps, "none",

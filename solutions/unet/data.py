@@ -23,6 +23,7 @@ import cv2
 import keras
 import numpy as np
 
+from common.sampling import check_weights
 from solutions.unet.targets import make_targets
 
 Augmenter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -162,16 +163,6 @@ class _PerThread:
         self.__init__(state["prototype"])
 
 
-def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
-    """Sampling probabilities of ``n`` images as float64 summing to 1, or None (uniform)."""
-    if weights is None:
-        return None
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"weights must be {n} finite non-negative numbers with a positive sum, got shape {w.shape}")
-    return w / w.sum()
-
-
 class CropDataset(keras.utils.PyDataset):
     """Random augmented crops with watershed targets.
 
@@ -202,7 +193,7 @@ class CropDataset(keras.utils.PyDataset):
         if not images:
             raise ValueError("CropDataset needs at least one image")
         self.images, self.labels = list(images), list(labels)
-        self.weights = _check_weights(weights, len(self.images))
+        self.weights = check_weights(weights, len(self.images))
         self.crop_size, self.batch_size = crop_size, batch_size
         self.steps = steps or math.ceil(len(self.images) / batch_size)
         self.channels, self.border_width = tuple(channels), border_width
@@ -282,7 +273,7 @@ class ResizedDataset(keras.utils.PyDataset):
         super().__init__(**kwargs)
         if not images:
             raise ValueError("ResizedDataset needs at least one image")
-        self.weights = _check_weights(weights, len(images))
+        self.weights = check_weights(weights, len(images))
         pairs = [resize_pair(i, lab, size) for i, lab in zip(images, labels)]
         self.x = np.stack([p[0] for p in pairs])
         self.y = np.stack([p[1] for p in pairs])

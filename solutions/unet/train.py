@@ -55,6 +55,7 @@ def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
 
 def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
     from common.augment import build_augmenter
+    from common.sampling import sampling_weights
     from solutions.unet.data import CropDataset, ResizedDataset, load_items
 
     kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
@@ -62,7 +63,7 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
     extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
              "blur_noise": cfg.data.blur_noise, "cytoplasm": cfg.data.cytoplasm}
-    weights = _sampling_weights(cfg, dataset, fit_ids)
+    weights = sampling_weights(dataset, fit_ids, cfg.data.balance, "[unet]")
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
         aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed,
@@ -79,22 +80,6 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
                         training=True, weights=weights, **common, **kw)
     val = CropDataset(val_images, val_labels, training=False, **common, **kw) if val_ids else None
     return train, val
-
-
-def _sampling_weights(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str]) -> np.ndarray | None:
-    """``data.balance``'s sampling probabilities of the training images (None: uniform),
-    with one line naming the kinds that get the largest shares."""
-    if cfg.data.balance <= 0:
-        return None
-    from common.sampling import balanced_weights, kind_shares, source_kinds
-
-    kinds = source_kinds(dataset, fit_ids)
-    weights = balanced_weights(kinds, cfg.data.balance)
-    shares = kind_shares(kinds, weights)
-    top = ", ".join(f"{k} {v:.0%}" for k, v in list(shares.items())[:6])
-    print(f"[unet] data.balance={cfg.data.balance:g}: {len(shares)} kinds; expected share of draws: {top}"
-          + (", ..." if len(shares) > 6 else ""), flush=True)
-    return weights
 
 
 def build_compiled_model(cfg: UNetConfig, steps_per_epoch: int = 1):
