@@ -278,9 +278,9 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     names = sorted(d.name for d in args.work.iterdir() if (_ws(args, d.name).root / "predictions").is_dir())
     stored = _stored_scores(args.stored)
     order = [n for n in (args.variants or [*stored, *names]) if n in names or n in stored]
-    if not [n for n in order if n in names]:
+    if not order or not names:
         raise SystemExit(f"bench_normalise --combine: no variant with predictions under {args.work}")
-    folds = load_folds(_ws(args, next(n for n in order if n in names)).folds_csv)
+    folds = load_folds(_ws(args, next((n for n in order if n in names), names[0])).folds_csv)
     ds = DSBDataset(args.data, "stage1_train")
     ids, fold_of = [], {}
     for k in args.folds:
