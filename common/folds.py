@@ -47,6 +47,7 @@ __all__ = [
     "FoldsError",
     "IMAGE_TYPES",
     "image_type",
+    "kind_name",
     "compute_clusters",
     "make_folds",
     "save_folds",
@@ -105,6 +106,13 @@ def image_type(image: np.ndarray) -> str:
     return "brightfield" if bright else "fluorescence"
 
 
+def kind_name(image_type_: str, height: int, width: int) -> str:
+    """An image's source kind before any sub-kind cut: ``<type>-<H>x<W>`` (each DSB source
+    experiment has its own camera, so its own size). The group folds and
+    ``common.sampling`` (``data.balance``) both name kinds with it."""
+    return f"{image_type_}-{int(height)}x{int(width)}"
+
+
 def image_stats(image: np.ndarray) -> dict:
     """The statistics that define an image's source kind.
 
@@ -155,7 +163,8 @@ def compute_groups(dataset: _Dataset, n_folds: int = 5, seed: int = 42,
     if stats is None:
         stats = pd.DataFrame([image_stats(dataset.load_image(i)) for i in ids], index=ids)
     stats = stats.loc[ids]
-    base = stats["type"].astype(str) + "-" + stats["height"].astype(str) + "x" + stats["width"].astype(str)
+    base = pd.Series([kind_name(t, h, w) for t, h, w in zip(stats["type"], stats["height"], stats["width"])],
+                     index=stats.index)
     group = base.copy()
     share = int(np.ceil(len(ids) / n_folds))
     for name, members in base.groupby(base).groups.items():

@@ -31,9 +31,9 @@ __all__ = ["balanced_weights", "check_weights", "kind_shares", "sampling_weights
 
 def source_kind(image: np.ndarray) -> str:
     """``<type>-<H>x<W>`` of an image as read (before any normalisation: the type needs its colours)."""
-    from common.folds import image_type
+    from common.folds import image_type, kind_name
 
-    return f"{image_type(image)}-{image.shape[0]}x{image.shape[1]}"
+    return kind_name(image_type(image), image.shape[0], image.shape[1])
 
 
 def source_kinds(dataset, ids: Sequence[str], threads: int = 0) -> list[str]:
