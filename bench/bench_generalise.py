@@ -23,7 +23,8 @@ Usage::
 Writes ``generalise.md`` and ``generalise.json`` to ``--out`` (atomically), with the
 command and the machine. A U-Net that tunes its thresholds on its OOF images
 (``post.tune``) sees its held-out group during tuning: pass ``--set post.tune=false``
-for a clean group score.
+for a clean group score. ``--splits group --train-folds 3,1`` trains only those folds, in
+that order (a queue that may be cut short by the clock still ends with whole folds).
 """
 
 from __future__ import annotations
@@ -311,11 +312,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="with --train: which splits to train (e.g. one per process); the report uses both")
     p.add_argument("--oof-limit", type=int, default=0,
                    help="with --train: predict only the first N OOF images per fold (implies --only-predicted)")
+    p.add_argument("--train-folds", help="with --train: comma list, train and predict only these folds, in this "
+                                         "order (default all); the report scores those done")
     p.add_argument("--score-folds", help="comma list: score only these folds' OOF images (default all)")
     p.add_argument("--worst", type=int, default=6, help="worst group-OOF images per type in the picture (0: none)")
     p.add_argument("--only-predicted", action="store_true",
                    help="score only the OOF images that have a prediction (not missing = empty)")
     return p.parse_args(argv)
+
+
+def _fold_list(text: str, n_folds: int) -> list[int]:
+    """``"3,1,4"`` -> ``[3, 1, 4]``; a fold outside ``0..n_folds-1`` is an error naming it."""
+    folds = [int(k) for k in text.split(",") if k.strip()]
+    bad = [k for k in folds if not 0 <= k < n_folds]
+    if bad or not folds:
+        raise SystemExit(f"bench_generalise: folds must be in 0..{n_folds - 1}, got {text!r}")
+    return folds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,10 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     folds = list(range(args.folds))
     if args.train:
         chosen = {s: wss[s] for s in wss if s in args.splits.split(",")}
-        drive(chosen, solutions, folds, args.folds, args.budget, args.config, args.sets, args.profile,
+        order = _fold_list(args.train_folds, args.folds) if args.train_folds else folds
+        drive(chosen, solutions, order, args.folds, args.budget, args.config, args.sets, args.profile,
               args.tiny, args.oof_limit)
     if args.score_folds:
-        folds = sorted({int(k) for k in args.score_folds.split(",") if k.strip()})
+        folds = sorted(set(_fold_list(args.score_folds, args.folds)))
     command = "python bench/bench_generalise.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     report(wss, solutions, folds, args.folds, args.seed, args.out, command, args.note,
            args.only_predicted or args.oof_limit > 0, args.worst)

@@ -170,3 +170,20 @@ def test_run_all_tiny_with_group_split_then_bench(dummy_solution, tmp_path):
     assert np.isfinite(summary["stratified_oof"]) and np.isfinite(summary["group_oof"])
     assert summary["stratified_oof"] > 0.05  # Otsu finds the synthetic nuclei: real scores, not zeros
     assert (work / "runs" / "dummy-otsu-fold1" / "train_summary.json").is_file()
+
+
+def test_bench_generalise_trains_only_the_folds_asked_in_their_order(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    import bench_generalise as bg
+
+    calls = {}
+    monkeypatch.setattr(bg, "drive", lambda wss, solutions, folds, *a, **k: calls.setdefault("train", list(folds)))
+    monkeypatch.setattr(bg, "report", lambda wss, solutions, folds, *a, **k: calls.setdefault("score", list(folds)))
+    args = ["--work", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--train"]
+    assert bg.main([*args, "--train-folds", "3,1", "--score-folds", "1,3"]) == 0
+    assert calls == {"train": [3, 1], "score": [1, 3]}
+    calls.clear()
+    assert bg.main(args) == 0
+    assert calls == {"train": [0, 1, 2, 3, 4], "score": [0, 1, 2, 3, 4]}
+    with pytest.raises(SystemExit, match="0..4.*'5'"):
+        bg.main([*args, "--train-folds", "5"])
