@@ -16,7 +16,9 @@ on a new microscope they have not. This script asks that question on group folds
 The relabelled predictions go to ``--out-pred`` (one ``<id>.npz`` per image, with the same
 ``prob``), laid out as a ``bench/bench_normalise.py`` variant so its ``--combine`` pools
 them against the untuned predictions per type, kind and fold. ``tune_transfer.json`` beside
-them records the thresholds of each fold, the tuning scores, the command and the machine.
+them records the thresholds of each fold, the tuning scores, the grid, the command and the
+machine. ``--grid KEY=V1,V2 ...`` replaces or adds a parameter's candidates (e.g.
+``min_area_rel=0,0.1,0.2``, or ``min_area=5`` to hold it fixed).
 
 Usage::
 
@@ -48,7 +50,8 @@ from common.machine import git_commit, machine_description  # noqa: E402
 __all__ = ["transfer", "main"]
 
 
-def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, passes: int = 1) -> dict[int, dict]:
+def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, passes: int = 1,
+             grid: dict | None = None) -> dict[int, dict]:
     """The post-processing params each fold's images get: tuned on the other folds' images
     (``mode="cross"``) or on the fold's own (``"self"``), by ``tune_params`` from ``start``.
 
@@ -59,6 +62,7 @@ def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, pa
         start: The untuned params (``default_params``).
         mode: ``"cross"`` or ``"self"``.
         passes: Coordinate-ascent rounds.
+        grid: Parameter → candidates (default ``solutions.unet.tune``'s for the channels).
 
     Returns:
         fold → ``{"params", "tuned_on", "tuning_score", "start_score"}``.
@@ -73,7 +77,7 @@ def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, pa
         if not chosen:
             raise ValueError(f"no images to tune fold {k} on in mode {mode!r}")
         params, best, first = tune_params({i: probs[i] for i in chosen}, {i: truth[i] for i in chosen},
-                                          start, passes=passes, verbose=False)
+                                          start, grid=grid, passes=passes, verbose=False)
         out[k] = {"params": params, "tuned_on": len(chosen), "tuning_score": round(best, 4),
                   "start_score": round(first, 4)}
         print(f"[tune_transfer] fold {k}: tuned on {len(chosen)} images {first:.4f} -> {best:.4f}: "
@@ -90,7 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mode", choices=("cross", "self"), default="cross")
     p.add_argument("--passes", type=int, default=1, help="coordinate-ascent rounds (the pipeline: 2)")
     p.add_argument("--out-pred", type=Path, required=True, help="folder for the relabelled predictions")
+    p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2,...",
+                   help="replace or add a parameter's candidates in the tuning grid (numbers)")
     args = p.parse_args(argv)
+    try:
+        extra = {key: [float(v) if "." in v else int(v) for v in values.split(",")]
+                 for key, _, values in (g.partition("=") for g in args.grid)}
+    except ValueError:
+        raise SystemExit(f"bench_tune_transfer: --grid wants KEY=V1,V2,... numbers, got {args.grid}") from None
 
     from common.config import load_config
     from common.data import DSBDataset
@@ -98,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from common.instances import probs_to_instances
     from common.predictions import load_prediction, save_prediction
     from solutions.unet.config import UNetConfig, default_params
+    from solutions.unet.tune import GRID_CC, GRID_WATERSHED
 
     if args.out_pred.resolve() == args.pred_dir.resolve():
         raise SystemExit(f"bench_tune_transfer: --out-pred must differ from --pred-dir ({args.pred_dir})")
@@ -114,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = {i: ds.load_labels(i) for i in ids}
     fold_of = {i: int(folds[i]) for i in ids}
     start = default_params(load_config(UNetConfig, args.config))
-    per_fold = transfer(probs, truth, fold_of, start, args.mode, args.passes)
+    grid = {**(GRID_WATERSHED if len(start["channels"]) > 1 else GRID_CC), **extra}
+    per_fold = transfer(probs, truth, fold_of, start, args.mode, args.passes, grid)
     args.out_pred.mkdir(parents=True, exist_ok=True)
     for i in ids:
         labels, scores = probs_to_instances(probs[i], per_fold[fold_of[i]]["params"])
@@ -124,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(args.out_pred / "tune_transfer.json", {
         "command": command, "machine": machine_description(), "commit": git_commit(REPO),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "mode": args.mode, "passes": args.passes,
-        "start": start, "images": len(ids), "wall_s": round(time.monotonic() - t0, 1),
+        "start": start, "grid": grid, "images": len(ids), "wall_s": round(time.monotonic() - t0, 1),
         "folds": {str(k): v for k, v in per_fold.items()}})
     print(f"[tune_transfer] {len(ids)} images relabelled into {args.out_pred} in {time.monotonic() - t0:.0f} s")
     return 0

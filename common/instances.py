@@ -16,6 +16,10 @@ Params (all optional):
 * ``centre_threshold``: markers also need ``centre > centre_threshold`` (0: ignored).
 * ``min_seed_area``: markers smaller than this are dropped.
 * ``min_area``: instances smaller than this are dropped.
+* ``min_area_rel``: then instances smaller than this fraction of the image's median
+  instance area are dropped too (0: off). Unlike ``min_area`` it follows the image's
+  nucleus size: a fixed pixel count tuned on images of large nuclei deletes the small
+  nuclei of another microscope.
 
 Nucleus pixels that no marker reaches become instances of their own (by connected
 components), so a tiny nucleus whose interior is all border is not lost.
@@ -38,6 +42,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "centre_threshold": 0.0,
     "min_area": 5,
     "min_seed_area": 3,
+    "min_area_rel": 0.0,
 }
 _DEFAULT_CHANNELS = ("body", "border", "centre")
 
@@ -48,6 +53,19 @@ def _drop_small(labels: np.ndarray, min_area: int) -> np.ndarray:
         return labels
     areas = np.bincount(labels.ravel())
     keep = areas >= min_area
+    keep[0] = False
+    return np.where(keep[labels], labels, 0)
+
+
+def _drop_relative(labels: np.ndarray, fraction: float) -> np.ndarray:
+    """Set labels smaller than ``fraction`` x the median label area to 0."""
+    if fraction <= 0 or labels.max(initial=0) == 0:
+        return labels
+    areas = np.bincount(labels.ravel())
+    present = areas[1:] > 0
+    if not present.any():
+        return labels
+    keep = areas >= fraction * float(np.median(areas[1:][present]))
     keep[0] = False
     return np.where(keep[labels], labels, 0)
 
@@ -96,7 +114,7 @@ def probs_to_instances(prob: np.ndarray, params: Mapping[str, Any] | None = None
         labels = _watershed(maps, mask, p)
     else:
         raise ValueError(f"unknown post-processing method {method!r}")
-    labels = _drop_small(labels, int(p["min_area"]))
+    labels = _drop_relative(_drop_small(labels, int(p["min_area"])), float(p["min_area_rel"]))
     labels, _ = relabel_sequential(labels)
     return labels, instance_scores(labels, body)
 

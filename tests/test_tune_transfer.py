@@ -66,5 +66,11 @@ def test_main_relabels_into_a_new_folder_and_records_the_thresholds(tmp_path):
     record = json.loads((tmp_path / "self" / "tune_transfer.json").read_text())
     assert record["mode"] == "self" and record["folds"]["0"]["params"]["mask_threshold"] == pytest.approx(0.3)
     assert "bench/bench_tune_transfer.py" in record["command"] and record["images"] == 4
+    assert record["grid"] == {"mask_threshold": [0.3, 0.4, 0.5, 0.6, 0.7], "min_area": [1, 5, 15, 30]}
+    assert tt.main([*args, "--mode", "self", "--grid", "mask_threshold=0.2,0.4", "--out-pred", str(tmp_path / "g")]) == 0
+    record = json.loads((tmp_path / "g" / "tune_transfer.json").read_text())
+    assert record["grid"]["mask_threshold"] == [0.2, 0.4] and record["folds"]["0"]["params"]["mask_threshold"] == 0.2
+    with pytest.raises(SystemExit, match="KEY=V1"):
+        tt.main([*args, "--grid", "mask_threshold=low", "--out-pred", str(tmp_path / "g")])
     with pytest.raises(SystemExit, match="must differ"):
         tt.main([*args, "--out-pred", str(pred)])

@@ -181,3 +181,28 @@ def test_batch_pixels_caps_the_pass_size():
     assert set(shapes) == {(3, 64, 64, 3)}
     whole = from_dict(UNetConfig, {"predict": {"tile_size": 512}})
     np.testing.assert_allclose(out, predict_image(inner, image, whole, "flip"), atol=1e-5)
+
+
+def test_min_area_rel_drops_what_is_small_for_this_image_only():
+    from common.instances import probs_to_instances
+
+    big = np.zeros((64, 64), np.float32)
+    big[4:24, 4:24] = big[30:50, 30:50] = big[40:44, 4:8] = 1.0  # two 400-px nuclei and a 16-px speck
+    small = np.zeros((64, 64), np.float32)
+    small[4:8, 4:8] = small[20:24, 20:24] = small[40:44, 40:44] = 1.0  # three 16-px nuclei
+    for prob, n_off, n_on in ((big, 3, 2), (small, 3, 3)):
+        assert probs_to_instances(prob, {"min_area": 1})[0].max() == n_off
+        # a fixed min_area of 30 would delete every nucleus of the small image
+        labels, scores = probs_to_instances(prob, {"min_area": 1, "min_area_rel": 0.2})
+        assert labels.max() == n_on and len(scores) == n_on
+
+
+def test_min_area_rel_is_a_post_key_and_checked():
+    from common.config import ConfigError, load_config
+    from common.paths import CONFIGS
+    from solutions.unet.config import UNetConfig, default_params
+
+    cfg = load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.min_area_rel=0.2"])
+    assert default_params(cfg)["min_area_rel"] == 0.2
+    with pytest.raises(ConfigError, match="min_area_rel"):
+        load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.min_area_rel=1.5"])

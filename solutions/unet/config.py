@@ -222,6 +222,8 @@ class PostConfig:
         centre_threshold: Also require centre > this for markers (0 = ignore).
         min_area: Drop instances smaller than this (pixels).
         min_seed_area: Drop markers smaller than this (pixels).
+        min_area_rel: Then drop instances smaller than this fraction of the image's median
+            instance area (0: off; ``common.instances``).
         tune: Tune these on OOF predictions after ``predict --split oof``.
     """
 
@@ -230,13 +232,19 @@ class PostConfig:
     centre_threshold: float = 0.0
     min_area: int = 5
     min_seed_area: int = 3
+    min_area_rel: float = 0.0
     tune: bool = True
+
+    def validate(self) -> None:
+        if not 0.0 <= self.min_area_rel < 1.0:
+            raise ConfigError(f"post.min_area_rel is a fraction of the median instance area in [0, 1), "
+                              f"got {self.min_area_rel}")
 
     def params(self) -> dict:
         """The ``probs_to_instances`` params dict."""
         return {"mask_threshold": self.mask_threshold, "seed_threshold": self.seed_threshold,
                 "centre_threshold": self.centre_threshold, "min_area": self.min_area,
-                "min_seed_area": self.min_seed_area}
+                "min_seed_area": self.min_seed_area, "min_area_rel": self.min_area_rel}
 
 
 @dataclass
