@@ -32,10 +32,9 @@ GRID_WATERSHED: dict[str, list] = {
     "centre_threshold": [0.0, 0.2, 0.35],
     "min_seed_area": [1, 3, 8],
     "min_area": [1, 5, 15, 30],
-    # a fraction of the image's median instance area: thresholds tuned on some kinds, applied to
-    # held-out kinds, gained +0.005 +- 0.001 DSB with it (200 group-OOF images, 5 of 5 folds;
-    # bench/results/tune_transfer_cpu_20261202/), where min_area=30 alone deletes small nuclei
-    "min_area_rel": [0.0, 0.1, 0.2, 0.3],
+    # not post.min_area_rel: thresholds tuned on other group folds with it in the grid gained
+    # +0.005 +- 0.001 on 200-step networks but -0.001 on the 30-minute ones
+    # (bench/results/tune_transfer_cpu_20261202/, generalise30_cpu_20261202/); pass a grid to try it
 }
 GRID_CC: dict[str, list] = {
     "mask_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
