@@ -122,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                     if unknown else "no predictions (*.npz)"))
     ds = DSBDataset(args.data, "stage1_train")
     preds = {i: load_prediction(args.pred_dir / f"{i}.npz") for i in ids}
+    no_maps = [i for i, pred in preds.items() if pred.prob is None]
+    if no_maps:
+        raise SystemExit(f"bench_tune_transfer: {args.pred_dir / (no_maps[0] + '.npz')} has no prob maps "
+                         f"({len(no_maps)} files without): predict with a U-Net, which saves them")
     probs = {i: pred.prob for i, pred in preds.items()}
     truth = {i: ds.load_labels(i) for i in ids}
     fold_of = {i: int(folds[i]) for i in ids}

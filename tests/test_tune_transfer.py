@@ -72,5 +72,8 @@ def test_main_relabels_into_a_new_folder_and_records_the_thresholds(tmp_path):
     assert record["grid"]["mask_threshold"] == [0.2, 0.4] and record["folds"]["0"]["params"]["mask_threshold"] == 0.2
     with pytest.raises(SystemExit, match="KEY=V1"):
         tt.main([*args, "--grid", "mask_threshold=low", "--out-pred", str(tmp_path / "g")])
+    save_prediction(pred / "t3.npz", truth["t3"], np.ones(2, np.float32))  # labels only
+    with pytest.raises(SystemExit, match="t3.npz has no prob maps"):
+        tt.main([*args, "--out-pred", str(tmp_path / "g")])
     with pytest.raises(SystemExit, match="must differ"):
         tt.main([*args, "--out-pred", str(pred)])
