@@ -47,26 +47,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
 _DEFAULT_CHANNELS = ("body", "border", "centre")
 
 
-def _drop_small(labels: np.ndarray, min_area: int) -> np.ndarray:
-    """Set labels with fewer than ``min_area`` pixels to 0 (vectorised via bincount)."""
-    if min_area <= 1 or labels.max(initial=0) == 0:
+def _drop_small(labels: np.ndarray, min_area: int, fraction: float = 0.0) -> np.ndarray:
+    """Set labels with fewer than ``min_area`` pixels to 0, then (``fraction`` > 0) those
+    smaller than ``fraction`` x the median area of the rest (one bincount, vectorised)."""
+    if (min_area <= 1 and fraction <= 0) or labels.max(initial=0) == 0:
         return labels
     areas = np.bincount(labels.ravel())
-    keep = areas >= min_area
+    keep = areas >= max(min_area, 1)
     keep[0] = False
-    return np.where(keep[labels], labels, 0)
-
-
-def _drop_relative(labels: np.ndarray, fraction: float) -> np.ndarray:
-    """Set labels smaller than ``fraction`` x the median label area to 0."""
-    if fraction <= 0 or labels.max(initial=0) == 0:
-        return labels
-    areas = np.bincount(labels.ravel())
-    present = areas[1:] > 0
-    if not present.any():
-        return labels
-    keep = areas >= fraction * float(np.median(areas[1:][present]))
-    keep[0] = False
+    if fraction > 0 and keep.any():
+        keep &= areas >= fraction * float(np.median(areas[keep]))
     return np.where(keep[labels], labels, 0)
 
 
@@ -114,7 +104,7 @@ def probs_to_instances(prob: np.ndarray, params: Mapping[str, Any] | None = None
         labels = _watershed(maps, mask, p)
     else:
         raise ValueError(f"unknown post-processing method {method!r}")
-    labels = _drop_relative(_drop_small(labels, int(p["min_area"])), float(p["min_area_rel"]))
+    labels = _drop_small(labels, int(p["min_area"]), float(p["min_area_rel"]))
     labels, _ = relabel_sequential(labels)
     return labels, instance_scores(labels, body)
 
