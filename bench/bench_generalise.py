@@ -76,12 +76,15 @@ def _run(cmd: list[str], log: Path) -> None:
 
 def drive(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[int], n_folds: int,
           budget: float, config: Path | None = None, sets: Sequence[str] = (),
-          profile: str = "full", tiny: bool = False, oof_limit: int = 0) -> None:
+          profile: str = "full", tiny: bool = False, oof_limit: int = 0,
+          oof_ids: Path | None = None) -> None:
     """Train every fold of every solution on each split of ``wss``, then predict its OOF images.
 
     Each training run gets ``train.time_budget_s=budget`` (when > 0). A fold whose OOF
     marker (``_summary_fold<K>.json``) is newer than its run is not predicted again.
-    ``oof_limit`` > 0 predicts only the first that many OOF images of a fold (``--limit``).
+    ``oof_limit`` > 0 predicts only the first that many OOF images of a fold (``--limit``);
+    ``oof_ids`` (a file of image ids) only those of them it lists (``--only``), so two splits
+    can be scored on the same images.
     """
     from common.predictions import summary_path
     from pipeline.registry import get_solution
@@ -103,7 +106,8 @@ def drive(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[i
                 if marker.is_file() and marker.stat().st_mtime >= trained.stat().st_mtime:
                     print(f"[generalise] skip predict {split} {run}: done", flush=True)
                     continue
-                limit = ["--limit", str(oof_limit)] if oof_limit else []
+                limit = (["--limit", str(oof_limit)] if oof_limit else []) + (
+                    ["--only", str(oof_ids)] if oof_ids else [])
                 _run([sys.executable, "-m", spec.predict_module(), "--run", run, "--split", "oof",
                       *common, "--solution", name, *limit], log)
 
@@ -312,6 +316,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="with --train: which splits to train (e.g. one per process); the report uses both")
     p.add_argument("--oof-limit", type=int, default=0,
                    help="with --train: predict only the first N OOF images per fold (implies --only-predicted)")
+    p.add_argument("--oof-ids", type=Path, metavar="FILE",
+                   help="with --train: predict only the OOF images this file lists, one id per line "
+                        "(e.g. those another split's run predicted: a paired gap; implies --only-predicted)")
     p.add_argument("--train-folds", help="with --train: comma list, train and predict only these folds, in this "
                                          "order (default all); the report scores those done")
     p.add_argument("--score-folds", help="comma list: score only these folds' OOF images (default all)")
@@ -341,12 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {s: wss[s] for s in wss if s in args.splits.split(",")}
         order = _fold_list(args.train_folds, args.folds) if args.train_folds else folds
         drive(chosen, solutions, order, args.folds, args.budget, args.config, args.sets, args.profile,
-              args.tiny, args.oof_limit)
+              args.tiny, args.oof_limit, args.oof_ids and args.oof_ids.resolve())
     if args.score_folds:
         folds = sorted(set(_fold_list(args.score_folds, args.folds)))
     command = "python bench/bench_generalise.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     report(wss, solutions, folds, args.folds, args.seed, args.out, command, args.note,
-           args.only_predicted or args.oof_limit > 0, args.worst)
+           args.only_predicted or args.oof_limit > 0 or args.oof_ids is not None, args.worst)
     return 0
 
 

@@ -49,12 +49,33 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_predict_args(parser: argparse.ArgumentParser) -> None:
-    """``--run --split --data --work --test-split --solution``."""
+    """``--run --split --data --work --test-split --solution --limit --only``."""
     parser.add_argument("--run", required=True, help="run folder, or its name under WORK/runs")
     parser.add_argument("--split", required=True, choices=("oof", "test"))
     add_common_args(parser)
     parser.add_argument("--test-split", default="stage1_test", choices=("stage1_test", "stage2_test_final"))
     parser.add_argument("--solution", help="predictions folder name (default: the run's solution)")
+    parser.add_argument("--only", type=Path, metavar="FILE",
+                        help="a text file of image ids, one per line: predict only those of the "
+                             "split's images (benchmarks that compare two splits on the same images)")
+    parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
+
+
+def narrow_ids(ids: list[str], only: Path | None = None, limit: int = 0) -> list[str]:
+    """``ids`` (in their order) kept to those listed in ``only`` (a file, one id per line,
+    ``#`` comments allowed), then to the first ``limit`` (> 0). An unreadable or empty
+    ``only`` file is an error naming it; ids it lists that are not among ``ids`` (other
+    folds' images) are skipped."""
+    if only is not None:
+        try:
+            lines = Path(only).read_text().splitlines()
+        except OSError as exc:
+            raise FileNotFoundError(f"{only}: cannot read the --only id list ({exc.strerror})") from exc
+        wanted = {line.split("#")[0].strip() for line in lines} - {""}
+        if not wanted:
+            raise ValueError(f"{only}: the --only id list names no image")
+        ids = [i for i in ids if i in wanted]
+    return ids[:limit] if limit > 0 else ids
 
 
 def workspace(args: argparse.Namespace) -> Workspace:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from common.cli import check_fold, config_n_folds, one_line
+from common.cli import check_fold, config_n_folds, narrow_ids, one_line
 from common.config import ConfigError, load_config
 from common.folds import FoldsError
 from common.paths import REPO_ROOT
@@ -161,3 +161,17 @@ def test_sigterm_during_parallel_tasks_stops_the_children_at_once(tmp_path):
     out, _ = parent.communicate(timeout=60)
     assert time.monotonic() - t0 < 30 and out.strip() == "stopped 2"
     assert not any(_alive(int(p.name)) for p in piddir.iterdir())
+
+
+def test_narrow_ids_keeps_the_listed_ids_in_order_and_names_a_bad_list(tmp_path):
+    ids = ["a", "b", "c", "d"]
+    listed = tmp_path / "ids.txt"
+    listed.write_text("d  # a comment\n\nb\nzz\n")
+    assert narrow_ids(ids, listed) == ["b", "d"]
+    assert narrow_ids(ids, listed, limit=1) == ["b"]
+    assert narrow_ids(ids, None, limit=3) == ["a", "b", "c"] and narrow_ids(ids) == ids
+    listed.write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="ids.txt.*names no image"):
+        narrow_ids(ids, listed)
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        narrow_ids(ids, tmp_path / "missing.txt")

@@ -83,6 +83,17 @@ def test_train_writes_the_run_and_does_not_retrain(synthetic_data_dir, tiny_work
     test_summary = json.loads((test_dir / "_summary.json").read_text())
     assert test_summary["n_images"] == 2 and test_summary["fold"] == 0 and test_summary["tta"] == "flip"
 
+    # --only: just the listed images of the split, in the split's order (other ids skipped)
+    from common.data import load_split
+
+    test_ids = list(load_split(synthetic_data_dir, "stage1_test").ids)
+    listed = tiny_work / "only.txt"
+    listed.write_text(f"# two test images and one that is not\n{test_ids[-1]}\nnot-an-image\n{test_ids[0]}\n")
+    assert predict(["--run", str(run), "--split", "test", "--data", str(synthetic_data_dir),
+                    "--work", str(tiny_work), "--only", str(listed), "--solution", "unet_only"]) == 0
+    only_dir = tiny_work / "predictions" / "unet_only" / "test_fold0"
+    assert sorted(list_predictions(only_dir)) == sorted([test_ids[0], test_ids[-1]])
+
 
 def _image_shape(data: Path, image_id: str):
     from common.data import DSBDataset

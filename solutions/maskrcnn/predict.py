@@ -30,7 +30,7 @@ from typing import Iterable, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common.cli import add_predict_args, predict_target, resolve_run, workspace  # noqa: E402
+from common.cli import add_predict_args, narrow_ids, predict_target, resolve_run, workspace  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.n_folds, cfg.seed)
     out_dir = target.out_dir
-    todo = pending_ids(out_dir, target.ids, run.path)  # a killed predict resumes per image
+    todo = pending_ids(out_dir, narrow_ids(target.ids, args.only, args.limit), run.path)  # a killed predict resumes per image
     summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)
     write_folder_summary(out_dir, summary, fold=target.summary_fold)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))

@@ -4,7 +4,7 @@ Usage::
 
     python -m solutions.unet.predict --run RUN_DIR --split oof|test [--data DIR] [--work DIR]
         [--test-split stage1_test|stage2_test_final] [--solution NAME] [--tta none|hflip|flip|d4]
-        [--no-tune] [--limit N]
+        [--no-tune] [--limit N] [--only IDS.txt]
 
 * ``--split oof``: the run's validation-fold images → ``WORK/predictions/<solution>/oof/``;
   then (``post.tune`` in the config, unless ``--no-tune``) tunes the post-processing on
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from common.cli import add_predict_args, predict_target, resolve_run, workspace
+from common.cli import add_predict_args, narrow_ids, predict_target, resolve_run, workspace
 from common.config import load_config
 from common.engine import ENGINE_CHOICES, resolve_engine
 from common.io import read_json
@@ -197,16 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", choices=ENGINE_CHOICES,
                         help="override predict.engine (what runs the network, common/engine.py)")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
-    parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
     args = parser.parse_args(argv)
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path)
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.n_folds, cfg.seed)
-    dataset, ids, out_dir, fold = target.dataset, target.ids, target.out_dir, target.fold
-    if args.limit:
-        ids = ids[:args.limit]
+    dataset, out_dir, fold = target.dataset, target.out_dir, target.fold
+    ids = narrow_ids(target.ids, args.only, args.limit)
     marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     todo = pending_ids(out_dir, ids, run.path)  # a killed predict resumes per image
