@@ -206,3 +206,52 @@ def test_min_area_rel_is_a_post_key_and_checked():
     assert default_params(cfg)["min_area_rel"] == 0.2
     with pytest.raises(ConfigError, match="min_area_rel"):
         load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.min_area_rel=1.5"])
+
+
+def test_merge_weak_contacts_joins_pieces_that_meet_inside_a_nucleus():
+    from common.instances import merge_weak_contacts
+
+    labels = np.zeros((8, 12), np.int32)
+    labels[:, 0:3], labels[:, 3:6], labels[:, 6:9], labels[:, 10:12] = 1, 2, 3, 4  # 4 touches nothing
+    border = np.zeros((8, 12), np.float32)
+    border[:, 5:7] = 0.9  # the 2|3 contact is a real border; 1|2 is not
+    out = merge_weak_contacts(labels, border, 0.3)
+    assert set(np.unique(out[:, 0:6])) == {1} and set(np.unique(out[:, 6:9])) == {3}
+    assert set(np.unique(out[:, 10:12])) == {4} and (out[:, 9] == 0).all()
+    chain = merge_weak_contacts(labels, np.zeros_like(border), 0.3)  # 1-2 and 2-3 weak: one label
+    assert set(np.unique(chain[:, 0:9])) == {1}
+    assert (merge_weak_contacts(labels, border, 0.0) == labels).all()  # 0: off
+
+
+def test_merge_border_rejoins_a_large_nucleus_and_keeps_touching_neighbours():
+    from common.instances import probs_to_instances
+
+    yy, xx = np.mgrid[:96, :96]
+    big = ((yy - 48) ** 2 + (xx - 30) ** 2 < 22 ** 2)  # one nucleus with two centre peaks
+    centre = np.maximum(np.exp(-((yy - 48) ** 2 + (xx - 22) ** 2) / 60.0),
+                        np.exp(-((yy - 48) ** 2 + (xx - 38) ** 2) / 60.0)) * big
+    left = (yy - 20) ** 2 + (xx - 72) ** 2 < 9 ** 2  # two real nuclei touching at x = 81/82
+    right = (yy - 20) ** 2 + (xx - 90) ** 2 < 9 ** 2
+    body = (big | left | right).astype(np.float32)
+    border = np.zeros_like(body)
+    border[10:31, 80:84] = 0.9 * body[10:31, 80:84]  # the neighbours' shared border
+    for disk, (cy, cx) in ((left, (20, 72)), (right, (20, 90))):
+        centre = np.maximum(centre, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 20.0) * disk)
+    prob = np.stack([body, border, centre.astype(np.float32)], -1)
+    params = {"min_area": 1, "min_seed_area": 1, "seed_threshold": 0.5, "centre_threshold": 0.5}
+    split, _ = probs_to_instances(prob, params)
+    assert len(np.unique(split[big])) == 2  # the large nucleus is cut in two
+    merged, scores = probs_to_instances(prob, {**params, "merge_border": 0.3})
+    assert len(np.unique(merged[big])) == 1 and merged.max() == 3 and len(scores) == 3
+    assert merged[20, 72] != merged[20, 90]  # the touching neighbours stay two
+
+
+def test_merge_border_is_a_post_key_and_checked():
+    from common.config import ConfigError, load_config
+    from common.paths import CONFIGS
+    from solutions.unet.config import UNetConfig, default_params
+
+    cfg = load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.merge_border=0.3"])
+    assert default_params(cfg)["merge_border"] == 0.3
+    with pytest.raises(ConfigError, match="merge_border"):
+        load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.merge_border=2"])

@@ -224,6 +224,8 @@ class PostConfig:
         min_seed_area: Drop markers smaller than this (pixels).
         min_area_rel: Then drop instances smaller than this fraction of the image's median
             instance area (0: off; ``common.instances``).
+        merge_border: Merge touching instances whose contact has a mean border
+            probability below this: one nucleus cut in pieces (0: off; watershed only).
         tune: Tune these on OOF predictions after ``predict --split oof``.
     """
 
@@ -233,18 +235,22 @@ class PostConfig:
     min_area: int = 5
     min_seed_area: int = 3
     min_area_rel: float = 0.0
+    merge_border: float = 0.0
     tune: bool = True
 
     def validate(self) -> None:
         if not 0.0 <= self.min_area_rel < 1.0:
             raise ConfigError(f"post.min_area_rel is a fraction of the median instance area in [0, 1), "
                               f"got {self.min_area_rel}")
+        if not 0.0 <= self.merge_border <= 1.0:
+            raise ConfigError(f"post.merge_border is a border probability in [0, 1], got {self.merge_border}")
 
     def params(self) -> dict:
         """The ``probs_to_instances`` params dict."""
         return {"mask_threshold": self.mask_threshold, "seed_threshold": self.seed_threshold,
                 "centre_threshold": self.centre_threshold, "min_area": self.min_area,
-                "min_seed_area": self.min_seed_area, "min_area_rel": self.min_area_rel}
+                "min_seed_area": self.min_seed_area, "min_area_rel": self.min_area_rel,
+                "merge_border": self.merge_border}
 
 
 @dataclass
