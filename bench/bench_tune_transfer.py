@@ -11,7 +11,11 @@ on a new microscope they have not. This script asks that question on group folds
   images (kinds their networks never saw either): what a user of a tuned model gets on a
   kind absent from training;
 * ``--mode self``: each fold's images get thresholds tuned on themselves, the leaky upper
-  bound (a user cannot tune on unlabelled test images).
+  bound (a user cannot tune on unlabelled test images);
+* ``--mode fixed``: no tuning: every image gets the config's params with the ``--set``
+  changes (a paired A/B of one post-processing switch on the same maps).
+
+``--set KEY=V ...`` changes the untuned params (the start of tuning, or the fixed params).
 
 The relabelled predictions go to ``--out-pred`` (one ``<id>.npz`` per image, with the same
 ``prob``), laid out as a ``bench/bench_normalise.py`` variant so its ``--combine`` pools
@@ -60,7 +64,7 @@ def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, pa
         truth: image id → int [H,W] true labels.
         fold_of: image id → its group fold.
         start: The untuned params (``default_params``).
-        mode: ``"cross"`` or ``"self"``.
+        mode: ``"cross"``, ``"self"`` or ``"fixed"`` (``start`` for every fold, no tuning).
         passes: Coordinate-ascent rounds.
         grid: Parameter → candidates (default ``solutions.unet.tune``'s for the channels).
 
@@ -69,10 +73,13 @@ def transfer(probs: dict, truth: dict, fold_of: dict, start: dict, mode: str, pa
     """
     from solutions.unet.tune import tune_params
 
-    if mode not in ("cross", "self"):
-        raise ValueError(f"mode must be 'cross' or 'self', got {mode!r}")
+    if mode not in ("cross", "self", "fixed"):
+        raise ValueError(f"mode must be 'cross', 'self' or 'fixed', got {mode!r}")
     out = {}
     for k in sorted(set(fold_of.values())):
+        if mode == "fixed":
+            out[k] = {"params": dict(start)}
+            continue
         chosen = [i for i in truth if (fold_of[i] != k) == (mode == "cross")]
         if not chosen:
             raise ValueError(f"no images to tune fold {k} on in mode {mode!r}")
@@ -91,17 +98,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--folds-csv", type=Path, required=True, help="folds_group.csv of those predictions")
     p.add_argument("--config", type=Path, required=True, help="a run's config.yaml: the untuned params")
     p.add_argument("--data", type=Path, required=True, help="data folder holding stage1_train/")
-    p.add_argument("--mode", choices=("cross", "self"), default="cross")
+    p.add_argument("--mode", choices=("cross", "self", "fixed"), default="cross")
     p.add_argument("--passes", type=int, default=1, help="coordinate-ascent rounds (the pipeline: 2)")
     p.add_argument("--out-pred", type=Path, required=True, help="folder for the relabelled predictions")
     p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2,...",
                    help="replace or add a parameter's candidates in the tuning grid (numbers)")
+    p.add_argument("--set", dest="sets", nargs="+", default=[], metavar="KEY=V",
+                   help="change an untuned param (the start of tuning; with --mode fixed, the params)")
     args = p.parse_args(argv)
+    number = (lambda v: float(v) if "." in v else int(v))
     try:
-        extra = {key: [float(v) if "." in v else int(v) for v in values.split(",")]
+        extra = {key: [number(v) for v in values.split(",")]
                  for key, _, values in (g.partition("=") for g in args.grid)}
+        changes = {key: number(v) for key, _, v in (item.partition("=") for item in args.sets)}
     except ValueError:
-        raise SystemExit(f"bench_tune_transfer: --grid wants KEY=V1,V2,... numbers, got {args.grid}") from None
+        raise SystemExit(f"bench_tune_transfer: --grid wants KEY=V1,V2,... and --set KEY=V numbers, "
+                         f"got {args.grid} {args.sets}") from None
 
     from common.config import load_config
     from common.data import DSBDataset
@@ -129,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     probs = {i: pred.prob for i, pred in preds.items()}
     truth = {i: ds.load_labels(i) for i in ids}
     fold_of = {i: int(folds[i]) for i in ids}
-    start = default_params(load_config(UNetConfig, args.config))
+    start = {**default_params(load_config(UNetConfig, args.config)), **changes}
     grid = {**(GRID_WATERSHED if len(start["channels"]) > 1 else GRID_CC), **extra}
     per_fold = transfer(probs, truth, fold_of, start, args.mode, args.passes, grid)
     args.out_pred.mkdir(parents=True, exist_ok=True)

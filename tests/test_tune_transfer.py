@@ -72,6 +72,15 @@ def test_main_relabels_into_a_new_folder_and_records_the_thresholds(tmp_path):
     assert record["grid"]["mask_threshold"] == [0.2, 0.4] and record["folds"]["0"]["params"]["mask_threshold"] == 0.2
     with pytest.raises(SystemExit, match="KEY=V1"):
         tt.main([*args, "--grid", "mask_threshold=low", "--out-pred", str(tmp_path / "g")])
+    # fixed: no tuning, the config's params with the --set changes (fold 0's 0.45 maps vanish at 0.5)
+    assert tt.main([*args, "--mode", "fixed", "--set", "mask_threshold=0.4", "--out-pred", str(tmp_path / "f")]) == 0
+    record = json.loads((tmp_path / "f" / "tune_transfer.json").read_text())
+    assert {record["folds"][k]["params"]["mask_threshold"] for k in "01"} == {0.4}
+    assert all(np.array_equal(load_prediction(tmp_path / "f" / f"{i}.npz").labels, truth[i]) for i in IDS)
+    assert tt.main([*args, "--mode", "fixed", "--out-pred", str(tmp_path / "f0")]) == 0
+    assert load_prediction(tmp_path / "f0" / "t0.npz").labels.max() == 0
+    with pytest.raises(SystemExit, match="--set KEY=V"):
+        tt.main([*args, "--set", "mask_threshold=high", "--out-pred", str(tmp_path / "g")])
     save_prediction(pred / "t3.npz", truth["t3"], np.ones(2, np.float32))  # labels only
     with pytest.raises(SystemExit, match="t3.npz has no prob maps"):
         tt.main([*args, "--out-pred", str(tmp_path / "g")])
