@@ -223,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(its runs need not be in --work; same images required)")
     p.add_argument("--variants", nargs="+", default=[],
                    help="with --combine: variants in this order (first = reference); default all, sorted")
+    p.add_argument("--ids", type=Path, metavar="FILE",
+                   help="with --combine: score only the held-out images this file lists (one id per line; "
+                        "e.g. a stratified run predicted with --only), before --oof-limit")
     args = p.parse_args(argv)
     if args.sizes:
         return sizes(args, argv)

@@ -98,6 +98,7 @@ def _over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFra
 
 def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Pool the folds of ``--folds`` already run in ``--work`` (see the module doc)."""
+    from common.cli import narrow_ids
     from common.data import DSBDataset
     from common.folds import load_folds, split_ids
     from pipeline.plots import markdown_table
@@ -111,8 +112,7 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     ds = DSBDataset(args.data, "stage1_train")
     ids, fold_of = [], {}
     for k in args.folds:
-        held = split_ids(folds, k)[1]
-        held = held[:args.oof_limit] if args.oof_limit else held
+        held = narrow_ids(list(split_ids(folds, k)[1]), getattr(args, "ids", None), args.oof_limit)
         ids += held
         fold_of.update(dict.fromkeys(held, k))
     truth = {i: ds.load_labels(i) for i in ids}
