@@ -36,6 +36,14 @@ def size_bucket(shape: Sequence[int]) -> str:
     return next(name for name, most in SIZE_BUCKETS if pixels <= most)
 
 
+def mean_se(d: pd.Series) -> str:
+    """``+0.012 ± 0.003``: the mean difference and its standard error; a single value has
+    no error to show, so it is given alone (``+0.012 (n=1)``) rather than ``± nan``."""
+    if len(d) < 2:
+        return f"{d.mean():+.3f} (n=1)"
+    return f"{d.mean():+.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f}"
+
+
 def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.DataFrame:
     """Per variant (column): mean score, and mean ± s.e. of its difference from ``ref``,
     over all rows or per value of ``by``."""
@@ -46,9 +54,7 @@ def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.Da
         for v in table.columns:
             row[v] = part[v].mean()
             if v != ref:
-                d = part[v] - part[ref]
-                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-                row[f"{v} − {ref}"] = f"{d.mean():+.3f} ± {se:.3f}"
+                row[f"{v} − {ref}"] = mean_se(part[v] - part[ref])
         rows[key] = row
     return pd.DataFrame(rows).T
 
@@ -90,8 +96,7 @@ def _over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFra
         if v == ref:
             continue
         d = (table[v] - table[ref]).groupby(by_fold).mean()
-        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-        rows[v] = {"folds": len(d), f"mean of per-fold differences from {ref}": f"{d.mean():+.3f} ± {se:.3f}",
+        rows[v] = {"folds": len(d), f"mean of per-fold differences from {ref}": mean_se(d),
                    "folds better": f"{int((d > 0).sum())} of {len(d)}"}
     return pd.DataFrame(rows).T
 

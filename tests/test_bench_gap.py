@@ -44,7 +44,8 @@ def test_the_gap_is_paired_over_the_images_both_splits_scored(tmp_path):
     assert record["t1"] == {"stratified": 1.0, "group": 0.0} and record["t2"]["group"] == 0.5
     text = (tmp_path / "out" / "gap.md").read_text()
     assert "+0.500 ± 0.289" in text  # gaps 0, 1, 0.5
-    assert "+0.500 ± 0.500" in text and "+0.500 ± nan" in text  # fold 0 (t0, t1), fold 1 (t2)
+    assert "+0.500 ± 0.500" in text and "+0.500 (n=1)" in text  # fold 0 (t0, t1), fold 1 (t2)
+    assert "nan" not in text
     with pytest.raises(SystemExit, match="t0 of 'm' is in two sources"):
         bench_gap.main([*args, "--group", f"m={strat}"])
     with pytest.raises(SystemExit, match="no scores of variant 'gone'"):
