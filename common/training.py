@@ -294,6 +294,11 @@ class EvenBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @property
+    def num_batches(self) -> int | None:
+        """The wrapped dataset's (None: endless, e.g. ``common.endless.EndlessEpochs``)."""
+        return self.dataset.num_batches
+
     def __getitem__(self, index: int):
         import numpy as np
 

@@ -112,7 +112,11 @@ class TrainSequence(keras.utils.PyDataset):
                             multiple=PAD_MULTIPLE)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int) -> dict[str, np.ndarray]:
+        """Batch ``index`` of ``epoch`` (``common.endless.EpochSeeded``)."""
+        rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         picks = rng.integers(0, len(self.ids), size=self.batch_size) if self.weights is None else \
             rng.choice(len(self.ids), size=self.batch_size, p=self.weights)
         samples = [self.sample(self.ids[i], rng) for i in picks]

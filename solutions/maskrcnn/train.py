@@ -37,6 +37,7 @@ import keras  # noqa: E402
 
 from common.cli import add_train_args, open_train_run  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
+from common.endless import EndlessEpochs  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
 from common.io import read_json  # noqa: E402
 from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
@@ -119,8 +120,10 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
             resumed = True
             print(f"[maskrcnn] stage '{stage}' epochs {max(start, first) + 1}..{last} "
                   f"({len(model.trainable_variables)} trainable tensors)")
-            model.fit(dist.even_batches(train_seq), validation_data=dist.even_batches(val_seq),
-                      initial_epoch=max(start, first), epochs=last, callbacks=callbacks, verbose=verbose)
+            stream = EndlessEpochs(train_seq, start_epoch=max(start, first))  # one input iterator per fit
+            model.fit(dist.even_batches(stream), steps_per_epoch=stream.steps_per_epoch, shuffle=False,
+                      validation_data=dist.even_batches(val_seq), initial_epoch=max(start, first), epochs=last,
+                      callbacks=callbacks, verbose=verbose)
             start = int(run.load_state().get("epoch", start))
             if model.stop_training and not clock.budget_hit:  # early stop by a callback
                 break

@@ -218,7 +218,11 @@ class CropDataset(keras.utils.PyDataset):
         return random_crop(image, labels, self.crop_size, rng)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index`` of ``epoch`` (``common.endless.EpochSeeded``)."""
+        rng = np.random.default_rng([self.seed, epoch, index])
         if self.training:
             picks = rng.integers(0, len(self.images), self.batch_size) if self.weights is None else \
                 rng.choice(len(self.images), size=self.batch_size, p=self.weights)
@@ -287,19 +291,23 @@ class ResizedDataset(keras.utils.PyDataset):
         return self.steps
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index`` of ``epoch`` (``common.endless.EpochSeeded``)."""
         n = len(self.x)
         if self.training and self.weights is not None:
-            order = np.random.default_rng([self.seed, self.epoch]).choice(
+            order = np.random.default_rng([self.seed, epoch]).choice(
                 n, size=self.steps * self.batch_size, p=self.weights)
         elif self.training:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(
+            order = np.random.default_rng([self.seed, epoch]).permutation(
                 np.tile(np.arange(n), math.ceil(self.steps * self.batch_size / n)))
         else:
             order = np.arange(n)
         picks = order[index * self.batch_size:(index + 1) * self.batch_size]
         xs, ys = self.x[picks], self.y[picks]
         if self.training and self._augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            rng = np.random.default_rng([self.seed, epoch, index, 1])
             out = [self._augment(x, y, int(rng.integers(0, 2**31 - 1))) for x, y in zip(xs, ys)]
             xs = np.stack([np.asarray(o[0]) for o in out])
             ys = np.stack([(np.asarray(o[1]) > 0).astype(np.uint8) for o in out])

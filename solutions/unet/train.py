@@ -21,6 +21,7 @@ import numpy as np
 
 from common.cli import add_train_args, open_train_run
 from common.data import DSBDataset
+from common.endless import EndlessEpochs
 from common.folds import get_folds, split_ids
 from common.io import read_json
 from common.machine import device_description
@@ -127,7 +128,7 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
     with distribution(cfg.train.gpus, cfg.train.batch_size) as dist:
         model = build_compiled_model(cfg, len(train_ds))
         initial_epoch = resume(run, model)
-        train_ds.epoch = initial_epoch
+        stream = EndlessEpochs(train_ds, start_epoch=initial_epoch)  # one input iterator per fit
         clock = TrainingClock(run, cfg.train.batch_size, cfg.train.time_budget_s)
         callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
                                        patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
@@ -140,8 +141,9 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
             print(f"[unet] training {run.path.name}: {len(fit_ids)} images, {len(val_ids)} validation, "
                   f"{model.count_params():,} params, epochs {initial_epoch}->{cfg.train.epochs}, "
                   f"{len(train_ds)} steps/epoch, device {device}", flush=True)
-            model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
-                      epochs=cfg.train.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
+            model.fit(dist.even_batches(stream), steps_per_epoch=stream.steps_per_epoch, shuffle=False,
+                      validation_data=dist.even_batches(val_ds), epochs=cfg.train.epochs,
+                      initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
     summary = write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
     print(f"[unet] finished {run.path.name}: {summary}", flush=True)
     return summary
