@@ -180,9 +180,11 @@ def write_train_summary(run: RunDir, clock: TrainingClock, solution: str, fold: 
 
 def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min",
                        patience: int | None = None, tensorboard: bool = True) -> list:
-    """The standard callbacks: checkpoint/resume, CSV history, TensorBoard."""
+    """The standard callbacks: checkpoint/resume, CSV history, ``common.allocator``, TensorBoard."""
+    from common.allocator import KeepFreedMemory
+
     callbacks = [ResumableCheckpoint(run, monitor, mode, patience),
-                 keras.callbacks.CSVLogger(str(run.history_csv), append=True)]
+                 keras.callbacks.CSVLogger(str(run.history_csv), append=True), KeepFreedMemory()]
     if tensorboard:
         missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
         if missing:  # Keras' TensorBoard writer needs both
