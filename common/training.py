@@ -10,7 +10,9 @@ Keras (and re-exports nothing else)::
         model.compile(optimizer=common.optimizers.make_optimizer(...), loss=...)
         start = resume(run, model)
         clock = TrainingClock(run, cfg.train.batch_size, cfg.train.time_budget_s)
-        model.fit(dist.even_batches(train_ds), validation_data=dist.even_batches(val_ds),
+        stream = common.endless.EndlessEpochs(train_ds, start_epoch=start)
+        model.fit(dist.even_batches(stream), steps_per_epoch=stream.steps_per_epoch, shuffle=False,
+                  validation_data=dist.even_batches(val_ds), initial_epoch=start,
                   callbacks=training_callbacks(run) + [clock], ...)
     write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
 
