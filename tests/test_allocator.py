@@ -55,3 +55,11 @@ def test_callback_respects_the_switch(monkeypatch):
     callback = allocator.KeepFreedMemory()
     _fit(callback)
     assert callback.applied is None
+
+
+def test_the_standard_callbacks_include_it(tmp_path):
+    from common.runs import RunDir
+    from common.training import training_callbacks
+
+    callbacks = training_callbacks(RunDir(tmp_path / "run"), "loss", tensorboard=False)
+    assert sum(isinstance(c, allocator.KeepFreedMemory) for c in callbacks) == 1
