@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
+from bench.normalise_combine import mean_se  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.folds import image_type  # noqa: E402
 from common.metrics import score_dataset  # noqa: E402
@@ -34,10 +36,8 @@ for name, folder in (("old", old), ("new", new)):
 
 
 def row(label, mask):
-    d = s["new"][mask] - s["old"][mask]
-    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    print(f"| {label} ({mask.sum()}) | {s['old'][mask].mean():.3f} | {s['new'][mask].mean():.3f} | "
-          f"{d.mean():+.3f} ± {se:.3f} |")
+    d = pd.Series(s["new"][mask] - s["old"][mask])
+    print(f"| {label} ({mask.sum()}) | {s['old'][mask].mean():.3f} | {s['new'][mask].mean():.3f} | {mean_se(d)} |")
 
 
 print("| images | old | new | new − old |\n|---|---:|---:|---:|")
