@@ -42,7 +42,8 @@ def test_watershed_unet_learns_on_real_images(real_train_dir, tmp_path):
     cfg = load_config(UNetConfig, CONFIGS["unet"] / "cpu30.yaml",
                       ["model.base_filters=8", f"train.steps_per_epoch={STEPS_PER_EPOCH}",
                        f"train.epochs={STEPS // STEPS_PER_EPOCH}", "train.lr_schedule=cosine", "train.lr=0.003",
-                       f"train.time_budget_s={MAX_SECONDS}", "predict.tta=none"])
+                       f"train.time_budget_s={MAX_SECONDS}", "predict.tta=none",
+                       "predict.scale_norm.enabled=false"])
     run = RunDir(tmp_path / "run")
     run.prepare(cfg)
     summary = train_run(cfg, run, dataset, fit_ids, [], fold=0, verbose=2)
