@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.normalise_combine import mean_se  # noqa: E402
 from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
@@ -54,11 +55,11 @@ def magnify(image: np.ndarray, labels: np.ndarray, factor: float) -> tuple[np.nd
     vanish when shrinking are dropped from the labels (they are then simply absent)."""
     if factor == 1.0:
         return image, labels
-    h, w = labels.shape
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    interp = cv2.INTER_LINEAR if factor > 1 else cv2.INTER_AREA
-    return (cv2.resize(image, size, interpolation=interp),
-            cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST))
+    from common.scale import rescale
+
+    out = rescale(image, factor)
+    size = (out.shape[1], out.shape[0])
+    return out, cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST)
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -67,10 +68,6 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     if not name:
         raise argparse.ArgumentTypeError(f"--variant {text!r}: give NAME:KEY=VALUE,...")
     return name, [s for s in sets.split(",") if s]
-
-
-def read_ids(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: Sequence[float]) -> pd.DataFrame:
@@ -119,8 +116,7 @@ def report(table: pd.DataFrame, variants: list[str], types: dict, header: list[s
             for v in variants:
                 cell = f"{wide[v].mean():.3f}"
                 if v != ref and len(wide) > 1:
-                    d = wide[v] - wide[ref]
-                    cell += f" ({d.mean():+.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f})"
+                    cell += f" ({mean_se(wide[v] - wide[ref])})"
                 cells.append(cell)
             lines.append(f"| x{factor:g} | {label} ({len(wide)}) | " + " | ".join(cells) + " |")
     lines += ["", "Seconds per image, and images rescaled by scale normalisation (of all):", "",
@@ -149,13 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--variant names must differ")
     if any(f <= 0 for f in args.factors):
         p.error("--factors must be > 0")
+    from common.cli import narrow_ids
     from common.data import DSBDataset
     from common.folds import image_type
 
-    ids = read_ids(args.ids)
+    try:
+        ds = DSBDataset(args.data, "stage1_train")
+        ids = narrow_ids(ds.ids, args.ids)
+    except (OSError, ValueError) as exc:
+        p.error(str(exc))
     if not ids:
-        p.error(f"{args.ids}: lists no image id")
-    ds = DSBDataset(args.data, "stage1_train")
+        p.error(f"{args.ids}: none of its ids is an image of {args.data / 'stage1_train'}")
     images = {i: ds.load_image(i) for i in ids}
     truth = {i: ds.load_labels(i) for i in ids}
     types = {i: image_type(images[i]) for i in ids}
