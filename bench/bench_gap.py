@@ -7,9 +7,9 @@ does their mix of kinds. This script scores only the images **both** splits pred
 each image is compared with itself: once by a network that saw its kind (stratified fold),
 once by one that did not (group fold).
 
-Sources are ``NAME=PATH``: a predictions folder (``<id>.npz``, scored here), or an earlier
-``combined.json`` of ``bench_normalise.py --combine`` as ``PATH:VARIANT`` (its stored
-per-image scores). Several sources of one model and split are pooled (the folds of one
+Sources are ``NAME=PATH`` or ``NAME=PATH:KEY`` (``bench/score_sources.py``): a predictions
+folder (``<id>.npz``, scored here), or per-image scores a benchmark stored (``combined.json``,
+``gap.json``, ``generalise.json``, ``paired.json``). Several sources of one model and split are pooled (the folds of one
 session and of another); an image in two of them is an error naming both.
 
 Usage::
@@ -37,41 +37,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.normalise_combine import _paired, size_bucket  # noqa: E402
-from common.io import atomic_write_text, read_json, write_json  # noqa: E402
+from bench.normalise_combine import paired_table, size_bucket  # noqa: E402
+from bench.score_sources import named_source, source_scores  # noqa: E402
+from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
-__all__ = ["source_scores", "gap_tables", "main"]
+__all__ = ["gap_tables", "main", "pool"]
 
 SPLITS = ("stratified", "group")
-
-
-def source_scores(spec: str, dataset) -> tuple[str, pd.Series]:
-    """``NAME=PATH`` (a predictions folder) or ``NAME=PATH:VARIANT`` (a ``combined.json``)
-    → ``(name, per-image DSB score)``. Bad input exits naming the path."""
-    from common.metrics import score_dataset
-    from common.predictions import list_predictions, load_prediction
-
-    name, _, where = spec.partition("=")
-    if not name or not where:
-        raise SystemExit(f"bench_gap: a source is NAME=PATH or NAME=PATH:VARIANT, got {spec!r}")
-    path, variant = (where.rsplit(":", 1) if ".json:" in where else (where, ""))
-    path = Path(path)
-    if path.is_dir():
-        files = list_predictions(path)
-        if not files:
-            raise SystemExit(f"bench_gap: {path}: no predictions (*.npz)")
-        truth = {i: dataset.load_labels(i) for i in sorted(files)}
-        pred = {i: load_prediction(files[i]).labels for i in truth}
-        return name, score_dataset(truth, pred).per_image["score"].rename(None)
-    data = read_json(path)
-    if not data or "per_image" not in data:
-        raise SystemExit(f"bench_gap: {path} is neither a predictions folder nor a combined.json")
-    variant = variant or name
-    scores = {i: row[variant] for i, row in data["per_image"].items() if variant in row}
-    if not scores:
-        raise SystemExit(f"bench_gap: {path} has no scores of variant {variant!r}")
-    return name, pd.Series(scores, dtype=float)
 
 
 def pool(specs: Sequence[str], dataset) -> dict[str, pd.Series]:
@@ -79,7 +52,8 @@ def pool(specs: Sequence[str], dataset) -> dict[str, pd.Series]:
     out: dict[str, pd.Series] = {}
     seen: dict[tuple[str, str], str] = {}
     for spec in specs:
-        name, scores = source_scores(spec, dataset)
+        name, where = named_source(spec)
+        scores = source_scores(where, dataset)
         for i in scores.index:
             if (name, i) in seen:
                 raise SystemExit(f"bench_gap: image {i} of {name!r} is in two sources: {seen[name, i]} and {spec}")
@@ -97,8 +71,8 @@ def gap_tables(strat: pd.Series, group: pd.Series, meta: pd.DataFrame, shapes: d
           "per image size (pixels)": pd.Series({i: size_bucket(shapes[i]) for i in ids}),
           "per image kind (group)": meta["group"].reindex(ids),
           "per group fold (where the kind was held out)": meta["fold"].reindex(ids)}
-    out = {"all images": _paired(table, "group")}
-    out.update({title: _paired(table, "group", series) for title, series in by.items()})
+    out = {"all images": paired_table(table, "group")}
+    out.update({title: paired_table(table, "group", series) for title, series in by.items()})
     return out
 
 

@@ -21,7 +21,8 @@ Usage::
         --set post.tune=false --out DIR
 
 Writes ``generalise.md`` and ``generalise.json`` to ``--out`` (atomically), with the
-command and the machine. A U-Net that tunes its thresholds on its OOF images
+command, the machine and every scored image's score per split (``models.<name>.per_image``:
+a source of ``bench/bench_paired.py`` once the work folder is gone). A U-Net that tunes its thresholds on its OOF images
 (``post.tune``) sees its held-out group during tuning: pass ``--set post.tune=false``
 for a clean group score. ``--splits group --train-folds 3,1`` trains only those folds, in
 that order (a queue that may be cut short by the clock still ends with whole folds).
@@ -231,6 +232,19 @@ def _md(df: pd.DataFrame, index_name: str) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def _per_image_record(scores: dict[str, dict[str, pd.Series]]) -> dict:
+    """``{model: {"per_image": {id: {split: score}}}}``: what a later paired comparison reads
+    (``bench/score_sources.py``: ``generalise.json:MODEL/SPLIT``) once the work folder is gone."""
+    record = {}
+    for name, by_split in scores.items():
+        rows: dict[str, dict[str, float]] = {}
+        for split, series in by_split.items():
+            for i, v in series.items():
+                rows.setdefault(str(i), {})[split] = round(float(v), 4)
+        record[name] = {"per_image": dict(sorted(rows.items()))}
+    return record
+
+
 def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[int], n_folds: int,
            seed: int, out: Path, command: str, extra: str = "", only_predicted: bool = False,
            worst: int = 6) -> dict:
@@ -289,7 +303,7 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
               "per_type": json.loads(tables["per_type"].to_json(orient="index")),
               "per_group": json.loads(tables["per_group"].to_json(orient="index")),
               "fold_sizes": {str(k): int(v) for k, v in folds_df["group"]["fold"].value_counts().sort_index().items()},
-              "train": train, "pictures": pictures}
+              "train": train, "pictures": pictures, "models": _per_image_record(scores)}
     atomic_write_text(out / "generalise.json", json.dumps(result, indent=2, default=str))
     print("\n".join(lines))
     return result

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from bench.bench_normalise import REPO, per_image_scores, workspace
-from common.io import atomic_write_text, read_json, write_json
+from bench.score_sources import stored_scores
+from common.io import atomic_write_text, write_json
 from common.machine import git_commit, machine_description
 
-__all__ = ["SIZE_BUCKETS", "combine", "size_bucket"]
+__all__ = ["SIZE_BUCKETS", "combine", "mean_se", "paired_table", "size_bucket"]
 
 
 #: Image-size buckets of the combined report: (name, most pixels).
@@ -44,7 +45,7 @@ def mean_se(d: pd.Series) -> str:
     return f"{d.mean():+.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f}"
 
 
-def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.DataFrame:
+def paired_table(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.DataFrame:
     """Per variant (column): mean score, and mean ± s.e. of its difference from ``ref``,
     over all rows or per value of ``by``."""
     rows = {}
@@ -59,28 +60,26 @@ def _paired(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.Da
     return pd.DataFrame(rows).T
 
 
-def _stored_scores(specs: Sequence[str]) -> dict[str, tuple[Path, dict]]:
-    """``--stored NAME=PATH``: variant NAME's per-image scores from an earlier ``combined.json``."""
+def _stored_scores(specs: Sequence[str]) -> dict[str, tuple[Path, pd.Series]]:
+    """``--stored NAME=PATH``: variant NAME's per-image scores from an earlier ``combined.json``
+    (or any stored-scores file of ``bench/score_sources.py`` that has a column NAME)."""
     out = {}
     for spec in specs:
         name, _, path = spec.partition("=")
         if not name or not path:
             raise SystemExit(f"bench_normalise: --stored wants NAME=PATH, got {spec!r}")
-        data = read_json(Path(path))
-        if not data or "per_image" not in data:
-            raise SystemExit(f"bench_normalise: {path} is not a combined.json (no per_image scores)")
-        out[name] = (Path(path), data["per_image"])
+        out[name] = (Path(path), stored_scores(Path(path), name))
     return out
 
 
-def _stored_column(entry: tuple[Path, dict], name: str, ids: Sequence[str]) -> pd.Series:
+def _stored_column(entry: tuple[Path, pd.Series], name: str, ids: Sequence[str]) -> pd.Series:
     """Stored variant ``name``'s score of each of ``ids``; exits naming the file if one lacks it."""
-    path, per_image = entry
-    missing = [i for i in ids if name not in per_image.get(i, {})]
+    path, scores = entry
+    missing = [i for i in ids if i not in scores.index]
     if missing:
         raise SystemExit(f"bench_normalise: {path} has no {name!r} score for {len(missing)} of the "
                          f"{len(ids)} images, e.g. {missing[0]}")
-    return pd.Series({i: float(per_image[i][name]) for i in ids}).reindex(list(ids))
+    return scores.reindex(list(ids))
 
 
 def _over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFrame:
@@ -132,10 +131,10 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     else:  # stratified folds have no group column: the kind is the type and size
         by_kind = pd.Series({i: f"{by_type[i]}-{truth[i].shape[0]}x{truth[i].shape[1]}" for i in ids})
     ref = order[0]
-    tables = {"all images": _paired(table, ref), "per image type": _paired(table, ref, by_type),
-              "per image size (pixels)": _paired(table, ref, by_size),
-              "per image kind (group)": _paired(table, ref, by_kind),
-              f"per {args.split_by} fold": _paired(table, ref, by_fold)}
+    tables = {"all images": paired_table(table, ref), "per image type": paired_table(table, ref, by_type),
+              "per image size (pixels)": paired_table(table, ref, by_size),
+              "per image kind (group)": paired_table(table, ref, by_kind),
+              f"per {args.split_by} fold": paired_table(table, ref, by_fold)}
     tables["over folds (each fold is another trained model)"] = _over_folds(table, ref, by_fold)
     command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"# U-Net input switches pooled over {args.split_by} folds {' '.join(map(str, args.folds))} "

@@ -134,6 +134,8 @@ def test_bench_generalise_report(tmp_path):
     assert "Command: `python bench/bench_generalise.py" in md and "## Per group" in md
     assert res["pictures"] == ["worst_unet_group.png"] and "![worst_unet_group.png]" in md
     assert (out / "worst_unet_group.png").stat().st_size > 100
+    per_image = res["models"]["unet"]["per_image"]  # stored, so a later A/B can pair with it
+    assert per_image["t2"] == {"stratified": 1.0, "group": 1.0} and per_image["t0"]["group"] == 0.0
     (group.predictions_dir("unet", "oof") / "t3.npz").unlink()  # only the predicted images
     res = bg.report(bg.workspaces(strat.root, data), ["unet"], [0, 1], 2, 42, out, "x", only_predicted=True)
     assert res["summary"]["unet"]["images group"] == 3

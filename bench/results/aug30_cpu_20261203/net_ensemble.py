@@ -8,7 +8,7 @@ Each ``DIR`` is an OOF predictions folder (``<id>.npz`` with ``prob``) of a netw
 fold ``K``. For every image all of them hold, the maps are averaged with equal weights
 (``ensemble.pixel.pixel_merge``) and post-processed with the first folder's recorded
 parameters (default thresholds in these runs), and written to ``OUT_DIR/<id>.npz``, so
-``compare.py`` can score it against any one network. What an ensemble of N networks (N times
+``bench/bench_paired.py`` can score it against any one network. What an ensemble of N networks (N times
 the training time, the same architecture) gives over one.
 """
 

@@ -1,0 +1,121 @@
+"""Compare models paired per image: each against a reference, on the images all of them scored.
+
+Two trainings of one recipe differ by more than most switches move a fold, so an A/B is
+read on the same images, as the mean of the per-image differences and its standard
+error, overall and per image type and size. Every source is ``[NAME=]PATH[:KEY]``
+(``bench/score_sources.py``): a predictions folder (``<id>.npz``, scored here), or per-image
+scores a benchmark stored (``combined.json``, ``gap.json``, ``generalise.json``, or an
+earlier ``paired.json``). The first source is the reference.
+
+Usage::
+
+    .venv/bin/python bench/bench_paired.py \\
+        base=WORK1/split-group/predictions/unet/oof \\
+        balance=WORK2/split-group/predictions/unet/oof \\
+        [--ids FILE] [--data ../shared/dsb2018] [--out bench/results/<name>/fold1]
+
+Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
+command, the machine, every source's per-image score), so the comparison, and each
+predictions folder's scores, outlive the work folders: a later comparison can name
+``paired.json:balance`` as a source. An ``--out`` that already holds a ``paired.json`` is
+refused, naming it; nothing written is overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.normalise_combine import paired_table, size_bucket  # noqa: E402
+from bench.score_sources import named_source, source_scores  # noqa: E402
+from common.io import atomic_write_text, write_json  # noqa: E402
+from common.machine import git_commit, machine_description  # noqa: E402
+
+__all__ = ["paired_tables", "main"]
+
+
+def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series) -> dict[str, pd.DataFrame]:
+    """All images, per image type and per size bucket; the first column is the reference."""
+    ref = table.columns[0]
+    return {"all images": paired_table(table, ref),
+            "per image type": paired_table(table, ref, types.reindex(table.index)),
+            "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
+
+
+def _names(specs: Sequence[str]) -> list[tuple[str, str]]:
+    defaults = ["ref"] + (["new"] if len(specs) == 2 else [f"new{k}" for k in range(1, len(specs))])
+    out = [named_source(s, d) for s, d in zip(specs, defaults)]
+    seen = [n for n, _ in out]
+    if len(set(seen)) < len(seen):
+        raise SystemExit(f"bench_paired: two sources have one name: {seen}")
+    return out
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from common.paths import SHARED_DSB_DIR
+
+    p = argparse.ArgumentParser(prog="bench/bench_paired.py", description=__doc__.split("\n")[0])
+    p.add_argument("sources", nargs="+", metavar="[NAME=]PATH[:KEY]",
+                   help="the reference first, then one or more to compare with it")
+    p.add_argument("--data", type=Path, default=SHARED_DSB_DIR, help="data folder holding stage1_train/")
+    p.add_argument("--ids", type=Path, help="only these image ids (a file, one per line, # comments)")
+    p.add_argument("--out", type=Path, help="folder for paired.md / paired.json")
+    args = p.parse_args(argv)
+    if len(args.sources) < 2:
+        p.error("give a reference and at least one source to compare with it")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from common.cli import narrow_ids
+    from common.data import DSBDataset
+    from common.folds import image_type
+    from pipeline.plots import markdown_table
+
+    if args.out is not None and (args.out / "paired.json").exists():
+        raise SystemExit(f"bench_paired: {args.out / 'paired.json'} exists; give another --out")
+    named = _names(args.sources)
+    ds = DSBDataset(args.data, "stage1_train")
+    wanted = narrow_ids(ds.ids, args.ids) if args.ids else None
+    scores = {name: source_scores(where, ds, wanted) for name, where in named}
+    ids = sorted(set.intersection(*(set(s.index) for s in scores.values())))
+    if not ids:
+        raise SystemExit("bench_paired: no image is scored by every source: "
+                         + ", ".join(f"{n} {len(s)}" for n, s in scores.items()))
+    table = pd.DataFrame({n: s.reindex(ids) for n, s in scores.items()})
+    types = pd.Series({i: image_type(ds.load_image(i)) for i in ids})
+    sizes = pd.Series({i: size_bucket(ds.image_shape(i)) for i in ids})
+    command = shlex.join([".venv/bin/python", "bench/bench_paired.py", *(argv if argv is not None else sys.argv[1:])])
+    machine = machine_description()
+    ref = table.columns[0]
+    lines = [f"# Paired per image against `{ref}`", "", f"Command: `{command}`", "",
+             f"Scored on {machine}, commit `{git_commit(REPO)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+             f"DSB mean AP over the {len(ids)} images every source scored "
+             f"({', '.join(f'`{n}` {len(s)}' for n, s in scores.items())}); `X − {ref}`: mean ± standard "
+             "error of the per-image differences.", ""]
+    for title, df in paired_tables(table, types, sizes).items():
+        lines += [f"## {title}", "", markdown_table(df, index_name=title.split(" (")[0].replace("per ", "")), ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out / "paired.md", text)
+        write_json(args.out / "paired.json", {
+            "command": command, "machine": machine, "sources": dict(named),
+            "per_image": {i: {n: round(float(table.at[i, n]), 4) for n in table.columns} for i in ids}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

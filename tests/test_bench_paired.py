@@ -1,0 +1,108 @@
+"""bench/score_sources.py and bench/bench_paired.py: per-image scores from folders or stored
+JSON, and A/Bs paired over the images every source scored."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.paths import REPO_ROOT
+from common.predictions import save_prediction
+from tests.test_ensemble import H, W, box, paint, write_dsb
+
+sys.path.insert(0, str(REPO_ROOT))
+from bench import bench_paired  # noqa: E402
+from bench.score_sources import named_source, source_scores, split_source, stored_scores  # noqa: E402
+
+IDS = ["t0", "t1", "t2", "t3"]
+
+
+@pytest.fixture
+def dsb(tmp_path):
+    from common.data import DSBDataset
+
+    truth = {i: paint(box(2, 12, 2, 12), box(16, 28, 18, 30)) for i in IDS}
+    write_dsb(tmp_path / "data", truth, {})
+    return tmp_path / "data", DSBDataset(tmp_path / "data", "stage1_train"), truth
+
+
+def _folder(path: Path, labels: dict[str, np.ndarray]) -> Path:
+    for i, lab in labels.items():
+        save_prediction(path / f"{i}.npz", lab, np.ones(int(lab.max()), np.float32))
+    return path
+
+
+def test_split_and_name_a_source():
+    assert split_source("a/b") == (Path("a/b"), "")
+    assert split_source("r/gap.json:cpu30/group") == (Path("r/gap.json"), "cpu30/group")
+    assert named_source("base=x/y") == ("base", "x/y")
+    assert named_source("x/y", "ref") == ("ref", "x/y")
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        named_source("=x")
+
+
+def test_stored_scores_read_both_layouts_and_name_the_file(tmp_path):
+    combined = tmp_path / "combined.json"
+    combined.write_text(json.dumps({"per_image": {"a": {"v": 0.5, "w": 0.1}, "b": {"w": 0.2}}}))
+    assert stored_scores(combined, "v").to_dict() == {"a": 0.5}
+    gap = tmp_path / "gap.json"
+    gap.write_text(json.dumps({"models": {"m": {"per_image": {"a": {"group": 0.3, "stratified": None}}}}}))
+    assert stored_scores(gap, "group").to_dict() == {"a": 0.3}
+    assert stored_scores(gap, "m/group").to_dict() == {"a": 0.3}
+    with pytest.raises(SystemExit, match="no scores under 'stratified'"):  # null is no score
+        stored_scores(gap, "stratified")
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"models": {"m": {"per_image": {}}, "n": {"per_image": {}}}}))
+    with pytest.raises(SystemExit, match=r"two.json holds models \['m', 'n'\]: name one as MODEL/group"):
+        stored_scores(two, "group")
+    with pytest.raises(SystemExit, match="no per-image scores of model 'x'"):
+        stored_scores(two, "x/group")
+    with pytest.raises(SystemExit, match="needs a key"):
+        stored_scores(combined, "")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"summary": {}}))
+    with pytest.raises(SystemExit, match="bad.json: no stored per-image scores"):
+        stored_scores(bad, "v")
+
+
+def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
+    _, ds, truth = dsb
+    empty = np.zeros((H, W), np.int32)
+    folder = _folder(tmp_path / "p", {"t0": truth["t0"], "t1": empty})
+    scores = source_scores(str(folder), ds)
+    assert scores.to_dict() == {"t0": 1.0, "t1": 0.0}
+    assert source_scores(str(folder), ds, ["t1", "t3"]).to_dict() == {"t1": 0.0}
+    with pytest.raises(SystemExit, match="no predictions"):
+        source_scores(str(folder), ds, ["t3"])
+    with pytest.raises(SystemExit, match="gone: no such predictions folder or scores file"):
+        source_scores(str(tmp_path / "gone"), ds)
+
+
+def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
+    data, _, truth = dsb
+    half = {i: np.where(truth[i] == 2, 0, truth[i]) for i in IDS}  # finds one of two nuclei
+    ref = _folder(tmp_path / "ref", {i: half[i] for i in ("t0", "t1", "t2")})
+    new = _folder(tmp_path / "new", {i: truth[i] for i in ("t0", "t1", "t3")})  # t3: no reference
+    out = tmp_path / "out"
+    assert bench_paired.main([f"base={ref}", f"bal={new}", "--data", str(data), "--out", str(out)]) == 0
+    record = json.loads((out / "paired.json").read_text())
+    assert sorted(record["per_image"]) == ["t0", "t1"]
+    assert record["per_image"]["t0"] == {"base": 0.5, "bal": 1.0}
+    text = (out / "paired.md").read_text()
+    assert "+0.500 ± 0.000" in text and "bal − base" in text and "## per image type" in text
+    # the record is itself a source: the folder's scores outlive it
+    again = tmp_path / "again"
+    assert bench_paired.main([f"{out / 'paired.json'}:bal", str(ref), "--data", str(data), "--out", str(again)]) == 0
+    assert json.loads((again / "paired.json").read_text())["per_image"]["t1"] == {"ref": 1.0, "new": 0.5}
+    with pytest.raises(SystemExit, match="paired.json exists"):  # nothing written is overwritten
+        bench_paired.main([str(ref), str(new), "--data", str(data), "--out", str(out)])
+    ids = tmp_path / "ids.txt"
+    ids.write_text("t2  # ref only\nt3  # new only\n")
+    with pytest.raises(SystemExit, match="no image is scored by every source"):
+        bench_paired.main([str(ref), str(new), "--data", str(data), "--ids", str(ids)])
+    with pytest.raises(SystemExit, match="two sources have one name"):
+        bench_paired.main([f"a={ref}", f"a={new}", "--data", str(data)])
