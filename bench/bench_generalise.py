@@ -232,15 +232,19 @@ def _md(df: pd.DataFrame, index_name: str) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def _per_image_record(scores: dict[str, dict[str, pd.Series]]) -> dict:
-    """``{model: {"per_image": {id: {split: score}}}}``: what a later paired comparison reads
-    (``bench/score_sources.py``: ``generalise.json:MODEL/SPLIT``) once the work folder is gone."""
+def _per_image_record(wss: dict[str, Workspace], scores: dict[str, dict[str, pd.Series]]) -> dict:
+    """``{model: {"per_image": {id: {split: score}}}}`` of the images that were predicted: what
+    a later paired comparison reads (``bench/score_sources.py``: ``generalise.json:MODEL/SPLIT``)
+    once the work folder is gone. An image without a prediction (scored 0 in the tables) is
+    not stored: it is no score of the model."""
     record = {}
     for name, by_split in scores.items():
         rows: dict[str, dict[str, float]] = {}
         for split, series in by_split.items():
+            folder = wss[split].predictions_dir(name, "oof")
             for i, v in series.items():
-                rows.setdefault(str(i), {})[split] = round(float(v), 4)
+                if (folder / f"{i}.npz").is_file() and np.isfinite(v):
+                    rows.setdefault(str(i), {})[split] = round(float(v), 4)
         record[name] = {"per_image": dict(sorted(rows.items()))}
     return record
 
@@ -303,7 +307,7 @@ def report(wss: dict[str, Workspace], solutions: Sequence[str], folds: Sequence[
               "per_type": json.loads(tables["per_type"].to_json(orient="index")),
               "per_group": json.loads(tables["per_group"].to_json(orient="index")),
               "fold_sizes": {str(k): int(v) for k, v in folds_df["group"]["fold"].value_counts().sort_index().items()},
-              "train": train, "pictures": pictures, "models": _per_image_record(scores)}
+              "train": train, "pictures": pictures, "models": _per_image_record(wss, scores)}
     atomic_write_text(out / "generalise.json", json.dumps(result, indent=2, default=str))
     print("\n".join(lines))
     return result

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--combine", action="store_true", help="pool the folds of --folds already run (no training)")
     p.add_argument("--folds", type=int, nargs="+", default=[], help="with --combine: the folds to pool")
-    p.add_argument("--stored", action="append", default=[], metavar="NAME=PATH",
+    p.add_argument("--stored", action="append", default=[], metavar="NAME=PATH[:KEY]",
                    help="with --combine: variant NAME's per-image scores from an earlier combined.json "
                         "(its runs need not be in --work; same images required)")
     p.add_argument("--variants", nargs="+", default=[],
@@ -293,4 +293,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common.cli import run_main
+
+    sys.exit(run_main(main, "bench/bench_normalise.py"))

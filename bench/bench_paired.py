@@ -18,7 +18,8 @@ Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` 
 command, the machine, every source's per-image score), so the comparison, and each
 predictions folder's scores, outlive the work folders: a later comparison can name
 ``paired.json:balance`` as a source. An ``--out`` that already holds a ``paired.json`` is
-refused, naming it; nothing written is overwritten.
+refused, naming it; nothing written is overwritten. Bad input (a missing folder, a stored
+file without the key, an unreadable ``--ids``) is one line naming the file, exit status 2.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if str(REPO) not in sys.path:
 
 from bench.normalise_combine import paired_table, size_bucket  # noqa: E402
 from bench.score_sources import named_source, source_scores  # noqa: E402
+from common.data import DataError  # noqa: E402
 from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
@@ -57,7 +59,7 @@ def _names(specs: Sequence[str]) -> list[tuple[str, str]]:
     out = [named_source(s, d) for s, d in zip(specs, defaults)]
     seen = [n for n, _ in out]
     if len(set(seen)) < len(seen):
-        raise SystemExit(f"bench_paired: two sources have one name: {seen}")
+        raise DataError(f"bench_paired: two sources have one name: {seen}")
     return out
 
 
@@ -70,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=SHARED_DSB_DIR, help="data folder holding stage1_train/")
     p.add_argument("--ids", type=Path, help="only these image ids (a file, one per line, # comments)")
     p.add_argument("--out", type=Path, help="folder for paired.md / paired.json")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)  # sources before or after the options
     if len(args.sources) < 2:
         p.error("give a reference and at least one source to compare with it")
     return args
@@ -83,15 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from common.folds import image_type
     from pipeline.plots import markdown_table
 
-    if args.out is not None and (args.out / "paired.json").exists():
-        raise SystemExit(f"bench_paired: {args.out / 'paired.json'} exists; give another --out")
+    outputs = [args.out / "paired.md", args.out / "paired.json"] if args.out is not None else []
+    for path in outputs:
+        if path.exists():
+            raise DataError(f"{path} exists; give another --out (nothing written is overwritten)")
     named = _names(args.sources)
     ds = DSBDataset(args.data, "stage1_train")
-    wanted = narrow_ids(ds.ids, args.ids) if args.ids else None
+    try:  # only images of stage1_train: a stored score of another image has no labels here
+        wanted = narrow_ids(list(ds.ids), args.ids)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     scores = {name: source_scores(where, ds, wanted) for name, where in named}
     ids = sorted(set.intersection(*(set(s.index) for s in scores.values())))
     if not ids:
-        raise SystemExit("bench_paired: no image is scored by every source: "
+        raise DataError("bench_paired: no image is scored by every source: "
                          + ", ".join(f"{n} {len(s)}" for n, s in scores.items()))
     table = pd.DataFrame({n: s.reindex(ids) for n, s in scores.items()})
     types = pd.Series({i: image_type(ds.load_image(i)) for i in ids})
@@ -110,12 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "paired.md", text)
-        write_json(args.out / "paired.json", {
+        atomic_write_text(outputs[0], text, overwrite=False)
+        write_json(outputs[1], {
             "command": command, "machine": machine, "sources": dict(named),
-            "per_image": {i: {n: round(float(table.at[i, n]), 4) for n in table.columns} for i in ids}})
+            "per_image": {i: {n: round(float(table.at[i, n]), 4) for n in table.columns} for i in ids}},
+            overwrite=False)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common.cli import run_main
+
+    sys.exit(run_main(main, "bench/bench_paired.py"))

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.bench_normalise import REPO, per_image_scores, workspace
-from bench.score_sources import stored_scores
+from bench.score_sources import split_source, stored_scores
 from common.io import atomic_write_text, write_json
 from common.machine import git_commit, machine_description
 
@@ -61,14 +61,16 @@ def paired_table(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> 
 
 
 def _stored_scores(specs: Sequence[str]) -> dict[str, tuple[Path, pd.Series]]:
-    """``--stored NAME=PATH``: variant NAME's per-image scores from an earlier ``combined.json``
-    (or any stored-scores file of ``bench/score_sources.py`` that has a column NAME)."""
+    """``--stored NAME=PATH[:KEY]``: variant NAME's per-image scores stored in PATH (an earlier
+    ``combined.json``, or any stored-scores file of ``bench/score_sources.py``) under KEY,
+    by default NAME."""
     out = {}
     for spec in specs:
-        name, _, path = spec.partition("=")
-        if not name or not path:
-            raise SystemExit(f"bench_normalise: --stored wants NAME=PATH, got {spec!r}")
-        out[name] = (Path(path), stored_scores(Path(path), name))
+        name, _, where = spec.partition("=")
+        if not name or not where:
+            raise SystemExit(f"bench_normalise: --stored wants NAME=PATH[:KEY], got {spec!r}")
+        path, key = split_source(where)
+        out[name] = (path, stored_scores(path, key or name))
     return out
 
 

@@ -14,67 +14,87 @@ A source is written ``PATH`` or ``PATH:KEY``:
     (``bench_gap.py``), ``generalise.json`` (``bench_generalise.py``). KEY is
     ``MODEL/COLUMN`` (``cpu30/group``), or just ``COLUMN`` when the file holds one model.
 
-Bad input exits with a message that names the path.
+Bad input raises ``common.data.DataError`` naming the path (``common.cli.run_main`` turns it
+into one line and exit status 2).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from common.data import DataError
 from common.io import read_json
 
 __all__ = ["named_source", "source_scores", "split_source", "stored_scores"]
 
 
 def split_source(where: str) -> tuple[Path, str]:
-    """``PATH`` or ``PATH:KEY`` → ``(path, key)``; only a ``.json`` path takes a key."""
-    if ".json:" in where:
-        path, key = where.rsplit(":", 1)
-        return Path(path), key
+    """``PATH`` or ``PATH:KEY`` → ``(path, key)``. Only a ``.json`` path takes a key (split
+    after its first ``.json:``, so a key may hold ``:``); an existing path is taken whole."""
+    if ".json:" in where and not Path(where).exists():
+        path, key = where.split(".json:", 1)
+        return Path(path + ".json"), key
     return Path(where), ""
 
 
 def named_source(spec: str, default_name: str = "") -> tuple[str, str]:
-    """``NAME=PATH[:KEY]`` → ``(name, "PATH[:KEY]")``; without ``NAME=``, ``default_name``."""
+    """``NAME=PATH[:KEY]`` → ``(name, "PATH[:KEY]")``; without ``NAME=``, ``default_name``.
+    A ``NAME`` has no ``/``, so a path such as ``runs/lr=0.1/oof`` is taken whole."""
     name, sep, where = spec.partition("=")
-    if not sep:
+    if not sep or "/" in name or Path(spec).exists():
         name, where = default_name, spec
     if not name or not where:
-        raise SystemExit(f"a score source is NAME=PATH or NAME=PATH:KEY, got {spec!r}")
+        raise DataError(f"a score source is NAME=PATH or NAME=PATH:KEY, got {spec!r}")
     return name, where
 
 
 def _columns(path: Path, data: dict, key: str) -> tuple[dict, str]:
     """The ``{id: {column: score}}`` table of ``data`` and the column ``key`` names in it."""
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a JSON object of stored per-image scores")
     if "per_image" in data:
         return data["per_image"], key
     models = data.get("models")
     if not isinstance(models, dict) or not models:
-        raise SystemExit(f"{path}: no stored per-image scores (neither 'per_image' nor 'models')")
+        raise DataError(f"{path}: no stored per-image scores (neither 'per_image' nor 'models')")
     model, _, column = key.rpartition("/")
     if not model:
         if len(models) > 1:
-            raise SystemExit(f"{path} holds models {sorted(models)}: name one as MODEL/{key}")
+            raise DataError(f"{path} holds models {sorted(models)}: name one as MODEL/{key}")
         model = next(iter(models))
     if model not in models or "per_image" not in models[model]:
-        raise SystemExit(f"{path}: no per-image scores of model {model!r} (it has {sorted(models)})")
+        raise DataError(f"{path}: no per-image scores of model {model!r} (it has {sorted(models)})")
     return models[model]["per_image"], column
 
 
 def stored_scores(path: Path, key: str) -> pd.Series:
     """Column ``key`` of the per-image scores stored in ``path`` (float, indexed by image id)."""
-    data = read_json(path)
+    try:
+        data = read_json(path)
+    except ValueError as exc:  # invalid JSON, named by read_json
+        raise DataError(str(exc)) from None
     if not data:
-        raise SystemExit(f"{path}: not a readable JSON file of stored scores")
+        raise DataError(f"{path}: not a readable JSON file of stored scores")
     if not key:
-        raise SystemExit(f"{path}: a stored-scores source needs a key, {path}:KEY")
+        raise DataError(f"{path}: a stored-scores source needs a key, {path}:KEY")
     table, column = _columns(path, data, key)
-    scores = {i: row[column] for i, row in table.items() if row.get(column) is not None}
+    if not isinstance(table, dict) or not all(isinstance(row, dict) for row in table.values()):
+        raise DataError(f"{path}: per_image is not a table {{image id: {{column: score}}}}")
+    scores = {}
+    for i, row in table.items():
+        value = row.get(column)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{path}: the {key!r} score of {i} is not a number: {value!r}")
+        if math.isfinite(value):  # a NaN stored by an older bench is no score
+            scores[i] = float(value)
     if not scores:
-        raise SystemExit(f"{path} has no scores under {key!r}")
+        raise DataError(f"{path} has no scores under {key!r}")
     return pd.Series(scores, dtype=float)
 
 
@@ -92,13 +112,15 @@ def source_scores(where: str, dataset, ids: Sequence[str] | None = None) -> pd.S
     if path.is_dir():
         files = list_predictions(path)
         if ids is not None:
-            files = {i: f for i, f in files.items() if i in set(ids)}
+            wanted = set(ids)
+            files = {i: f for i, f in files.items() if i in wanted}
         if not files:
-            raise SystemExit(f"{path}: no predictions (*.npz)" + (" of the images asked for" if ids is not None else ""))
+            raise DataError(f"{path}: no predictions (*.npz)" + (" of the images asked for" if ids is not None else ""))
         truth = {i: dataset.load_labels(i) for i in sorted(files)}
         pred = {i: load_prediction(files[i]).labels for i in truth}
-        return score_dataset(truth, pred).per_image["score"].rename(None).astype(float)
+        scores = score_dataset(truth, pred).per_image["score"].rename(None).astype(float)
+        return scores[scores.notna()]
     if not path.exists():
-        raise SystemExit(f"{path}: no such predictions folder or scores file")
+        raise DataError(f"{path}: no such predictions folder or scores file")
     scores = stored_scores(path, key)
     return scores if ids is None else scores[scores.index.isin(list(ids))]

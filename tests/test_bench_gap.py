@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.data import DataError
 from common.paths import REPO_ROOT
 from common.predictions import save_prediction
 from tests.test_ensemble import H, W, box, paint, write_dsb
@@ -48,7 +49,7 @@ def test_the_gap_is_paired_over_the_images_both_splits_scored(tmp_path):
     assert "nan" not in text
     with pytest.raises(SystemExit, match="t0 of 'm' is in two sources"):
         bench_gap.main([*args, "--group", f"m={strat}"])
-    with pytest.raises(SystemExit, match="has no scores under 'gone'"):
+    with pytest.raises(DataError, match="has no scores under 'gone'"):
         bench_gap.main([*args[:-4], "--group", f"m={stored}:gone", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="no model has both"):
         bench_gap.main(["--data", str(data), "--group-folds", str(folds), "--stratified", f"a={strat}",

@@ -4,12 +4,14 @@ JSON, and A/Bs paired over the images every source scored."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from common.data import DataError
 from common.paths import REPO_ROOT
 from common.predictions import save_prediction
 from tests.test_ensemble import H, W, box, paint, write_dsb
@@ -39,9 +41,12 @@ def _folder(path: Path, labels: dict[str, np.ndarray]) -> Path:
 def test_split_and_name_a_source():
     assert split_source("a/b") == (Path("a/b"), "")
     assert split_source("r/gap.json:cpu30/group") == (Path("r/gap.json"), "cpu30/group")
+    assert split_source("r/x.json:a:b") == (Path("r/x.json"), "a:b")  # a key may hold ':'
     assert named_source("base=x/y") == ("base", "x/y")
     assert named_source("x/y", "ref") == ("ref", "x/y")
-    with pytest.raises(SystemExit, match="NAME=PATH"):
+    assert named_source("runs/lr=0.1/oof", "ref") == ("ref", "runs/lr=0.1/oof")  # a path, not a name
+    assert named_source("b=runs/lr=0.1/oof") == ("b", "runs/lr=0.1/oof")
+    with pytest.raises(DataError, match="NAME=PATH"):
         named_source("=x")
 
 
@@ -53,20 +58,30 @@ def test_stored_scores_read_both_layouts_and_name_the_file(tmp_path):
     gap.write_text(json.dumps({"models": {"m": {"per_image": {"a": {"group": 0.3, "stratified": None}}}}}))
     assert stored_scores(gap, "group").to_dict() == {"a": 0.3}
     assert stored_scores(gap, "m/group").to_dict() == {"a": 0.3}
-    with pytest.raises(SystemExit, match="no scores under 'stratified'"):  # null is no score
+    with pytest.raises(DataError, match="no scores under 'stratified'"):  # null is no score
         stored_scores(gap, "stratified")
     two = tmp_path / "two.json"
     two.write_text(json.dumps({"models": {"m": {"per_image": {}}, "n": {"per_image": {}}}}))
-    with pytest.raises(SystemExit, match=r"two.json holds models \['m', 'n'\]: name one as MODEL/group"):
+    with pytest.raises(DataError, match=r"two.json holds models \['m', 'n'\]: name one as MODEL/group"):
         stored_scores(two, "group")
-    with pytest.raises(SystemExit, match="no per-image scores of model 'x'"):
+    with pytest.raises(DataError, match="no per-image scores of model 'x'"):
         stored_scores(two, "x/group")
-    with pytest.raises(SystemExit, match="needs a key"):
+    with pytest.raises(DataError, match="needs a key"):
         stored_scores(combined, "")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"summary": {}}))
-    with pytest.raises(SystemExit, match="bad.json: no stored per-image scores"):
+    with pytest.raises(DataError, match="bad.json: no stored per-image scores"):
         stored_scores(bad, "v")
+    for text, match in (('{"per_image": {"a": {"v": NaN}, "b": {"v": 0.4}}}', None),
+                        ('{"per_image": {"a": {"v": "high"}}}', "score of a is not a number"),
+                        ('{"per_image": [1, 2]}', "per_image is not a table"),
+                        ("[1, 2]", "not a JSON object"), ("{oops", "invalid JSON")):
+        bad.write_text(text)
+        if match is None:  # a NaN an older bench stored is no score, not a row that skews the means
+            assert stored_scores(bad, "v").to_dict() == {"b": 0.4}
+        else:
+            with pytest.raises(DataError, match=match):
+                stored_scores(bad, "v")
 
 
 def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
@@ -76,9 +91,9 @@ def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
     scores = source_scores(str(folder), ds)
     assert scores.to_dict() == {"t0": 1.0, "t1": 0.0}
     assert source_scores(str(folder), ds, ["t1", "t3"]).to_dict() == {"t1": 0.0}
-    with pytest.raises(SystemExit, match="no predictions"):
+    with pytest.raises(DataError, match="no predictions"):
         source_scores(str(folder), ds, ["t3"])
-    with pytest.raises(SystemExit, match="gone: no such predictions folder or scores file"):
+    with pytest.raises(DataError, match="gone: no such predictions folder or scores file"):
         source_scores(str(tmp_path / "gone"), ds)
 
 
@@ -98,11 +113,27 @@ def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
     again = tmp_path / "again"
     assert bench_paired.main([f"{out / 'paired.json'}:bal", str(ref), "--data", str(data), "--out", str(again)]) == 0
     assert json.loads((again / "paired.json").read_text())["per_image"]["t1"] == {"ref": 1.0, "new": 0.5}
-    with pytest.raises(SystemExit, match="paired.json exists"):  # nothing written is overwritten
+    with pytest.raises(DataError, match="paired.md exists"):  # nothing written is overwritten
         bench_paired.main([str(ref), str(new), "--data", str(data), "--out", str(out)])
+    (again / "paired.json").unlink()  # a half-written --out (a crash between the two files)
+    md = (again / "paired.md").read_text()
+    with pytest.raises(DataError, match="again/paired.md exists"):
+        bench_paired.main([str(ref), str(new), "--data", str(data), "--out", str(again)])
+    assert (again / "paired.md").read_text() == md
     ids = tmp_path / "ids.txt"
     ids.write_text("t2  # ref only\nt3  # new only\n")
-    with pytest.raises(SystemExit, match="no image is scored by every source"):
+    with pytest.raises(DataError, match="no image is scored by every source"):
         bench_paired.main([str(ref), str(new), "--data", str(data), "--ids", str(ids)])
-    with pytest.raises(SystemExit, match="two sources have one name"):
+    with pytest.raises(DataError, match="two sources have one name"):
         bench_paired.main([f"a={ref}", f"a={new}", "--data", str(data)])
+
+
+def test_bad_input_is_one_line_naming_the_file_and_exit_2(dsb, tmp_path):
+    data, _, truth = dsb
+    ref = _folder(tmp_path / "ref", {"t0": truth["t0"]})
+    cmd = [sys.executable, str(REPO_ROOT / "bench" / "bench_paired.py"), str(ref), "--data", str(data)]
+    for extra, match in (([str(tmp_path / "gone")], "gone: no such predictions folder"),
+                         ([str(ref), "--ids", str(tmp_path / "none.txt")], "none.txt: cannot read")):
+        proc = subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert match in proc.stderr and "Traceback" not in proc.stderr

@@ -137,6 +137,8 @@ def test_bench_generalise_report(tmp_path):
     per_image = res["models"]["unet"]["per_image"]  # stored, so a later A/B can pair with it
     assert per_image["t2"] == {"stratified": 1.0, "group": 1.0} and per_image["t0"]["group"] == 0.0
     (group.predictions_dir("unet", "oof") / "t3.npz").unlink()  # only the predicted images
+    stored = bg.report(bg.workspaces(strat.root, data), ["unet"], [0, 1], 2, 42, out, "x")["models"]
+    assert stored["unet"]["per_image"]["t3"] == {"stratified": 1.0}  # scored 0 in the tables, not stored
     res = bg.report(bg.workspaces(strat.root, data), ["unet"], [0, 1], 2, 42, out, "x", only_predicted=True)
     assert res["summary"]["unet"]["images group"] == 3
 
