@@ -15,6 +15,9 @@ Usage::
         --pred-dir WORK/split-group/predictions/unet/oof --folds-csv WORK/split-group/folds_group.csv \\
         --data ../shared/dsb2018 --name group --out bench/results/instance_filter_cpu_<date>/
 
+``--pred-dir`` may be given several times: the OOF folders of runs trained in separate work
+folders (one group fold each) are pooled, and the filter is cross-fitted over the folds they hold.
+
 Writes ``<name>.md`` and ``<name>.json`` (atomically) with the command, machine and load.
 ``--folds-csv`` gives the folds the filter is cross-fitted on; the image types and groups
 always come from ``--groups-csv`` (default: the ``folds_group.csv`` beside it or the same file).
@@ -61,6 +64,24 @@ def summarise(per_image: pd.DataFrame, by: pd.Series | None = None) -> pd.DataFr
     return pd.DataFrame(rows).T
 
 
+def pooled_instances(pred_dirs: list[Path], dataset, workers: int = 2) -> tuple[pd.DataFrame, pd.Series]:
+    """The instance tables of several OOF predictions folders, pooled; an image predicted in
+    two of them is an error naming both (its instances would count twice)."""
+    seen: dict[str, Path] = {}
+    for folder in pred_dirs:
+        files = list_predictions(folder)
+        if not files:
+            raise SystemExit(f"bench_instance_filter: {folder}: no predictions (*.npz)")
+        for i in files:
+            if i in seen:
+                raise SystemExit(f"bench_instance_filter: image {i} is in {seen[i]} and in {folder}")
+            seen[i] = folder
+    parts = [collect_instances(folder, dataset, sorted(list_predictions(folder)), workers=workers)
+             for folder in pred_dirs]
+    return (pd.concat([t for t, _ in parts], ignore_index=True),
+            pd.concat([n for _, n in parts]))
+
+
 def _md_table(t: pd.DataFrame, label: str) -> str:
     lines = [f"| {label} | n | unfiltered | filtered | difference | instances kept |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -73,7 +94,8 @@ def _md_table(t: pd.DataFrame, label: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--pred-dir", type=Path, required=True)
+    p.add_argument("--pred-dir", type=Path, action="append", required=True,
+                   help="OOF predictions folder; several (the folds of several work folders) are pooled")
     p.add_argument("--folds-csv", type=Path, required=True, help="the folds to cross-fit on")
     p.add_argument("--groups-csv", type=Path, help="image types and groups (folds_group.csv)")
     p.add_argument("--data", type=Path, required=True, help="DSB folder with stage1_train")
@@ -89,12 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     groups_csv = args.groups_csv or (args.folds_csv if "group" in folds.columns
                                      else args.folds_csv.with_name("folds_group.csv"))
     groups = load_folds(groups_csv).set_index("image_id")
-    ids = sorted(list_predictions(args.pred_dir))
     if args.table and args.table.is_file():
         table, n_true = pd.read_pickle(args.table)
     else:
-        table, n_true = collect_instances(args.pred_dir, load_split(args.data, "stage1_train"), ids,
-                                          workers=args.workers)
+        table, n_true = pooled_instances(args.pred_dir, load_split(args.data, "stage1_train"), args.workers)
         if args.table:
             pd.to_pickle((table, n_true), args.table)
     t_table = time.time() - t0
@@ -117,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_start": [round(x, 2) for x in load0],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             "seconds_table": round(t_table, 1), "seconds_total": round(time.time() - t0, 1),
-            "pred_dir": str(args.pred_dir), "folds_csv": str(args.folds_csv),
+            "pred_dir": [str(d) for d in args.pred_dir], "folds_csv": str(args.folds_csv),
             "n_images": int(len(n_true)), "n_instances": int(len(table)),
             "positive_rate": round(float((table["iou"] > 0.5).mean()), 4), "note": args.note}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Command: `{cmd}`", "", f"Machine: {head['machine']}; load average "
             f"{head['loadavg_start'][0]} at the start, {head['loadavg_end'][0]} at the end; "
             f"instance table {head['seconds_table']} s, total {head['seconds_total']} s.", "",
-            f"{head['n_images']} OOF images from `{args.pred_dir}`, {head['n_instances']} predicted "
+            f"{head['n_images']} OOF images from {', '.join(f'`{d}`' for d in args.pred_dir)}, "
+            f"{head['n_instances']} predicted "
             f"instances, {100 * head['positive_rate']:.1f}% of them match a nucleus (IoU > 0.5). "
             "Scores: DSB mean AP per image, mean ± standard error; the difference's error is "
             "paired per image.", "", args.note, "", *md]

@@ -297,3 +297,36 @@ def test_ensemble_merges_unfiltered_where_no_filter_can_be_fitted(oof_work, tmp_
     out = fit_if_stale(cfg, one, log=lines.append)
     assert not out.filter.path and not (one.root / "filters").exists()
     assert len(lines) == 1 and "1 fold(s); cross-fitting needs 2 or more" in lines[0]
+
+
+def test_bench_pools_the_oof_folders_of_several_work_folders(oof_work, tmp_path):
+    """bench/bench_instance_filter.py --pred-dir A --pred-dir B: one group fold per work folder."""
+    import shutil
+    import sys
+
+    from common.paths import REPO_ROOT
+    from common.predictions import list_predictions
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench import bench_instance_filter as bif
+
+    ws, data = oof_work
+    folds = pd.read_csv(ws.folds_csv).set_index("image_id")["fold"]
+    parts = [tmp_path / "fold0", tmp_path / "fold1"]
+    for image_id, path in list_predictions(ws.predictions_dir("unet", "oof")).items():
+        (parts[folds[image_id]]).mkdir(exist_ok=True)
+        shutil.copy(path, parts[folds[image_id]] / path.name)
+    groups = tmp_path / "folds_group.csv"
+    pd.read_csv(ws.folds_csv).assign(group=lambda d: "g" + d["fold"].astype(str)).to_csv(groups, index=False)
+    out = tmp_path / "out"
+    args = ["--pred-dir", str(parts[0]), "--pred-dir", str(parts[1]), "--folds-csv", str(ws.folds_csv),
+            "--groups-csv", str(groups), "--data", str(data), "--sets", "shape_only",
+            "--name", "pooled", "--out", str(out)]
+    assert bif.main(args) == 0
+    record = json.loads((out / "pooled.json").read_text())
+    assert record["n_images"] == len(folds) and record["pred_dir"] == [str(p) for p in parts]
+    overall = record["results"]["shape_only"]["overall"]["all"]
+    assert overall["filtered"] > overall["unfiltered"]  # the false discs are dropped
+    shutil.copy(next(parts[0].glob("*.npz")), parts[1])  # one image in both folders
+    with pytest.raises(SystemExit, match="is in .*fold0 and in .*fold1"):
+        bif.main([*args[:-1], str(tmp_path / "out2")])
