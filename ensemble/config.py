@@ -146,6 +146,13 @@ class EnsembleConfig:
         clamp_min_votes: With fewer sources than ``vote.min_votes``, require all of them
             instead of failing.
         filter: Optional second-level instance filter applied to sources before voting.
+        by_type: Per image type (``common.folds.IMAGE_TYPES``, as ``image_type`` classifies
+            each input image), voting weights that replace the sources' own on images of
+            that type: ``{histology: {maskrcnn-resnet101: 1.0, unet: 0.0}}``. A source not
+            named keeps its weight; weight 0 leaves it out there. A source in a
+            ``pixel_group`` is named by its group, ``group:<name>``. ``python -m
+            ensemble.by_type`` measures on the OOF predictions where a single source beats
+            the ensemble. Empty (the default): one set of weights for every image.
     """
 
     name: str = "ensemble"
@@ -155,12 +162,42 @@ class EnsembleConfig:
     folds: FoldMergeConfig = field(default_factory=FoldMergeConfig)
     clamp_min_votes: bool = True
     filter: FilterConfig = field(default_factory=FilterConfig)
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def unit_weights(self) -> dict[str, float]:
+        """The voting weight of each merge unit: a source, or ``group:<name>`` for the
+        sources of a ``pixel_group`` (their summed weight)."""
+        out: dict[str, float] = {}
+        for s in self.sources:
+            key = f"group:{s.pixel_group}" if s.pixel_group else s.label
+            out[key] = out.get(key, 0.0) + s.weight
+        return out
+
+    def _validate_by_type(self) -> None:
+        from common.folds import IMAGE_TYPES
+
+        units = self.unit_weights()
+        for kind, weights in self.by_type.items():
+            if kind not in IMAGE_TYPES:
+                raise ConfigError(f"by_type: {kind!r} is not an image type; known: {list(IMAGE_TYPES)}")
+            if not isinstance(weights, dict) or not weights:
+                raise ConfigError(f"by_type.{kind}: expected a mapping source -> weight, got {weights!r}")
+            for name, w in weights.items():
+                if name not in units:
+                    raise ConfigError(f"by_type.{kind}: {name!r} is no source of this ensemble "
+                                      f"(sources, pixel groups as group:<name>: {sorted(units)})")
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+                    raise ConfigError(f"by_type.{kind}.{name}: a weight is a number >= 0, got {w!r}")
+            if sum(float(weights.get(k, w)) for k, w in units.items()) <= 0:
+                raise ConfigError(f"by_type.{kind}: the weights must have a positive sum")
+            self.by_type[kind] = {k: float(w) for k, w in weights.items()}
 
     def validate(self) -> None:
         labels = [s.label for s in self.sources]
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ConfigError(f"sources listed twice: {dup}")
+        self._validate_by_type()
         if self.sources and sum(s.weight for s in self.sources) <= 0:
             raise ConfigError("the source weights must have a positive sum")
         if not self.clamp_min_votes and self.sources and self.vote.min_votes > len(self.sources):
@@ -176,6 +213,12 @@ class EnsembleConfig:
         """
         by_name = {s.solution: s for s in self.sources if s.solution}
         sources = [by_name.get(name, SourceConfig(solution=name)) for name in solutions]
-        return EnsembleConfig(name=self.name, output=self.output, sources=sources,
-                              vote=self.vote, folds=self.folds,
-                              clamp_min_votes=self.clamp_min_votes, filter=self.filter)
+        out = EnsembleConfig(name=self.name, output=self.output, sources=sources,
+                             vote=self.vote, folds=self.folds,
+                             clamp_min_votes=self.clamp_min_votes, filter=self.filter)
+        units = out.unit_weights()  # by_type keeps the sources selected; a type left empty goes
+        for kind, weights in self.by_type.items():
+            kept = {k: w for k, w in weights.items() if k in units}
+            if kept and sum(kept.get(k, w) for k, w in units.items()) > 0:
+                out.by_type[kind] = kept
+        return out

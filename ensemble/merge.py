@@ -202,13 +202,17 @@ class Merger:
         split: ``oof`` or ``test`` (which filter of ``filters`` an image gets).
         filters: The instance filter (``cfg.filter``), applied to the units it names.
         images: Loads an input image by id, for filters with image features.
+        types: Image id -> image type, for ``cfg.by_type`` (needed when it is set).
     """
 
     def __init__(self, cfg: EnsembleConfig, units: Sequence[Unit],
                  postprocess: Postprocess | None = None, split: str = "test",
-                 filters: FilterSet | None = None, images: Callable | None = None):
+                 filters: FilterSet | None = None, images: Callable | None = None,
+                 types: Callable[[str], str] | None = None):
+        if cfg.by_type and types is None:
+            raise ValueError("Merger: the config has by_type weights but no image types were given")
         self.cfg, self.units, self.postprocess = cfg, list(units), postprocess
-        self.split, self.filters, self.images = split, filters, images
+        self.split, self.filters, self.images, self.types = split, filters, images, types
         self.files = [[list_predictions(f) for f in u.folders] for u in self.units]
         v = cfg.vote
         min_votes = min(v.min_votes, len(self.units)) if cfg.clamp_min_votes else v.min_votes
@@ -263,18 +267,28 @@ class Merger:
             weights.append(sum(unit.folder_weights) - sum(weights))
         return (*vote_instances(labels, scores, weights, self.fold_params), probs)
 
+    def weights(self, image_id: str) -> list[float]:
+        """Each unit's voting weight on this image: ``cfg.by_type`` of its type, else the unit's."""
+        override = self.cfg.by_type.get(self.types(image_id), {}) if self.cfg.by_type else {}
+        return [override.get(u.label, u.weight) for u in self.units]
+
     def merge(self, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Merged ``(labels int32 [H,W], scores float32 [N])``, or ``None`` if no source has it."""
-        parts = [self._unit(k, image_id) for k in range(len(self.units))]
+        weights = self.weights(image_id)
+        voters = [k for k, w in enumerate(weights) if w > 0]  # weight 0: left out on this image
+        parts = [self._unit(k, image_id) for k in voters]
         have = [p for p in parts if p is not None]
         if not have:
             return None
-        if len(self.units) == 1:
+        if len(voters) == 1:
             return have[0]
+        params = self.vote_params
+        if self.cfg.clamp_min_votes and params.min_votes > len(voters):
+            params = dataclasses.replace(params, min_votes=len(voters))
         shape = have[0][0].shape
         labels = [p[0] if p is not None else np.zeros(shape, np.int32) for p in parts]
         scores = [p[1] if p is not None else np.zeros(0, np.float32) for p in parts]
-        return vote_instances(labels, scores, [u.weight for u in self.units], self.vote_params)
+        return vote_instances(labels, scores, [weights[k] for k in voters], params)
 
 
 def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[str] | None = None,
@@ -310,7 +324,15 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
         filters = FilterSet.load(fpath, cfg.filter.threshold, cfg.filter.mode)
         images = ImageSource(ws.data_dir, split) if filters.needs_image else None
         filter_desc = folder_fingerprint(fpath) if fpath.is_dir() else str(fpath)
+    types = None
+    if cfg.by_type:
+        from common.folds import image_type
+
+        source = images or ImageSource(ws.data_dir, split)
+        types = lambda image_id: image_type(source(image_id))  # noqa: E731
     inputs = {"config": to_dict(cfg), "split": split, "units": [u.describe() for u in units]}
+    if not cfg.by_type:  # the inputs read as before by_type existed (still up to date)
+        inputs["config"].pop("by_type", None)
     if filter_desc is None:  # no filter: the inputs read as before it existed (still up to date)
         inputs["config"].pop("filter", None)
     else:
@@ -325,7 +347,7 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
         backup_root = backup_root or ws.root / "backup" / timestamp()
         where = move_aside(out, backup_root, ws.root)
         log(f"[ensemble] moved the previous {out} to {where}")
-    merger = Merger(cfg, units, postprocess, split, filters, images)
+    merger = Merger(cfg, units, postprocess, split, filters, images, types)
     ids = list(ids) if ids is not None else merger.image_ids()
     start, written, absent = time.perf_counter(), 0, []
     with warnings.catch_warnings():
