@@ -15,7 +15,9 @@ better taking, on some image type, one source alone (``by_type`` in the ensemble
 
 It prints the tables and the ``by_type`` block to paste into the config, and writes them to
 ``WORK/reports/ensemble_by_type.md`` / ``.json``. It reads the OOF folders as they are: run
-``python -m ensemble --splits oof`` (or the pipeline) first. A source's own OOF predictions
+``python -m ensemble --splits oof`` (or the pipeline) first, with ``by_type`` empty. Only the
+images every source predicted are compared (a source run on fewer folds is not charged
+for the rest). A source's own OOF predictions
 stand for it alone, before the ensemble's instance filter (``filter``), if any.
 
 Usage::
@@ -58,7 +60,8 @@ def type_table(scores: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
             if col != ENSEMBLE:
                 row[f"{col} − {ENSEMBLE}"], row[f"se {col}"] = _mean_se(part[col] - part[ENSEMBLE])
         rows[kind] = row
-    return pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T
+    return table.astype({"images": int})
 
 
 def choose(scores: pd.DataFrame, types: pd.Series, min_images: int = 8, margin: float = 2.0) -> dict[str, str]:
@@ -121,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from common.folds import load_folds
     from ensemble.config import EnsembleConfig
     from ensemble.evaluate import Truth, score_folder
+    from common.io import read_json
+    from common.predictions import list_predictions
     from ensemble.merge import source_folders
     from pipeline.plots import markdown_table
 
@@ -128,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     default = Workspace.default()
     ws = Workspace(root=(args.work or default.root).resolve(), data_dir=(args.data or INPUT_DIR).resolve())
     cfg = load_config(EnsembleConfig, args.config, args.set)
+    if cfg.by_type:
+        raise ConfigError(f"{args.config} already has by_type weights: measure the plain ensemble "
+                          "(merged and measured with --set 'by_type={}')")
     folders = {}
     for src in cfg.sources:
         if src.pixel_group:
@@ -137,15 +145,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if found:
             folders[src.label] = found[0]
     folders[ENSEMBLE] = ws.predictions_dir(cfg.output, "oof")
-    if not (folders[ENSEMBLE] / "_summary.json").is_file():
+    summary = read_json(folders[ENSEMBLE] / "_summary.json")
+    if not summary:
         raise FileNotFoundError(f"{folders[ENSEMBLE]}: no merged OOF predictions; run python -m ensemble "
                                 f"--config {args.config} --splits oof first")
+    if (summary.get("inputs", {}).get("config") or {}).get("by_type"):
+        raise FileNotFoundError(f"{folders[ENSEMBLE]}: merged with by_type weights; merge the plain "
+                                "ensemble first (python -m ensemble --splits oof --set 'by_type={}')")
     if len(folders) < 3:
         raise FileNotFoundError(f"{ws.root / 'predictions'}: OOF predictions of {len(folders) - 1} source(s); "
                             "a choice needs at least two")
     meta = load_folds(ws.folds_csv).set_index("image_id")
     truth = Truth(ws.data_dir, "stage1_train")
-    ids = [i for i in meta.index if i in set(truth.ids())]
+    labelled = set(truth.ids())
+    predicted = set.intersection(*(set(list_predictions(f)) for f in folders.values()))
+    ids = [i for i in meta.index if i in labelled and i in predicted]  # every source predicted
+    if len(ids) < 2:
+        raise FileNotFoundError(f"{ws.root / 'predictions'}: {len(ids)} OOF image(s) predicted by every "
+                                f"source ({', '.join(folders)})")
+    left_out = len([i for i in meta.index if i in labelled]) - len(ids)
     scores = pd.DataFrame({name: score_folder(folder, truth, ids) for name, folder in folders.items()})
     scores = scores[[c for c in folders if c != ENSEMBLE] + [ENSEMBLE]]
     types, folds = meta["cluster"], meta["fold"]
@@ -153,12 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     choice = choose(scores, types, args.min_images, args.margin)
     picked, per_fold = crossfit_choice(scores, types, folds, args.min_images, args.margin)
     gain, se = _mean_se(picked - scores[ENSEMBLE])
-    block = _yaml_block(choice, [c for c in scores.columns if c != ENSEMBLE])
+    block = _yaml_block(choice, [s.label for s in cfg.sources])
     lines = ["# Per image type: one source alone, or the ensemble?", "",
-             f"OOF predictions under `{ws.root / 'predictions'}`, {len(scores)} images, config "
+             f"OOF predictions under `{ws.root / 'predictions'}`, the {len(scores)} images every source "
+             f"predicted ({left_out} labelled OOF images left out), config "
              f"`{args.config}`. DSB mean AP per image; `X − ensemble`: mean of the paired "
              "differences, `se`: its standard error.", "",
-             markdown_table(table.map(lambda v: f"{v:.4f}" if isinstance(v, float) else v), index_name="type"), "",
+             markdown_table(table.astype(object).map(lambda v: f"{v:.4f}" if isinstance(v, float) else v),
+                            index_name="type"), "",
              f"Choice on all folds (min {args.min_images} images, margin {args.margin} s.e.):", "",
              "```yaml", block, "```", "",
              f"Cross-fitted by fold (each fold gets the choice of the other folds): ensemble "
@@ -169,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(ws.reports_dir / "ensemble_by_type.md", text)
     write_json(ws.reports_dir / "ensemble_by_type.json", {
-        "config": str(args.config), "images": len(scores), "choice": choice,
+        "config": str(args.config), "images": len(scores), "left_out": left_out, "choice": choice,
         "crossfit": {"ensemble": float(scores[ENSEMBLE].mean()), "by_type": float(picked.mean()),
                      "difference": gain, "se": se, "choices": {str(k): v for k, v in per_fold.items()}},
         "per_type": {str(k): v for k, v in table.to_dict(orient="index").items()}})

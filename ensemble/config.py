@@ -22,6 +22,7 @@ The sources are then merged by instance voting (``vote``, see ``ensemble.vote``)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -173,10 +174,22 @@ class EnsembleConfig:
             out[key] = out.get(key, 0.0) + s.weight
         return out
 
+    def takes_part(self, src: SourceConfig) -> bool:
+        """Whether a source votes on some image: a weight > 0, in ``sources`` or in ``by_type``
+        (a source of weight 0 that ``by_type`` gives weight on one type votes only there)."""
+        key = f"group:{src.pixel_group}" if src.pixel_group else src.label
+        return src.weight > 0 or any(w.get(key, 0) > 0 for w in self.by_type.values())
+
+    def type_weights(self, kind: str) -> dict[str, float]:
+        """Each unit's voting weight on images of type ``kind`` (``by_type`` over the plain)."""
+        override = self.by_type.get(kind, {})
+        return {k: float(override.get(k, w)) for k, w in self.unit_weights().items()}
+
     def _validate_by_type(self) -> None:
         from common.folds import IMAGE_TYPES
 
         units = self.unit_weights()
+        checked: dict[str, dict[str, float]] = {}
         for kind, weights in self.by_type.items():
             if kind not in IMAGE_TYPES:
                 raise ConfigError(f"by_type: {kind!r} is not an image type; known: {list(IMAGE_TYPES)}")
@@ -186,11 +199,17 @@ class EnsembleConfig:
                 if name not in units:
                     raise ConfigError(f"by_type.{kind}: {name!r} is no source of this ensemble "
                                       f"(sources, pixel groups as group:<name>: {sorted(units)})")
-                if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-                    raise ConfigError(f"by_type.{kind}.{name}: a weight is a number >= 0, got {w!r}")
-            if sum(float(weights.get(k, w)) for k, w in units.items()) <= 0:
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                    raise ConfigError(f"by_type.{kind}.{name}: a weight is a finite number >= 0, got {w!r}")
+            checked[kind] = {k: float(w) for k, w in weights.items()}
+        self.by_type = checked  # a new mapping: the caller's is left as it was
+        for kind in self.by_type:
+            voters = [k for k, w in self.type_weights(kind).items() if w > 0]
+            if not voters:
                 raise ConfigError(f"by_type.{kind}: the weights must have a positive sum")
-            self.by_type[kind] = {k: float(w) for k, w in weights.items()}
+            if not self.clamp_min_votes and self.vote.min_votes > len(voters):
+                raise ConfigError(f"by_type.{kind}: {len(voters)} source(s) vote on this type but "
+                                  f"vote.min_votes={self.vote.min_votes} (clamp_min_votes is off)")
 
     def validate(self) -> None:
         labels = [s.label for s in self.sources]

@@ -156,7 +156,7 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
             log(f"[ensemble] source {src.label}: no {split} predictions under "
                 f"{ws.root / 'predictions'}; skipped")
             continue
-        if src.weight > 0:
+        if cfg.takes_part(src):
             found.append((src, folders))
     if not found:
         raise EnsembleError(f"no source has {split} predictions under {ws.root / 'predictions'} "
@@ -168,8 +168,10 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
     for key, members in groups.items():
         label = members[0][0].label if key.startswith("\0") else f"group:{key}"
         folders = [f for _, fs in members for f in fs]
-        fw = [src.weight / len(fs) for src, fs in members for _ in fs]
-        unit = Unit(label, folders, fw, weight=sum(src.weight for src, _ in members))
+        total = sum(src.weight for src, _ in members)
+        # a unit of weight 0 votes only where by_type weights it: its folders count equally
+        fw = [(src.weight if total > 0 else 1.0) / len(fs) for src, fs in members for _ in fs]
+        unit = Unit(label, folders, fw, weight=total)
         want_pixel = cfg.folds.mode == "pixel" or bool(members[0][0].pixel_group)
         try_pixel = want_pixel or (cfg.folds.mode == "auto" and len(folders) > 1)
         if try_pixel and cfg.folds.mode != "vote":
@@ -211,6 +213,12 @@ class Merger:
                  types: Callable[[str], str] | None = None):
         if cfg.by_type and types is None:
             raise ValueError("Merger: the config has by_type weights but no image types were given")
+        for kind in cfg.by_type:
+            weights = cfg.type_weights(kind)
+            if not any(weights.get(u.label, 0) > 0 for u in units):
+                raise EnsembleError(f"by_type.{kind}: no source that votes on {kind} images has "
+                                    f"{split} predictions (voting: {sorted(k for k, w in weights.items() if w > 0)}; "
+                                    f"found: {[u.label for u in units]})")
         self.cfg, self.units, self.postprocess = cfg, list(units), postprocess
         self.split, self.filters, self.images, self.types = split, filters, images, types
         self.files = [[list_predictions(f) for f in u.folders] for u in self.units]
@@ -268,7 +276,9 @@ class Merger:
         return (*vote_instances(labels, scores, weights, self.fold_params), probs)
 
     def weights(self, image_id: str) -> list[float]:
-        """Each unit's voting weight on this image: ``cfg.by_type`` of its type, else the unit's."""
+        """Each unit's voting weight on this image: ``cfg.by_type`` of its type, else the unit's.
+        One voter left on an image gives its prediction as it is (as an ensemble of one
+        source does: no ``vote.min_size`` or ``score_threshold``)."""
         override = self.cfg.by_type.get(self.types(image_id), {}) if self.cfg.by_type else {}
         return [override.get(u.label, u.weight) for u in self.units]
 

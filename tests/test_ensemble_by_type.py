@@ -15,7 +15,7 @@ from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction
 from ensemble.by_type import choose, crossfit_choice, main, type_table
 from ensemble.config import EnsembleConfig, SourceConfig, VoteConfig
-from ensemble.merge import merge_split
+from ensemble.merge import EnsembleError, merge_split
 from tests.test_ensemble import H, W, box, paint, write_dsb, write_folder
 
 A, B = box(2, 12, 2, 12), box(20, 30, 20, 30)
@@ -35,11 +35,17 @@ def test_by_type_is_validated_and_follows_the_selected_solutions():
     assert cfg.by_type == {"brightfield": {"y": 1.0, "x": 0.0}}
     for by_type, match in (({"phase": {"x": 1}}, "'phase' is not an image type"),
                            ({"histology": {"z": 1}}, "'z' is no source of this ensemble"),
-                           ({"histology": {"x": -1}}, "a weight is a number >= 0"),
+                           ({"histology": {"x": -1}}, "a weight is a finite number >= 0"),
                            ({"histology": {"x": 0, "y": 0}}, "positive sum"),
+                           ({"histology": {"x": float("nan")}}, "finite number"),
                            ({"histology": {}}, "expected a mapping")):
         with pytest.raises(ConfigError, match=match):
             _cfg(by_type=by_type)
+    mine = {"histology": {"x": 1}}
+    _cfg(by_type=mine)
+    assert mine == {"histology": {"x": 1}} and isinstance(mine["histology"]["x"], int)  # left as it was
+    with pytest.raises(ConfigError, match="1 source.* vote on this type but vote.min_votes=2"):
+        _cfg(by_type={"histology": {"x": 0}}, clamp_min_votes=False)
     grouped = EnsembleConfig(sources=[SourceConfig(solution="x", pixel_group="u"),
                                       SourceConfig(solution="y", pixel_group="u"), SourceConfig(solution="z")],
                              by_type={"histology": {"group:u": 0.0}})
@@ -73,18 +79,45 @@ def two_kinds(tmp_path):
     return ws, data
 
 
+def _merged(cfg: EnsembleConfig, ws: Workspace) -> dict[str, np.ndarray]:
+    merge_split(cfg, ws, "oof", force=True, log=lambda _: None)
+    return {i: load_prediction(p).labels > 0 for i, p in list_predictions(ws.predictions_dir("ensemble", "oof")).items()}
+
+
 def test_merge_takes_each_types_weights(two_kinds):
     ws, _ = two_kinds
-    cfg = _cfg(vote=VoteConfig(min_votes=1, min_fraction=0.0, min_size=0), by_type={"brightfield": {"y": 0.0}})
-    cfg.validate()
-    merge_split(cfg, ws, "oof", log=lambda _: None)
-    merged = {i: load_prediction(p).labels for i, p in list_predictions(ws.predictions_dir("ensemble", "oof")).items()}
-    for i in BRIGHT:  # x alone, false positives and all
-        np.testing.assert_array_equal(merged[i] > 0, paint(A, B, *FPS) > 0)
+    cfg = _cfg(vote=VoteConfig(min_votes=1, min_fraction=0.0, min_size=0), by_type={"brightfield": {"x": 0.0}})
+    merged = _merged(cfg, ws)
+    for i in BRIGHT:  # y alone: A only (the plain vote's union would hold B and the false positives)
+        np.testing.assert_array_equal(merged[i], paint(A) > 0)
     for i in FLUO:  # both vote with min_votes 1: the union, A and B
-        np.testing.assert_array_equal(merged[i] > 0, paint(A, B) > 0)
+        np.testing.assert_array_equal(merged[i], paint(A, B) > 0)
     summary = json.loads((ws.predictions_dir("ensemble", "oof") / "_summary.json").read_text())
-    assert summary["inputs"]["config"]["by_type"] == {"brightfield": {"y": 0.0}}  # a change re-merges
+    assert summary["inputs"]["config"]["by_type"] == {"brightfield": {"x": 0.0}}  # a change re-merges
+    # a source of weight 0 that by_type switches on votes on that type only
+    only = EnsembleConfig(sources=[SourceConfig(solution="x"), SourceConfig(solution="y", weight=0.0)],
+                          vote=VoteConfig(min_votes=1, min_fraction=0.0, min_size=0),
+                          by_type={"brightfield": {"x": 0.0, "y": 1.0}})
+    only.validate()
+    merged = _merged(only, ws)
+    assert all((merged[i] == (paint(A) > 0)).all() for i in BRIGHT)
+    assert all((merged[i] == (paint(A, B) > 0)).all() for i in FLUO)  # x alone there
+
+
+def test_min_votes_is_clamped_to_the_sources_voting_on_the_type(two_kinds):
+    ws, _ = two_kinds
+    write_folder(ws.predictions_dir("z", "oof"), {i: (paint(A), np.full(1, 0.5), None) for i in FLUO + BRIGHT})
+    cfg = EnsembleConfig(sources=[SourceConfig(solution=n) for n in "xyz"],
+                         vote=VoteConfig(min_votes=3, min_size=0), by_type={"brightfield": {"y": 0.0}})
+    cfg.validate()
+    merged = _merged(cfg, ws)
+    for i in BRIGHT:  # x and z vote, min_votes 3 clamped to 2: A (both), not B (x only)
+        np.testing.assert_array_equal(merged[i], paint(A) > 0)
+    missing = EnsembleConfig(sources=[SourceConfig(solution="x"), SourceConfig(solution="gone")],
+                             by_type={"histology": {"x": 0.0}})
+    missing.validate()
+    with pytest.raises(EnsembleError, match="by_type.histology: no source that votes on histology images has oof"):
+        merge_split(missing, ws, "oof", log=lambda _: None)
 
 
 def test_choose_and_crossfit_on_a_score_table():
@@ -98,9 +131,17 @@ def test_choose_and_crossfit_on_a_score_table():
     picked, per_fold = crossfit_choice(scores, types, folds, min_images=2)
     assert per_fold[0] == {"fluorescence": "x", "brightfield": "y"}
     assert picked.tolist() == [0.9, 0.8, 0.9, 0.8, 0.6, 0.7, 0.6, 0.7]
+    # the held-out fold never makes its own choice: on brightfield x beats y on fold 0 only, and
+    # y wins over both folds (a choice on all folds would give fold 1 y's 0.7, not x's 0.25)
+    scores.loc[["i5", "i7"], "x"] = 0.25  # fold 1's brightfield: x below the ensemble
+    scores.loc[["i4", "i6"], "x"] = 0.8   # fold 0's: above y
+    assert choose(scores, types, min_images=2)["brightfield"] == "y"
+    picked, per_fold = crossfit_choice(scores, types, folds, min_images=2)
+    assert per_fold[0]["brightfield"] == "y" and per_fold[1]["brightfield"] == "x"
+    assert picked[["i4", "i6"]].tolist() == [0.6, 0.6] and picked[["i5", "i7"]].tolist() == [0.25, 0.25]
     table = type_table(scores, types)
     assert table.loc["brightfield", "y − ensemble"] == pytest.approx(0.35)
-    assert table.loc["all", "images"] == 8
+    assert table.loc["all", "images"] == 8 and table["images"].dtype == int
 
 
 def test_cli_measures_the_choice_cross_fitted(two_kinds, capsys):
@@ -111,10 +152,13 @@ def test_cli_measures_the_choice_cross_fitted(two_kinds, capsys):
     with pytest.raises(FileNotFoundError, match="no merged OOF predictions"):
         main(args)
     merge_split(load_config(EnsembleConfig, ws.root / "cfg.yaml"), ws, "oof", log=lambda _: None)
+    with pytest.raises(ConfigError, match="already has by_type weights"):
+        main([*args, "--set", "by_type.histology.x=1"])
+    (ws.predictions_dir("y", "oof") / "f0.npz").unlink()  # y did not predict f0: f0 is left out
     assert main(args) == 0
     record = json.loads((ws.reports_dir / "ensemble_by_type.json").read_text())
     # the vote keeps A only (2 votes, DSB 0.5): x alone scores 1 on fluorescence but 0.4 on
     # brightfield (3 false positives); y alone is the vote
-    assert record["choice"] == {"fluorescence": "x"}
+    assert record["choice"] == {"fluorescence": "x"} and record["images"] == 7 and record["left_out"] == 1
     assert record["crossfit"]["by_type"] > record["crossfit"]["ensemble"]
     assert "fluorescence: {x: 1.0, y: 0.0}" in capsys.readouterr().out
