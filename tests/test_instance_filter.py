@@ -262,8 +262,8 @@ def test_ensemble_fits_its_filter_once_and_again_when_the_oof_predictions_change
 
 
 def test_ensemble_merges_unfiltered_where_no_filter_can_be_fitted(oof_work, tmp_path):
-    """filter.fit is on in the full profile: a run without its source, or with one fold of
-    OOF predictions, gets one line saying why and an unfiltered merge, not a failure."""
+    """With filter.fit on, a run without its source, or with one fold of OOF predictions,
+    gets one line saying why and an unfiltered merge, not a failure."""
     import shutil
 
     from common.folds import load_folds
