@@ -72,6 +72,20 @@ def test_the_openvino_outputs_do_not_change_under_the_caller():
     np.testing.assert_array_equal(first, kept)
 
 
+def test_openvino_compiles_in_float32_even_where_the_cpu_has_bfloat16():
+    """On an AVX512_BF16/AMX CPU OpenVINO defaults to bfloat16 (maps 0.05 off TensorFlow's)."""
+    if "openvino" not in _engines():
+        pytest.skip("openvino cannot run here")
+    import openvino as ov
+
+    from common.engine_openvino import OPENVINO_CPU_CONFIG
+
+    param = ov.opset13.parameter([1, 4], np.float32)
+    net = ov.Model([ov.opset13.relu(param)], [param])
+    compiled = ov.Core().compile_model(net, "CPU", OPENVINO_CPU_CONFIG)
+    assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+
+
 def test_auto_picks_openvino_only_on_a_tensorflow_cpu_with_openvino(monkeypatch):
     import keras
 
