@@ -68,16 +68,15 @@ def pooled_instances(pred_dirs: list[Path], dataset, workers: int = 2) -> tuple[
     """The instance tables of several OOF predictions folders, pooled; an image predicted in
     two of them is an error naming both (its instances would count twice)."""
     seen: dict[str, Path] = {}
-    for folder in pred_dirs:
-        files = list_predictions(folder)
+    listed = {folder: list_predictions(folder) for folder in pred_dirs}
+    for folder, files in listed.items():
         if not files:
             raise SystemExit(f"bench_instance_filter: {folder}: no predictions (*.npz)")
         for i in files:
             if i in seen:
                 raise SystemExit(f"bench_instance_filter: image {i} is in {seen[i]} and in {folder}")
             seen[i] = folder
-    parts = [collect_instances(folder, dataset, sorted(list_predictions(folder)), workers=workers)
-             for folder in pred_dirs]
+    parts = [collect_instances(folder, dataset, sorted(files), workers=workers) for folder, files in listed.items()]
     return (pd.concat([t for t, _ in parts], ignore_index=True),
             pd.concat([n for _, n in parts]))
 

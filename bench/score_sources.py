@@ -105,8 +105,8 @@ def source_scores(where: str, dataset, ids: Sequence[str] | None = None) -> pd.S
     source returns what it stores of ``ids``. ``dataset`` (a ``common.data.DSBDataset``) gives
     the labels a folder is scored against.
     """
-    from common.metrics import score_dataset
-    from common.predictions import list_predictions, load_prediction
+    from common.predictions import list_predictions
+    from ensemble.evaluate import Truth, score_folder
 
     path, key = split_source(where)
     if path.is_dir():
@@ -116,9 +116,8 @@ def source_scores(where: str, dataset, ids: Sequence[str] | None = None) -> pd.S
             files = {i: f for i, f in files.items() if i in wanted}
         if not files:
             raise DataError(f"{path}: no predictions (*.npz)" + (" of the images asked for" if ids is not None else ""))
-        truth = {i: dataset.load_labels(i) for i in sorted(files)}
-        pred = {i: load_prediction(files[i]).labels for i in truth}
-        scores = score_dataset(truth, pred).per_image["score"].rename(None).astype(float)
+        truth = Truth(dataset.data_dir, dataset.split_dir.name)
+        scores = score_folder(path, truth, sorted(files)).rename(None).astype(float)
         return scores[scores.notna()]
     if not path.exists():
         raise DataError(f"{path}: no such predictions folder or scores file")
