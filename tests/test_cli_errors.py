@@ -38,6 +38,14 @@ def test_fold_checks_and_one_line_errors(tmp_path):
     assert one_line(err) == f"{tmp_path / 'x'}: Permission denied"
 
 
+def test_unet_train_checks_its_input_before_importing_keras():
+    """A bad --fold or --set fails in a second, before TensorFlow's import and its log lines."""
+    code = "import sys, solutions.unet.train; assert 'keras' not in sys.modules, 'keras at import'; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("extra, message", [
     (["--fold", "7", "--set", "n_folds=2"], "--fold 7"),

@@ -21,15 +21,14 @@ import numpy as np
 
 from common.cli import add_train_args, open_train_run
 from common.data import DSBDataset
-from common.endless import EndlessEpochs
 from common.folds import get_folds, split_ids
 from common.io import read_json
 from common.machine import device_description
 from common.runs import RunDir, resume
-from common.optimizers import TimeCosine, lr_schedule, make_optimizer
-from common.training import (TrainingClock, distribution, seed_everything, set_mixed_precision, training_callbacks,
-                             write_train_summary)
 from solutions.unet.config import UNetConfig
+
+# Keras (and with it TensorFlow, whose start-up log lines TF_CPP_MIN_LOG_LEVEL no longer silences
+# in TF 2.21) is imported inside the functions that train: a bad --fold or --set fails at once, in one line.
 
 
 
@@ -49,6 +48,8 @@ def inner_split(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[st
 
 
 def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
+    from common.optimizers import lr_schedule, make_optimizer
+
     t = cfg.train
     lr = lr_schedule(t.lr_schedule, t.lr, decay_steps=t.epochs * steps_per_epoch)
     return make_optimizer(t.optimizer, lr, momentum=t.momentum)
@@ -118,6 +119,11 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
     if run.finished and summary_path.exists():
         print(f"[unet] {run.path} is finished; not retraining")
         return read_json(summary_path)
+    from common.endless import EndlessEpochs
+    from common.optimizers import TimeCosine
+    from common.training import (TrainingClock, distribution, seed_everything, set_mixed_precision,
+                                 training_callbacks, write_train_summary)
+
     seed_everything(cfg.seed)
     set_mixed_precision(cfg.train.mixed_precision)
     train_ds, val_ds = _datasets(cfg, dataset, fit_ids, val_ids)
