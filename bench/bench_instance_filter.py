@@ -33,7 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +44,7 @@ from common.instance_features import FEATURE_SETS  # noqa: E402
 from common.io import atomic_write_text  # noqa: E402
 from common.machine import machine_description  # noqa: E402
 from common.predictions import list_predictions  # noqa: E402
+from common.stats import standard_error  # noqa: E402
 from ensemble.filter_data import collect_instances, crossfit  # noqa: E402
 
 def summarise(per_image: pd.DataFrame, by: pd.Series | None = None) -> pd.DataFrame:
@@ -52,14 +52,11 @@ def summarise(per_image: pd.DataFrame, by: pd.Series | None = None) -> pd.DataFr
     d = per_image.assign(diff=per_image["filtered"] - per_image["unfiltered"])
     keys = by.reindex(d.index) if by is not None else pd.Series("all", index=d.index)
 
-    def se(x: pd.Series) -> float:
-        return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
-
     rows = {}
     for key, g in d.groupby(keys):
-        rows[key] = {"n": len(g), "unfiltered": g["unfiltered"].mean(), "se_u": se(g["unfiltered"]),
-                     "filtered": g["filtered"].mean(), "se_f": se(g["filtered"]),
-                     "diff": g["diff"].mean(), "se_diff": se(g["diff"]),
+        rows[key] = {"n": len(g), "unfiltered": g["unfiltered"].mean(), "se_u": standard_error(g["unfiltered"]),
+                     "filtered": g["filtered"].mean(), "se_f": standard_error(g["filtered"]),
+                     "diff": g["diff"].mean(), "se_diff": standard_error(g["diff"]),
                      "kept": g["n_kept"].sum() / max(1, g["n_pred"].sum())}
     return pd.DataFrame(rows).T
 

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.normalise_combine import mean_se  # noqa: E402
+from common.stats import format_mean_se  # noqa: E402
 from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
@@ -116,7 +116,7 @@ def report(table: pd.DataFrame, variants: list[str], types: dict, header: list[s
             for v in variants:
                 cell = f"{wide[v].mean():.3f}"
                 if v != ref and len(wide) > 1:
-                    cell += f" ({mean_se(wide[v] - wide[ref])})"
+                    cell += f" ({format_mean_se(wide[v] - wide[ref])})"
                 cells.append(cell)
             lines.append(f"| x{factor:g} | {label} ({len(wide)}) | " + " | ".join(cells) + " |")
     lines += ["", "Seconds per image, and images rescaled by scale normalisation (of all):", "",

@@ -16,15 +16,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bench.bench_normalise import REPO, per_image_scores, workspace
 from bench.score_sources import split_source, stored_scores
 from common.io import atomic_write_text, write_json
 from common.machine import git_commit, machine_description
+from common.stats import format_mean_se
 
-__all__ = ["SIZE_BUCKETS", "combine", "mean_se", "paired_table", "size_bucket"]
+__all__ = ["SIZE_BUCKETS", "combine", "paired_table", "size_bucket"]
 
 
 #: Image-size buckets of the combined report: (name, most pixels).
@@ -37,14 +37,6 @@ def size_bucket(shape: Sequence[int]) -> str:
     return next(name for name, most in SIZE_BUCKETS if pixels <= most)
 
 
-def mean_se(d: pd.Series) -> str:
-    """``+0.012 ± 0.003``: the mean difference and its standard error; a single value has
-    no error to show, so it is given alone (``+0.012 (n=1)``) rather than ``± nan``."""
-    if len(d) < 2:
-        return f"{d.mean():+.3f} (n=1)"
-    return f"{d.mean():+.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f}"
-
-
 def paired_table(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> pd.DataFrame:
     """Per variant (column): mean score, and mean ± s.e. of its difference from ``ref``,
     over all rows or per value of ``by``."""
@@ -55,7 +47,7 @@ def paired_table(table: pd.DataFrame, ref: str, by: pd.Series | None = None) -> 
         for v in table.columns:
             row[v] = part[v].mean()
             if v != ref:
-                row[f"{v} − {ref}"] = mean_se(part[v] - part[ref])
+                row[f"{v} − {ref}"] = format_mean_se(part[v] - part[ref])
         rows[key] = row
     return pd.DataFrame(rows).T
 
@@ -97,7 +89,7 @@ def _over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFra
         if v == ref:
             continue
         d = (table[v] - table[ref]).groupby(by_fold).mean()
-        rows[v] = {"folds": len(d), f"mean of per-fold differences from {ref}": mean_se(d),
+        rows[v] = {"folds": len(d), f"mean of per-fold differences from {ref}": format_mean_se(d),
                    "folds better": f"{int((d > 0).sum())} of {len(d)}"}
     return pd.DataFrame(rows).T
 

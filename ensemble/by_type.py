@@ -34,19 +34,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from common.io import atomic_write_text, write_json
 from common.paths import CONFIGS, INPUT_DIR, Workspace
+from common.stats import mean_se
 
 __all__ = ["choose", "crossfit_choice", "type_table", "main"]
 
 ENSEMBLE = "ensemble"
-
-
-def _mean_se(d: pd.Series) -> tuple[float, float]:
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
 
 
 def type_table(scores: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
@@ -58,7 +54,7 @@ def type_table(scores: pd.DataFrame, types: pd.Series) -> pd.DataFrame:
         for col in scores.columns:
             row[col] = float(part[col].mean())
             if col != ENSEMBLE:
-                row[f"{col} − {ENSEMBLE}"], row[f"se {col}"] = _mean_se(part[col] - part[ENSEMBLE])
+                row[f"{col} − {ENSEMBLE}"], row[f"se {col}"] = mean_se(part[col] - part[ENSEMBLE])
         rows[kind] = row
     table = pd.DataFrame(rows).T
     return table.astype({"images": int})
@@ -74,7 +70,7 @@ def choose(scores: pd.DataFrame, types: pd.Series, min_images: int = 8, margin: 
         for col in scores.columns:
             if col == ENSEMBLE:
                 continue
-            gain, se = _mean_se(part[col] - part[ENSEMBLE])
+            gain, se = mean_se(part[col] - part[ENSEMBLE])
             if gain > margin * se and gain > best_gain:
                 best, best_gain = col, gain
         if best is not None:
@@ -170,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = type_table(scores, types)
     choice = choose(scores, types, args.min_images, args.margin)
     picked, per_fold = crossfit_choice(scores, types, folds, args.min_images, args.margin)
-    gain, se = _mean_se(picked - scores[ENSEMBLE])
+    gain, se = mean_se(picked - scores[ENSEMBLE])
     block = _yaml_block(choice, [s.label for s in cfg.sources])
     lines = ["# Per image type: one source alone, or the ensemble?", "",
              f"OOF predictions under `{ws.root / 'predictions'}`, the {len(scores)} images every source "

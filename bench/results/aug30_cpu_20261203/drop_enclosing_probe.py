@@ -9,7 +9,7 @@ from common.paths import SHARED_DSB_DIR
 from common.predictions import load_prediction, relabel_sequential
 from common.metrics import score_dataset
 from common.folds import image_type
-from bench.normalise_combine import mean_se
+from common.stats import format_mean_se as mean_se
 import pandas as pd
 
 def drop_enclosing(labels, min_inside=1):
