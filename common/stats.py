@@ -10,16 +10,20 @@ import numpy as np
 __all__ = ["mean_se", "standard_error", "format_mean_se"]
 
 
+def _array(values: Iterable[float]) -> np.ndarray:
+    return np.asarray(values if hasattr(values, "__len__") else list(values), dtype=float)
+
+
 def standard_error(values: Iterable[float]) -> float:
     """Standard error of the mean (sample standard deviation, ``ddof=1``, over sqrt(n));
     NaN for fewer than two values, which have no spread to measure."""
-    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = _array(values)
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
 def mean_se(values: Iterable[float]) -> tuple[float, float]:
     """``(mean, standard error)``; the error is NaN for a single value."""
-    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = _array(values)
     if len(x) == 0:
         raise ValueError("mean_se of no values")
     return float(x.mean()), standard_error(x)
