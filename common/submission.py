@@ -28,6 +28,8 @@ from common.rle import labels_to_rles, rle_to_runs, rles_to_labels
 __all__ = [
     "SubmissionError",
     "SUBMISSION_COLUMNS",
+    "submission_text",
+    "write_submission_text",
     "write_submission",
     "read_submission",
     "submission_to_labels",
@@ -63,12 +65,20 @@ def _submission_rows(predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({"ImageId": ids, "EncodedPixels": rles}, columns=SUBMISSION_COLUMNS)
 
 
-def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
-    """Write ``text`` via a temp file; without ``overwrite`` an existing file is never replaced."""
+def submission_text(predictions: Mapping[str, np.ndarray]) -> str:
+    """The exact CSV text :func:`write_submission` writes for ``predictions``."""
+    return _submission_rows(predictions).to_csv(index=False, lineterminator="\n")
+
+
+def write_submission_text(path: str | os.PathLike, text: str, overwrite: bool = False) -> Path:
+    """Write :func:`submission_text` atomically; without ``overwrite`` an existing file is
+    never replaced (``FileExistsError`` naming it)."""
+    path = Path(path)
     try:
         atomic_write_text(path, text, overwrite=overwrite)
     except FileExistsError:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it") from None
+    return path
 
 
 def write_submission(
@@ -90,9 +100,7 @@ def write_submission(
         FileExistsError: if ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    text = _submission_rows(predictions).to_csv(index=False, lineterminator="\n")
-    _atomic_write_text(path, text, overwrite)
-    return path
+    return write_submission_text(path, submission_text(predictions), overwrite)
 
 
 # ----------------------------------------------------------------------------- reading

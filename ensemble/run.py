@@ -14,12 +14,14 @@ from common.data import image_folders
 from common.io import move_aside, timestamp
 from common.paths import Workspace
 from common.predictions import list_predictions
+from common.submission import submission_text
 from ensemble.config import EnsembleConfig
 from ensemble.evaluate import ScoreCache, Truth, score_folders, truth_split
 from ensemble.filter_cli import fit_if_stale
 from ensemble.merge import merge_split, source_folders
 from ensemble.pixel import Postprocess, read_image_folds
-from ensemble.submit import free_submission_path, split_shapes, write_validated_submission
+from ensemble.submit import (free_submission_path, split_shapes, submission_labels,
+                             write_validated_submission)
 
 __all__ = ["TEST_SPLITS", "detect_test_split", "expected_ids", "score_split", "run_ensemble",
            "make_submission", "format_scores"]
@@ -152,22 +154,29 @@ def make_submission(ws: Workspace, data_dir: str | Path, pred_dir: str | Path, n
                     log: Callable[[str], None] = print) -> Path:
     """Write and validate ``WORK/submissions/<name>.csv`` from a predictions folder.
 
-    Without ``overwrite`` an existing file is kept and the next free name is used; with
-    it, the existing file is first moved to ``WORK/backup/<time>/submissions/``: no
-    submission is ever overwritten in place.
+    Without ``overwrite`` an existing, different file is kept and the next free name is
+    used (a file that already holds exactly this submission is reused: a run killed
+    between writing and recording it leaves one copy, not two); with ``overwrite`` the
+    existing file is first moved to ``WORK/backup/<time>/submissions/``: no submission
+    is ever overwritten in place.
 
     Returns:
         The submission path.
     """
     test_split = test_split or detect_test_split(data_dir, pred_dir)
     shapes = split_shapes(data_dir, test_split)
+    text = submission_text(submission_labels(pred_dir, shapes))
     path = ws.submissions_dir / f"{name}.csv"
     if path.exists() and overwrite:
         where = move_aside(path, ws.root / "backup" / timestamp(), ws.root)
         log(f"[submission] replacing {path} (--force); the old one is in {where}")
     elif path.exists():
-        path = free_submission_path(ws.submissions_dir, name)
-        log(f"[submission] {ws.submissions_dir / f'{name}.csv'} exists; writing {path.name} instead")
-    write_validated_submission(pred_dir, path, shapes, overwrite=overwrite)
+        path = free_submission_path(ws.submissions_dir, name, text)
+        if path.exists():
+            log(f"[submission] {path} already holds this submission; kept")
+        else:
+            log(f"[submission] {ws.submissions_dir / f'{name}.csv'} exists; "
+                f"writing {path.name} instead")
+    write_validated_submission(pred_dir, path, shapes, overwrite=overwrite, text=text)
     log(f"[submission] {path}: {len(shapes)} {test_split} images, validated")
     return path

@@ -251,8 +251,18 @@ def test_run_ensemble_scores_sources_and_cli_submission(tmp_path, capsys):
     # submissions: validated, never overwritten
     pred_dir = ws.predictions_dir("ensemble", "test")
     p1 = make_submission(ws, data, pred_dir, "e", log=lambda _: None)
+    first = p1.read_bytes()
+    # the same submission again (a run killed after writing it, before recording it):
+    # the file is reused, not copied to e-2.csv, and not rewritten
+    os.utime(p1, (0, 0))
+    said = []
+    assert make_submission(ws, data, pred_dir, "e", log=said.append) == p1
+    assert p1.stat().st_mtime == 0 and "already holds this submission" in said[-2]
+    assert sorted(f.name for f in ws.submissions_dir.iterdir()) == ["e.csv"]
+    # other predictions: the next free name; the first file is kept as it was
+    write_folder(pred_dir, {"s1": (paint(a, b), np.full(2, 0.5), None)})
     p2 = make_submission(ws, data, pred_dir, "e", log=lambda _: None)
-    assert p1.name == "e.csv" and p2.name == "e-2.csv" and p1.read_text() == p2.read_text()
+    assert p2.name == "e-2.csv" and p1.read_bytes() == first != p2.read_bytes()
     sub = read_submission(p1)
     assert set(sub.ImageId) == {"s1", "s2"} and (sub.EncodedPixels == "").sum() == 1
     assert validate_submission(p1, expected_ids=["s1", "s2"]) == []

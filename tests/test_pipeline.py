@@ -137,6 +137,10 @@ def test_submission_stage_never_overwrites(tmp_path):
     assert validate_submission(p1, expected_ids=["s1"]) == []
     p2, _ = stages.submission_stage(ctx)
     assert p2 == p1  # unchanged predictions: reused
+    ctx.save_state(submission=None)  # killed after writing the file, before recording it
+    p2, _ = stages.submission_stage(ctx)
+    assert p2 == p1 and sorted(f.name for f in p1.parent.glob("*.csv")) == [p1.name]
+    assert ctx.state()["submission"]["path"] == str(p1)
     time.sleep(0.01)
     write_folder(pred, {"s1": (paint(box(2, 10, 2, 10)), np.ones(1), None)})
     p3, _ = stages.submission_stage(ctx)
