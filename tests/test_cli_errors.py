@@ -16,6 +16,7 @@ from common.folds import FoldsError
 from common.paths import REPO_ROOT
 
 UNET_DEMO = REPO_ROOT / "solutions" / "unet" / "configs" / "demo.yaml"
+MASKRCNN_DEMO = REPO_ROOT / "solutions" / "maskrcnn" / "configs" / "demo.yaml"
 
 
 def _cli(*args, env=None):
@@ -38,22 +39,24 @@ def test_fold_checks_and_one_line_errors(tmp_path):
     assert one_line(err) == f"{tmp_path / 'x'}: Permission denied"
 
 
-def test_unet_train_checks_its_input_before_importing_keras():
+@pytest.mark.parametrize("module", ["solutions.unet.train", "solutions.maskrcnn.train"])
+def test_train_cli_checks_its_input_before_importing_keras(module):
     """A bad --fold or --set fails in a second, before TensorFlow's import and its log lines."""
-    code = "import sys, solutions.unet.train; assert 'keras' not in sys.modules, 'keras at import'; print('ok')"
+    code = f"import sys, {module}; assert 'keras' not in sys.modules, 'keras at import'; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra, message", [
-    (["--fold", "7", "--set", "n_folds=2"], "--fold 7"),
-    (["--fold", "0", "--set", "train.epochs=[1"], "not valid YAML"),
+@pytest.mark.parametrize("module, config, extra, message", [
+    ("solutions.unet.train", UNET_DEMO, ["--fold", "7", "--set", "n_folds=2"], "--fold 7"),
+    ("solutions.unet.train", UNET_DEMO, ["--fold", "0", "--set", "train.epochs=[1"], "not valid YAML"),
+    ("solutions.maskrcnn.train", MASKRCNN_DEMO, ["--fold", "7", "--set", "n_folds=2"], "--fold 7"),
 ])
-def test_train_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path, extra, message):
+def test_train_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path, module, config, extra, message):
     work = tmp_path / "work"
-    proc = _cli("solutions.unet.train", "--config", str(UNET_DEMO), "--work", str(work), *extra)
+    proc = _cli(module, "--config", str(config), "--work", str(work), *extra)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr

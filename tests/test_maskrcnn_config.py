@@ -62,3 +62,10 @@ def test_a_run_saved_with_the_old_key_places_still_loads_and_resumes(tmp_path):
         run.prepare(cfg)  # same config, old spelling: resumes, no RunConflictError
     assert (saved.seed, saved.n_folds, saved.solution) == (7, 3, "maskrcnn-mobilenet")
     assert "folds_seed" in run.config_path.read_text()  # the saved file is left as it was
+
+
+def test_backbone_is_checked_against_presets_and_the_registry():
+    """Shipped presets validate without Keras; other names are looked up in the registry."""
+    with pytest.raises(ConfigError, match=r"model.backbone: unknown backbone 'vgg'.*resnet50"):
+        load_config(MaskRCNNConfig, DEMO, ["model.backbone=vgg"])
+    assert load_config(MaskRCNNConfig, DEMO, ["model.backbone=densenet121"]).model.backbone == "densenet121"

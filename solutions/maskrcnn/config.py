@@ -96,11 +96,15 @@ class ModelConfig:
     max_instances: int = 400
 
     def validate(self) -> None:
-        from common.backbones import list_backbones
+        from common.backbone_presets import backbone_names
 
-        names = list_backbones()
-        if self.backbone not in names:
-            raise ConfigError(f"model.backbone: unknown backbone {self.backbone!r}; known: {names}")
+        if self.backbone not in backbone_names():
+            # not a shipped preset: maybe one registered in code (this imports Keras)
+            from common.backbones import list_backbones
+
+            names = list_backbones()
+            if self.backbone not in names:
+                raise ConfigError(f"model.backbone: unknown backbone {self.backbone!r}; known: {names}")
         if len(self.anchor_scales) != len(RPN_LEVELS):
             raise ConfigError(f"model.anchor_scales: need one scale per level {RPN_LEVELS}, "
                               f"got {len(self.anchor_scales)}")

@@ -31,25 +31,22 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Sequence  # noqa: E402
-
-import keras  # noqa: E402
+from typing import TYPE_CHECKING, Sequence  # noqa: E402
 
 from common.cli import add_train_args, open_train_run  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
-from common.endless import EndlessEpochs  # noqa: E402
 from common.folds import get_folds, split_ids  # noqa: E402
 from common.io import read_json  # noqa: E402
 from common.machine import device_description  # noqa: E402  (re-exported: bench imports it here)
 from common.paths import Workspace  # noqa: E402
-from common.optimizers import make_optimizer  # noqa: E402
 from common.runs import RunDir, resume  # noqa: E402
-from common.sampling import sampling_weights  # noqa: E402
-from common.training import (TrainingClock, distribution, seed_everything,  # noqa: E402
-                             set_mixed_precision, training_callbacks, write_train_summary)
 from solutions.maskrcnn.config import MaskRCNNConfig, TrainConfig  # noqa: E402
-from solutions.maskrcnn.data import TrainSequence  # noqa: E402
-from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
+
+if TYPE_CHECKING:
+    from solutions.maskrcnn.model import MaskRCNN
+
+# Keras (and with it TensorFlow, whose start-up log lines TF_CPP_MIN_LOG_LEVEL no longer silences
+# in TF 2.21) is imported inside the functions that train: a bad --fold or --set fails at once, in one line.
 
 __all__ = ["main", "train", "build_optimizer", "jit_compile_default", "device_description"]
 
@@ -58,11 +55,15 @@ def jit_compile_default() -> bool:
     """``jit_compile`` for ``model.compile``: True under JAX (one XLA program per step),
     False under TensorFlow (on CPU the plain ``tf.function`` graph was the faster one, see
     the README's speed notes)."""
+    import keras
+
     return keras.backend.backend() == "jax"
 
 
 def build_optimizer(train_cfg: TrainConfig, model: MaskRCNN, lr: float | None = None):
     """SGD with momentum (or Adam), clipnorm and weight decay (not on 1-D variables)."""
+    from common.optimizers import make_optimizer
+
     return make_optimizer(train_cfg.optimizer, train_cfg.lr if lr is None else lr, momentum=train_cfg.momentum,
                           weight_decay=train_cfg.weight_decay, clipnorm=train_cfg.clipnorm, model=model)
 
@@ -82,6 +83,15 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
         fold: Validation fold.
         verbose: Keras ``fit`` verbosity (1: progress bar, 2: one line per epoch).
     """
+    import keras
+
+    from common.endless import EndlessEpochs
+    from common.sampling import sampling_weights
+    from common.training import (TrainingClock, distribution, seed_everything,
+                                 set_mixed_precision, training_callbacks, write_train_summary)
+    from solutions.maskrcnn.data import TrainSequence
+    from solutions.maskrcnn.model import build_model
+
     tc = cfg.train
     set_mixed_precision(tc.mixed_precision)
     seed_everything(cfg.seed + fold, deterministic=False)
