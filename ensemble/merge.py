@@ -29,8 +29,8 @@ from common.config import to_dict
 from common.paths import Workspace
 from common.predictions import list_predictions, load_prediction, save_prediction
 from ensemble.config import EnsembleConfig, SourceConfig
-from common.io import (folder_fingerprint, move_aside, read_json, stored_form, timestamp, unchanged,
-                       write_json)
+from common.io import (folder_fingerprint, move_aside, read_json, remove_stale_temps, stored_form,
+                       timestamp, unchanged, write_json)
 from ensemble.filter_set import FilterSet, ImageSource
 from ensemble.pixel import (Postprocess, average_probs, load_postprocess, load_threshold_params,
                             merge_params, oof_fold_params, pixel_merge, read_image_folds)
@@ -354,6 +354,7 @@ def merge_split(cfg: EnsembleConfig, ws: Workspace, split: str, ids: Sequence[st
         log(f"[ensemble] {out}: up to date ({old.get('n_images')} images); skipped")
         return dict(old, skipped=True)
     if out.exists():
+        remove_stale_temps(out)  # a killed merge's half-written files are not worth a backup
         backup_root = backup_root or ws.root / "backup" / timestamp()
         where = move_aside(out, backup_root, ws.root)
         log(f"[ensemble] moved the previous {out} to {where}")

@@ -26,8 +26,9 @@ __all__ = ["free_submission_path", "submission_labels", "write_validated_submiss
 
 def _holds(path: Path, text: str) -> bool:
     """Whether ``path`` is a file whose bytes are exactly ``text``."""
+    data = text.encode()
     try:
-        return path.is_file() and path.read_bytes() == text.encode()
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
     except OSError:
         return False
 

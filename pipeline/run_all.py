@@ -44,7 +44,7 @@ from common.data import DataError, image_folders
 from common.folds import FoldsError
 from common.locks import FolderBusyError, folder_lock
 from common.paths import CONFIGS, SPLITS, Workspace
-from common.io import read_json
+from common.io import read_json, remove_stale_temps
 from ensemble.merge import EnsembleError
 from ensemble.run import TEST_SPLITS
 from pipeline.datasets import DataStageError, resolve_data
@@ -238,6 +238,10 @@ def _run_stages(args, echo, start, root, stages, solutions, folds, n_folds, exec
         "stage2_test_final" if args.profile == "full"
         and (choice.data_dir / "stage2_test_final").is_dir() else "stage1_test")
     ws = Workspace.from_args(root, choice.data_dir, args.split_by)  # group: root/split-group
+    # temp files of writes a killed run left here (state, folds, submissions): this process
+    # holds the work folder's lock, so no living writer owns them
+    for folder in dict.fromkeys((root, ws.root, ws.submissions_dir)):
+        remove_stale_temps(folder)
     jobs = args.jobs or (2 if args.profile == "demo" and args.gpus == 0 else 1)
     ctx = Context(ws=ws, profile=args.profile, solutions=solutions, folds=folds, n_folds=n_folds,
                   test_split=test_split, gpus=args.gpus, jobs=jobs, force=args.force, tiny=args.tiny,

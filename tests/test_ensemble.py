@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.io import TEMP_MARK
 from common.paths import REPO_ROOT, Workspace
 from common.predictions import load_prediction, save_prediction
 from common.submission import SubmissionError, read_submission, validate_submission
@@ -183,10 +184,12 @@ def test_merge_split_pixel_mode_resume_and_force(tmp_path):
     assert "pixel" in logs[-1]
     s2 = merge_split(cfg, ws, "test", postprocess=stub_postprocess, log=logs.append)
     assert s2.get("skipped") is True
+    (out / f".other.npz{TEMP_MARK}1").write_bytes(b"half")  # a killed merge's temp file
     s3 = merge_split(cfg, ws, "test", postprocess=stub_postprocess, force=True,
                      backup_root=tmp_path / "bak", log=logs.append)
     assert not s3.get("skipped")
     assert list((tmp_path / "bak").rglob("img.npz")), "old output moved aside, not deleted"
+    assert not list(tmp_path.rglob(f"*{TEMP_MARK}*")), "temp files are not backed up"
 
 
 def test_merge_split_vote_mode_without_prob(tmp_path):

@@ -137,3 +137,22 @@ def test_kill_9_at_random_moments_then_resume_gives_the_same_submission(raced_re
         rows = pd.read_csv(history)
         assert not rows.duplicated("epoch").any(), history
 
+
+
+@pytest.mark.slow
+def test_a_new_run_clears_the_temp_files_a_killed_one_left(tmp_path, capsys):
+    """A kill inside an atomic write leaves ``.<name>.tmp-*`` beside its target: the next run,
+    holding the folder's lock, removes those of the work root and ``submissions/``."""
+    from pipeline.run_all import main
+
+    work = tmp_path / "work"
+    (work / "submissions").mkdir(parents=True)
+    stale = [work / f".pipeline_state.json{TEMP_MARK}1", work / "submissions" / f".e.csv{TEMP_MARK}2"]
+    for path in stale:
+        path.write_text("half")
+    kept = work / "submissions" / "mine.txt"
+    kept.write_text("not a temp file")
+    assert main(["--work", str(work), "--tiny", "--stages", "data,folds"]) == 0
+    capsys.readouterr()
+    assert not any(p.exists() for p in stale) and kept.read_text() == "not a temp file"
+    assert (work / "folds.csv").is_file()
