@@ -178,6 +178,7 @@ def open_train_run(args: argparse.Namespace, config_cls: type) -> tuple[Any, Wor
     check_split(run, ws.split_by)  # before a solution looks at the folder (e.g. "finished")
     hold_until_exit(run.path, "train")  # one writer per run folder; a second one is refused
     remove_stale_temps(run.path, recursive=True)  # left by a killed writer of this run
+    run.settle()  # and the checkpoint it was writing: finished if state.json recorded it, else undone
     run.prepare(cfg)
     return cfg, ws, run
 

@@ -11,8 +11,12 @@ Layout of ``runs/<run_name>/``::
     run_info.json            what the run trains on (fold, ...), see ``RunDir.claim``
 
 A run killed at any point (even ``kill -9``) resumes from its last completed epoch
-when the same command runs again: every file is written to a temp name and renamed,
-and ``state.json`` is written last.
+when the same command runs again: every file is written to a temp name and renamed. An
+epoch's checkpoint is committed by ``state.json``: its weights are first written as
+``weights/<last|best>-epoch<N>.weights.h5``, then ``state.json`` records epoch N, then
+they are renamed into place, so the weights loaded on resume are always those of the
+epoch ``state.json`` names (:meth:`RunDir.settle` finishes or undoes a checkpoint a kill
+interrupted).
 
 This module does not import Keras. The training callbacks, seeding, mixed precision and
 multi-device set-up are in :mod:`common.training` (still importable from here by name).
@@ -118,6 +122,37 @@ class RunDir:
         raise FileNotFoundError(f"{self.path}: no run_info.json or train_summary.json with the run's fold "
                                 "(was the run made by a solution's train command?)")
 
+    def staged_weights(self, kind: str, epoch: int) -> Path:
+        """Where the ``kind`` (``last`` or ``best``) weights of ``epoch`` wait until
+        ``state.json`` records that epoch (then :meth:`settle` renames them into place)."""
+        if kind not in ("last", "best"):
+            raise ValueError(f"kind must be 'last' or 'best', got {kind!r}")
+        return self.weights_dir / f"{kind}-epoch{int(epoch)}.weights.h5"
+
+    def settle(self, drop_uncommitted: bool = True) -> None:
+        """Finish or undo the checkpoint a kill interrupted.
+
+        Staged weights (:meth:`staged_weights`) of the epoch ``state.json`` records replace
+        ``last``/``best``; those of any other epoch (the kill came before ``state.json``
+        recorded it) are deleted with ``drop_uncommitted``. Only the run's writer (holding
+        its folder, ``common.cli.open_train_run``) may drop: a living trainer's staged file
+        would go too.
+        """
+        if not self.weights_dir.is_dir():
+            return
+        epoch = int(self.load_state().get("epoch", 0))
+        for staged in sorted(self.weights_dir.glob("*-epoch*.weights.h5")):
+            kind, _, n = staged.name[:-len(".weights.h5")].rpartition("-epoch")
+            if staged.name.startswith(".") or kind not in ("last", "best") or not n.isdigit():
+                continue  # a temp file (common.io.remove_stale_temps) or not ours
+            if int(n) == epoch:
+                try:
+                    os.replace(staged, self.weights_dir / f"{kind}.weights.h5")
+                except FileNotFoundError:
+                    pass  # another process settled it first
+            elif drop_uncommitted:
+                staged.unlink(missing_ok=True)
+
     def load_state(self) -> dict:
         """The saved state, or an empty one (``epoch`` 0) for a new run."""
         if not self.state_path.exists():
@@ -141,6 +176,7 @@ class RunDir:
 
     def weights_for_inference(self) -> Path:
         """Best weights if saved, else last. Raises FileNotFoundError naming the run."""
+        self.settle(drop_uncommitted=False)
         for path in (self.best_weights, self.last_weights):
             if path.exists():
                 return path
@@ -153,6 +189,7 @@ def resume(run: RunDir, model: Any) -> int:
     Returns:
         The epoch to start from (0 for a new run).
     """
+    run.settle(drop_uncommitted=False)
     state = run.load_state()
     epoch = int(state.get("epoch", 0))
     if epoch == 0 or not run.last_weights.exists():

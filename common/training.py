@@ -72,10 +72,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         value = logs.get(self.monitor, logs.get("loss"))
         state = self.run.load_state()
-        atomic_write(self.run.last_weights, self.model.save_weights, suffix=".weights.h5")
+        # staged under the epoch's name; state.json commits them (common.runs: RunDir.settle)
+        last = self.run.staged_weights("last", epoch + 1)
+        atomic_write(last, self.model.save_weights, suffix=".weights.h5")
         if value is not None and self._improved(float(value), state.get("best")):
             state["best"], state["best_epoch"], state["wait"] = float(value), epoch + 1, 0
-            atomic_write(self.run.best_weights, lambda tmp: shutil.copyfile(self.run.last_weights, tmp),
+            atomic_write(self.run.staged_weights("best", epoch + 1), lambda tmp: shutil.copyfile(last, tmp),
                          suffix=".weights.h5")
         else:
             state["wait"] = int(state.get("wait", 0)) + 1
@@ -85,7 +87,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             print(f"[runs] early stop: {self.monitor} did not improve for {self.patience} epochs")
             state["finished"] = True
             self.model.stop_training = True
-        self.run.save_state(state)
+        self.run.save_state(state)  # the commit: from here on, epoch + 1 is the checkpoint
+        self.run.settle()
 
 
 class TrainingClock(keras.callbacks.Callback):

@@ -159,3 +159,45 @@ def test_a_run_saved_before_a_key_existed_still_resumes(tmp_path):
     assert "gpus" not in run.config_path.read_text()  # the old file is left as it was
     with pytest.raises(RunConflictError, match="train"):
         run.prepare(Cfg(train=Train(epochs=4)))
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 at one moment of a checkpoint."""
+
+
+@pytest.mark.parametrize("kill_in, resumes_at", [("save_state", 2), ("settle", 3)])
+def test_a_kill_inside_a_checkpoint_resumes_with_the_weights_state_json_names(tmp_path, kill_in, resumes_at):
+    """Epoch 3's weights are staged, then state.json records epoch 3, then they are renamed
+    into place. Killed before the record, the run resumes after epoch 2 with epoch 2's
+    weights; killed after it, after epoch 3 with epoch 3's: never one epoch's weights with
+    another's count."""
+    seed_everything(0)
+    x, y = _data()
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    model, weights = _model(), {}
+
+    class Remember(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
+
+    real = getattr(run, kill_in)
+
+    def kill_at_epoch_3(*args, **kwargs):
+        if len(weights) == 3:
+            raise _Killed
+        return real(*args, **kwargs)
+
+    setattr(run, kill_in, kill_at_epoch_3)
+    with pytest.raises(_Killed):
+        model.fit(x, y, epochs=4, verbose=0,
+                  callbacks=[Remember(), *training_callbacks(run, "loss", tensorboard=False)])
+    assert run.staged_weights("last", 3).exists()  # what the kill left
+
+    again = RunDir(tmp_path / "r")
+    fresh = _model()
+    assert resume(again, fresh) == resumes_at == again.load_state()["epoch"]
+    for a, b in zip(fresh.get_weights(), weights[resumes_at]):
+        np.testing.assert_array_equal(a, b)
+    again.settle()  # the writer's settle drops an uncommitted epoch
+    assert sorted(p.name for p in again.weights_dir.iterdir()) == ["best.weights.h5", "last.weights.h5"]
