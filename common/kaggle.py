@@ -120,7 +120,8 @@ def submit_command(path: str | Path, message: str) -> list[str]:
 
 def submit_to_kaggle(path: str | Path, message: str, runner: Runner = subprocess.run,
                      env: Mapping[str, str] | None = None, home: Path | None = None,
-                     log: Callable[[str], None] = print) -> bool:
+                     log: Callable[[str], None] = print,
+                     before_send: Callable[[], None] | None = None) -> bool:
     """Send a submission with the kaggle CLI when credentials exist.
 
     Args:
@@ -129,6 +130,9 @@ def submit_to_kaggle(path: str | Path, message: str, runner: Runner = subprocess
         runner: ``subprocess.run`` (replaceable in tests: never call kaggle there).
         env, home: Where to look for credentials (default the real ones).
         log: Printer for the one-line outcome.
+        before_send: Called once everything is checked, just before the CLI runs (the
+            pipeline records there that a send began: a run killed while sending does
+            not send the same file again unasked).
 
     Returns:
         True when the CLI reported success; False (with the reason printed) otherwise.
@@ -144,6 +148,8 @@ def submit_to_kaggle(path: str | Path, message: str, runner: Runner = subprocess
         return False
     cmd = submit_command(path, message)
     log(f"[submit] credentials from {where}; running: {' '.join(cmd)}")
+    if before_send is not None:
+        before_send()
     try:
         out = _run(cmd, runner)
     except KaggleError as exc:

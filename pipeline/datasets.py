@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.data import SOLUTION_CSVS, image_folders
-from common.io import move_aside, timestamp
+from common.io import atomic_write_text, move_aside, timestamp
 from common.locks import folder_lock
 from common.paths import INPUT_DIR, KAGGLE_MOUNT_DIR
 from common.kaggle import KaggleError, download_competition, kaggle_credentials
@@ -244,7 +244,7 @@ def make_demo_subset(data_dir: Path, out: Path, n_train: int, n_test: int,
                              "remove it or use another --work")
     out.mkdir(parents=True, exist_ok=True)
     if not marker.is_file():
-        marker.write_text(source + "\n")
+        atomic_write_text(marker, source + "\n")  # a kill never leaves it empty
     for split, n in (("stage1_train", n_train), (test_split, n_test)):
         src = data_dir / split
         if not src.is_dir():

@@ -32,7 +32,7 @@ from common.config import load_config
 from common.data import DSBDataset, image_folders
 from common.folds import get_folds, split_ids
 from common.io import folder_fingerprint, move_aside, read_json, timestamp, unchanged, write_json
-from common.kaggle import submit_to_kaggle
+from common.kaggle import COMPETITION, submit_to_kaggle
 from common.paths import CONFIGS, Workspace
 from common.predictions import folder_state, list_predictions, newer_than, oof_fold_done, summary_path
 from ensemble.config import EnsembleConfig
@@ -307,7 +307,12 @@ def submission_stage(ctx: Context) -> tuple[Path, bool | None]:
     if state.get("submitted") and not ctx.force:
         ctx.echo(f"  skip submit: {path} was already sent (use --force to send again)")
         return path, True
-    ok = submit_to_kaggle(path, ctx.message or f"dsb2018 {cfg.name} ({ctx.profile})", log=ctx.echo)
-    if ok:
-        ctx.save_state(submission=dict(state, submitted=True))
+    if state.get("sending") and not ctx.force:
+        ctx.echo(f"  NOT submitted {path}: a run stopped while sending it, so it may have reached "
+                 f"Kaggle already; check with `kaggle competitions submissions {COMPETITION}`, "
+                 "then use --force to send it again")
+        return path, False
+    ok = submit_to_kaggle(path, ctx.message or f"dsb2018 {cfg.name} ({ctx.profile})", log=ctx.echo,
+                          before_send=lambda: ctx.save_state(submission=dict(state, sending=True)))
+    ctx.save_state(submission=dict(state, submitted=ok, sending=False))
     return path, ok

@@ -22,12 +22,16 @@ def test_kaggle_credentials_and_submit_never_calls_kaggle_without_them(tmp_path)
         import subprocess
         return subprocess.CompletedProcess(cmd, 0, "Successfully submitted", "")
 
-    assert not submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append)
-    assert calls == [] and "NOT submitted" in logs[-1]
+    marks = []  # before_send runs only when the CLI is about to run, and before it
+    assert not submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append,
+                                before_send=lambda: marks.append(len(calls)))
+    assert calls == [] == marks and "NOT submitted" in logs[-1]
     (tmp_path / ".kaggle").mkdir()
     (tmp_path / ".kaggle" / "kaggle.json").write_text("{}")
     assert kaggle_credentials(env={}, home=tmp_path)[0]
-    assert submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append)
+    assert submit_to_kaggle("x.csv", "m", runner=runner, env={}, home=tmp_path, log=logs.append,
+                            before_send=lambda: marks.append(len(calls)))
+    assert marks == [0]
     assert calls == [["kaggle", "competitions", "submit", "-c", "data-science-bowl-2018",
                       "-f", "x.csv", "-m", "m"]]
     assert kaggle_credentials(env={"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}, home=tmp_path)[0]

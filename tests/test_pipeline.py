@@ -162,6 +162,12 @@ def test_submission_stage_never_overwrites(tmp_path):
         os.environ.clear()
         os.environ.update(os_environ)
     assert sent is False and any("NOT submitted" in line and "kaggle.json" in line for line in logs)
+    assert not ctx.state()["submission"].get("sending")  # nothing was sent
+    # a run killed while the kaggle CLI ran: the next one does not send the file again unasked
+    ctx.save_state(submission=dict(ctx.state()["submission"], sending=True))
+    logs.clear()
+    assert stages.submission_stage(ctx)[1] is False
+    assert any("may have reached Kaggle" in line and "--force" in line for line in logs)
 
 
 # ------------------------------------------------------------------ report
