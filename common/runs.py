@@ -175,11 +175,20 @@ class RunDir:
         self.save_state(state)
 
     def weights_for_inference(self) -> Path:
-        """Best weights if saved, else last. Raises FileNotFoundError naming the run."""
-        self.settle(drop_uncommitted=False)
-        for path in (self.best_weights, self.last_weights):
-            if path.exists():
-                return path
+        """Best weights if saved, else last. Raises FileNotFoundError naming the run.
+
+        Read-only: weights a killed checkpoint committed but did not rename yet are
+        returned where they are (the run folder may be a read-only mount).
+        """
+        try:
+            epoch = int(self.load_state().get("epoch", 0))
+        except (RunConflictError, OSError, ValueError, AttributeError):
+            epoch = None  # an unreadable state.json: the weights in place are all there is
+        for kind, path in (("best", self.best_weights), ("last", self.last_weights)):
+            staged = self.staged_weights(kind, epoch) if epoch else None
+            for candidate in (staged, path):
+                if candidate is not None and candidate.exists():
+                    return candidate
         raise FileNotFoundError(f"no weights in {self.weights_dir}: train this run first")
 
 

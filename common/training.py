@@ -68,6 +68,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             return True
         return value < best if self.mode == "min" else value > best
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.run.settle()  # this callback is the run's writer: drop what a kill left uncommitted
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         value = logs.get(self.monitor, logs.get("loss"))

@@ -310,7 +310,7 @@ def submission_stage(ctx: Context) -> tuple[Path, bool | None]:
     if state.get("sending") and not ctx.force:
         ctx.echo(f"  NOT submitted {path}: a run stopped while sending it, so it may have reached "
                  f"Kaggle already; check with `kaggle competitions submissions {COMPETITION}`, "
-                 "then use --force to send it again")
+                 "then send it again with --stages submission --submit --force")
         return path, False
     ok = submit_to_kaggle(path, ctx.message or f"dsb2018 {cfg.name} ({ctx.profile})", log=ctx.echo,
                           before_send=lambda: ctx.save_state(submission=dict(state, sending=True)))

@@ -167,7 +167,8 @@ def test_submission_stage_never_overwrites(tmp_path):
     ctx.save_state(submission=dict(ctx.state()["submission"], sending=True))
     logs.clear()
     assert stages.submission_stage(ctx)[1] is False
-    assert any("may have reached Kaggle" in line and "--force" in line for line in logs)
+    assert any("may have reached Kaggle" in line and "--stages submission --submit --force" in line
+               for line in logs)
 
 
 # ------------------------------------------------------------------ report

@@ -195,6 +195,9 @@ def test_a_kill_inside_a_checkpoint_resumes_with_the_weights_state_json_names(tm
     assert run.staged_weights("last", 3).exists()  # what the kill left
 
     again = RunDir(tmp_path / "r")
+    # inference only reads: committed weights not yet renamed are used where they are
+    committed = again.staged_weights("best", 3) if kill_in == "settle" else again.best_weights
+    assert again.weights_for_inference() == committed and run.staged_weights("last", 3).exists()
     fresh = _model()
     assert resume(again, fresh) == resumes_at == again.load_state()["epoch"]
     for a, b in zip(fresh.get_weights(), weights[resumes_at]):
