@@ -35,6 +35,10 @@ from common.config import ConfigError, load_config, save_config, to_dict
 from common.io import atomic_write_text, read_json, write_json
 
 
+#: The checkpoints a run keeps (``weights/<kind>.weights.h5``).
+WEIGHT_KINDS = ("last", "best")
+
+
 class RunConflictError(RuntimeError):
     """The run folder holds a different config; refusing to overwrite it."""
 
@@ -125,8 +129,8 @@ class RunDir:
     def staged_weights(self, kind: str, epoch: int) -> Path:
         """Where the ``kind`` (``last`` or ``best``) weights of ``epoch`` wait until
         ``state.json`` records that epoch (then :meth:`settle` renames them into place)."""
-        if kind not in ("last", "best"):
-            raise ValueError(f"kind must be 'last' or 'best', got {kind!r}")
+        if kind not in WEIGHT_KINDS:
+            raise ValueError(f"kind must be one of {WEIGHT_KINDS}, got {kind!r}")
         return self.weights_dir / f"{kind}-epoch{int(epoch)}.weights.h5"
 
     def settle(self, drop_uncommitted: bool = True) -> None:
@@ -143,7 +147,7 @@ class RunDir:
         epoch = int(self.load_state().get("epoch", 0))
         for staged in sorted(self.weights_dir.glob("*-epoch*.weights.h5")):
             kind, _, n = staged.name[:-len(".weights.h5")].rpartition("-epoch")
-            if staged.name.startswith(".") or kind not in ("last", "best") or not n.isdigit():
+            if staged.name.startswith(".") or kind not in WEIGHT_KINDS or not n.isdigit():
                 continue  # a temp file (common.io.remove_stale_temps) or not ours
             if int(n) == epoch:
                 try:

@@ -99,7 +99,6 @@ def write_submission(
     Raises:
         FileExistsError: if ``path`` exists and ``overwrite`` is False.
     """
-    path = Path(path)
     return write_submission_text(path, submission_text(predictions), overwrite)
 
 
