@@ -28,6 +28,7 @@ __all__ = [
     "THRESHOLDS",
     "iou_counts",
     "overlap_pairs",
+    "overlap_table",
     "match_at",
     "match_counts",
     "image_score",
@@ -104,6 +105,16 @@ def _overlap(true: np.ndarray, pred: np.ndarray) -> tuple:
         inter = inter.astype(np.int64)
     return (nt, n_p, ti.astype(np.int64), pi.astype(np.int64), inter,
             area_t.astype(np.int64), area_p.astype(np.int64))
+
+
+def overlap_table(true: np.ndarray, pred: np.ndarray) -> tuple:
+    """``overlap_pairs`` with the instance areas instead of the unions.
+
+    Returns:
+        ``(n_true, n_pred, ti, pi, inter, area_true, area_pred)``: ``ti``, ``pi``, ``inter``
+        int64 [K] as in ``overlap_pairs``; ``area_true`` int64 [Nt], ``area_pred`` int64 [Np].
+    """
+    return _overlap(*_check_pair(true, pred))
 
 
 def overlap_pairs(

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from common.data import DSBDataset, image_folders
+from common.error_kinds import error_table
 from common.io import atomic_write, atomic_write_text, read_json, remove_stale_temps
 from common.machine import machine_description
 from common.paths import GROUP_SPLIT_DIR, Workspace
-from common.predictions import list_predictions
+from common.predictions import list_predictions, load_prediction
 from ensemble.evaluate import ScoreCache, Truth, n_missing
 from ensemble.run import expected_ids
 from pipeline.plots import STUDY_TABLE, fmt, markdown_table, speed_accuracy_plot, write_overlays
@@ -197,6 +198,28 @@ def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFr
     return df
 
 
+def error_lines(folder: Path, truth: Truth, ids: Sequence[str], clusters: pd.Series,
+                name: str) -> list[str]:
+    """The report's section on how ``name``'s OOF predictions in ``folder`` fail, per type
+    (``common.error_kinds``); no lines when it has no labelled predictions."""
+    preds = list_predictions(folder)
+    labels = truth.get([i for i in ids if i in preds])
+    table = error_table((str(clusters.get(i, "unknown")), labels[i], load_prediction(preds[i]).labels)
+                        for i in labels)
+    if table.empty:
+        return []
+    shown = table[["images", "true", "matched", "merged_%", "split_%", "missed_%", "outline_%",
+                   "pred", "fp_background", "fp_piece"]]
+    return ["## How the OOF predictions fail, per image type", "",
+            f"`{name}`'s out-of-fold predictions (`common.error_kinds`; a match is IoU > 0.5). Of "
+            "the true nuclei not matched, *merged*: inside a prediction that holds another true "
+            "nucleus too (touching nuclei not split); *split*: cut in pieces; *missed*: less than "
+            "half covered; *outline*: found but outlined poorly (in % of the true nuclei). "
+            "Unmatched predictions: *fp_background* mostly on background, *fp_piece* mostly on "
+            "nuclei.", "", markdown_table(shown.map(lambda v: fmt(v, 1) if isinstance(v, float) else fmt(v)),
+                                          index_name="Image type"), ""]
+
+
 def opening_lines(profile: str, solutions: Sequence[str], folds: Sequence[int], data: str,
                   n_train: int, n_test: int, table: pd.DataFrame, submission: Path | None) -> list[str]:
     """The report's first lines: what ran, where the submission is, what to do next."""
@@ -252,6 +275,9 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
                                       _worst(list_predictions(ws.predictions_dir(overlay_src, "oof")),
                                              per_image[overlay_src], clusters, overlays_per_type),
                                       clusters.to_dict(), per_type=overlays_per_type)
+    errors_md = error_lines(ws.predictions_dir(overlay_src, "oof"), Truth(data_dir, "stage1_train"),
+                            list(per_image[overlay_src].index), clusters, overlay_src) \
+        if overlay_src is not None else []
     n_train = len(image_folders(data_dir / "stage1_train"))
     n_test = len(image_folders(data_dir / test_split))
     shown = pd.DataFrame({
@@ -318,6 +344,7 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
            "their difference."] if "gap" in table.columns else []), "",
         *([f"Split: **{ws.split_by}** folds (`{ws.folds_csv.name}`)."] if ws.split_by != "stratified" else []),
         "## OOF score per image type", "", per_type_md, "",
+        *errors_md,
         *group_md,
         "## The study's Table 4.4 (their numbers, not ours)", "",
         "Published in the study: stage-2 test score and training time on an NVIDIA K80. "

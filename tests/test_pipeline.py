@@ -211,6 +211,12 @@ def test_report_uses_the_numbers_in_the_summaries(tmp_path):
     assert "ensemble" in rows and "0.326" in text and "10,440" in text and "not ours" in text
     assert (ctx.ws.reports_dir / "speed_accuracy.png").stat().st_size > 1000
     assert list((ctx.ws.reports_dir / "overlays").glob("fluorescence_*.png"))
+    # how the overlay source (the ensemble) fails, per type: here it finds every nucleus
+    section = text.split("## How the OOF predictions fail, per image type")[1].split("## ")[0]
+    assert "`ensemble`'s out-of-fold predictions" in section
+    row = next(line for line in section.splitlines() if line.startswith("| fluorescence"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[1] == "4" and cells[2] == cells[3] == "4" and cells[4:8] == ["0.0"] * 4
     table = pd.read_csv(ctx.ws.reports_dir / "scores.csv", index_col=0)
     assert table.loc["unet", "train_seconds"] == pytest.approx(20.0)
 
