@@ -1,0 +1,4 @@
+cd /work/main
+P=".venv/bin/python bench/bench_tune_transfer.py --pred-dir /tmp/g70/work/predictions/unet/oof --folds-csv /tmp/g70/work/folds.csv --config /tmp/g60/work/split-group/runs/unet-fold1/config.yaml --data /work/shared/dsb2018 --mode cross"
+$P --out-pred /tmp/tt/s_xtune/split-group/predictions/unet/oof
+$P --out-pred /tmp/tt/s_xtune_c/split-group/predictions/unet/oof --grid centre_threshold=0.0,0.2,0.35,0.5,0.65
