@@ -6,11 +6,13 @@ image (a match is IoU > 0.5, one-to-one as in the metric):
 * ``true``, ``pred``: the numbers of true and predicted nuclei;
 * ``matched``: true nuclei with a match;
 * ``merged``: unmatched true nuclei that lie (>= half of them) inside a prediction which
-  holds >= half of another true nucleus too: touching nuclei the prediction did not split;
-* ``split``: unmatched true nuclei cut in pieces: >= ``piece`` (20 %) of it in each of two
-  or more predictions;
-* ``missed``: unmatched true nuclei less than half covered by any prediction;
-* ``outline``: the other unmatched true nuclei: found, but outlined too loosely or tightly;
+  holds >= half of another true nucleus too: touching nuclei the prediction did not split
+  (this comes first: a merged nucleus that is also cut is ``merged``);
+* ``split``: the other unmatched true nuclei cut in pieces: >= ``piece`` (20 %) of it in
+  each of two or more predictions;
+* ``missed``: the rest that the predictions together cover less than half of;
+* ``outline``: the rest: found, but outlined too loosely or tightly (or in many pieces
+  each under ``piece``);
 * ``fp_background``: unmatched predictions lying mostly (> half) on the background;
 * ``fp_piece``: the other unmatched predictions (pieces of nuclei, or merged blobs).
 
@@ -29,6 +31,7 @@ from common.metrics import overlap_table
 
 __all__ = ["ERROR_KINDS", "error_kinds", "error_table"]
 
+_SHARES = ("merged", "split", "missed", "outline")
 ERROR_KINDS = ("true", "pred", "matched", "merged", "split", "missed", "outline", "fp_background",
                "fp_piece")
 
@@ -39,8 +42,10 @@ def error_kinds(true: np.ndarray, pred: np.ndarray, piece: float = 0.2) -> dict[
     Args:
         true: int [H,W] true labels, 0 = background.
         pred: int [H,W] predicted labels, 0 = background.
-        piece: The share of a true nucleus that counts as one piece of a split.
+        piece: The share of a true nucleus that counts as one piece of a split, in (0, 0.5].
     """
+    if not 0 < piece <= 0.5:
+        raise ValueError(f"piece must be in (0, 0.5], got {piece}")
     nt, n_p, ti, pi, inter, area_t, area_p = overlap_table(true, pred)
     union = area_t[ti] + area_p[pi] - inter
     hit = 2 * inter > union  # IoU > 0.5: at most one partner each way
@@ -69,17 +74,18 @@ def error_table(items: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataF
         items: ``(image_type, true, pred)`` per image.
 
     Returns:
-        One row per type (and ``all``), the columns of ``ERROR_KINDS`` plus ``images`` and
-        ``merged_%``, ``split_%``, ``missed_%``, ``outline_%`` (of the true nuclei).
+        One row per type (and ``all`` when there are several), the columns ``images`` and
+        ``ERROR_KINDS``, and ``merged_%``, ``split_%``, ``missed_%``, ``outline_%`` (of the
+        true nuclei); an empty frame with those columns for no items.
     """
     rows = [{"type": kind, **error_kinds(t, p)} for kind, t, p in items]
     if not rows:
-        return pd.DataFrame(columns=["images", *ERROR_KINDS])
+        return pd.DataFrame(columns=["images", *ERROR_KINDS, *(f"{k}_%" for k in _SHARES)])
     df = pd.DataFrame(rows)
     table = df.groupby("type")[list(ERROR_KINDS)].sum()
     table.insert(0, "images", df.groupby("type").size())
     if len(table) > 1:
         table.loc["all"] = table.sum()
-    for kind in ("merged", "split", "missed", "outline"):
+    for kind in _SHARES:
         table[f"{kind}_%"] = (100.0 * table[kind] / table["true"].clip(lower=1)).round(1)
     return table

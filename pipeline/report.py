@@ -87,9 +87,10 @@ def _solution_row(ws: Workspace, name: str, folds: Sequence[int], cache: ScoreCa
 
 
 def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds: Sequence[int],
-                 test_split: str, ensemble: str = "ensemble", cache: ScoreCache | None = None
-                 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """The results table and the per-image OOF scores of every row.
+                 test_split: str, ensemble: str = "ensemble", cache: ScoreCache | None = None,
+                 oof_truth: Truth | None = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """The results table and the per-image OOF scores of every row (``oof_truth``: the
+    stage1_train labels, shared with the caller so they are read once).
 
     Returns:
         ``(table, per_image)``: table indexed by model name with columns ``oof_score``,
@@ -97,7 +98,7 @@ def collect_rows(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
         per_image maps the same names to per-image OOF score Series.
     """
     cache = cache or ScoreCache(ws.reports_dir / "_scores.json")
-    oof_truth = Truth(data_dir, "stage1_train")
+    oof_truth = oof_truth or Truth(data_dir, "stage1_train")
     test_truth = Truth(data_dir, test_split)
     test_truth = test_truth if test_truth.available else None
     oof_ids = expected_ids(ws, "oof", folds)  # the selected folds' images (folds.csv)
@@ -201,11 +202,13 @@ def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFr
 def error_lines(folder: Path, truth: Truth, ids: Sequence[str], clusters: pd.Series,
                 name: str) -> list[str]:
     """The report's section on how ``name``'s OOF predictions in ``folder`` fail, per type
-    (``common.error_kinds``); no lines when it has no labelled predictions."""
+    (``common.error_kinds``) over the expected ``ids``; an image without a prediction counts as
+    predicting nothing, as in its score. No lines when no labelled image is expected."""
     preds = list_predictions(folder)
-    labels = truth.get([i for i in ids if i in preds])
-    table = error_table((str(clusters.get(i, "unknown")), labels[i], load_prediction(preds[i]).labels)
-                        for i in labels)
+    labels = truth.get(list(ids))
+    kinds = clusters.reindex(list(labels)).fillna("unknown").astype(str)
+    table = error_table((kinds[i], true, load_prediction(preds[i]).labels if i in preds
+                         else np.zeros_like(true)) for i, true in labels.items())
     if table.empty:
         return []
     shown = table[["images", "true", "matched", "merged_%", "split_%", "missed_%", "outline_%",
@@ -253,7 +256,9 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     out = ws.reports_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out, recursive=True)
-    table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble)
+    oof_truth = Truth(data_dir, "stage1_train")
+    table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble,
+                                    oof_truth=oof_truth)
     table, group_per_image, group_folds = _split_columns(ws, data_dir, solutions, folds, test_split,
                                                          ensemble, table, per_image)
     public = table.drop(columns=[c for c in table.columns if c.startswith("_")])
@@ -275,7 +280,7 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
                                       _worst(list_predictions(ws.predictions_dir(overlay_src, "oof")),
                                              per_image[overlay_src], clusters, overlays_per_type),
                                       clusters.to_dict(), per_type=overlays_per_type)
-    errors_md = error_lines(ws.predictions_dir(overlay_src, "oof"), Truth(data_dir, "stage1_train"),
+    errors_md = error_lines(ws.predictions_dir(overlay_src, "oof"), oof_truth,
                             list(per_image[overlay_src].index), clusters, overlay_src) \
         if overlay_src is not None else []
     n_train = len(image_folders(data_dir / "stage1_train"))

@@ -50,6 +50,10 @@ def test_perfect_and_empty_predictions():
     assert error_kinds(np.zeros_like(true), true)["fp_background"] == 2
     with pytest.raises(ValueError, match="shapes differ"):
         error_kinds(true, true[:5])
+    with pytest.raises(ValueError, match="piece"):
+        error_kinds(true, true, piece=0.6)
+    # ids need not be consecutive or small
+    assert error_kinds(true.astype(np.int64) * 2**40, true)["matched"] == 2
 
 
 def test_error_table_sums_per_type(scene):
@@ -59,4 +63,4 @@ def test_error_table_sums_per_type(scene):
     assert table.loc["histology", "images"] == 2 and table.loc["histology", "merged"] == 2
     assert table.loc["all", "true"] == 18 and table.loc["all", "matched"] == 13
     assert table.loc["histology", "merged_%"] == pytest.approx(100 * 2 / 12, abs=0.05)
-    assert error_table([]).empty
+    assert error_table([]).empty and "merged_%" in error_table([]).columns
