@@ -8,11 +8,13 @@ keys starting with ``_`` are metadata and ignored).
 
 Params (all optional):
 
-* ``method``: ``"watershed"`` (default when there are border/centre maps) or ``"cc"``
+* ``method``: ``"watershed"`` (default when there is more than the body map) or ``"cc"``
   (connected components of ``body > mask_threshold``; the study's baseline).
-* ``channels``: names of the ``C`` maps (default ``["body", "border", "centre"][:C]``).
+* ``channels``: names of the ``C`` maps (default ``["body", "border", "centre"][:C]``;
+  a ``touch`` map, of the contacts between nuclei, is only used when named).
 * ``mask_threshold``: a pixel is nucleus when ``body > mask_threshold``.
-* ``seed_threshold``: marker pixels where ``body - border > seed_threshold``.
+* ``seed_threshold``: marker pixels where ``body - border > seed_threshold`` (minus
+  ``touch`` too where there is a ``touch`` map: the contacts between nuclei).
 * ``centre_threshold``: markers also need ``centre > centre_threshold`` (0: ignored).
 * ``min_seed_area``: markers smaller than this are dropped.
 * ``min_area``: instances smaller than this are dropped.
@@ -119,6 +121,8 @@ def _watershed(maps: dict[str, np.ndarray], mask: np.ndarray, p: Mapping[str, An
     border = maps.get("border")
     centre = maps.get("centre")
     seed_map = body - border if border is not None else body
+    if "touch" in maps:
+        seed_map = seed_map - maps["touch"]
     seeds = (seed_map > float(p["seed_threshold"])) & mask
     if centre is not None and float(p["centre_threshold"]) > 0:
         seeds &= centre > float(p["centre_threshold"])

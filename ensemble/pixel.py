@@ -155,11 +155,17 @@ def oof_fold_params(oof_dir: str | Path, work: str | Path | None,
     return {k: load_threshold_params(oof_dir, work, fold=k) for k in folds}
 
 
+#: Params that say what the maps are; runs that differ in them are not averaged.
+LAYOUT_KEYS = ("channels", "method")
+
+
 def merge_params(params: Sequence[dict]) -> dict:
     """Combine the post-processing params of several runs.
 
     Equal values are kept; differing numbers are averaged (rounded for integers);
-    otherwise the first run's value is kept.
+    otherwise the first run's value is kept, except for the maps' layout: runs whose
+    ``channels`` (or ``method``) differ raise ``ValueError``, since their maps cannot be
+    averaged channel by channel.
     """
     if not params:
         return {}
@@ -168,6 +174,9 @@ def merge_params(params: Sequence[dict]) -> dict:
         values = [p.get(key, first) for p in params]
         if all(v == first for v in values):
             continue
+        if key in LAYOUT_KEYS:
+            raise ValueError(f"the runs' prob maps differ in {key} ({sorted(map(str, values))}); "
+                             "they cannot be averaged pixel by pixel")
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             mean = float(np.mean(values))
             out[key] = int(round(mean)) if all(isinstance(v, int) for v in values) else mean

@@ -35,6 +35,11 @@ def test_fold_checks_and_one_line_errors(tmp_path):
         check_fold(7, 2, UNET_DEMO)
     with pytest.raises(ConfigError, match=r"train.epochs=\[1.*not valid YAML"):
         load_config(UNetConfig, UNET_DEMO, ["train.epochs=[1"])
+    with pytest.raises(ConfigError, match=r"model.channels must start with 'body'.*'touch'"):
+        load_config(UNetConfig, UNET_DEMO, ["model.channels=[body,contact]"])
+    with pytest.raises(ConfigError, match="loss.channel_weights needs 4 values"):
+        load_config(UNetConfig, UNET_DEMO, ["model.channels=[body,border,centre,touch]",
+                                            "loss.channel_weights=[1,1,1]"])
     err = PermissionError(13, "Permission denied", str(tmp_path / "x"))
     assert one_line(err) == f"{tmp_path / 'x'}: Permission denied"
 

@@ -125,6 +125,11 @@ def test_average_probs_weighted_and_shape_check():
         average_probs([a, np.zeros((4, 4, 3))])
     assert merge_params([{"t": 0.4, "k": 3, "m": "x"}, {"t": 0.6, "k": 4, "m": "y"}]) == \
         {"t": pytest.approx(0.5), "k": 4, "m": "x"}
+    # maps of other channels (a U-Net with the touch map beside one without) are not averaged
+    three, four = ["body", "border", "centre"], ["body", "border", "centre", "touch"]
+    assert merge_params([{"channels": three}, {"channels": list(three)}]) == {"channels": three}
+    with pytest.raises(ValueError, match="differ in channels"):
+        merge_params([{"channels": three}, {"channels": four}])
 
 
 def test_pixel_merge_averages_before_watershed():

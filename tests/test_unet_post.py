@@ -43,6 +43,37 @@ def test_border_separates_touching_nuclei():
     assert touching.any() and (t[..., 1][touching] == 1).all()
 
 
+def test_touch_marks_only_where_two_nuclei_meet():
+    from solutions.unet.config import KNOWN_CHANNELS
+    from solutions.unet.targets import touch_map
+
+    labels = two_touching_discs()
+    assert make_targets(labels, KNOWN_CHANNELS).shape == labels.shape + (len(KNOWN_CHANNELS),)
+    alone = np.zeros_like(labels)
+    alone[5:15, 5:15] = 1
+    alone[40:50, 5:15] = 2  # far apart: no contact
+    assert touch_map(alone, 2).sum() == 0 and touch_map(np.zeros((8, 8), np.int32)).sum() == 0
+    t = make_targets(labels, ("body", "touch"), border_width=2)[..., 1]
+    contact = (labels == 1) & (np.roll(labels, -1, axis=1) == 2)
+    assert contact.any() and (t[contact] == 1).all()
+    ys, xs = np.nonzero(t)
+    assert xs.max() - xs.min() <= 2 * 2 + 1  # a band about the contact, not whole contours
+    assert t[labels == 0].sum() > 0  # the gaps beside the contact count too
+    # any ids: far above 65535, above 2**53 (where a float loses them), not consecutive
+    for big in (10**6, 2**60):
+        assert (touch_map(labels.astype(np.int64) * big + (labels > 0), 2) == t).all()
+
+
+def test_touch_map_splits_what_a_missing_border_would_merge():
+    labels = two_touching_discs()
+    prob = make_targets(labels, ("body", "border", "centre", "touch"))
+    prob[..., 1] = 0  # the border map missed the contact ...
+    prob[..., 2] = 1  # ... and the centre map is flat
+    params = {"channels": ["body", "border", "centre", "touch"]}
+    assert probs_to_instances(prob, params)[0].max() == 2  # the touch map still splits them
+    assert probs_to_instances(prob[..., :3], {})[0].max() == 1
+
+
 def test_watershed_splits_two_touching_discs():
     labels = two_touching_discs()
     assert ((labels == 1) & (np.roll(labels, -1, axis=1) == 2)).any()  # they touch

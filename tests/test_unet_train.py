@@ -181,3 +181,20 @@ def test_time_budget_stops_training_early(synthetic_data_dir, tmp_path):
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["epochs"] == 1  # stopped after the first step of epoch 1, checkpointed
     assert json.loads((run / "state.json").read_text())["finished"]
+
+
+def test_the_touch_channel_trains_predicts_and_splits_seeds(synthetic_data_dir, tmp_path):
+    from solutions.unet.predict import main as predict
+
+    channels = ["body", "border", "centre", "touch"]
+    sets = [s for s in TINY if not s.startswith("train.steps")] + [
+        "train.steps_per_epoch=1", f"model.channels=[{','.join(channels)}]",
+        "loss.channel_weights=[1.0,1.0,0.5,2.0]", "post.tune=false"]
+    assert _train(synthetic_data_dir, tmp_path, sets=sets) == 0
+    assert predict(["--run", "unet-fold0", "--split", "oof", "--data", str(synthetic_data_dir),
+                    "--work", str(tmp_path)]) == 0
+    out = tmp_path / "predictions" / "unet" / "oof"
+    files = list_predictions(out)
+    assert files and all(load_prediction(p).prob.shape[-1] == 4 for p in files.values())
+    # the folder records the channel names, which is how the ensemble post-processes its maps
+    assert json.loads((out / "_summary_fold0.json").read_text())["params"]["channels"] == channels

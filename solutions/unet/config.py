@@ -18,7 +18,8 @@ from typing import Literal
 
 from common.config import ConfigError
 
-CHANNELS = ("body", "border", "centre")
+CHANNELS = ("body", "border", "centre")  # the default maps
+KNOWN_CHANNELS = (*CHANNELS, "touch")  # every map solutions.unet.targets can make
 
 
 @dataclass
@@ -36,8 +37,8 @@ class ModelConfig:
         decoder_filters: Watershed/backbone: decoder filters at strides 16, 8, 4, 2, 1.
         batch_norm: Watershed: BatchNorm after each conv.
         dropout: Dropout rate in the bottom block (0 = off).
-        channels: Watershed output maps, a subset of ``("body", "border", "centre")``
-            that starts with ``"body"``.
+        channels: Watershed output maps, a subset of ``KNOWN_CHANNELS`` (``body``, ``border``,
+            ``centre``, ``touch``: ``solutions.unet.targets``) that starts with ``"body"``.
     """
 
     kind: Literal["baseline", "watershed"] = "watershed"
@@ -70,8 +71,8 @@ class ModelConfig:
             raise ConfigError("model.decoder_filters needs 5 values (strides 16, 8, 4, 2, 1)")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError("model.dropout must be in [0, 1)")
-        if not self.channels or self.channels[0] != "body" or any(c not in CHANNELS for c in self.channels):
-            raise ConfigError(f"model.channels must start with 'body' and use {CHANNELS}, got {self.channels}")
+        if not self.channels or self.channels[0] != "body" or any(c not in KNOWN_CHANNELS for c in self.channels):
+            raise ConfigError(f"model.channels must start with 'body' and use {KNOWN_CHANNELS}, got {self.channels}")
         if len(set(self.channels)) != len(self.channels):
             raise ConfigError("model.channels has duplicates")
         if self.encoder != "plain":
@@ -90,7 +91,8 @@ class DataConfig:
         crop_size: Watershed: random training crops (smaller images are padded).
         augment: Augmentation level passed to ``common.augment.build_augmenter``.
         val_fraction: Share of the training folds held out for validation / early stopping.
-        border_width: Watershed target: width in pixels of the border map.
+        border_width: Watershed target: width in pixels of the border map (and the radius
+            of the ``touch`` map).
         max_train_images: Use at most this many training images (0 = all; tests, demos).
         normalise: Per-image input normalisation, ``common.normalise.normalise_image``
             mode (``none``, ``percentile``, ``gray_invert``, ...), applied before
