@@ -8,9 +8,11 @@ For int labels ``[H,W]`` (0 = background, 1..N nuclei):
 * ``centre``: the distance to the nucleus' own contour, normalised to 1 at the
   nucleus' innermost pixel (0 on the background);
 * ``touch``: where nuclei touch or nearly touch: every pixel (nucleus or gap) within
-  ``border_width`` pixels of two different nuclei. It is a few pixels per contact, far fewer
-  than ``border``'s, so a channel of its own (with its own dice term) makes the network learn the contacts it
-  otherwise misses, which is where dense tissue is under-split (the DSB winners' third map).
+  ``border_width`` pixels of two different nuclei: a few pixels per contact, far fewer than
+  ``border``'s, so a channel of its own (with its own dice term) weights the contacts where
+  dense tissue is under-split (the DSB winners' third map). Off by default: at 30 minutes on
+  two group folds it gained nothing once thresholds were tuned
+  (``bench/results/split30_cpu_20261203/``).
 
 All vectorised (scikit-image, OpenCV, ``scipy.ndimage``); no per-pixel loops.
 """
