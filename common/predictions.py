@@ -150,12 +150,14 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
     return atomic_write(path, lambda tmp: write_npz(tmp, arrays, compress), suffix=".npz")
 
 
-def load_prediction(path: str | os.PathLike, candidates: bool = False) -> Prediction:
+def load_prediction(path: str | os.PathLike, candidates: bool = False, prob: bool = True) -> Prediction:
     """Read and validate one ``.npz`` prediction file.
 
     Args:
         path: The file.
         candidates: Also unpack ``cand_masks``/``cand_scores`` (large; off by default).
+        prob: Also read the ``prob`` maps where the file has them (off: ``pred.prob`` is
+            None, for callers that only score the labels; the maps are most of the file).
     """
     path = Path(path)
     try:
@@ -164,7 +166,7 @@ def load_prediction(path: str | os.PathLike, candidates: bool = False) -> Predic
             if not {"labels", "scores"} <= files:
                 raise PredictionError(f"{path}: needs 'labels' and 'scores', has {sorted(files)}")
             pred = Prediction(data["labels"], data["scores"])
-            if "prob" in files:
+            if prob and "prob" in files:
                 pred.prob = data["prob"].astype(np.float32)
             if candidates and "cand_masks" in files:
                 shape = tuple(int(s) for s in data["cand_shape"])

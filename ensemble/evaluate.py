@@ -128,7 +128,7 @@ def score_folder(folder: str | Path, truth: Truth, ids: Sequence[str] | None = N
     true = truth.get(truth.ids() if ids is None else list(ids))
     if not true:
         return _series({}, 0)
-    pred = {i: load_prediction(files[i]).labels for i in true if i in files}
+    pred = {i: load_prediction(files[i], prob=False).labels for i in true if i in files}
     per_image = score_dataset(true, pred).per_image["score"]
     return _series(per_image.to_dict(), len(true) - len(pred))
 

@@ -151,7 +151,7 @@ def write_overlays(out_dir: Path, dataset, preds: Mapping[str, Path], clusters: 
         for image_id in ids:
             image = dataset.load_image(image_id)
             true = dataset.load_labels(image_id) if dataset.has_labels else None
-            pic = overlay(image, true, load_prediction(preds[image_id]).labels)
+            pic = overlay(image, true, load_prediction(preds[image_id], prob=False).labels)
             scale = max_side / max(image.shape[:2])
             if scale < 1:
                 pic = cv2.resize(pic, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)

@@ -207,7 +207,7 @@ def error_lines(folder: Path, truth: Truth, ids: Sequence[str], clusters: pd.Ser
     preds = list_predictions(folder)
     labels = truth.get(list(ids))
     kinds = clusters.reindex(list(labels)).fillna("unknown").astype(str)
-    table = error_table((kinds[i], true, load_prediction(preds[i]).labels if i in preds
+    table = error_table((kinds[i], true, load_prediction(preds[i], prob=False).labels if i in preds
                          else np.zeros_like(true)) for i, true in labels.items())
     if table.empty:
         return []

@@ -21,6 +21,8 @@ def test_round_trip_with_optional_maps(tmp_path):
     path = save_prediction(tmp_path / "unet" / "oof" / "img1.npz", labels, [0.9, 0.4],
                            prob=prob, cand_masks=cands, cand_scores=[0.9, 0.4, 0.1])
     assert load_prediction(path).cand_masks is None  # large: unpacked only on request
+    only = load_prediction(path, prob=False)  # scoring needs the labels only
+    assert only.prob is None and np.array_equal(only.labels, labels)
     pred = load_prediction(path, candidates=True)
     assert pred.labels.dtype == np.int32 and np.array_equal(pred.labels, labels)
     np.testing.assert_allclose(pred.scores, [0.9, 0.4])
