@@ -7,11 +7,13 @@ names and order, so a saved filter can check them). Groups:
   ``eccentricity``, ``extent``, ``perimeter_ratio`` (perimeter over a circle's of the
   same area: 1 for a disc, larger for ragged or elongated shapes), ``area_rel`` (area over
   the image's median predicted area).
-* **network** (from the prediction's ``prob`` [H,W,C], channel 0 = foreground/body):
-  ``prob_mean``, ``prob_max``, ``prob_min`` inside the mask, ``prob_border`` (mean on
-  the instance's inner 1-px border), ``prob_c1_mean``/``prob_c2_mean`` (mean of channels 1
-  and 2 inside, e.g. the watershed U-Net's border and centre maps), and ``score`` (the
-  prediction's own instance score). NaN where the map or channel is absent.
+* **network** (from the prediction's ``prob`` [H,W,C], maps found by name: ``channels``,
+  default ``body, border, centre`` in that order): ``prob_mean``, ``prob_max``,
+  ``prob_min`` of the body map inside the mask, ``prob_border`` (its mean on the
+  instance's inner 1-px border), ``prob_c1_mean``/``prob_c2_mean`` (mean of the maps named
+  ``border`` and ``centre`` inside; the names keep saved filters readable), and ``score``
+  (the prediction's own instance score). NaN where the map is absent, so a filter fitted
+  on one channel layout reads the same maps in a reordered one.
 * **neighbours**: ``n_near`` (instances within ``near`` px, touching included) and
   ``near_area_rel`` (their mean area over this instance's; NaN without neighbours).
 * **image** (constant within an image): ``img_mean`` (mean gray level / 255),
@@ -27,15 +29,19 @@ the only Python loops run over the ``(2 near + 1)^2 / 2`` neighbour shifts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from skimage.measure import regionprops_table
 from skimage.segmentation import find_boundaries
 
+from common.instances import DEFAULT_CHANNELS
 from common.normalise import bright_background, to_gray
 
 __all__ = ["FEATURES", "FEATURE_SETS", "IMAGE_FEATURES", "NETWORK_FEATURES", "instance_features",
            "near_pairs"]
+
 
 FEATURES: tuple[str, ...] = (
     "area", "solidity", "eccentricity", "extent", "perimeter_ratio", "area_rel",
@@ -132,7 +138,7 @@ def _eccentricity(g: _Groups, width: int) -> np.ndarray:
 
 def instance_features(labels: np.ndarray, prob: np.ndarray | None = None,
                       image: np.ndarray | None = None, scores: np.ndarray | None = None,
-                      near: int = 2) -> pd.DataFrame:
+                      near: int = 2, channels: Sequence[str] | None = None) -> pd.DataFrame:
     """Features of every instance of ``labels``.
 
     Args:
@@ -143,6 +149,8 @@ def instance_features(labels: np.ndarray, prob: np.ndarray | None = None,
         scores: float [N] the prediction's instance scores, ``scores[i]`` for label ``i + 1``
             (the prediction contract); ``None``: ``score`` is NaN.
         near: Neighbour distance in pixels.
+        channels: The names of ``prob``'s maps (``Prediction.channels``); None: ``body,
+            border, centre`` in that order, as many as there are.
 
     Returns:
         DataFrame [N, len(FEATURES)] indexed by label id (``label``), columns :data:`FEATURES`.
@@ -189,13 +197,18 @@ def instance_features(labels: np.ndarray, prob: np.ndarray | None = None,
         p = p[..., None] if p.ndim == 2 else p
         if p.shape[:2] != lab.shape:
             raise ValueError(f"prob {p.shape} does not match labels {lab.shape}")
-        body = g.take(p[..., 0])
+        names = (list(channels) if channels is not None else
+                 list(DEFAULT_CHANNELS[:p.shape[2]]) + [f"c{c}" for c in range(3, p.shape[2])])
+        if len(names) != p.shape[2]:
+            raise ValueError(f"{len(names)} channel names {names} for prob {p.shape}")
+        body_map = p[..., names.index("body") if "body" in names else 0]
+        body = g.take(body_map)
         out["prob_mean"], out["prob_max"], out["prob_min"] = g.mean(body), g.max(body), g.min(body)
-        for c in (1, 2):
-            if p.shape[2] > c:
-                out[f"prob_c{c}_mean"] = g.mean(g.take(p[..., c]))
+        for column, name in (("prob_c1_mean", "border"), ("prob_c2_mean", "centre")):
+            if name in names:
+                out[column] = g.mean(g.take(p[..., names.index(name)]))
         edge = find_boundaries(lab, mode="inner") & (lab > 0)
-        sums = np.bincount(lab[edge], weights=p[..., 0][edge], minlength=n_max + 1)[ids]
+        sums = np.bincount(lab[edge], weights=body_map[edge], minlength=n_max + 1)[ids]
         cnt = np.bincount(lab[edge], minlength=n_max + 1)[ids]
         out["prob_border"] = np.where(cnt > 0, sums / np.maximum(cnt, 1), out["prob_mean"])
     if scores is not None:

@@ -51,7 +51,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "min_area_rel": 0.0,
     "merge_border": 0.0,
 }
-_DEFAULT_CHANNELS = ("body", "border", "centre")
+DEFAULT_CHANNELS: tuple[str, ...] = ("body", "border", "centre")
+"""The names of a prob map's channels when nobody named them, in order."""
 
 
 def _drop_small(labels: np.ndarray, min_area: int, fraction: float = 0.0) -> np.ndarray:
@@ -82,7 +83,7 @@ def _maps(prob: np.ndarray, channels) -> dict[str, np.ndarray]:
         prob = prob[..., None]
     if prob.ndim != 3:
         raise ValueError(f"prob must be [H,W,C], got shape {prob.shape}")
-    names = list(channels) if channels else list(_DEFAULT_CHANNELS[:prob.shape[-1]])
+    names = list(channels) if channels else list(DEFAULT_CHANNELS[:prob.shape[-1]])
     if len(names) != prob.shape[-1]:
         raise ValueError(f"{prob.shape[-1]} prob channels but channel names {names}")
     return {name: prob[..., i] for i, name in enumerate(names)}

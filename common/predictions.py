@@ -5,6 +5,9 @@ One file per image: ``predictions/<solution>/<split>/<image_id>.npz`` with
 * ``labels``: int32 [H,W] instances 1..N at the original image size, 0 = background;
 * ``scores``: float32 [N], ``scores[i]`` is the confidence of label ``i + 1``;
 * ``prob`` (optional): float32 [H,W,C] per-pixel maps for pixel-level ensembling;
+* ``prob_channels`` (optional, with ``prob``): str [C], the name of each map (e.g. ``body``,
+  ``border``, ``centre``); files without it are read as ``common.instances``'s default
+  order;
 * ``cand_masks`` / ``cand_scores`` (optional): bool [K,H,W] overlapping candidate
   masks before overlap resolution, and their float32 [K] scores.
 
@@ -36,6 +39,7 @@ class Prediction:
         labels: int32 [H,W], 0 = background, instances 1..N.
         scores: float32 [N].
         prob: float32 [H,W,C] or None.
+        channels: The names of ``prob``'s C maps, or None (not recorded).
         cand_masks: bool [K,H,W] or None.
         cand_scores: float32 [K] or None.
     """
@@ -45,6 +49,7 @@ class Prediction:
     prob: np.ndarray | None = None
     cand_masks: np.ndarray | None = None
     cand_scores: np.ndarray | None = None
+    channels: tuple[str, ...] | None = None
 
     @property
     def n_instances(self) -> int:
@@ -85,6 +90,9 @@ def validate(pred: Prediction, where: str = "<prediction>") -> None:
         raise PredictionError(f"{where}: {pred.scores.shape[0]} scores for {n} labels (max id)")
     if pred.prob is not None and pred.prob.shape[:2] != labels.shape:
         raise PredictionError(f"{where}: prob {pred.prob.shape} does not match labels {labels.shape}")
+    if pred.channels is not None and (pred.prob is None or len(pred.channels) != pred.prob.shape[-1]):
+        raise PredictionError(f"{where}: {len(pred.channels)} channel names {list(pred.channels)} for "
+                              f"prob {None if pred.prob is None else pred.prob.shape}")
     if pred.cand_masks is not None:
         if pred.cand_masks.ndim != 3 or pred.cand_masks.shape[1:] != labels.shape:
             raise PredictionError(f"{where}: cand_masks must be [K,H,W] at the labels' size")
@@ -119,7 +127,8 @@ def write_npz(file, arrays: dict[str, np.ndarray], compress: bool = True,
 
 def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndarray,
                     prob: np.ndarray | None = None, cand_masks: np.ndarray | None = None,
-                    cand_scores: np.ndarray | None = None, compress: bool = True) -> Path:
+                    cand_scores: np.ndarray | None = None, compress: bool = True,
+                    channels: Sequence[str] | None = None) -> Path:
     """Validate and write one image's prediction atomically (temp file + rename).
 
     Args:
@@ -131,18 +140,22 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         cand_masks: Optional bool [K,H,W] candidate masks.
         cand_scores: Optional float [K].
         compress: Deflate the other arrays (labels, scores, packed candidate masks).
+        channels: The names of ``prob``'s maps (``prob_channels``), one per channel.
     """
     path = Path(path)
     pred = Prediction(np.asarray(labels, np.int32), np.asarray(scores, np.float32).reshape(-1),
                       None if prob is None else np.asarray(prob, np.float32),
                       None if cand_masks is None else np.asarray(cand_masks, bool),
-                      None if cand_scores is None else np.asarray(cand_scores, np.float32))
+                      None if cand_scores is None else np.asarray(cand_scores, np.float32),
+                      None if channels is None else tuple(str(c) for c in channels))
     if pred.prob is not None and pred.prob.ndim == 2:
         pred.prob = pred.prob[..., None]
     validate(pred, str(path))
     arrays = {"labels": pred.labels, "scores": pred.scores}
     if pred.prob is not None:
         arrays["prob"] = pred.prob.astype(np.float16)
+    if pred.channels is not None:
+        arrays["prob_channels"] = np.asarray(pred.channels, dtype=str)
     if pred.cand_masks is not None:
         arrays["cand_masks"] = np.packbits(pred.cand_masks, axis=-1)
         arrays["cand_shape"] = np.asarray(pred.cand_masks.shape, np.int64)
@@ -168,6 +181,8 @@ def load_prediction(path: str | os.PathLike, candidates: bool = False, prob: boo
             pred = Prediction(data["labels"], data["scores"])
             if prob and "prob" in files:
                 pred.prob = data["prob"].astype(np.float32)
+                if "prob_channels" in files:
+                    pred.channels = tuple(str(c) for c in data["prob_channels"])
             if candidates and "cand_masks" in files:
                 shape = tuple(int(s) for s in data["cand_shape"])
                 pred.cand_masks = np.unpackbits(data["cand_masks"], axis=-1,

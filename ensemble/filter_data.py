@@ -28,7 +28,7 @@ def _one(image_id: str, path: Path, dataset, with_truth: bool) -> tuple[pd.DataF
     image = dataset.load_image(image_id)
     if image.shape[:2] != pred.labels.shape:
         raise ValueError(f"{path}: labels {pred.labels.shape} but the image is {image.shape}")
-    feats = instance_features(pred.labels, pred.prob, image, pred.scores)
+    feats = instance_features(pred.labels, pred.prob, image, pred.scores, channels=pred.channels)
     feats.insert(0, "image_id", image_id)
     n_true = -1
     if with_truth:

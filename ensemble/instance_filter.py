@@ -201,7 +201,8 @@ class InstanceFilter:
             return self.model.predict_proba(feats[self.features].to_numpy(np.float64))[:, 1]
 
     def apply(self, labels: np.ndarray, scores: np.ndarray, prob: np.ndarray | None = None,
-              image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              image: np.ndarray | None = None, channels: Sequence[str] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """Filter one prediction.
 
         Args:
@@ -209,11 +210,13 @@ class InstanceFilter:
             scores: float [N].
             prob: float [H,W,C] the prediction's maps, or None (those features are NaN).
             image: uint8 [H,W,3] the input image, or None.
+            channels: The names of ``prob``'s maps (``Prediction.channels``); None: the
+                default order (``common.instance_features``).
 
         Returns:
             ``(labels int32 [H,W] 1..K, scores float32 [K])`` of the kept instances.
         """
-        feats = instance_features(labels, prob, image, scores)
+        feats = instance_features(labels, prob, image, scores, channels=channels)
         if len(feats) == 0:
             return np.asarray(labels, np.int32), np.asarray(scores, np.float32).reshape(-1)
         p = self.proba(feats)

@@ -194,6 +194,15 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
     return units, postprocess
 
 
+def _channels(preds: Sequence, unit: Unit, image_id: str) -> tuple[str, ...] | None:
+    """The one channel layout of ``preds``' maps (None where no file records it)."""
+    named = {p.channels for p in preds if p.channels is not None}
+    if len(named) > 1:
+        raise EnsembleError(f"{image_id}: the folders of {unit.label} name their prob maps differently "
+                            f"({sorted(named)}); maps of different layouts cannot be averaged")
+    return next(iter(named), None)
+
+
 class Merger:
     """Merges one image at a time.
 
@@ -245,11 +254,16 @@ class Merger:
         labels, scores, probs = merged
         prob = average_probs(probs[0], probs[1]) if probs else None
         image = self.images(image_id) if self.images is not None else None
-        return self.filters.for_image(image_id, self.split).apply(labels, scores, prob, image)
+        return self.filters.for_image(image_id, self.split).apply(labels, scores, prob, image,
+                                                                  channels=probs[2] if probs else None)
 
     def _unit_merged(self, k: int, image_id: str) -> tuple | None:
-        """``(labels, scores, probs)``; ``probs`` is ``(maps, weights)`` when every folder
-        that has the image saved ``prob`` maps, else ``None``."""
+        """``(labels, scores, probs)``; ``probs`` is ``(maps, weights, channel names)`` when
+        every folder that has the image saved ``prob`` maps, else ``None``.
+
+        Raises:
+            EnsembleError: the folders name their maps differently (they cannot be averaged).
+        """
         unit = self.units[k]
         preds, weights = [], []
         for files, w in zip(self.files[k], unit.folder_weights):
@@ -258,7 +272,7 @@ class Merger:
                 weights.append(w)
         if not preds:
             return None
-        probs = (([p.prob for p in preds], list(weights))
+        probs = (([p.prob for p in preds], list(weights), _channels(preds, unit, image_id))
                  if all(p.prob is not None for p in preds) else None)
         if unit.mode == "pixel":
             return (*pixel_merge([p.prob for p in preds], weights, unit.params_for(image_id),

@@ -81,6 +81,28 @@ def test_features_without_maps_and_bad_shapes():
         instance_features(lab, prob=np.zeros((16, 16, 3), np.float32))
 
 
+
+def test_network_features_find_the_maps_by_name_in_any_channel_order():
+    lab = np.zeros((32, 32), np.int32)
+    lab[4:12, 4:12], lab[16:26, 16:26] = 1, 2
+    rng = np.random.default_rng(0)
+    body, border, centre = (rng.random((32, 32)).astype(np.float32) for _ in range(3))
+    default = instance_features(lab, np.stack([body, border, centre], -1))
+    cols = ["prob_mean", "prob_max", "prob_border", "prob_c1_mean", "prob_c2_mean"]
+    for order in (["centre", "body", "border"], ["border", "touch", "centre", "body"]):
+        maps = {"body": body, "border": border, "centre": centre, "touch": np.ones_like(body)}
+        prob = np.stack([maps[name] for name in order], -1)
+        named = instance_features(lab, prob, channels=order)
+        pd.testing.assert_frame_equal(named[cols], default[cols])
+    only_body = instance_features(lab, np.stack([body, centre], -1), channels=["body", "centre"])
+    assert only_body["prob_c1_mean"].isna().all()  # no border map: NaN, not another map
+    np.testing.assert_allclose(only_body["prob_c2_mean"], default["prob_c2_mean"])
+    # unnamed maps keep the default order; a fourth unnamed map is ignored
+    unnamed4 = instance_features(lab, np.stack([body, border, centre, body], -1))
+    pd.testing.assert_frame_equal(unnamed4[cols], default[cols])
+    with pytest.raises(ValueError, match="channel names"):
+        instance_features(lab, np.stack([body, border], -1), channels=["body"])
+
 def test_near_pairs_distance():
     lab = np.zeros((20, 20), np.int32)
     lab[2:5, 2:5], lab[2:5, 7:10], lab[15:18, 15:18] = 1, 2, 3  # 1 and 2 are 3 px apart

@@ -196,5 +196,6 @@ def test_the_touch_channel_trains_predicts_and_splits_seeds(synthetic_data_dir, 
     out = tmp_path / "predictions" / "unet" / "oof"
     files = list_predictions(out)
     assert files and all(load_prediction(p).prob.shape[-1] == 4 for p in files.values())
+    assert all(load_prediction(p).channels == tuple(channels) for p in files.values())  # each file names its maps
     # the folder records the channel names, which is how the ensemble post-processes its maps
     assert json.loads((out / "_summary_fold0.json").read_text())["params"]["channels"] == channels

@@ -143,7 +143,8 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
         with stage(timer, "postprocess"):
             labels, scores = probs_to_instances(prob, params)
         with stage(timer, "write"):
-            save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob)
+            save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob,
+                            channels=params.get("channels"))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -182,9 +183,9 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
 
     def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
-        prob = load_prediction(path).prob
-        labels, scores = probs_to_instances(prob, params)
-        save_prediction(path, labels, scores, prob=prob)
+        pred = load_prediction(path)
+        labels, scores = probs_to_instances(pred.prob, params)
+        save_prediction(path, labels, scores, prob=pred.prob, channels=pred.channels or params.get("channels"))
 
     with ThreadPoolExecutor(worker_threads(4)) as pool:
         list(pool.map(one, ids))
