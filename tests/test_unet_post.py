@@ -286,3 +286,73 @@ def test_merge_border_is_a_post_key_and_checked():
     assert default_params(cfg)["merge_border"] == 0.3
     with pytest.raises(ConfigError, match="merge_border"):
         load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.merge_border=2"])
+
+
+def _two_discs(gap: int = 16, r: int = 9) -> np.ndarray:
+    yy, xx = np.mgrid[:48, :64]
+    one = ((yy - 24) ** 2 + (xx - 20) ** 2 < r ** 2) | ((yy - 24) ** 2 + (xx - 20 - gap) ** 2 < r ** 2)
+    return one
+
+
+def test_split_by_shape_cuts_two_round_nuclei_drawn_as_one_and_keeps_a_round_one():
+    from common.instances import split_by_shape
+
+    labels = _two_discs().astype(np.int32)  # one blob, two nuclei
+    yy, xx = np.mgrid[:48, :64]
+    labels[(yy - 40) ** 2 + (xx - 54) ** 2 < 6 ** 2] = 7  # a round one: solid, untouched
+    out = split_by_shape(labels, solidity=0.95, depth=0.2)
+    pieces = np.unique(out[labels == 1])
+    assert len(pieces) == 2 and 0 not in pieces and 7 not in pieces
+    assert out[24, 20] != out[24, 36]  # one piece per disc centre
+    assert (out == 7).sum() == (labels == 7).sum()
+    assert (out[labels == 0] == 0).all()  # nothing grows
+    # below the blob's solidity (~0.94): left whole; a deep depth asks for deeper necks
+    assert len(np.unique(split_by_shape(labels, 0.9)[labels == 1])) == 1
+    assert len(np.unique(split_by_shape(labels, 0.95, depth=0.8)[labels == 1])) == 1
+
+
+def test_split_by_shape_never_crosses_into_a_touching_instance():
+    from common.instances import split_by_shape
+
+    blob = _two_discs()
+    labels = blob.astype(np.int32)
+    labels[:, 40:] = np.where(blob[:, 40:], 2, 0)  # the right disc's far side is another instance
+    out = split_by_shape(labels, solidity=1.0)
+    for lab in (1, 2):
+        inside = np.unique(out[labels == lab])
+        assert 0 not in inside and not set(inside) & set(np.unique(out[labels != lab]))
+
+
+def test_split_solidity_is_a_post_key_and_checked():
+    from common.config import ConfigError, load_config
+    from common.paths import CONFIGS
+    from solutions.unet.config import UNetConfig, default_params
+
+    cfg = load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", ["post.split_solidity=0.9"])
+    assert default_params(cfg)["split_solidity"] == 0.9 and default_params(cfg)["split_depth"] == 0.2
+    body = _two_discs().astype(np.float32)
+    prob = np.stack([body, np.zeros_like(body), body], -1)
+    params = {"min_area": 1, "min_seed_area": 1}
+    assert probs_to_instances(prob, params)[0].max() == 1
+    labels, scores = probs_to_instances(prob, {**params, "split_solidity": 0.95})
+    assert labels.max() == 2 and len(scores) == 2  # consecutive ids, one score each
+    for bad in ("post.split_solidity=1.5", "post.split_depth=0"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0].split(".")[1]):
+            load_config(UNetConfig, CONFIGS["unet"] / "watershed.yaml", [bad])
+
+
+def test_tuning_picks_the_shape_split_where_the_network_draws_touching_nuclei_as_one():
+    from solutions.unet.tune import GRID_WATERSHED, tune_params
+
+    assert 0.0 in GRID_WATERSHED["split_solidity"]  # off stays a candidate
+    truth = np.zeros((64, 64), np.int32)
+    yy, xx = np.mgrid[:64, :64]
+    for k, (cy, cx) in enumerate(((16, 16), (16, 35), (35, 16)), 1):  # three touching nuclei in an L
+        truth[((yy - cy) ** 2 + (xx - cx) ** 2 < 121) & (truth == 0)] = k
+    body = (truth > 0).astype(np.float32)  # no border between them: one blob, solidity ~0.86
+    prob = np.stack([body, np.zeros_like(body), body], -1)
+    start = {"min_area": 1, "min_seed_area": 1, "channels": ["body", "border", "centre"]}
+    best, score, start_score = tune_params({"a": prob}, {"a": truth}, start,
+                                           grid={"split_solidity": GRID_WATERSHED["split_solidity"]},
+                                           verbose=False)
+    assert start_score == 0.0 and best.get("split_solidity", 0) > 0.86 and score == 1.0

@@ -228,6 +228,9 @@ class PostConfig:
             instance area (0: off; ``common.instances``).
         merge_border: Merge touching instances whose contact has a mean border
             probability below this: one nucleus cut in pieces (0: off; watershed only).
+        split_solidity: Split instances less solid than this at the necks of their shape
+            (``common.instances.split_by_shape``; 0: off).
+        split_depth: The relative neck depth that splits (with ``split_solidity``).
         tune: Tune these on OOF predictions after ``predict --split oof``.
     """
 
@@ -238,6 +241,8 @@ class PostConfig:
     min_seed_area: int = 3
     min_area_rel: float = 0.0
     merge_border: float = 0.0
+    split_solidity: float = 0.0
+    split_depth: float = 0.2
     tune: bool = True
 
     def validate(self) -> None:
@@ -246,13 +251,18 @@ class PostConfig:
                               f"got {self.min_area_rel}")
         if not 0.0 <= self.merge_border <= 1.0:
             raise ConfigError(f"post.merge_border is a border probability in [0, 1], got {self.merge_border}")
+        if not 0.0 <= self.split_solidity <= 1.0:
+            raise ConfigError(f"post.split_solidity is a solidity in [0, 1], got {self.split_solidity}")
+        if not 0.0 < self.split_depth < 1.0:
+            raise ConfigError(f"post.split_depth is a fraction in (0, 1), got {self.split_depth}")
 
     def params(self) -> dict:
         """The ``probs_to_instances`` params dict."""
         return {"mask_threshold": self.mask_threshold, "seed_threshold": self.seed_threshold,
                 "centre_threshold": self.centre_threshold, "min_area": self.min_area,
                 "min_seed_area": self.min_seed_area, "min_area_rel": self.min_area_rel,
-                "merge_border": self.merge_border}
+                "merge_border": self.merge_border, "split_solidity": self.split_solidity,
+                "split_depth": self.split_depth}
 
 
 @dataclass

@@ -36,6 +36,10 @@ GRID_WATERSHED: dict[str, list] = {
     "centre_threshold": [0.0, 0.2, 0.35, 0.5, 0.65],
     "min_seed_area": [1, 3, 8],
     "min_area": [1, 5, 15, 30],
+    # split instances less solid than this at the necks of their shape (split_depth 0.2, not
+    # tuned: 0.1 over-split held-out histology); cross-fitted, +0.007 +- 0.002 on group-held-out
+    # and on stratified images, every fold choosing 0.9 (bench/results/declump_cpu_20261204/)
+    "split_solidity": [0.0, 0.85, 0.9],
     # not post.min_area_rel: thresholds tuned on other group folds with it in the grid gained
     # +0.005 +- 0.001 on 200-step networks but -0.001 on the 30-minute ones
     # (bench/results/tune_transfer_cpu_20261202/, generalise30_cpu_20261202/); pass a grid to try it
