@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in (sys.argv if argv is None else ["bench/bench_magnify.py", *argv]))
     header = ["# Magnified held-out images: DSB per factor and prediction variant", "",
               f"Command: `{command}`", "",
-              f"Run `{args.run}`; {len(ids)} images; commit `{git_commit()}`; machine: {machine_description()}; "
+              f"Run `{args.run}`; {len(ids)} images; commit `{git_commit(mark_dirty=True)}`; "
+              f"machine: {machine_description()}; "
               f"wall {time.time() - t0:.0f} s.", "",
               "Each image and its labels resized by the factor (x2: nuclei with 4x the area); "
               "cells: mean DSB (paired difference from the first variant ± s.e.)."]

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_description()
     ref = table.columns[0]
     lines = [f"# Paired per image against `{ref}`", "", f"Command: `{command}`", "",
-             f"Scored on {machine}, commit `{git_commit(REPO)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+             f"Scored on {machine}, commit `{git_commit(REPO, mark_dirty=True)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
              f"DSB mean AP over the {len(ids)} images every source scored "
              f"({', '.join(f'`{n}` {len(s)}' for n, s in scores.items())}); `X − {ref}`: mean ± standard "
              "error of the per-image differences.", ""]

@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from common.data import DSBDataset
     from common.folds import load_folds
     from common.instances import probs_to_instances
-    from common.predictions import load_prediction, save_prediction
+    from common.predictions import check_layout, load_prediction, save_prediction
     from solutions.unet.config import UNetConfig, default_params
     from solutions.unet.tune import GRID_CC, GRID_WATERSHED
 
@@ -142,16 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = {i: ds.load_labels(i) for i in ids}
     fold_of = {i: int(folds[i]) for i in ids}
     start = {**default_params(load_config(UNetConfig, args.config)), **changes}
+    for i, pred in preds.items():
+        check_layout(pred, start, args.pred_dir / f"{i}.npz")
     grid = {**(GRID_WATERSHED if len(start["channels"]) > 1 else GRID_CC), **extra}
     per_fold = transfer(probs, truth, fold_of, start, args.mode, args.passes, grid)
     args.out_pred.mkdir(parents=True, exist_ok=True)
     for i in ids:
         labels, scores = probs_to_instances(probs[i], per_fold[fold_of[i]]["params"])
-        save_prediction(args.out_pred / f"{i}.npz", labels, scores, prob=probs[i])
+        save_prediction(args.out_pred / f"{i}.npz", labels, scores, prob=probs[i],
+                        channels=preds[i].channels or start["channels"])
     command = shlex.join([".venv/bin/python", "bench/bench_tune_transfer.py",
                           *(argv if argv is not None else sys.argv[1:])])
     write_json(args.out_pred / "tune_transfer.json", {
-        "command": command, "machine": machine_description(), "commit": git_commit(REPO),
+        "command": command, "machine": machine_description(), "commit": git_commit(REPO, mark_dirty=True),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "mode": args.mode, "passes": args.passes,
         "start": start, "grid": grid, "images": len(ids), "wall_s": round(time.monotonic() - t0, 1),
         "folds": {str(k): v for k, v in per_fold.items()}})

@@ -36,7 +36,7 @@ import pandas as pd
 from skimage.measure import regionprops_table
 from skimage.segmentation import find_boundaries
 
-from common.instances import DEFAULT_CHANNELS
+from common.instances import channel_names
 from common.normalise import bright_background, to_gray
 
 __all__ = ["FEATURES", "FEATURE_SETS", "IMAGE_FEATURES", "NETWORK_FEATURES", "instance_features",
@@ -197,20 +197,20 @@ def instance_features(labels: np.ndarray, prob: np.ndarray | None = None,
         p = p[..., None] if p.ndim == 2 else p
         if p.shape[:2] != lab.shape:
             raise ValueError(f"prob {p.shape} does not match labels {lab.shape}")
-        names = (list(channels) if channels is not None else
-                 list(DEFAULT_CHANNELS[:p.shape[2]]) + [f"c{c}" for c in range(3, p.shape[2])])
+        names = list(channel_names(p.shape[2], channels))
         if len(names) != p.shape[2]:
             raise ValueError(f"{len(names)} channel names {names} for prob {p.shape}")
-        body_map = p[..., names.index("body") if "body" in names else 0]
-        body = g.take(body_map)
-        out["prob_mean"], out["prob_max"], out["prob_min"] = g.mean(body), g.max(body), g.min(body)
         for column, name in (("prob_c1_mean", "border"), ("prob_c2_mean", "centre")):
             if name in names:
                 out[column] = g.mean(g.take(p[..., names.index(name)]))
-        edge = find_boundaries(lab, mode="inner") & (lab > 0)
-        sums = np.bincount(lab[edge], weights=body_map[edge], minlength=n_max + 1)[ids]
-        cnt = np.bincount(lab[edge], minlength=n_max + 1)[ids]
-        out["prob_border"] = np.where(cnt > 0, sums / np.maximum(cnt, 1), out["prob_mean"])
+        if "body" in names:  # else the body features stay NaN
+            body_map = p[..., names.index("body")]
+            body = g.take(body_map)
+            out["prob_mean"], out["prob_max"], out["prob_min"] = g.mean(body), g.max(body), g.min(body)
+            edge = find_boundaries(lab, mode="inner") & (lab > 0)
+            sums = np.bincount(lab[edge], weights=body_map[edge], minlength=n_max + 1)[ids]
+            cnt = np.bincount(lab[edge], minlength=n_max + 1)[ids]
+            out["prob_border"] = np.where(cnt > 0, sums / np.maximum(cnt, 1), out["prob_mean"])
     if scores is not None:
         s = np.asarray(scores, np.float64).reshape(-1)
         if s.size < n_max:

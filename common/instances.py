@@ -40,6 +40,7 @@ Each instance's score is the mean body probability inside it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 import cv2
@@ -64,6 +65,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 DEFAULT_CHANNELS: tuple[str, ...] = ("body", "border", "centre")
 """The names of a prob map's channels when nobody named them, in order."""
+
+
+def channel_names(n_channels: int, channels: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The names of ``n_channels`` maps: ``channels`` as given, else :data:`DEFAULT_CHANNELS`
+    in order (``c3``, ``c4``, ... beyond them)."""
+    if channels is not None:
+        return tuple(str(c) for c in channels)
+    return DEFAULT_CHANNELS[:n_channels] + tuple(f"c{c}" for c in range(len(DEFAULT_CHANNELS), n_channels))
 
 
 def _drop_small(labels: np.ndarray, min_area: int, fraction: float = 0.0) -> np.ndarray:
@@ -198,11 +207,13 @@ def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> n
     ``depth`` above the saddle to a higher (or equal) one is a marker (the h-maxima: the top
     plateaus of the h-dome reconstruction), and a watershed of the distance from those
     markers cuts the instance into one piece per marker. An instance with one such maximum
-    stays whole; pieces never leave their instance.
+    stays whole; pieces never leave their instance. Holes are filled first (a ring is one
+    nucleus), and the pieces keep only the instance's own pixels.
 
     The loop runs over instances (not pixels), each on its bounding box; the solidity is
-    the pixel area over the pixel area of the filled convex hull (OpenCV), which
-    ``skimage.measure.regionprops`` gives to within rounding at 8x the cost.
+    the pixel area over the pixel area of the filled convex hull (OpenCV): close to
+    ``skimage.measure.regionprops``' (the same side of 0.9 for 1,491 of 1,501 predicted
+    instances of 40 OOF images; a little higher on small shapes) and much cheaper.
 
     Args:
         labels: int [H,W] instances 1..N, 0 = background.
@@ -225,9 +236,10 @@ def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> n
         box = (slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height)),
                slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width)))
         mask = labels[box] == k
-        if _solidity(mask) >= solidity:
+        whole = ndi.binary_fill_holes(mask)  # a hole in the body map is no neck
+        if _solidity(whole) >= solidity:
             continue
-        pieces = _neck_pieces(np.pad(mask, 1), depth)
+        pieces = _neck_pieces(np.pad(whole, 1), depth)
         if pieces is None:
             continue
         pieces = pieces[1:-1, 1:-1]
@@ -260,4 +272,4 @@ def _neck_pieces(mask: np.ndarray, depth: float) -> np.ndarray | None:
     markers = cc_label(local_maxima(dome, connectivity=2) & inner, connectivity=2)
     if markers.max() < 2:
         return None
-    return watershed(-norm, markers, mask=mask)
+    return watershed(-norm, markers, mask=mask, connectivity=2)  # diagonal pixels too

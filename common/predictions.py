@@ -90,9 +90,13 @@ def validate(pred: Prediction, where: str = "<prediction>") -> None:
         raise PredictionError(f"{where}: {pred.scores.shape[0]} scores for {n} labels (max id)")
     if pred.prob is not None and pred.prob.shape[:2] != labels.shape:
         raise PredictionError(f"{where}: prob {pred.prob.shape} does not match labels {labels.shape}")
-    if pred.channels is not None and (pred.prob is None or len(pred.channels) != pred.prob.shape[-1]):
-        raise PredictionError(f"{where}: {len(pred.channels)} channel names {list(pred.channels)} for "
-                              f"prob {None if pred.prob is None else pred.prob.shape}")
+    if pred.channels is not None:
+        if pred.prob is None or len(pred.channels) != pred.prob.shape[-1]:
+            raise PredictionError(f"{where}: {len(pred.channels)} channel names {list(pred.channels)} for "
+                                  f"prob {None if pred.prob is None else pred.prob.shape}")
+        if len(set(pred.channels)) != len(pred.channels) or not all(pred.channels):
+            raise PredictionError(f"{where}: channel names must be distinct and non-empty, got "
+                                  f"{list(pred.channels)}")
     if pred.cand_masks is not None:
         if pred.cand_masks.ndim != 3 or pred.cand_masks.shape[1:] != labels.shape:
             raise PredictionError(f"{where}: cand_masks must be [K,H,W] at the labels' size")
@@ -194,6 +198,15 @@ def load_prediction(path: str | os.PathLike, candidates: bool = False, prob: boo
         raise PredictionError(f"{path}: unreadable prediction file ({exc})") from exc
     validate(pred, str(path))
     return pred
+
+
+def check_layout(pred: Prediction, params: dict, path: str | os.PathLike) -> None:
+    """Raise :class:`PredictionError` naming ``path`` when the file names its maps otherwise
+    than the post-processing ``params["channels"]`` that are about to read them."""
+    wanted = params.get("channels")
+    if pred.channels is not None and wanted and list(pred.channels) != list(wanted):
+        raise PredictionError(f"{path}: its prob maps are {list(pred.channels)}, but the post-processing "
+                              f"reads them as {list(wanted)}")
 
 
 def list_predictions(folder: str | os.PathLike) -> dict[str, Path]:

@@ -33,7 +33,7 @@ from common.io import (folder_fingerprint, move_aside, read_json, remove_stale_t
                        timestamp, unchanged, write_json)
 from ensemble.filter_set import FilterSet, ImageSource
 from ensemble.pixel import (Postprocess, average_probs, load_postprocess, load_threshold_params,
-                            merge_params, oof_fold_params, pixel_merge, read_image_folds)
+                            map_layout, merge_params, oof_fold_params, pixel_merge, read_image_folds)
 from ensemble.vote import VoteParams, vote_instances
 
 __all__ = ["Unit", "source_folders", "build_units", "Merger", "merge_split", "EnsembleError"]
@@ -194,15 +194,6 @@ def build_units(cfg: EnsembleConfig, ws: Workspace, split: str,
     return units, postprocess
 
 
-def _channels(preds: Sequence, unit: Unit, image_id: str) -> tuple[str, ...] | None:
-    """The one channel layout of ``preds``' maps (None where no file records it)."""
-    named = {p.channels for p in preds if p.channels is not None}
-    if len(named) > 1:
-        raise EnsembleError(f"{image_id}: the folders of {unit.label} name their prob maps differently "
-                            f"({sorted(named)}); maps of different layouts cannot be averaged")
-    return next(iter(named), None)
-
-
 class Merger:
     """Merges one image at a time.
 
@@ -252,17 +243,21 @@ class Merger:
         if wanted and self.units[k].label not in wanted:
             return merged[:2]
         labels, scores, probs = merged
-        prob = average_probs(probs[0], probs[1]) if probs else None
+        prob, channels = None, None
+        if probs:
+            channels = map_layout(probs[2], probs[0][0].shape[-1], f"{image_id}: {self.units[k].label}")
+            prob = average_probs(probs[0], probs[1])
         image = self.images(image_id) if self.images is not None else None
         return self.filters.for_image(image_id, self.split).apply(labels, scores, prob, image,
-                                                                  channels=probs[2] if probs else None)
+                                                                  channels=channels)
 
     def _unit_merged(self, k: int, image_id: str) -> tuple | None:
-        """``(labels, scores, probs)``; ``probs`` is ``(maps, weights, channel names)`` when
-        every folder that has the image saved ``prob`` maps, else ``None``.
+        """``(labels, scores, probs)``; ``probs`` is ``(maps, weights, channel names per
+        file)`` when every folder that has the image saved ``prob`` maps, else ``None``.
 
         Raises:
-            EnsembleError: the folders name their maps differently (they cannot be averaged).
+            ValueError: pixel mode, and the files lay their maps out differently from each
+                other or from the runs' post-processing params (``ensemble.pixel.map_layout``).
         """
         unit = self.units[k]
         preds, weights = [], []
@@ -272,11 +267,12 @@ class Merger:
                 weights.append(w)
         if not preds:
             return None
-        probs = (([p.prob for p in preds], list(weights), _channels(preds, unit, image_id))
+        probs = (([p.prob for p in preds], list(weights), [p.channels for p in preds])
                  if all(p.prob is not None for p in preds) else None)
         if unit.mode == "pixel":
-            return (*pixel_merge([p.prob for p in preds], weights, unit.params_for(image_id),
-                                 self.postprocess), probs)
+            params = unit.params_for(image_id)
+            map_layout([p.channels for p in preds], preds[0].prob.shape[-1], f"{image_id}: {unit.label}", params)
+            return (*pixel_merge([p.prob for p in preds], weights, params, self.postprocess), probs)
         if len(preds) == 1:
             return preds[0].labels, preds[0].scores, probs
         # folder weights are relative to the unit's full folder list: absent folders count as empty

@@ -32,7 +32,7 @@ import pandas as pd
 from common.io import read_json
 from common.predictions import list_predictions, summary_path
 
-__all__ = ["average_probs", "load_postprocess", "run_dir_of", "load_threshold_params",
+__all__ = ["average_probs", "load_postprocess", "map_layout", "run_dir_of", "load_threshold_params",
            "read_image_folds", "oof_fold_params", "merge_params", "pixel_merge"]
 
 Postprocess = Callable[[np.ndarray, dict], tuple[np.ndarray, np.ndarray]]
@@ -182,6 +182,34 @@ def merge_params(params: Sequence[dict]) -> dict:
             out[key] = int(round(mean)) if all(isinstance(v, int) for v in values) else mean
     return out
 
+
+
+def map_layout(channels: Sequence, n_channels: int, where: str, params: dict | None = None
+               ) -> tuple[str, ...]:
+    """The one layout of maps about to be averaged, from each file's names (``None``: a file
+    that names none, read in the default order, ``common.instances.channel_names``).
+
+    Args:
+        channels: Each file's ``Prediction.channels``.
+        n_channels: The maps' channel count.
+        where: Named in the error (image and source).
+        params: The post-processing params that will read the average; when a file names
+            its maps, ``params["channels"]`` must match them.
+
+    Raises:
+        ValueError: the files lay their maps out differently, or otherwise than ``params``.
+    """
+    from common.instances import channel_names
+
+    layouts = {tuple(c) if c is not None else channel_names(n_channels) for c in channels}
+    if len(layouts) > 1:
+        raise ValueError(f"{where}: the folders name their prob maps differently ({sorted(layouts)}); "
+                         "maps of different layouts cannot be averaged")
+    layout = next(iter(layouts))
+    wanted = (params or {}).get("channels")
+    if wanted and any(c is not None for c in channels) and tuple(wanted) != layout:
+        raise ValueError(f"{where}: the maps are {list(layout)}, but the runs post-process them as {list(wanted)}")
+    return layout
 
 def pixel_merge(probs: Sequence[np.ndarray], weights: Sequence[float] | None, params: dict,
                 postprocess: Postprocess | None = None) -> tuple[np.ndarray, np.ndarray]:

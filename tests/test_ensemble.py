@@ -210,21 +210,6 @@ def test_merge_split_vote_mode_without_prob(tmp_path):
     assert pred.labels.max() == 1  # 2 of 3 folds > 0.6 of the weight
 
 
-
-def test_a_unit_whose_folders_name_their_maps_differently_is_refused(tmp_path):
-    from ensemble.merge import EnsembleError
-
-    ws = Workspace(tmp_path / "work", tmp_path / "data")
-    lab = paint(box(2, 12, 2, 12))
-    prob = np.zeros((H, W, 2), np.float32)
-    for k, channels in enumerate((["body", "border"], ["border", "body"])):
-        folder = ws.predictions_dir("unet", f"test_fold{k}")
-        save_prediction(folder / "img.npz", lab, [0.9], prob=prob, channels=channels)
-        (folder / "_summary.json").write_text(json.dumps({"n_images": 1, "run": None}))
-    cfg = EnsembleConfig(sources=[SourceConfig(solution="unet")], folds=FoldMergeConfig(mode="vote"))
-    with pytest.raises(EnsembleError, match="img.*name their prob maps differently"):
-        merge_split(cfg, ws, "test", log=lambda _: None)
-
 # ------------------------------------------------------------------ scoring + submission
 def write_dsb(data: Path, train: dict, test: dict):
     """Tiny DSB layout: train images with masks, test images + stage1_solution.csv."""

@@ -81,7 +81,6 @@ def test_features_without_maps_and_bad_shapes():
         instance_features(lab, prob=np.zeros((16, 16, 3), np.float32))
 
 
-
 def test_network_features_find_the_maps_by_name_in_any_channel_order():
     lab = np.zeros((32, 32), np.int32)
     lab[4:12, 4:12], lab[16:26, 16:26] = 1, 2
@@ -97,11 +96,14 @@ def test_network_features_find_the_maps_by_name_in_any_channel_order():
     only_body = instance_features(lab, np.stack([body, centre], -1), channels=["body", "centre"])
     assert only_body["prob_c1_mean"].isna().all()  # no border map: NaN, not another map
     np.testing.assert_allclose(only_body["prob_c2_mean"], default["prob_c2_mean"])
+    no_body = instance_features(lab, np.stack([border, centre], -1), channels=["border", "centre"])
+    assert no_body[["prob_mean", "prob_max", "prob_border"]].isna().all().all()  # not another map's
     # unnamed maps keep the default order; a fourth unnamed map is ignored
     unnamed4 = instance_features(lab, np.stack([body, border, centre, body], -1))
     pd.testing.assert_frame_equal(unnamed4[cols], default[cols])
     with pytest.raises(ValueError, match="channel names"):
         instance_features(lab, np.stack([body, border], -1), channels=["body"])
+
 
 def test_near_pairs_distance():
     lab = np.zeros((20, 20), np.int32)

@@ -48,7 +48,6 @@ def test_prob_is_stored_raw_the_rest_deflated_and_old_files_still_load(tmp_path)
     assert np.array_equal(old.labels, new.labels) and np.array_equal(old.prob, new.prob)
 
 
-
 def test_prob_channel_names_round_trip_and_must_fit_the_maps(tmp_path):
     labels = _labels()
     prob = np.zeros((16, 20, 3), np.float32)
@@ -62,6 +61,7 @@ def test_prob_channel_names_round_trip_and_must_fit_the_maps(tmp_path):
     with pytest.raises(PredictionError, match="nomaps.npz"):
         save_prediction(tmp_path / "nomaps.npz", labels, [0.9, 0.4], channels=["body"])
     assert not (tmp_path / "bad.npz").exists() and not (tmp_path / "nomaps.npz").exists()
+
 
 def test_score_count_must_match_labels(tmp_path):
     with pytest.raises(PredictionError, match="bad.npz"):

@@ -356,3 +356,24 @@ def test_tuning_picks_the_shape_split_where_the_network_draws_touching_nuclei_as
                                            grid={"split_solidity": GRID_WATERSHED["split_solidity"]},
                                            verbose=False)
     assert start_score == 0.0 and best.get("split_solidity", 0) > 0.86 and score == 1.0
+
+
+def test_split_by_shape_keeps_a_ring_whole_and_splits_several_blobs_at_the_image_edge():
+    from common.instances import split_by_shape
+
+    yy, xx = np.mgrid[:64, :64]
+    rr, angle = np.hypot(yy - 36, xx - 36), np.arctan2(yy - 36, xx - 36)
+    ring = (rr < 16 + 2 * np.cos(4 * angle)) & (rr >= 6)  # a lobed nucleus whose body map has a hole
+    labels = ring.astype(np.int32) * 3  # (without filling the hole, each lobe became a piece)
+    for k, cy in ((1, 0), (2, 63)):  # two-disc blobs cut by the top and bottom edges
+        blob = ((yy - cy) ** 2 + (xx - 10) ** 2 < 64) | ((yy - cy) ** 2 + (xx - 24) ** 2 < 64)
+        labels[blob & (labels == 0)] = k
+    out = split_by_shape(labels, solidity=1.0, depth=0.2)
+    assert set(np.unique(out[labels == 3])) == {3} and (out[labels == 0] == 0).all()  # the hole stays empty
+    ids = [set(np.unique(out[labels == k])) for k in (1, 2)]
+    assert all(len(i) == 2 for i in ids) and not ids[0] & ids[1]  # each blob in two, ids unique
+    assert (out > 0).sum() == (labels > 0).sum()  # no pixel lost
+    for k in np.unique(out[out > 0]):  # every piece is one 8-connected component
+        from skimage.measure import label
+
+        assert label(out == k, connectivity=2).max() == 1

@@ -38,6 +38,7 @@ from common.engine import ENGINE_CHOICES, resolve_engine
 from common.io import read_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
+    check_layout,
     load_prediction,
     pending_ids,
     save_prediction,
@@ -184,6 +185,7 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
     def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
         pred = load_prediction(path)
+        check_layout(pred, params, path)
         labels, scores = probs_to_instances(pred.prob, params)
         save_prediction(path, labels, scores, prob=pred.prob, channels=pred.channels or params.get("channels"))
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from common.machine import worker_threads
 from common.metrics import score_dataset
-from common.predictions import load_prediction
+from common.predictions import check_layout, load_prediction
 from common.instances import probs_to_instances
 
 GRID_WATERSHED: dict[str, list] = {
@@ -117,6 +117,7 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
         pred = load_prediction(path)
         if pred.prob is None:
             raise ValueError(f"{path}: no 'prob' maps to tune on; predict with prob maps saved")
+        check_layout(pred, start, path)
         probs[image_id] = pred.prob
         truth[image_id] = dataset.load_labels(image_id)
     if not truth:
