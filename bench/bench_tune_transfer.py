@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fold_of = {i: int(folds[i]) for i in ids}
     start = {**default_params(load_config(UNetConfig, args.config)), **changes}
     for i, pred in preds.items():
-        check_layout(pred, start, args.pred_dir / f"{i}.npz")
+        check_layout(pred.channels, start, args.pred_dir / f"{i}.npz")
     grid = {**(GRID_WATERSHED if len(start["channels"]) > 1 else GRID_CC), **extra}
     per_fold = transfer(probs, truth, fold_of, start, args.mode, args.passes, grid)
     args.out_pred.mkdir(parents=True, exist_ok=True)

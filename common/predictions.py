@@ -200,12 +200,13 @@ def load_prediction(path: str | os.PathLike, candidates: bool = False, prob: boo
     return pred
 
 
-def check_layout(pred: Prediction, params: dict, path: str | os.PathLike) -> None:
-    """Raise :class:`PredictionError` naming ``path`` when the file names its maps otherwise
-    than the post-processing ``params["channels"]`` that are about to read them."""
+def check_layout(channels: Sequence[str] | None, params: dict, where: str | os.PathLike) -> None:
+    """Raise :class:`PredictionError` naming ``where`` when maps named ``channels`` (a file's
+    ``Prediction.channels``; None: unnamed, not checked) are not what the post-processing
+    ``params["channels"]`` about to read them expects."""
     wanted = params.get("channels")
-    if pred.channels is not None and wanted and list(pred.channels) != list(wanted):
-        raise PredictionError(f"{path}: its prob maps are {list(pred.channels)}, but the post-processing "
+    if channels is not None and wanted and list(channels) != list(wanted):
+        raise PredictionError(f"{where}: its prob maps are {list(channels)}, but the post-processing "
                               f"reads them as {list(wanted)}")
 
 

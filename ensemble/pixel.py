@@ -200,15 +200,15 @@ def map_layout(channels: Sequence, n_channels: int, where: str, params: dict | N
         ValueError: the files lay their maps out differently, or otherwise than ``params``.
     """
     from common.instances import channel_names
+    from common.predictions import check_layout
 
     layouts = {tuple(c) if c is not None else channel_names(n_channels) for c in channels}
     if len(layouts) > 1:
         raise ValueError(f"{where}: the folders name their prob maps differently ({sorted(layouts)}); "
                          "maps of different layouts cannot be averaged")
     layout = next(iter(layouts))
-    wanted = (params or {}).get("channels")
-    if wanted and any(c is not None for c in channels) and tuple(wanted) != layout:
-        raise ValueError(f"{where}: the maps are {list(layout)}, but the runs post-process them as {list(wanted)}")
+    if any(c is not None for c in channels):  # unnamed files: the params' names are all there is
+        check_layout(layout, params or {}, where)
     return layout
 
 def pixel_merge(probs: Sequence[np.ndarray], weights: Sequence[float] | None, params: dict,

@@ -55,7 +55,7 @@ def test_pixel_averaging_refuses_maps_laid_out_differently(tmp_path):
     # alike, but not as the runs' params read them
     ws = Workspace(tmp_path / "c", tmp_path / "data")
     _folders(ws, (["border", "body"], ["border", "body"]), params)
-    with pytest.raises(ValueError, match="post-process them as"):
+    with pytest.raises(ValueError, match="img: unet.*reads them as"):
         merge_split(cfg, ws, "test", log=lambda _: None)
     ws = Workspace(tmp_path / "d", tmp_path / "data")
     _folders(ws, (["body", "border"], None), params)  # named and unnamed alike: merged

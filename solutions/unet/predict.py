@@ -185,7 +185,7 @@ def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
     def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
         pred = load_prediction(path)
-        check_layout(pred, params, path)
+        check_layout(pred.channels, params, path)
         labels, scores = probs_to_instances(pred.prob, params)
         save_prediction(path, labels, scores, prob=pred.prob, channels=pred.channels or params.get("channels"))
 

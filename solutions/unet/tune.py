@@ -117,7 +117,7 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
         pred = load_prediction(path)
         if pred.prob is None:
             raise ValueError(f"{path}: no 'prob' maps to tune on; predict with prob maps saved")
-        check_layout(pred, start, path)
+        check_layout(pred.channels, start, path)
         probs[image_id] = pred.prob
         truth[image_id] = dataset.load_labels(image_id)
     if not truth:
