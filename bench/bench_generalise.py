@@ -130,7 +130,7 @@ def score_split(ws: Workspace, solution: str, ids: Sequence[str], truth: dict[st
     pred = {}
     for i in ids:
         path = folder / f"{i}.npz"
-        pred[i] = load_prediction(path).labels if path.is_file() else np.zeros_like(truth[i])
+        pred[i] = load_prediction(path, prob=False).labels if path.is_file() else np.zeros_like(truth[i])
     return score_dataset({i: truth[i] for i in ids}, pred).per_image["score"]
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from common.metrics import overlap_table
 
-__all__ = ["ERROR_KINDS", "error_kinds", "error_table"]
+__all__ = ["ERROR_KINDS", "error_kinds", "error_table", "sum_error_kinds"]
 
 _SHARES = ("merged", "split", "missed", "outline")
 ERROR_KINDS = ("true", "pred", "matched", "merged", "split", "missed", "outline", "fp_background",
@@ -78,7 +78,13 @@ def error_table(items: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataF
         ``ERROR_KINDS``, and ``merged_%``, ``split_%``, ``missed_%``, ``outline_%`` (of the
         true nuclei); an empty frame with those columns for no items.
     """
-    rows = [{"type": kind, **error_kinds(t, p)} for kind, t, p in items]
+    return sum_error_kinds([(kind, error_kinds(t, p)) for kind, t, p in items])
+
+
+def sum_error_kinds(rows: Iterable[tuple[str, dict]]) -> pd.DataFrame:
+    """:func:`error_table` from each image's :func:`error_kinds` counts (e.g. cached ones):
+    ``rows`` holds ``(image_type, counts)`` per image."""
+    rows = [{"type": kind, **counts} for kind, counts in rows]
     if not rows:
         return pd.DataFrame(columns=["images", *ERROR_KINDS, *(f"{k}_%" for k in _SHARES)])
     df = pd.DataFrame(rows)

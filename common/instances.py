@@ -29,7 +29,8 @@ Params (all optional):
 * ``split_solidity``: instances less solid than this (area over convex-hull area) are split
   at the necks of their shape (:func:`split_by_shape`; 0: off). Touching nuclei that the
   network draws as one blob (no border between them) make a non-convex blob; a single
-  nucleus is nearly convex.
+  nucleus is nearly convex. A piece under ``min_area`` is not cut off (it stays on its
+  neighbour rather than being dropped).
 * ``split_depth``: how far a maximum of an instance's inner distance must stand above the
   saddle to its neighbour to get its own piece, as a fraction of the largest (default 0.2).
 
@@ -63,6 +64,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "split_solidity": 0.0,
     "split_depth": 0.2,
 }
+OFF_AT_ZERO: frozenset[str] = frozenset({"centre_threshold", "min_area_rel", "merge_border", "split_solidity"})
+"""Params whose 0 switches their step off: a mean of 0 and an "on" value is neither
+(``ensemble.pixel.merge_params`` takes a vote instead)."""
 DEFAULT_CHANNELS: tuple[str, ...] = ("body", "border", "centre")
 """The names of a prob map's channels when nobody named them, in order."""
 
@@ -133,7 +137,8 @@ def probs_to_instances(prob: np.ndarray, params: Mapping[str, Any] | None = None
     else:
         raise ValueError(f"unknown post-processing method {method!r}")
     if float(p["split_solidity"]) > 0:
-        labels = split_by_shape(labels, float(p["split_solidity"]), float(p["split_depth"]))
+        labels = split_by_shape(labels, float(p["split_solidity"]), float(p["split_depth"]),
+                                int(p["min_area"]))
     labels = _drop_small(labels, int(p["min_area"]), float(p["min_area_rel"]))
     labels, _ = relabel_sequential(labels)
     return labels, instance_scores(labels, body)
@@ -199,7 +204,8 @@ def merge_weak_contacts(labels: np.ndarray, border: np.ndarray, threshold: float
     return first[group][labels].astype(labels.dtype)
 
 
-def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> np.ndarray:
+def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2,
+                   min_area: int = 1) -> np.ndarray:
     """Split every instance whose solidity is below ``solidity`` at the necks of its shape.
 
     Declumping by shape (as CellProfiler's "shape" method): inside each chosen instance the
@@ -208,7 +214,10 @@ def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> n
     plateaus of the h-dome reconstruction), and a watershed of the distance from those
     markers cuts the instance into one piece per marker. An instance with one such maximum
     stays whole; pieces never leave their instance. Holes are filled first (a ring is one
-    nucleus), and the pieces keep only the instance's own pixels.
+    nucleus), and the pieces keep only the instance's own pixels. A piece smaller than
+    ``min_area`` is not cut off: its marker is dropped and its pixels join the neighbouring
+    pieces (``probs_to_instances`` would otherwise delete it, and a tail of the nucleus
+    with it).
 
     The loop runs over instances (not pixels), each on its bounding box; the solidity is
     the pixel area over the pixel area of the filled convex hull (OpenCV): close to
@@ -220,6 +229,7 @@ def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> n
         solidity: Instances with area / convex-hull area below this are split.
         depth: In (0, 1): how far a maximum must stand above the saddle to its neighbour,
             as a fraction of the instance's largest inner distance, to get its own piece.
+        min_area: The smallest piece cut off (pixels).
 
     Returns:
         int32 [H,W] labels; the first piece keeps the instance's id, the others get ids
@@ -239,7 +249,7 @@ def split_by_shape(labels: np.ndarray, solidity: float, depth: float = 0.2) -> n
         whole = ndi.binary_fill_holes(mask)  # a hole in the body map is no neck
         if _solidity(whole) >= solidity:
             continue
-        pieces = _neck_pieces(np.pad(whole, 1), depth)
+        pieces = _neck_pieces(np.pad(whole, 1), depth, min_area)
         if pieces is None:
             continue
         pieces = pieces[1:-1, 1:-1]
@@ -260,8 +270,9 @@ def _solidity(mask: np.ndarray) -> float:
     return float(m.sum()) / max(int(hull.sum()), 1)
 
 
-def _neck_pieces(mask: np.ndarray, depth: float) -> np.ndarray | None:
-    """Watershed pieces (1..m) of one instance's ``mask`` (zero-padded), or None if m < 2."""
+def _neck_pieces(mask: np.ndarray, depth: float, min_area: int = 1) -> np.ndarray | None:
+    """Watershed pieces (1..m) of one instance's ``mask`` (zero-padded), each of at least
+    ``min_area`` pixels, or None if m < 2."""
     inner = ndi.binary_erosion(mask)
     dist = ndi.distance_transform_edt(inner)
     peak = float(dist.max())
@@ -272,4 +283,12 @@ def _neck_pieces(mask: np.ndarray, depth: float) -> np.ndarray | None:
     markers = cc_label(local_maxima(dome, connectivity=2) & inner, connectivity=2)
     if markers.max() < 2:
         return None
-    return watershed(-norm, markers, mask=mask, connectivity=2)  # diagonal pixels too
+    pieces = watershed(-norm, markers, mask=mask, connectivity=2)  # diagonal pixels too
+    small = np.bincount(pieces.ravel()) < min_area
+    small[0] = False
+    if small.any():  # drop the small pieces' markers; their pixels go to the other basins
+        markers, n = cc_label((markers > 0) & ~small[markers], connectivity=2, return_num=True)
+        if n < 2:
+            return None
+        pieces = watershed(-norm, markers, mask=mask, connectivity=2)
+    return pieces

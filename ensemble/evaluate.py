@@ -1,7 +1,7 @@
 """Score prediction folders against ground truth (OOF on stage1_train, test on a solution CSV).
 
-Truth is loaded lazily and once per process; per-folder per-image scores are cached
-in a JSON file keyed by the folder's fingerprint (file count, newest mtime, size), so
+Truth is loaded lazily and once per process; per-folder per-image scores (and the report's
+error counts) are cached in a JSON file keyed by the folder's fingerprint (file count, newest mtime, size), so
 re-running the report after a crash does not rescore unchanged folders.
 
 A folder is scored on the *expected* image ids (every labelled image of the split, or
@@ -25,7 +25,8 @@ from common.metrics import score_dataset
 from common.predictions import list_predictions, load_prediction
 from common.io import folder_fingerprint, read_json, stored_form, unchanged, write_json
 
-__all__ = ["Truth", "truth_split", "score_folder", "score_folders", "ScoreCache", "n_missing"]
+__all__ = ["Truth", "truth_split", "score_folder", "score_folders", "error_counts_folder", "ScoreCache",
+           "n_missing"]
 
 
 def truth_split(split: str, test_split: str = "stage1_test") -> str:
@@ -110,6 +111,16 @@ def _series(per_image: Mapping[str, float], missing: int) -> pd.Series:
     return s
 
 
+def error_counts_folder(folder: str | Path, truth: Truth, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``common.error_kinds.error_kinds`` of each expected labelled image in ``ids``; an image
+    without a prediction counts as predicting nothing, as in :func:`score_folder`."""
+    from common.error_kinds import error_kinds
+
+    files = list_predictions(folder)
+    return {i: error_kinds(t, load_prediction(files[i], prob=False).labels if i in files else np.zeros_like(t))
+            for i, t in truth.get(list(ids)).items()}
+
+
 def score_folder(folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:
     """Per-image DSB scores of a folder on the expected images.
 
@@ -144,12 +155,16 @@ class ScoreCache:
         self.path = Path(path)
         self.data: dict = read_json(self.path, {}) or {}
 
+    @staticmethod
+    def _key(folder: str | Path, truth: Truth, ids: Sequence[str] | None, what: str = "") -> str:
+        which = "all" if ids is None else hashlib.sha1(
+            "\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+        return f"{Path(folder).resolve()}|{truth.split}|{which}{what}"
+
     def scores(self, folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:
         """:func:`score_folder` of ``folder`` (computed, or read from the cache when unchanged)."""
         fp = folder_fingerprint(folder)
-        which = "all" if ids is None else hashlib.sha1(
-            "\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
-        key = f"{Path(folder).resolve()}|{truth.split}|{which}"
+        key = self._key(folder, truth, ids)
         hit = self.data.get(key)
         if unchanged(hit, fp) and "missing" in hit:
             return _series(hit["per_image"], hit["missing"])
@@ -158,6 +173,19 @@ class ScoreCache:
                           "per_image": {k: float(v) for k, v in series.items()}}
         write_json(self.path, self.data)
         return series
+
+    def error_counts(self, folder: str | Path, truth: Truth, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """:func:`error_counts_folder` of ``folder`` (computed, or read from the cache when
+        unchanged), so a report built again does not re-read every prediction."""
+        fp = folder_fingerprint(folder)
+        key = self._key(folder, truth, ids, "|errors")
+        hit = self.data.get(key)
+        if unchanged(hit, fp) and "per_image" in hit:
+            return hit["per_image"]
+        counts = error_counts_folder(folder, truth, ids)
+        self.data[key] = {"inputs": stored_form(fp), "per_image": counts}
+        write_json(self.path, self.data)
+        return counts
 
 
 def score_folders(folders: Mapping[str, Path], truth: Truth, cache: ScoreCache | None = None,

@@ -165,8 +165,13 @@ def merge_params(params: Sequence[dict]) -> dict:
     Equal values are kept; differing numbers are averaged (rounded for integers);
     otherwise the first run's value is kept, except for the maps' layout: runs whose
     ``channels`` (or ``method``) differ raise ``ValueError``, since their maps cannot be
-    averaged channel by channel.
+    averaged channel by channel. A step that 0 switches off
+    (``common.instances.OFF_AT_ZERO``, e.g. ``split_solidity``) is off when most runs
+    have it off, else it takes the mean of the runs' "on" values: the mean of 0 and 0.9 is
+    neither choice.
     """
+    from common.instances import OFF_AT_ZERO
+
     if not params:
         return {}
     out = dict(params[0])
@@ -178,6 +183,11 @@ def merge_params(params: Sequence[dict]) -> dict:
             raise ValueError(f"the runs' prob maps differ in {key} ({sorted(map(str, values))}); "
                              "they cannot be averaged pixel by pixel")
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            if key in OFF_AT_ZERO:
+                values = [v for v in values if v != 0]
+                if 2 * len(values) < len(params):
+                    out[key] = 0 * first
+                    continue
             mean = float(np.mean(values))
             out[key] = int(round(mean)) if all(isinstance(v, int) for v in values) else mean
     return out

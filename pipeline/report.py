@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from common.data import DSBDataset, image_folders
-from common.error_kinds import error_table
+from common.error_kinds import sum_error_kinds
 from common.io import atomic_write, atomic_write_text, read_json, remove_stale_temps
 from common.machine import machine_description
 from common.paths import GROUP_SPLIT_DIR, Workspace
-from common.predictions import list_predictions, load_prediction
-from ensemble.evaluate import ScoreCache, Truth, n_missing
+from common.predictions import list_predictions
+from ensemble.evaluate import ScoreCache, Truth, error_counts_folder, n_missing
 from ensemble.run import expected_ids
 from pipeline.plots import STUDY_TABLE, fmt, markdown_table, speed_accuracy_plot, write_overlays
 
@@ -200,15 +200,15 @@ def _per_type(per_image: dict[str, pd.Series], clusters: pd.Series) -> pd.DataFr
 
 
 def error_lines(folder: Path, truth: Truth, ids: Sequence[str], clusters: pd.Series,
-                name: str) -> list[str]:
+                name: str, cache: ScoreCache | None = None) -> list[str]:
     """The report's section on how ``name``'s OOF predictions in ``folder`` fail, per type
     (``common.error_kinds``) over the expected ``ids``; an image without a prediction counts as
-    predicting nothing, as in its score. No lines when no labelled image is expected."""
-    preds = list_predictions(folder)
-    labels = truth.get(list(ids))
-    kinds = clusters.reindex(list(labels)).fillna("unknown").astype(str)
-    table = error_table((kinds[i], true, load_prediction(preds[i], prob=False).labels if i in preds
-                         else np.zeros_like(true)) for i, true in labels.items())
+    predicting nothing, as in its score. No lines when no labelled image is expected. With a
+    ``cache`` each image's counts are kept beside its score."""
+    counts = cache.error_counts(folder, truth, ids) if cache is not None else \
+        error_counts_folder(folder, truth, ids)
+    kinds = clusters.reindex(list(counts)).fillna("unknown").astype(str)
+    table = sum_error_kinds((kinds[i], c) for i, c in counts.items())
     if table.empty:
         return []
     shown = table[["images", "true", "matched", "merged_%", "split_%", "missed_%", "outline_%",
@@ -257,8 +257,9 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out, recursive=True)
     oof_truth = Truth(data_dir, "stage1_train")
+    cache = ScoreCache(out / "_scores.json")
     table, per_image = collect_rows(ws, data_dir, solutions, folds, test_split, ensemble,
-                                    oof_truth=oof_truth)
+                                    cache=cache, oof_truth=oof_truth)
     table, group_per_image, group_folds = _split_columns(ws, data_dir, solutions, folds, test_split,
                                                          ensemble, table, per_image)
     public = table.drop(columns=[c for c in table.columns if c.startswith("_")])
@@ -281,7 +282,7 @@ def build_report(ws: Workspace, data_dir: Path, solutions: Sequence[str], folds:
                                              per_image[overlay_src], clusters, overlays_per_type),
                                       clusters.to_dict(), per_type=overlays_per_type)
     errors_md = error_lines(ws.predictions_dir(overlay_src, "oof"), oof_truth,
-                            list(per_image[overlay_src].index), clusters, overlay_src) \
+                            list(per_image[overlay_src].index), clusters, overlay_src, cache) \
         if overlay_src is not None else []
     n_train = len(image_folders(data_dir / "stage1_train"))
     n_test = len(image_folders(data_dir / test_split))

@@ -12,6 +12,7 @@ from common.paths import Workspace
 from common.predictions import PredictionError, load_prediction, save_prediction
 from ensemble.config import EnsembleConfig, FoldMergeConfig, SourceConfig
 from ensemble.merge import merge_split
+from ensemble.pixel import merge_params
 
 H = W = 32
 
@@ -75,3 +76,12 @@ def test_a_relabel_refuses_maps_its_params_would_misread(tmp_path):
     with pytest.raises(PredictionError, match="distinct"):
         save_prediction(tmp_path / "dup.npz", lab, [0.9], prob=np.zeros((H, W, 2), np.float32),
                         channels=["body", "body"])
+
+
+def test_merge_params_votes_on_a_step_that_zero_switches_off():
+    """The mean of ``split_solidity`` 0 (off) and 0.9 would be 0.45: neither run's choice."""
+    on, off = {"split_solidity": 0.9, "min_area": 30}, {"split_solidity": 0.0, "min_area": 20}
+    assert merge_params([on, off]) == {"split_solidity": pytest.approx(0.9), "min_area": 25}
+    assert merge_params([off, on, {**on, "split_solidity": 0.8}])["split_solidity"] == pytest.approx(0.85)
+    assert merge_params([off, on, off])["split_solidity"] == 0
+    assert merge_params([{"centre_threshold": 0.5}, {"centre_threshold": 0.0}])["centre_threshold"] == 0.5

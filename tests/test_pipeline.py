@@ -221,23 +221,6 @@ def test_report_uses_the_numbers_in_the_summaries(tmp_path):
     assert table.loc["unet", "train_seconds"] == pytest.approx(20.0)
 
 
-def test_error_lines_count_an_image_without_a_prediction_as_finding_nothing(tmp_path):
-    from pipeline.report import error_lines
-
-    class Labels:  # the part of ensemble.evaluate.Truth that error_lines uses
-        def get(self, ids):
-            return {i: truth for i in ids}
-
-    truth = paint(box(2, 12, 2, 12))
-    write_folder(tmp_path / "oof", {"a": (truth, np.ones(1), None)})
-    clusters = pd.Series({"a": "histology", "b": "histology"})
-    lines = error_lines(tmp_path / "oof", Labels(), ["a", "b"], clusters, "unet")
-    row = [c.strip() for c in next(x for x in "\n".join(lines).splitlines()
-                                   if x.startswith("| histology")).split("|")[1:-1]]
-    assert row[1:5] == ["2", "2", "1", "0.0"] and row[6] == "50.0"  # b: its nucleus missed
-    assert error_lines(tmp_path / "oof", Labels(), [], clusters, "unet") == []
-
-
 # ------------------------------------------------------------------ end to end
 SOLUTIONS_READY = all((REPO_ROOT / "solutions" / pkg / f"{cli}.py").is_file()
                       for pkg in ("unet", "maskrcnn") for cli in ("train", "predict"))

@@ -377,3 +377,18 @@ def test_split_by_shape_keeps_a_ring_whole_and_splits_several_blobs_at_the_image
         from skimage.measure import label
 
         assert label(out == k, connectivity=2).max() == 1
+
+
+def test_split_by_shape_leaves_a_piece_under_min_area_on_its_neighbour():
+    from common.instances import split_by_shape
+
+    yy, xx = np.mgrid[:48, :64]  # two discs and a small knob on a stalk: three maxima
+    blob = (((yy - 24) ** 2 + (xx - 14) ** 2 < 81) | ((yy - 24) ** 2 + (xx - 30) ** 2 < 81)
+            | ((yy - 24) ** 2 + (xx - 45) ** 2 < 30) | ((abs(yy - 24) < 2) & (xx > 30) & (xx < 45)))
+    areas = [np.sort(np.bincount(split_by_shape(blob.astype(np.int32), 1.0, 0.2, min_area=m).ravel())[1:])
+             for m in (1, 120)]
+    assert len(areas[0][areas[0] > 0]) == 3 and areas[0].min() < 120
+    assert list(areas[1][areas[1] > 0]) == [249, 340]  # the knob joins the disc it hangs on; no pixel lost
+    prob = np.stack([blob.astype(np.float32), np.zeros(blob.shape, np.float32), blob.astype(np.float32)], -1)
+    labels, _ = probs_to_instances(prob, {"min_area": 120, "min_seed_area": 1, "split_solidity": 1.0})
+    assert labels.max() == 2 and (labels > 0).sum() == blob.sum()  # before: the knob was deleted
