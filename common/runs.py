@@ -6,7 +6,7 @@ Layout of ``runs/<run_name>/``::
     state.json               last completed epoch, best monitored value, early-stop counter
     weights/last.weights.h5  weights (and optimizer state) after the last completed epoch
     weights/best.weights.h5  weights of the best epoch by the monitored value
-    history.csv              one row per epoch (appended on resume)
+    history.csv              one row per committed epoch (appended on resume)
     logs/                    TensorBoard
     run_info.json            what the run trains on (fold, ...), see ``RunDir.claim``
 
@@ -16,7 +16,8 @@ epoch's checkpoint is committed by ``state.json``: its weights are first written
 ``weights/<last|best>-epoch<N>.weights.h5``, then ``state.json`` records epoch N, then
 they are renamed into place, so the weights loaded on resume are always those of the
 epoch ``state.json`` names (:meth:`RunDir.settle` finishes or undoes a checkpoint a kill
-interrupted).
+interrupted). An epoch's ``history.csv`` row is appended before that commit, and a row of an
+epoch ``state.json`` does not name is dropped on resume, so every epoch has exactly one row.
 
 This module does not import Keras. The training callbacks, seeding, mixed precision and
 multi-device set-up are in :mod:`common.training` (still importable from here by name).
@@ -138,13 +139,15 @@ class RunDir:
 
         Staged weights (:meth:`staged_weights`) of the epoch ``state.json`` records replace
         ``last``/``best``; those of any other epoch (the kill came before ``state.json``
-        recorded it) are deleted with ``drop_uncommitted``. Only the run's writer (holding
-        its folder, ``common.cli.open_train_run``) may drop: a living trainer's staged file
-        would go too.
+        recorded it) are deleted with ``drop_uncommitted``, and so are ``history.csv`` rows of
+        epochs past it. Only the run's writer (holding its folder,
+        ``common.cli.open_train_run``) may drop: a living trainer's staged file would go too.
         """
+        epoch = int(self.load_state().get("epoch", 0))
+        if drop_uncommitted:
+            self._drop_history_after(epoch)
         if not self.weights_dir.is_dir():
             return
-        epoch = int(self.load_state().get("epoch", 0))
         for staged in sorted(self.weights_dir.glob("*-epoch*.weights.h5")):
             kind, _, n = staged.name[:-len(".weights.h5")].rpartition("-epoch")
             if staged.name.startswith(".") or kind not in WEIGHT_KINDS or not n.isdigit():
@@ -156,6 +159,41 @@ class RunDir:
                     pass  # another process settled it first
             elif drop_uncommitted:
                 staged.unlink(missing_ok=True)
+
+    def _drop_history_after(self, epoch: int) -> None:
+        """Keep the ``history.csv`` rows of the first ``epoch`` epochs (its ``epoch`` column
+        counts from 0); the file is rewritten only when a row goes."""
+        try:
+            lines = self.history_csv.read_text().splitlines(keepends=True)
+        except FileNotFoundError:
+            return
+        keep = lines[:1] + [ln for ln in lines[1:] if not ln.split(",", 1)[0].isdigit()
+                            or int(ln.split(",", 1)[0]) < epoch]
+        if len(keep) < len(lines):
+            atomic_write_text(self.history_csv, "".join(keep))
+
+    def append_history(self, epoch: int, logs: dict) -> None:
+        """Append epoch ``epoch``'s row (0-based, as Keras counts) to ``history.csv``: the
+        columns of its header (``epoch`` then the first epoch's log keys, sorted), flushed to
+        disk before the checkpoint commits the epoch."""
+        import csv
+
+        try:
+            with self.history_csv.open(newline="") as f:
+                header = next(csv.reader(f), None)
+        except FileNotFoundError:
+            header = None
+        new = not header
+        header = header or ["epoch", *sorted(logs)]
+        row = {k: logs.get(k, "NA") for k in header}
+        row["epoch"] = epoch
+        with self.history_csv.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+            os.fsync(f.fileno())
 
     def load_state(self) -> dict:
         """The saved state, or an empty one (``epoch`` 0) for a new run."""

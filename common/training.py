@@ -13,7 +13,7 @@ Keras (and re-exports nothing else)::
         stream = common.endless.EndlessEpochs(train_ds, start_epoch=start)
         model.fit(dist.even_batches(stream), steps_per_epoch=stream.steps_per_epoch, shuffle=False,
                   validation_data=dist.even_batches(val_ds), initial_epoch=start,
-                  callbacks=training_callbacks(run) + [clock], ...)
+                  callbacks=training_callbacks(run, clock=clock), ...)
     write_train_summary(run, clock, cfg.solution, fold, model.count_params(), device)
 
 ``distribution(gpus)``: 0 or 1 trains on one device (the backend's default); N > 1 is
@@ -47,21 +47,28 @@ __all__ = ["ResumableCheckpoint", "TrainingClock", "write_train_summary", "train
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
-    """Save last/best weights (with optimizer state) and run state after every epoch; early stopping.
+    """Save last/best weights (with optimizer state), the epoch's ``history.csv`` row and the
+    run state after every epoch; early stopping.
+
+    One ``state.json`` write commits the epoch: its weights, its history row and the
+    ``clock``'s counts (``common.runs``), so a kill at any point leaves all or none of them.
 
     Args:
         run: The run folder.
         monitor: Log key to watch (e.g. ``"val_loss"``); falls back to ``"loss"``.
         mode: ``"min"`` or ``"max"``.
         patience: Stop after this many epochs without improvement (``None``: never).
+        clock: The run's :class:`TrainingClock`, whose counts the commit records (it must
+            come before this callback in the list, as :func:`training_callbacks` puts it).
     """
 
     def __init__(self, run: RunDir, monitor: str = "val_loss", mode: str = "min",
-                 patience: int | None = None):
+                 patience: int | None = None, clock: TrainingClock | None = None):
         super().__init__()
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.run, self.monitor, self.mode, self.patience = run, monitor, mode, patience
+        self.clock = clock
 
     def _improved(self, value: float, best: float | None) -> bool:
         if best is None or math.isnan(best):
@@ -86,6 +93,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             state["wait"] = int(state.get("wait", 0)) + 1
         state["epoch"] = epoch + 1
         state["monitor"] = self.monitor
+        if self.clock is not None:
+            state.update(self.clock.counts())
+        self.run.append_history(epoch, logs)
         if self.patience is not None and state["wait"] >= self.patience:
             print(f"[runs] early stop: {self.monitor} did not improve for {self.patience} epochs")
             state["finished"] = True
@@ -97,13 +107,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 class TrainingClock(keras.callbacks.Callback):
     """Training seconds and images over resumes, in the run's ``state.json``; time budget.
 
-    After each epoch it adds to ``state.json`` ``train_seconds`` (wall time inside ``fit``,
-    validation included), ``step_seconds`` (time in training steps) and ``train_images``.
-    With ``budget_s`` it stops training once ``train_seconds`` reaches it (checked every
-    batch; the cut-short epoch still ends, so the last checkpoint holds the weights at the
-    deadline) and sets ``budget_hit``. Put it after ``ResumableCheckpoint`` (it amends the
-    state that callback writes). Runs of older versions resume with their counts: a U-Net's
-    ``train_progress.json``, a Mask R-CNN's state without ``step_seconds``.
+    It counts ``train_seconds`` (wall time inside ``fit``, validation included),
+    ``step_seconds`` (time in training steps) and ``train_images`` (:meth:`counts`), which
+    the :class:`ResumableCheckpoint` it is given to records in ``state.json`` with each
+    epoch (:func:`training_callbacks` wires both), so a resumed run goes on counting from the
+    last committed epoch. With ``budget_s`` it stops training once ``train_seconds`` reaches
+    it (checked every batch; the cut-short epoch still ends, so the last checkpoint holds the
+    weights at the deadline) and sets ``budget_hit``. Runs of older versions resume with
+    their counts: a U-Net's ``train_progress.json``, a Mask R-CNN's state without
+    ``step_seconds``.
 
     Args:
         run: The run folder.
@@ -149,11 +161,12 @@ class TrainingClock(keras.callbacks.Callback):
             self.budget_hit = True
             self.model.stop_training = True
 
+    def counts(self) -> dict:
+        """The ``state.json`` entries of the counts so far (over resumes)."""
+        return {"train_seconds": self.seconds, "step_seconds": self.step_seconds, "train_images": self.images}
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.seconds = self.elapsed()
-        state = self.run.load_state()
-        state.update(train_seconds=self.seconds, step_seconds=self.step_seconds, train_images=self.images)
-        self.run.save_state(state)
+        self.seconds = self.elapsed()  # before the checkpoint records it
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.seconds, self._t0 = self.elapsed(), None
@@ -187,12 +200,14 @@ def write_train_summary(run: RunDir, clock: TrainingClock, solution: str, fold: 
 
 
 def training_callbacks(run: RunDir, monitor: str = "val_loss", mode: str = "min",
-                       patience: int | None = None, tensorboard: bool = True) -> list:
-    """The standard callbacks: checkpoint/resume, CSV history, ``common.allocator``, TensorBoard."""
+                       patience: int | None = None, tensorboard: bool = True,
+                       clock: TrainingClock | None = None) -> list:
+    """The standard callbacks: the ``clock`` (when given), checkpoint/resume with the
+    history rows, ``common.allocator``, TensorBoard."""
     from common.allocator import KeepFreedMemory
 
-    callbacks = [ResumableCheckpoint(run, monitor, mode, patience),
-                 keras.callbacks.CSVLogger(str(run.history_csv), append=True), KeepFreedMemory()]
+    callbacks = [*([clock] if clock is not None else []),
+                 ResumableCheckpoint(run, monitor, mode, patience, clock=clock), KeepFreedMemory()]
     if tensorboard:
         missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
         if missing:  # Keras' TensorBoard writer needs both

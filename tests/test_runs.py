@@ -92,6 +92,42 @@ def test_resume_continues_from_last_epoch(tmp_path):
     assert run.history_csv.read_text().count("\n") == 5  # header + 4 epochs
 
 
+def test_a_kill_between_the_history_row_and_the_commit_leaves_one_row_per_epoch(tmp_path, monkeypatch):
+    """The epoch's history row and clock counts are committed with its state.json write: a kill
+    after the row but before the commit loses the epoch whole, and it is trained again once."""
+    from common.training import TrainingClock
+
+    x, y = _data()
+    run = RunDir(tmp_path / "r")
+    run.prepare(Cfg())
+    clock = TrainingClock(run, batch_size=32)
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=training_callbacks(run, "loss", tensorboard=False, clock=clock))
+    committed = run.load_state()
+    assert committed["epoch"] == 1 and committed["train_images"] == 32  # one step of a batch of 32
+
+    def killed(state):
+        raise KeyboardInterrupt("kill before the commit")
+
+    monkeypatch.setattr(run, "save_state", killed)
+    clock = TrainingClock(run, batch_size=32)
+    with pytest.raises(KeyboardInterrupt):
+        _model().fit(x, y, initial_epoch=1, epochs=2, verbose=0,
+                     callbacks=training_callbacks(run, "loss", tensorboard=False, clock=clock))
+    assert run.history_csv.read_text().count("\n") == 3  # the row was written, the epoch not committed
+    assert run.load_state() == committed  # nor the clock's counts of the lost epoch
+    monkeypatch.undo()
+
+    model = _model()
+    start = resume(run, model)
+    clock = TrainingClock(run, batch_size=32)
+    assert start == 1 and clock.images == 32
+    model.fit(x, y, initial_epoch=start, epochs=2, verbose=0,
+              callbacks=training_callbacks(run, "loss", tensorboard=False, clock=clock))
+    rows = run.history_csv.read_text().splitlines()
+    assert rows[0].startswith("epoch,loss") and [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+    assert run.load_state()["epoch"] == 2 and run.load_state()["train_images"] == 64
+
+
 def test_early_stopping_marks_finished(tmp_path):
     x, y = _data()
     run = RunDir(tmp_path / "r")

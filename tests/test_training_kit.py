@@ -29,7 +29,7 @@ def _data(n=16):
 
 def _fit(run, model, clock, epochs, initial_epoch=0, extra=()):
     x, y = _data()
-    callbacks = training_callbacks(run, "loss", tensorboard=False) + [clock, *extra]
+    callbacks = training_callbacks(run, "loss", tensorboard=False, clock=clock) + list(extra)
     model.fit(x, y, batch_size=4, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 
 

@@ -102,16 +102,16 @@ def _image_shape(data: Path, image_id: str):
 
 
 def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path, monkeypatch):
-    from common.training import TrainingClock
+    from common.training import ResumableCheckpoint
 
     sets = [s for s in TINY if not s.startswith("train.epochs")] + ["train.epochs=2", "train.lr_schedule=constant"]
-    original = TrainingClock.on_epoch_end
+    original = ResumableCheckpoint.on_epoch_end
 
     def crash_after_first_epoch(self, epoch, logs=None):
-        original(self, epoch, logs)
+        original(self, epoch, logs)  # epoch 1 committed
         raise KeyboardInterrupt("simulated kill after epoch 1")
 
-    monkeypatch.setattr(TrainingClock, "on_epoch_end", crash_after_first_epoch)
+    monkeypatch.setattr(ResumableCheckpoint, "on_epoch_end", crash_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         _train(synthetic_data_dir, tmp_path, sets=sets)
     run = tmp_path / "runs" / "unet-fold0"
@@ -119,7 +119,7 @@ def test_a_crashed_run_resumes_after_its_last_epoch(synthetic_data_dir, tmp_path
     assert state["epoch"] == 1 and not state.get("finished")
     assert not (run / "train_summary.json").exists()
 
-    monkeypatch.setattr(TrainingClock, "on_epoch_end", original)
+    monkeypatch.setattr(ResumableCheckpoint, "on_epoch_end", original)
     assert _train(synthetic_data_dir, tmp_path, sets=sets) == 0
     state = json.loads((run / "state.json").read_text())
     assert state["epoch"] == 2 and state["finished"]

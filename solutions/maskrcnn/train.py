@@ -112,8 +112,8 @@ def train(cfg: MaskRCNNConfig, run: RunDir, ws: Workspace, fold: int, verbose: i
         monitor = "val_loss" if val_seq is not None else "loss"
         start = int(run.load_state().get("epoch", 0))
         clock = TrainingClock(run, tc.batch_size, tc.time_budget_s)
-        callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard)
-        callbacks += [clock, keras.callbacks.LearningRateScheduler(tc.learning_rate)]
+        callbacks = training_callbacks(run, monitor=monitor, mode="min", tensorboard=tc.tensorboard, clock=clock)
+        callbacks.append(keras.callbacks.LearningRateScheduler(tc.learning_rate))
         device = device_description() + (f"; {dist.describe()}" if dist.replicas > 1 else "")
         print(f"[maskrcnn] {run.path.name}: fold {fold}, {len(train_ids)} train / {len(val_ids)} val "
               f"images, {model.count_params():,} params, start at epoch {start}/{tc.total_epochs}, "

@@ -137,8 +137,8 @@ def train_run(cfg: UNetConfig, run: RunDir, dataset: DSBDataset, fit_ids: list[s
         stream = EndlessEpochs(train_ds, start_epoch=initial_epoch)  # one input iterator per fit
         clock = TrainingClock(run, cfg.train.batch_size, cfg.train.time_budget_s)
         callbacks = training_callbacks(run, monitor="val_loss" if val_ds is not None else "loss", mode="min",
-                                       patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard)
-        callbacks.append(clock)
+                                       patience=cfg.train.patience or None, tensorboard=cfg.train.tensorboard,
+                                       clock=clock)
         if cfg.train.lr_schedule == "cosine_time":
             callbacks.append(TimeCosine(clock, cfg.train.lr, cfg.train.time_budget_s))
         remaining = clock.remaining()
