@@ -280,7 +280,9 @@ class DataConfig:
             mode (``none``, ``percentile``, ``gray_invert_percentile``, ...), applied to
             every image before augmentation in training and before the forward pass in
             prediction; the same key as the U-Net's, so ``--set data.normalise=...`` reaches
-            both families.
+            both families. ``configs/base.yaml`` (so every shipped config) sets
+            ``gray_invert_percentile``; the default here stays ``none``, what a saved run
+            whose ``config.yaml`` has no ``data.normalise`` was trained with.
         cytoplasm: Probability of painting unlabelled cell bodies around a training
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
         balance: Kind-balanced sampling of the training images (``common.sampling``):
