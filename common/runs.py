@@ -25,6 +25,7 @@ multi-device set-up are in :mod:`common.training` (still importable from here by
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -167,8 +168,8 @@ class RunDir:
             lines = self.history_csv.read_text().splitlines(keepends=True)
         except FileNotFoundError:
             return
-        keep = lines[:1] + [ln for ln in lines[1:] if not ln.split(",", 1)[0].isdigit()
-                            or int(ln.split(",", 1)[0]) < epoch]
+        firsts = [ln.split(",", 1)[0] for ln in lines[1:]]
+        keep = lines[:1] + [ln for ln, n in zip(lines[1:], firsts) if not n.isdigit() or int(n) < epoch]
         if len(keep) < len(lines):
             atomic_write_text(self.history_csv, "".join(keep))
 
@@ -176,8 +177,6 @@ class RunDir:
         """Append epoch ``epoch``'s row (0-based, as Keras counts) to ``history.csv``: the
         columns of its header (``epoch`` then the first epoch's log keys, sorted), flushed to
         disk before the checkpoint commits the epoch."""
-        import csv
-
         try:
             with self.history_csv.open(newline="") as f:
                 header = next(csv.reader(f), None)

@@ -129,7 +129,8 @@ def _overfit(steps: int, lr: float, seed: int, optimizer: str) -> dict:
         "model.rpn_samples_per_image=128", "model.detection_min_confidence=0.7",
         # the images as read, as when the scores above were measured: demo.yaml's
         # gray_invert_percentile (from base.yaml since 2026-12-04) scored 0.458 (none: 0.702) on a
-        # 2-core Intel Xeon with op determinism, every
+        # 2-core Intel Xeon with op determinism (.ci/run, then `.venv/bin/python -m pytest -s
+        # tests/test_maskrcnn_overfit.py`, 2026-12-04), every
         # nucleus found but with looser outlines on these already saturated synthetic images
         "data.normalise=none", *LIGHT])
     data = _TwoImages()
