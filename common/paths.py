@@ -78,19 +78,24 @@ class Workspace:
 
     @classmethod
     def from_args(cls, work: str | os.PathLike | None, data: str | os.PathLike | None,
-                  split_by: str = "stratified") -> "Workspace":
+                  split_by: str | None = "stratified") -> "Workspace":
         """The workspace for command-line ``--work`` / ``--data`` / ``--split-by`` (``None``: defaults).
 
         ``split_by="group"`` gives the tree ``<work>/split-group/`` (a ``--work`` already
         named ``split-group`` is used as it is, so the pipeline can pass its own root on).
+        ``split_by=None`` reads the split from the folder: ``group`` for a ``--work`` named
+        ``split-group``, else ``stratified`` (commands that only read a work folder, such as
+        ``python -m ensemble``, accept either tree without being told).
 
         Raises:
             ValueError: for an unknown ``split_by``.
         """
-        if split_by not in SPLITS:
-            raise ValueError(f"split_by must be one of {SPLITS}, got {split_by!r}")
         default = cls.default()
         root = Path(work).expanduser().resolve() if work else default.root
+        if split_by is None:
+            split_by = "group" if root.name == GROUP_SPLIT_DIR else "stratified"
+        if split_by not in SPLITS:
+            raise ValueError(f"split_by must be one of {SPLITS}, got {split_by!r}")
         if split_by == "group" and root.name != GROUP_SPLIT_DIR:
             root = root / GROUP_SPLIT_DIR
         return cls(root=root, data_dir=Path(data).expanduser().resolve() if data else default.data_dir,

@@ -20,7 +20,7 @@ from common.cli import debug_enabled, one_line
 from common.config import ConfigError, load_config
 from common.kaggle import submit_to_kaggle
 from common.locks import FolderBusyError, folder_lock
-from common.paths import CONFIGS, INPUT_DIR, Workspace
+from common.paths import CONFIGS, SPLITS, Workspace
 from ensemble.config import EnsembleConfig
 from ensemble.merge import EnsembleError
 from ensemble.run import make_submission, run_ensemble
@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                        "(configured weights kept, others weight 1)")
     p.add_argument("--work", type=Path, help="workspace root (default $DSB_WORK_DIR or the repo)")
     p.add_argument("--data", type=Path, help="DSB data folder (default input/)")
+    p.add_argument("--split-by", choices=SPLITS, help="fold split of the work folder: stratified "
+                   "(folds.csv) or group (folds_group.csv, under WORK/split-group/); default: "
+                   "group when --work is a split-group folder, else stratified")
     p.add_argument("--folds", help="comma list of fold indices: merge only their test_fold<k> "
                    "folders and score OOF on their images (default: every folder found)")
     p.add_argument("--splits", default="oof,test", help="comma list of oof,test (default both)")
@@ -54,9 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    default = Workspace.default()
-    ws = Workspace(root=(args.work or default.root).resolve(),
-                   data_dir=(args.data or INPUT_DIR).resolve())
+    ws = Workspace.from_args(args.work, args.data, args.split_by)
     try:
         with folder_lock(ws.root, "ensemble"):  # not while a pipeline works in this folder
             return _run(args, ws)

@@ -162,3 +162,41 @@ def test_cli_measures_the_choice_cross_fitted(two_kinds, capsys):
     assert record["choice"] == {"fluorescence": "x"} and record["images"] == 7 and record["left_out"] == 1
     assert record["crossfit"]["by_type"] > record["crossfit"]["ensemble"]
     assert "fluorescence: {x: 1.0, y: 0.0}" in capsys.readouterr().out
+
+
+def test_cli_reads_a_group_work_folder(two_kinds):
+    """``--work WORK/split-group`` (or ``--work WORK --split-by group``) reads folds_group.csv."""
+    ws, data = two_kinds
+    group = Workspace.from_args(ws.root, data, "group")
+    group.root.mkdir(parents=True)
+    for name in ("predictions", "folds.csv"):
+        (ws.root / name).rename(group.root / (name if name != "folds.csv" else group.folds_csv.name))
+    (group.root / "cfg.yaml").write_text("name: e\nsources:\n  - {solution: x}\n  - {solution: y}\n"
+                                         "vote: {min_votes: 2, min_size: 0}\n")
+    cfg = load_config(EnsembleConfig, group.root / "cfg.yaml")
+    merge_split(cfg, group, "oof", log=lambda _: None)
+    for work in (["--work", str(group.root)], ["--work", str(ws.root), "--split-by", "group"]):
+        assert main(["--config", str(group.root / "cfg.yaml"), *work, "--data", str(data), "--min-images", "2"]) == 0
+        record = json.loads((group.reports_dir / "ensemble_by_type.json").read_text())
+        assert record["choice"] == {"fluorescence": "x"} and record["images"] == 8
+    with pytest.raises(ValueError, match="folds.csv: folds file is missing"):  # told stratified
+        main(["--config", str(group.root / "cfg.yaml"), "--work", str(group.root), "--split-by", "stratified",
+              "--data", str(data), "--min-images", "2"])
+
+
+def test_ensemble_cli_scores_a_group_folds_images(two_kinds, capsys):
+    """``python -m ensemble --work WORK/split-group --folds 0`` scores fold 0 of folds_group.csv."""
+    from ensemble.__main__ import main as ensemble_main
+
+    ws, data = two_kinds
+    group = Workspace.from_args(ws.root, data, "group")
+    group.root.mkdir(parents=True)
+    (ws.root / "predictions").rename(group.root / "predictions")
+    save_folds(pd.DataFrame({"image_id": FLUO + BRIGHT, "fold": [0, 0, 0, 1, 1, 1, 1, 1],
+                             "cluster": ["fluorescence"] * 4 + ["brightfield"] * 4}), group.folds_csv)
+    (group.root / "cfg.yaml").write_text("name: e\nsources:\n  - {solution: x}\n  - {solution: y}\n")
+    args = ["--config", str(group.root / "cfg.yaml"), "--data", str(data), "--splits", "oof", "--folds", "0"]
+    assert ensemble_main([*args, "--work", str(group.root)]) == 0
+    assert "3 expected images" in capsys.readouterr().out  # fold 0 of folds_group.csv, not all 8
+    assert ensemble_main([*args, "--work", str(ws.root), "--split-by", "group", "--force"]) == 0
+    assert "3 expected images" in capsys.readouterr().out

@@ -26,6 +26,11 @@ def test_workspace_of_each_split(tmp_path):
     assert group.root == tmp_path / GROUP_SPLIT_DIR and group.folds_csv.name == "folds_group.csv"
     assert Workspace.from_args(group.root, None, "group").root == group.root  # passed on as is
     assert group.run_dir("unet-fold0") != strat.run_dir("unet-fold0")
+    # split_by=None (commands that read a work folder): the folder's name says which split
+    assert Workspace.from_args(group.root, None, None).split_by == "group"
+    assert Workspace.from_args(group.root, None, None).folds_csv == group.folds_csv
+    assert Workspace.from_args(tmp_path, None, None).root == strat.root
+    assert Workspace.from_args(tmp_path, None, None).split_by == "stratified"
     with pytest.raises(ValueError, match="split_by"):
         Workspace.from_args(tmp_path, None, "random")
 
