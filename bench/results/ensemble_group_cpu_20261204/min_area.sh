@@ -23,3 +23,9 @@ done
 cd "$dir/src" && .venv/bin/python bench/bench_paired.py \
   before=$dir/ma_old/split-group/predictions/unet/oof after=$dir/ma_new/split-group/predictions/unet/oof \
   --data /work/shared/dsb2018 --out "$out"
+# the U-Net post-processed as tuning post-processes it (the "after" maps), beside the Mask R-CNN:
+# a second group work folder for ensembles.sh (its W argument)
+t="$dir/work_t/split-group"; mkdir -p "$t/predictions"
+ln -sfn "$dir/ma_new/split-group/predictions/unet" "$t/predictions/unet"
+ln -sfn "$W/predictions/maskrcnn-mobilenet" "$t/predictions/maskrcnn-mobilenet"
+cp "$W/folds_group.csv" "$t/"
