@@ -26,11 +26,20 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="data folder holding stage1_train/ (default: input/)")
     parser.add_argument("--work", help="output root for runs/, predictions/, folds.csv "
                                        "(default: $DSB_WORK_DIR or the repository)")
-    parser.add_argument("--split-by", choices=SPLITS, default="stratified",
-                        help="fold split: stratified (folds.csv, default) or group (folds_group.csv: "
-                             "no image kind in two folds; runs live under WORK/split-group/)")
+    add_split_by_arg(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (also: DSB_DEBUG=1)")
+
+
+def add_split_by_arg(parser: argparse.ArgumentParser, detect: bool = False) -> None:
+    """``--split-by``: the fold split of the work folder. ``detect`` (commands that only read a
+    work folder): without the flag the folder says which (``Workspace.from_args`` with
+    ``split_by=None``: ``group`` for a ``--work`` named ``split-group``); else ``stratified``."""
+    parser.add_argument("--split-by", choices=SPLITS, default=None if detect else "stratified",
+                        help="fold split: stratified (folds.csv) or group (folds_group.csv: no image "
+                             "kind in two folds; runs live under WORK/split-group/); default "
+                             + ("group for a --work named split-group, else stratified" if detect
+                                else "stratified"))
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> None:

@@ -16,11 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.cli import debug_enabled, one_line
+from common.cli import add_split_by_arg, debug_enabled, one_line
 from common.config import ConfigError, load_config
 from common.kaggle import submit_to_kaggle
 from common.locks import FolderBusyError, folder_lock
-from common.paths import CONFIGS, SPLITS, Workspace
+from common.paths import CONFIGS, Workspace
 from ensemble.config import EnsembleConfig
 from ensemble.merge import EnsembleError
 from ensemble.run import make_submission, run_ensemble
@@ -36,9 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                        "(configured weights kept, others weight 1)")
     p.add_argument("--work", type=Path, help="workspace root (default $DSB_WORK_DIR or the repo)")
     p.add_argument("--data", type=Path, help="DSB data folder (default input/)")
-    p.add_argument("--split-by", choices=SPLITS, help="fold split of the work folder: stratified "
-                   "(folds.csv) or group (folds_group.csv, under WORK/split-group/); default: "
-                   "group when --work is a split-group folder, else stratified")
+    add_split_by_arg(p, detect=True)
     p.add_argument("--folds", help="comma list of fold indices: merge only their test_fold<k> "
                    "folders and score OOF on their images (default: every folder found)")
     p.add_argument("--splits", default="oof,test", help="comma list of oof,test (default both)")

@@ -36,8 +36,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.cli import add_split_by_arg
 from common.io import atomic_write_text, write_json
-from common.paths import CONFIGS, SPLITS, Workspace
+from common.paths import CONFIGS, Workspace
 from common.stats import mean_se
 
 __all__ = ["choose", "crossfit_choice", "type_table", "main"]
@@ -110,9 +111,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("--work", type=Path, help="workspace root (default $DSB_WORK_DIR or the repo)")
     p.add_argument("--data", type=Path, help="DSB data folder (default input/)")
-    p.add_argument("--split-by", choices=SPLITS, help="fold split of the work folder: stratified "
-                   "(folds.csv) or group (folds_group.csv, under WORK/split-group/); default: "
-                   "group when --work is a split-group folder, else stratified")
+    add_split_by_arg(p, detect=True)
     p.add_argument("--min-images", type=int, default=8, help="OOF images a type needs for a choice")
     p.add_argument("--margin", type=float, default=2.0, help="standard errors a source must gain by")
     return p.parse_args(argv)
