@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from common.io import atomic_write_text
+from common.normalise import COLOUR_THRESHOLD, colourfulness
 from common.paths import GROUP_FOLDS_NAME, SPLITS  # the two splits; a path so named holds group folds
 
 __all__ = [
@@ -65,9 +66,6 @@ __all__ = [
 
 IMAGE_TYPES = ("fluorescence", "brightfield", "histology", "colour-fluorescence")
 FOLD_COLUMNS = ("image_id", "fold", "cluster")
-#: Mean absolute deviation of a pixel's channels from their mean above which an
-#: image counts as coloured (real gray images have exactly 0; stained ones > 4).
-COLOUR_THRESHOLD = 2.0
 #: Median gray level above which the background counts as bright.
 BRIGHT_BACKGROUND = 100.0
 
@@ -94,14 +92,11 @@ def image_type(image: np.ndarray) -> str:
         ``"colour-fluorescence"`` (coloured, dark background).
     """
     pixels = np.asarray(image, dtype=np.float32)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
     step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 65536)))  # ~256x256 sample
-    pixels = pixels[::step, ::step]
-    gray = pixels.mean(axis=2)
-    colourfulness = float(np.abs(pixels - gray[:, :, None]).mean())
+    sample = pixels[::step, ::step]
+    gray = sample.mean(axis=2) if sample.ndim == 3 else sample
     bright = float(np.median(gray)) > BRIGHT_BACKGROUND
-    if colourfulness > COLOUR_THRESHOLD:
+    if colourfulness(image) > COLOUR_THRESHOLD:
         return "histology" if bright else "colour-fluorescence"
     return "brightfield" if bright else "fluorescence"
 
