@@ -91,12 +91,12 @@ def image_type(image: np.ndarray) -> str:
         background), ``"histology"`` (coloured, bright background) or
         ``"colour-fluorescence"`` (coloured, dark background).
     """
-    pixels = np.asarray(image, dtype=np.float32)
+    pixels = np.asarray(image)
     step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 65536)))  # ~256x256 sample
-    sample = pixels[::step, ::step]
+    sample = pixels[::step, ::step].astype(np.float32)
     gray = sample.mean(axis=2) if sample.ndim == 3 else sample
     bright = float(np.median(gray)) > BRIGHT_BACKGROUND
-    if colourfulness(image) > COLOUR_THRESHOLD:
+    if colourfulness(sample) > COLOUR_THRESHOLD:  # already ~256x256: the same sample
         return "histology" if bright else "colour-fluorescence"
     return "brightfield" if bright else "fluorescence"
 
