@@ -249,6 +249,6 @@ def test_tophat_on_a_real_brightfield_image():
     plain = normalise_image(image, "gray_invert_percentile")[..., 0].astype(float)
     top = normalise_image(image, "gray_invert_percentile_tophat")[..., 0].astype(float)
     # the brightest tenth outside the nuclei (cell bodies) is half the nuclei's median
-    # without the top-hat (120 against 219) and a quarter with it (39 against 161)
+    # without the top-hat (120 against 219) and under a third with it (48 against 171, radius 25)
     ratio = [np.percentile(out[labels == 0], 90) / np.median(out[labels > 0]) for out in (plain, top)]
-    assert ratio[0] > 0.4 > 0.3 > ratio[1], ratio
+    assert ratio[0] > 0.45 > 0.35 > ratio[1], ratio
