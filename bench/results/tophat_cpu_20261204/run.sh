@@ -5,6 +5,8 @@
 # image, so the new mode trains that network exactly as the old one did). All 16 brightfield
 # images of group fold 3, at native size and magnified 2x (nuclei 4x the area: the radius is in
 # pixels); the thresholds every tuning picks (../ensemble_group_cpu_20261204/tuned/).
+# Run (unet_fold3/) when common.normalise.TOPHAT_RADIUS was still 15; today it runs at the
+# shipped 25 (radius.py measured 20, 25 and 35 the same way).
 # Usage: run.sh WORK OUT   (WORK: the group work folder holding runs/unet-fold3)
 set -euo pipefail
 work=$1; out=$2
