@@ -58,7 +58,7 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_predict_args(parser: argparse.ArgumentParser) -> None:
-    """``--run --split --data --work --test-split --solution --limit --only``."""
+    """``--run --split --data --work --test-split --solution --limit --only --set``."""
     parser.add_argument("--run", required=True, help="run folder, or its name under WORK/runs")
     parser.add_argument("--split", required=True, choices=("oof", "test"))
     add_common_args(parser)
@@ -68,6 +68,11 @@ def add_predict_args(parser: argparse.ArgumentParser) -> None:
                         help="a text file of image ids, one per line: predict only those of the "
                              "split's images (benchmarks that compare two splits on the same images)")
     parser.add_argument("--limit", type=int, default=0, help="predict only the first N images (smoke tests)")
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                        metavar="KEY=VALUE",
+                        help="predict-time overrides of the run's config, e.g. post.mask_threshold=0.6 "
+                             "data.normalise=gray_invert_percentile (keys that shape the network must "
+                             "stay as trained); a folder share predicted with other items is predicted again")
 
 
 def narrow_ids(ids: list[str], only: Path | None = None, limit: int = 0) -> list[str]:

@@ -299,19 +299,44 @@ def folder_state(test_dir: str | os.PathLike, test_ids: Sequence[str],
     return "partial"
 
 
-def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike) -> list[str]:
-    """The ids of ``ids`` still to predict into ``out_dir``: a resumed predict keeps every
-    ``<id>.npz`` newer than the run's ``train_summary.json`` (written atomically, so a
-    present file is whole) and predicts the rest, in the given order."""
+def settings_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
+    """``_settings.json`` of a predictions folder (``_settings_fold<k>.json`` for one fold's
+    share of ``oof``): the ``--set`` items its predictions were made with."""
+    return Path(folder) / ("_settings.json" if fold is None else f"_settings_fold{fold}.json")
+
+
+def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike,
+                overrides: Sequence[str] = (), fold: int | None = None) -> list[str]:
+    """The ids of ``ids`` still to predict into ``out_dir``, in the given order.
+
+    A resumed predict keeps every ``<id>.npz`` newer than the run's ``train_summary.json``
+    (written atomically, so a present file is whole) and predicts the rest. When this share
+    of the folder (``fold``, see :func:`summary_path`) was predicted with other predict-time
+    ``overrides`` (``--set`` items, recorded in :func:`settings_path`; none when the file is
+    absent), nothing is kept: every id is predicted again, and it says so. Records
+    ``overrides`` as the share's settings.
+    """
+    from common.io import read_json, write_json
+
+    stamp = settings_path(out_dir, fold)
+    before = (read_json(stamp) or {}).get("overrides", [])
+    items = [str(o) for o in overrides]
     ref = Path(run) / "train_summary.json"
-    if not ref.exists():
-        return list(ids)
-    t = ref.stat().st_mtime
+    wanted = set(ids)
+    present = {i: p for i, p in list_predictions(out_dir).items() if i in wanted}
     done = set()
-    for image_id, path in list_predictions(out_dir).items():
-        try:
-            if path.stat().st_mtime >= t:
-                done.add(image_id)
-        except OSError:
-            pass
+    if ref.exists() and before == items:
+        t = ref.stat().st_mtime
+        for image_id, path in present.items():
+            try:
+                if path.stat().st_mtime >= t:
+                    done.add(image_id)
+            except OSError:
+                pass
+    elif before != items and present:
+        print(f"[predict] {out_dir} holds predictions made with --set {' '.join(before) or '(none)'}; "
+              f"predicting all {len(ids)} images again with --set {' '.join(items) or '(none)'}", flush=True)
+    if items or stamp.exists():
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_json(stamp, {"overrides": items})
     return [i for i in ids if i not in done]

@@ -85,8 +85,9 @@ def test_train_resume_predict_cli(synthetic_data_dir, tmp_path, capsys):
         assert predict.main(["--run", run_arg, "--split", split, "--data", str(data),
                              "--work", str(work), "--set", "predict.batch_size=2"]) == 0
         out = work / "predictions" / "maskrcnn-mobilenet" / folder
-        assert json.loads((out / marker).read_text())["n_images"] == \
-            len(list(out.glob("*.npz"))) > 0
+        record = json.loads((out / marker).read_text())
+        assert record["n_images"] == len(list(out.glob("*.npz"))) > 0
+        assert record["overrides"] == ["predict.batch_size=2"]  # the folder says how it was made
         assert [p.name for p in out.glob("_summary*.json")] == [marker]
         with np.load(next(out.glob("*.npz"))) as npz:
             assert "cand_masks" not in npz.files  # predict.save_candidates is off by default

@@ -156,3 +156,24 @@ def test_a_resumed_predict_keeps_fresh_images(tmp_path):
     save_prediction(tmp_path / "out" / "c.npz", lab, np.zeros(0))
     os.utime(tmp_path / "out" / "c.npz", (old - 10, old - 10))  # older than the run: redo
     assert pending_ids(tmp_path / "out", ["a", "b", "c"], run) == ["a", "c"]
+
+
+def test_a_share_predicted_with_other_set_items_is_predicted_again(tmp_path, capsys):
+    from common.io import read_json
+    from common.predictions import pending_ids, settings_path
+
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    (run / "train_summary.json").write_text("{}")
+    save_prediction(out / "a.npz", np.zeros((4, 4), np.int32), np.zeros(0))
+    # no items, no record: a plain resume, and nothing new is written
+    assert pending_ids(out, ["a", "b"], run, fold=1) == ["b"]
+    assert not settings_path(out, 1).exists()
+    # items where the share was made without: everything again, and the items recorded
+    assert pending_ids(out, ["a", "b"], run, ["post.min_area=9"], fold=1) == ["a", "b"]
+    assert "predicting all 2 images again" in capsys.readouterr().out
+    assert read_json(settings_path(out, 1)) == {"overrides": ["post.min_area=9"]}
+    assert pending_ids(out, ["a", "b"], run, ["post.min_area=9"], fold=1) == ["b"]  # the same: resume
+    assert pending_ids(out, ["a", "b"], run, fold=2) == ["b"]  # another fold's share has its own record
+    assert pending_ids(out, ["a", "b"], run, fold=1) == ["a", "b"]  # back to none: again
+    assert read_json(settings_path(out, 1)) == {"overrides": []}

@@ -199,3 +199,37 @@ def test_the_touch_channel_trains_predicts_and_splits_seeds(synthetic_data_dir, 
     assert all(load_prediction(p).channels == tuple(channels) for p in files.values())  # each file names its maps
     # the folder records the channel names, which is how the ensemble post-processes its maps
     assert json.loads((out / "_summary_fold0.json").read_text())["params"]["channels"] == channels
+
+
+def test_predict_set_overrides_the_run_config_and_redoes_a_share_made_otherwise(synthetic_data_dir, tiny_work, capsys):
+    from common.config import ConfigError
+    from solutions.unet.predict import main as predict
+
+    run = tiny_work / "runs" / "unet-fold0"
+    tuned = run / "thresholds.json"
+    before = tuned.stat().st_mtime_ns if tuned.exists() else None
+    out = tiny_work / "predictions" / "unet_set" / "oof"
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(tiny_work),
+            "--solution", "unet_set", "--limit", "3"]
+
+    assert predict(base + ["--set", "post.mask_threshold=0.45", "data.normalise=none"]) == 0
+    summary = json.loads((out / "_summary_fold0.json").read_text())
+    assert summary["params"]["mask_threshold"] == 0.45  # the item wins over thresholds.json
+    assert summary["overrides"] == ["post.mask_threshold=0.45", "data.normalise=none"]
+    assert "not tuning" in capsys.readouterr().out
+    assert (tuned.stat().st_mtime_ns if tuned.exists() else None) == before  # the run's thresholds stay
+    stamps = {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()}
+    assert len(stamps) == 3
+
+    # the same items again: a resume keeps every image
+    assert predict(base + ["--set", "post.mask_threshold=0.45", "data.normalise=none"]) == 0
+    assert {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()} == stamps
+    # other items: the share is predicted again, and it says so
+    capsys.readouterr()
+    assert predict(base + ["--set", "post.mask_threshold=0.55"]) == 0
+    assert "predicting all 3 images again" in capsys.readouterr().out
+    assert all(p.stat().st_mtime_ns != stamps[i] for i, p in list_predictions(out).items())
+    assert json.loads((out / "_summary_fold0.json").read_text())["params"]["mask_threshold"] == 0.55
+
+    with pytest.raises(ConfigError, match="nonsense"):
+        predict(base + ["--set", "post.nonsense=1"])

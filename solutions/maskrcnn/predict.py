@@ -136,14 +136,10 @@ def predict_folder(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, id
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The contract's predict arguments (``common.cli.add_predict_args``) plus ``--set``."""
+    """The contract's predict arguments (``common.cli.add_predict_args``, ``--set`` included)."""
     p = argparse.ArgumentParser(prog="python -m solutions.maskrcnn.predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_predict_args(p)
-    p.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
-                   metavar="KEY=VALUE",
-                   help="predict-time config overrides, e.g. predict.tta_flip=true (several "
-                        "items; repeatable)")
     return p.parse_args(argv)
 
 
@@ -155,8 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.n_folds, cfg.seed)
     out_dir = target.out_dir
-    todo = pending_ids(out_dir, narrow_ids(target.ids, args.only, args.limit), run.path)  # a killed predict resumes per image
-    summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)
+    ids = narrow_ids(target.ids, args.only, args.limit)
+    # a killed predict resumes per image, unless this share was predicted with other --set items
+    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold)
+    summary = {**predict_folder(model, cfg, target.dataset, todo, out_dir, run),
+               **({"overrides": list(args.overrides)} if args.overrides else {})}
     write_folder_summary(out_dir, summary, fold=target.summary_fold)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0

@@ -4,13 +4,16 @@ Usage::
 
     python -m solutions.unet.predict --run RUN_DIR --split oof|test [--data DIR] [--work DIR]
         [--test-split stage1_test|stage2_test_final] [--solution NAME] [--tta none|hflip|flip|d4]
-        [--no-tune] [--limit N] [--only IDS.txt]
+        [--no-tune] [--limit N] [--only IDS.txt] [--set KEY=VALUE ...]
 
 * ``--split oof``: the run's validation-fold images → ``WORK/predictions/<solution>/oof/``;
   then (``post.tune`` in the config, unless ``--no-tune``) tunes the post-processing on
   them, writes the run's ``thresholds.json`` and re-labels the OOF files with it.
 * ``--split test``: ``--test-split`` images → ``WORK/predictions/<solution>/test_fold<K>/``,
   post-processed with the run's ``thresholds.json`` (config defaults if absent).
+* ``--set``: predict-time overrides of the run's config (``data.normalise``, ``predict.*``,
+  ``post.*``); a ``post.*`` item wins over ``thresholds.json``, and with any item the OOF
+  predict does not tune (the run's ``thresholds.json`` is left as it is).
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -57,6 +60,20 @@ def load_params(run: RunDir, cfg: UNetConfig) -> dict:
     """The run's ``thresholds.json`` if tuned, else :func:`default_params`."""
     tuned = read_json(run.thresholds_path)
     return tuned if tuned is not None else default_params(cfg)
+
+
+def post_keys(overrides: Sequence[str]) -> list[str]:
+    """The ``post.<name>`` keys that ``--set`` items set (``post.mask_threshold=0.6`` → ``mask_threshold``)."""
+    keys = (item.split("=", 1)[0].strip() for item in overrides)
+    return [k[len("post."):] for k in keys if k.startswith("post.")]
+
+
+def post_overrides(params: dict, cfg: UNetConfig, overrides: Sequence[str] = ()) -> dict:
+    """``params`` (the run's tuned ``thresholds.json`` or the config's) with every
+    post-processing value that a ``--set post.<name>=...`` item gives taken from ``cfg``
+    (which holds the items): what the user sets at predict time wins over tuning."""
+    post = cfg.post.params()
+    return {**params, **{k: post[k] for k in post_keys(overrides) if k in post}}
 
 
 def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple[UNetConfig, Any]:
@@ -203,23 +220,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
-    cfg = load_config(UNetConfig, run.config_path)
+    cfg = load_config(UNetConfig, run.config_path, args.overrides)  # a bad --set item fails here
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.n_folds, cfg.seed)
     dataset, out_dir, fold = target.dataset, target.out_dir, target.fold
     ids = narrow_ids(target.ids, args.only, args.limit)
     marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
-    todo = pending_ids(out_dir, ids, run.path)  # a killed predict resumes per image
+    # a killed predict resumes per image, unless this share was predicted with other --set items
+    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold)
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
-    cfg, model = load_run(run.path, [f"predict.engine={args.engine}"] if args.engine else [])
-    params = load_params(run, cfg)
+    cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
+    params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run,
-                                load_target_area(run, cfg)), "fold": fold}
+                                load_target_area(run, cfg)), "fold": fold,
+               **({"overrides": list(args.overrides)} if args.overrides else {})}
     print(f"[predict] {summary}")
-    if args.split == "oof" and cfg.post.tune and not args.no_tune:
+    if args.split == "oof" and cfg.post.tune and not args.no_tune and args.overrides:
+        print("[predict] not tuning: --set changed the run's config, and its thresholds.json stays as it is")
+    elif args.split == "oof" and cfg.post.tune and not args.no_tune:
         from solutions.unet.tune import tune_run
 
         params = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
