@@ -3,6 +3,9 @@ into a predictions folder (one <id>.npz each, the U-Net's maps included), so tha
 bench/bench_paired.py and the ensemble read them. Nothing is trained.
 
 Usage: predict_modes.py --run RUN --ids IDS --data DATA --out FOLDER [--set KEY=V ...]
+
+Written when the U-Net's predict took no --set; since 3bf4e2f both predict CLIs do
+(python -m solutions.unet.predict --run RUN --split oof --only IDS --solution NAME --set ...).
 """
 
 from __future__ import annotations
