@@ -224,16 +224,19 @@ def summary_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
     return Path(folder) / ("_summary.json" if fold is None else f"_summary_fold{fold}.json")
 
 
-def write_folder_summary(folder: str | os.PathLike, summary: dict, fold: int | None = None) -> Path:
+def write_folder_summary(folder: str | os.PathLike, summary: dict, fold: int | None = None,
+                         overrides: Sequence[str] = ()) -> Path:
     """Write a predictions folder's summary atomically; see :func:`summary_path`.
 
     Keys: ``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``, and for
     solutions that post-process probability maps, ``params``: the exact
-    ``common.instances`` params that made the labels (the ensemble re-uses them).
+    ``common.instances`` params that made the labels (the ensemble re-uses them);
+    ``overrides``: the predict-time ``--set`` items, when there are any.
     """
     from common.io import write_json
 
-    return write_json(summary_path(folder, fold), summary)
+    extra = {"overrides": [str(o) for o in overrides]} if overrides else {}
+    return write_json(summary_path(folder, fold), {**summary, **extra})
 
 
 def read_folder_summaries(folder: str | os.PathLike) -> list[dict]:

@@ -154,9 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ids = narrow_ids(target.ids, args.only, args.limit)
     # a killed predict resumes per image, unless this share was predicted with other --set items
     todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold)
-    summary = {**predict_folder(model, cfg, target.dataset, todo, out_dir, run),
-               **({"overrides": list(args.overrides)} if args.overrides else {})}
-    write_folder_summary(out_dir, summary, fold=target.summary_fold)
+    summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)
+    write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))
     return 0
 

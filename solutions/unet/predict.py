@@ -62,18 +62,14 @@ def load_params(run: RunDir, cfg: UNetConfig) -> dict:
     return tuned if tuned is not None else default_params(cfg)
 
 
-def post_keys(overrides: Sequence[str]) -> list[str]:
-    """The ``post.<name>`` keys that ``--set`` items set (``post.mask_threshold=0.6`` → ``mask_threshold``)."""
-    keys = (item.split("=", 1)[0].strip() for item in overrides)
-    return [k[len("post."):] for k in keys if k.startswith("post.")]
-
-
 def post_overrides(params: dict, cfg: UNetConfig, overrides: Sequence[str] = ()) -> dict:
     """``params`` (the run's tuned ``thresholds.json`` or the config's) with every
     post-processing value that a ``--set post.<name>=...`` item gives taken from ``cfg``
     (which holds the items): what the user sets at predict time wins over tuning."""
     post = cfg.post.params()
-    return {**params, **{k: post[k] for k in post_keys(overrides) if k in post}}
+    keys = (item.split("=", 1)[0].strip().removeprefix("post.") for item in overrides
+            if item.strip().startswith("post."))
+    return {**params, **{k: post[k] for k in keys if k in post}}
 
 
 def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple[UNetConfig, Any]:
@@ -235,19 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run,
-                                load_target_area(run, cfg)), "fold": fold,
-               **({"overrides": list(args.overrides)} if args.overrides else {})}
+                                load_target_area(run, cfg)), "fold": fold}
     print(f"[predict] {summary}")
-    if args.split == "oof" and cfg.post.tune and not args.no_tune and args.overrides:
-        print("[predict] not tuning: --set changed the run's config, and its thresholds.json stays as it is")
-    elif args.split == "oof" and cfg.post.tune and not args.no_tune:
-        from solutions.unet.tune import tune_run
+    if args.split == "oof" and cfg.post.tune and not args.no_tune:
+        if args.overrides:
+            print("[predict] not tuning: --set changed the run's config, and its thresholds.json stays as it is")
+        else:
+            from solutions.unet.tune import tune_run
 
-        params = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
-        relabel(out_dir, ids, params)
+            params = tune_run(run.path, out_dir, dataset, ids, default_params(cfg))
+            relabel(out_dir, ids, params)
     summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
-    write_folder_summary(out_dir, summary, fold=target.summary_fold)
+    write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 
