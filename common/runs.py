@@ -29,7 +29,7 @@ import csv
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +231,41 @@ class RunDir:
                 if candidate is not None and candidate.exists():
                     return candidate
         raise FileNotFoundError(f"no weights in {self.weights_dir}: train this run first")
+
+
+def load_trained(run_dir: str | os.PathLike, config_cls: type, build: Callable[[Any], Any],
+                 overrides: Sequence[str] = ()) -> tuple[Any, Any]:
+    """A trained run's resolved config (plus predict-time ``overrides``) and its network with
+    best/last weights (:meth:`RunDir.weights_for_inference`): the one loader every solution's
+    predict uses.
+
+    Args:
+        run_dir: The run folder.
+        config_cls: The solution's config dataclass.
+        build: Builds the network from the loaded config (it may adjust the config, e.g. to
+            skip downloading backbone weights the checkpoint replaces).
+        overrides: ``KEY=VALUE`` items (``predict --set``); a bad key fails naming it.
+
+    Raises:
+        FileNotFoundError: no ``config.yaml`` or no weights, naming the run.
+        ValueError: the weights do not fit the network the config builds (naming the weights
+            file and, when there are overrides, the items: keys that shape the network must
+            stay as trained).
+    """
+    run = RunDir(run_dir)
+    if not run.config_path.exists():
+        raise FileNotFoundError(f"{run.config_path} not found: not a training run folder")
+    cfg = load_config(config_cls, run.config_path, overrides)
+    model = build(cfg)
+    weights = run.weights_for_inference()
+    try:
+        model.load_weights(weights)
+    except ValueError as exc:
+        items = (f" with --set {' '.join(overrides)} (keys that shape the network must stay as trained)"
+                 if overrides else "")
+        raise ValueError(f"{weights}: the weights do not fit the network built from {run.config_path}"
+                         f"{items}: {exc}") from exc
+    return cfg, model
 
 
 def resume(run: RunDir, model: Any) -> int:

@@ -240,3 +240,35 @@ def test_a_kill_inside_a_checkpoint_resumes_with_the_weights_state_json_names(tm
         np.testing.assert_array_equal(a, b)
     again.settle()  # the writer's settle drops an uncommitted epoch
     assert sorted(p.name for p in again.weights_dir.iterdir()) == ["best.weights.h5", "last.weights.h5"]
+
+
+@dataclass
+class NetCfg:
+    units: int = 1
+
+
+def _net(cfg: NetCfg):
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(cfg.units)])
+
+
+def test_load_trained_loads_the_weights_and_names_overrides_that_do_not_fit(tmp_path):
+    from common.runs import load_trained
+
+    run = RunDir(tmp_path / "r")
+    run.prepare(NetCfg())
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        load_trained(run.path, NetCfg, _net)
+    trained = _net(NetCfg())
+    trained.layers[0].kernel.assign(np.full((3, 1), 0.5, "float32"))
+    run.weights_dir.mkdir(parents=True, exist_ok=True)
+    trained.save_weights(run.best_weights)
+
+    cfg, model = load_trained(run.path, NetCfg, _net)
+    assert cfg == NetCfg()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.layers[0].kernel), 0.5)
+
+    # a predict-time item that changes the network's shape: one error naming the file and the item
+    with pytest.raises(ValueError, match=r"best\.weights\.h5.*--set units=2 \(keys that shape the network"):
+        load_trained(run.path, NetCfg, _net, ["units=2"])
+    with pytest.raises(FileNotFoundError, match="config.yaml"):
+        load_trained(tmp_path / "nothing", NetCfg, _net)

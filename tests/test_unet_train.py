@@ -233,3 +233,6 @@ def test_predict_set_overrides_the_run_config_and_redoes_a_share_made_otherwise(
 
     with pytest.raises(ConfigError, match="nonsense"):
         predict(base + ["--set", "post.nonsense=1"])
+    # a key that shapes the network: one line naming the weights and the item, not Keras' alone
+    with pytest.raises(ValueError, match=r"weights\.h5.*--set model\.base_filters=5 \(keys that shape"):
+        predict(base + ["--set", "model.base_filters=5"])

@@ -31,12 +31,11 @@ from typing import Iterable, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common.cli import add_predict_args, narrow_ids, predict_target, resolve_run, workspace  # noqa: E402
-from common.config import load_config  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
 from common.normalise import normalise_image  # noqa: E402
 from common.predictions import pending_ids, save_prediction, write_folder_summary  # noqa: E402
-from common.runs import RunDir  # noqa: E402
+from common.runs import RunDir, load_trained  # noqa: E402
 from common.timing import Stopwatch, stage  # noqa: E402
 from solutions.maskrcnn.config import MaskRCNNConfig  # noqa: E402
 from solutions.maskrcnn.data import inference_batch  # noqa: E402
@@ -48,14 +47,13 @@ from solutions.maskrcnn.model import MaskRCNN, build_model  # noqa: E402
 def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()
                    ) -> tuple[MaskRCNNConfig, MaskRCNN]:
     """The run's resolved config (plus overrides) and its model with best/last weights."""
-    run = RunDir(run_dir)
-    if not run.config_path.exists():
-        raise FileNotFoundError(f"{run.config_path} not found: not a training run folder")
-    cfg = load_config(MaskRCNNConfig, run.config_path, overrides)
-    cfg.model.backbone_weights = "none"  # every weight comes from the checkpoint
-    model = build_model(cfg.model)
-    model.load_weights(run.weights_for_inference())
-    return cfg, model
+    return load_trained(run_dir, MaskRCNNConfig, _build_for_checkpoint, overrides)
+
+
+def _build_for_checkpoint(cfg: MaskRCNNConfig) -> MaskRCNN:
+    """The network of ``cfg`` without backbone weights: every weight comes from the checkpoint."""
+    cfg.model.backbone_weights = "none"
+    return build_model(cfg.model)
 
 
 def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.ndarray],

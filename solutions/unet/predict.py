@@ -48,7 +48,7 @@ from common.predictions import (
     summary_path,
     write_folder_summary,
 )
-from common.runs import RunDir
+from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
@@ -76,13 +76,7 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple
     """The run's resolved config (plus ``overrides``) and its network with best/last weights."""
     from solutions.unet.model_watershed import build_model
 
-    run = RunDir(run_dir)
-    if not run.config_path.exists():
-        raise FileNotFoundError(f"{run.config_path} not found: not a training run folder")
-    cfg = load_config(UNetConfig, run.config_path, overrides)
-    model = build_model(cfg)
-    model.load_weights(run.weights_for_inference())
-    return cfg, model
+    return load_trained(run_dir, UNetConfig, build_model, overrides)
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
