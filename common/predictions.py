@@ -309,7 +309,8 @@ def settings_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
 
 
 def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike,
-                overrides: Sequence[str] = (), fold: int | None = None) -> list[str]:
+                overrides: Sequence[str] = (), fold: int | None = None,
+                share: Sequence[str] | None = None) -> list[str]:
     """The ids of ``ids`` still to predict into ``out_dir``, in the given order.
 
     A resumed predict keeps every ``<id>.npz`` newer than the run's ``train_summary.json``
@@ -318,6 +319,11 @@ def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.Pa
     ``overrides`` (``--set`` items, recorded in :func:`settings_path`; none when the file is
     absent), nothing is kept: every id is predicted again, and it says so. Records
     ``overrides`` as the share's settings.
+
+    ``share`` (optional) is every id of the share, of which ``ids`` may be a part (``--only``,
+    ``--limit``): predicting a part again with other items would leave the rest of the share
+    made the old way under one record, so that is refused (:class:`ValueError` naming the
+    folder and both items) when other images of the share are present.
     """
     from common.io import read_json, write_json
 
@@ -336,6 +342,12 @@ def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.Pa
                     done.add(image_id)
             except OSError:
                 pass
+    elif before != items and (stale := sorted((set(share or ()) - wanted) & set(list_predictions(out_dir)))):
+        raise ValueError(
+            f"{out_dir}: {len(stale)} other images of this share (e.g. {stale[0]}) were predicted "
+            f"with --set {' '.join(before) or '(none)'}; predicting {len(ids)} of them with --set "
+            f"{' '.join(items) or '(none)'} would mix the two under one record: predict the whole "
+            "share (no --only or --limit), or into another --solution folder")
     elif before != items and present:
         print(f"[predict] {out_dir} holds predictions made with --set {' '.join(before) or '(none)'}; "
               f"predicting all {len(ids)} images again with --set {' '.join(items) or '(none)'}", flush=True)

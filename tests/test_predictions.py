@@ -177,3 +177,15 @@ def test_a_share_predicted_with_other_set_items_is_predicted_again(tmp_path, cap
     assert pending_ids(out, ["a", "b"], run, fold=2) == ["b"]  # another fold's share has its own record
     assert pending_ids(out, ["a", "b"], run, fold=1) == ["a", "b"]  # back to none: again
     assert read_json(settings_path(out, 1)) == {"overrides": []}
+
+    # a part of the share (--only, --limit) with other items, while the rest of it is present:
+    # refused, naming the folder and both items, and nothing is recorded or deleted
+    save_prediction(out / "b.npz", np.zeros((4, 4), np.int32), np.zeros(0))
+    with pytest.raises(ValueError, match=r"out: 1 other images of this share \(e\.g\. b\).*--set \(none\).*"
+                                         r"--set post\.min_area=7"):
+        pending_ids(out, ["a"], run, ["post.min_area=7"], fold=1, share=["a", "b", "c"])
+    assert read_json(settings_path(out, 1)) == {"overrides": []}
+    assert (out / "b.npz").exists()
+    # the whole share, or a part with the share's own items, goes on as before
+    assert pending_ids(out, ["a"], run, fold=1, share=["a", "b", "c"]) == []
+    assert pending_ids(out, ["a", "b", "c"], run, ["post.min_area=7"], fold=1, share=["a", "b", "c"]) == ["a", "b", "c"]

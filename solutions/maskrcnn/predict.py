@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = target.out_dir
     ids = narrow_ids(target.ids, args.only, args.limit)
     # a killed predict resumes per image, unless this share was predicted with other --set items
-    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold)
+    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold, share=target.ids)
     summary = predict_folder(model, cfg, target.dataset, todo, out_dir, run)
     write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
     print(json.dumps({**summary, "out_dir": str(out_dir)}, indent=2))

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     # a killed predict resumes per image, unless this share was predicted with other --set items
-    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold)
+    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold, share=target.ids)
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
