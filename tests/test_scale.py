@@ -188,3 +188,38 @@ def test_predict_reads_or_measures_the_target_area(tmp_path):
     measured = load_target_area(run, _cfg())  # measured from the training labels, then saved
     expected = nucleus_area_stats(ds.load_labels(i) for i in ds.ids[:2])["target_area"]
     assert measured == pytest.approx(expected) and load_nucleus_size(run.path) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("renormalise", [False, True])
+def test_renormalise_normalises_in_the_rescaled_frame(sample, monkeypatch, renormalise):
+    import solutions.unet.inference as inference
+    from common.config import from_dict
+    from common.normalise import normalise_image
+    from common.scale import rescale
+    from solutions.unet.config import UNetConfig
+
+    image, labels = sample
+    # brightfield-like: gray, dark nuclei on a bright background, 3x the training size, so
+    # the top-hat's disc (25 px) is narrower than the nuclei at the native size
+    gray = 255 - image.mean(axis=2).astype(np.uint8)
+    big = _zoom(np.repeat(gray[..., None], 3, axis=2), labels, 3.0)[0]
+    mode = "gray_invert_percentile_tophat"
+    cfg = from_dict(UNetConfig, {"data": {"normalise": mode}, "predict": {"scale_norm": {
+        "enabled": True, "estimate": "body", "renormalise": renormalise}}})
+    seen = []
+    real = inference._predict_views
+
+    def spy(model, view, *args, **kwargs):
+        seen.append(view)
+        return real(model, view, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "_predict_views", spy)
+    info: dict = {}
+    inference.predict_image(_size_model(), big, cfg, "none", target_area=estimate_nucleus_size(labels), info=info)
+    assert info["scale"] < 0.7 and len(seen) == 2
+    native = normalise_image(big, mode)
+    np.testing.assert_array_equal(seen[0], native)
+    in_frame = normalise_image(rescale(big, info["scale"]), mode)
+    expected, other = (in_frame, rescale(native, info["scale"]))[::1 if renormalise else -1]
+    np.testing.assert_array_equal(seen[1], expected)
+    assert np.abs(seen[1].astype(int) - other.astype(int)).mean() > 1.0  # the two orders differ here

@@ -281,6 +281,11 @@ class ScaleNormConfig:
         max_scale: Largest factor.
         tolerance: No rescale while ``target / area`` is within ``[1/(1+t), 1+t]``.
         max_pixels: Most pixels of the rescaled image (bounds memory).
+        renormalise: Normalise the rescaled image as loaded (``data.normalise`` in the
+            rescaled frame) instead of rescaling the normalised one. The same for the
+            percentile modes; for ``gray_invert_percentile_tophat`` it puts the top-hat's
+            fixed disc radius in pixels of the rescaled image, where nuclei have the training
+            size.
     """
 
     enabled: bool = False
@@ -290,6 +295,7 @@ class ScaleNormConfig:
     max_scale: float = 4.0
     tolerance: float = 0.2
     max_pixels: int = 1 << 24
+    renormalise: bool = False
 
     def validate(self) -> None:
         if not 0 < self.min_scale <= 1.0 <= self.max_scale:

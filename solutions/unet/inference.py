@@ -294,7 +294,12 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    scaled = _predict_views(model, rescale(x, factor), cfg, tta, timer)
+    if sn.renormalise:  # the normalisation in the rescaled frame (the top-hat's radius, too)
+        with stage(timer, "normalise"):
+            view = normalise_image(rescale(image, factor), cfg.data.normalise)
+    else:
+        view = rescale(x, factor)
+    scaled = _predict_views(model, view, cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
 
