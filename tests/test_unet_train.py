@@ -230,6 +230,11 @@ def test_predict_set_overrides_the_run_config_and_redoes_a_share_made_otherwise(
     assert "predicting all 3 images again" in capsys.readouterr().out
     assert all(p.stat().st_mtime_ns != stamps[i] for i, p in list_predictions(out).items())
     assert json.loads((out / "_summary_fold0.json").read_text())["params"]["mask_threshold"] == 0.55
+    # a part of that share with yet other items would mix two ways in one folder: refused, and the
+    # share's summary (the pipeline's "fold done" marker) stays
+    with pytest.raises(ValueError, match="1 other images of this share"):
+        predict([*base[:-1], "2", "--set", "post.mask_threshold=0.5"])
+    assert json.loads((out / "_summary_fold0.json").read_text())["params"]["mask_threshold"] == 0.55
 
     with pytest.raises(ConfigError, match="nonsense"):
         predict(base + ["--set", "post.nonsense=1"])

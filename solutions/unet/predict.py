@@ -215,10 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             cfg.n_folds, cfg.seed)
     dataset, out_dir, fold = target.dataset, target.out_dir, target.fold
     ids = narrow_ids(target.ids, args.only, args.limit)
-    marker = summary_path(out_dir, target.summary_fold)
-    marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     # a killed predict resumes per image, unless this share was predicted with other --set items
     todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold, share=target.ids)
+    marker = summary_path(out_dir, target.summary_fold)
+    marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
