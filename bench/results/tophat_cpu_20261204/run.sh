@@ -12,12 +12,7 @@ set -euo pipefail
 work=$1; out=$2
 cd "$(dirname "$0")/../../.."
 ids=$(mktemp)
-.venv/bin/python - "$work" > "$ids" <<'PY'
-import sys
-import pandas as pd
-folds = pd.read_csv(f"{sys.argv[1]}/folds_group.csv")
-print("\n".join(sorted(folds[(folds.fold == 3) & (folds.cluster == "brightfield")].image_id)))
-PY
+.venv/bin/python bench/results/tophat_cpu_20261204/brightfield_ids.py "$work" > "$ids"
 P="post.mask_threshold=0.6,post.seed_threshold=0.7,post.centre_threshold=0.65,post.min_area=30,post.min_seed_area=8,post.split_solidity=0.9"
 .venv/bin/python bench/bench_magnify.py --run "$work/runs/unet-fold3" --data /work/shared/dsb2018 \
   --ids "$ids" --factors 1 2 --variant "plain:$P" \
