@@ -25,7 +25,8 @@ Modes:
   the 30-minute U-Net from 0.110 to 0.203 (0.084 to 0.096 on them magnified 2x); on the 107
   held-out histology images (coloured, dense tissue) every radius tried lost (0.226 to
   0.156-0.206), so coloured images skip it (``bench/results/tophat_cpu_20261204/``). Nuclei
-  much wider than the disc lose their middle: the radius is in pixels of the image as loaded.
+  much wider than the disc lose their middle: the radius is in pixels of the image as loaded
+  (magnified 3x, the 16 scored 0.020; ``bench/results/tophat_scale_cpu_20261205/``).
 
 Example::
 
