@@ -13,6 +13,11 @@ Test-time scale normalisation (U-Net ``predict.scale_norm``):
 area, measured on the fold's training labels (:func:`nucleus_area_stats`) and saved in
 the run folder at training time (:func:`save_nucleus_size`, ``nucleus_size.json``).
 
+With ``predict.scale_norm.estimate: multiscale`` the factor is not computed from a size
+but chosen among candidate scales: the image is predicted once at each (no TTA) and the
+scale whose body map the network is most certain of wins (:func:`select_scale`): a network
+that sees nuclei larger than it was trained on cuts them into uncertain pieces.
+
 All vectorised (``np.bincount``, OpenCV); Keras-free.
 """
 
@@ -28,8 +33,8 @@ import numpy as np
 from common.io import read_json, write_json
 
 __all__ = ["NUCLEUS_SIZE_FILE", "equivalent_diameter", "estimate_nucleus_size", "instance_areas",
-           "load_nucleus_size", "nucleus_area_stats", "rescale", "resize_to", "save_nucleus_size",
-           "scale_factor"]
+           "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
+           "save_nucleus_size", "scale_factor", "select_scale"]
 
 #: File in a run folder holding :func:`nucleus_area_stats` of its training labels.
 NUCLEUS_SIZE_FILE = "nucleus_size.json"
@@ -154,6 +159,48 @@ def scale_factor(area: float, target_area: float, min_scale: float = 0.25, max_s
     if shape is not None and max_pixels > 0:
         factor = min(factor, math.sqrt(max_pixels / max(1, shape[0] * shape[1])))
     return factor if abs(factor - 1.0) > 1e-6 else 1.0
+
+
+def map_certainty(prob: np.ndarray) -> tuple[float, float]:
+    """How sure a prediction is of its body map, and how much of the image it calls nucleus.
+
+    Args:
+        prob: float [H,W] body map or [H,W,C] maps whose channel 0 is the body, in 0..1.
+
+    Returns:
+        ``(certainty, cover)``: the mean of ``|2 body - 1|`` over the image (1 where every
+        pixel is 0 or 1, 0 where every pixel is 0.5), and the fraction of pixels with
+        ``body > 0.5``. Both are fractions of the image, so they compare across scales.
+    """
+    x = np.asarray(prob, np.float32)
+    body = x[..., 0] if x.ndim == 3 else x
+    if body.ndim != 2 or body.size == 0:
+        raise ValueError(f"probability maps must be non-empty [H,W] or [H,W,C], got shape {x.shape}")
+    return float(np.abs(2.0 * body - 1.0).mean()), float((body > 0.5).mean())
+
+
+def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 0.5) -> float:
+    """The candidate scale whose first pass is most certain (:func:`map_certainty`).
+
+    A scale whose pass calls much less of the image nucleus than the pass at scale 1 is not
+    a candidate: shrinking until small nuclei vanish makes a map "certain" of background.
+
+    Args:
+        measures: ``{scale: (certainty, cover)}``; must hold scale 1.0.
+        min_cover: A candidate needs ``cover >= min_cover * cover at scale 1``.
+
+    Returns:
+        The chosen scale (1.0 on ties, and when no other candidate qualifies).
+    """
+    if 1.0 not in measures:
+        raise ValueError(f"select_scale needs the pass at scale 1.0, got scales {sorted(measures)}")
+    base_cover = measures[1.0][1]
+    best, best_certainty = 1.0, measures[1.0][0]
+    for scale in sorted(measures, reverse=True):
+        certainty, cover = measures[scale]
+        if cover >= min_cover * base_cover and certainty > best_certainty:
+            best, best_certainty = scale, certainty
+    return best
 
 
 def rescale(image: np.ndarray, factor: float) -> np.ndarray:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from common.scale import (equivalent_diameter, estimate_nucleus_size, instance_areas, load_nucleus_size,
-                          nucleus_area_stats, rescale, resize_to, save_nucleus_size, scale_factor)
+                          map_certainty, nucleus_area_stats, rescale, resize_to, save_nucleus_size,
+                          scale_factor, select_scale)
 from common.synthetic import render_sample
 
 
@@ -223,3 +224,80 @@ def test_renormalise_normalises_in_the_rescaled_frame(sample, monkeypatch, renor
     expected, other = (in_frame, rescale(native, info["scale"]))[::1 if renormalise else -1]
     np.testing.assert_array_equal(seen[1], expected)
     assert np.abs(seen[1].astype(int) - other.astype(int)).mean() > 1.0  # the two orders differ here
+
+
+# ------------------------------------------------------------------ estimate: multiscale
+def test_certainty_and_the_most_certain_scale():
+    body = np.array([[0.0, 1.0], [0.5, 0.75]], np.float32)
+    certainty, cover = map_certainty(np.stack([body, 1 - body], axis=-1))  # channel 0 is the body
+    assert certainty == pytest.approx((1 + 1 + 0 + 0.5) / 4) and cover == pytest.approx(0.5)
+    assert map_certainty(body) == (certainty, cover)
+    with pytest.raises(ValueError, match="shape"):
+        map_certainty(np.zeros((2, 2, 2, 1), np.float32))
+    # the most certain scale wins; ties keep the larger scale (1.0 first)
+    assert select_scale({1.0: (0.90, 0.2), 0.5: (0.95, 0.2), 0.33: (0.93, 0.2)}) == 0.5
+    assert select_scale({1.0: (0.95, 0.2), 0.5: (0.95, 0.2)}) == 1.0
+    # a scale at which most of the nuclei vanish is not a candidate, however certain
+    assert select_scale({1.0: (0.90, 0.2), 0.5: (0.99, 0.05)}) == 1.0
+    assert select_scale({1.0: (0.90, 0.2), 0.5: (0.99, 0.05)}, min_cover=0.2) == 0.5
+    with pytest.raises(ValueError, match="scale 1.0"):
+        select_scale({0.5: (0.9, 0.1)})
+
+
+def _unsure_model():
+    """A 'network' sure of nuclei up to 1000 px only: larger ones get a body of 0.6."""
+
+    def model(x, training=False):
+        x = np.asarray(x, np.float32)
+        fg = (x[..., :1] > 60).astype(np.uint8)
+        body = fg.astype(np.float32)
+        for b in range(x.shape[0]):
+            _, cc, stats, _ = cv2.connectedComponentsWithStats(fg[b, ..., 0])
+            big = (stats[:, cv2.CC_STAT_AREA] > 1000)[cc] & (cc > 0)
+            body[b, ..., 0][big] = 0.6
+        return np.concatenate([body, np.zeros_like(body), body], axis=-1)
+
+    return model
+
+
+def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeypatch):
+    import solutions.unet.inference as inference
+
+    image, labels = sample
+    big_image = _zoom(image, labels, 3.0)[0]
+    cfg = _cfg(estimate="multiscale", candidates=[1.0, 0.5, 0.33])
+    calls = []
+    real = inference._predict_views
+    monkeypatch.setattr(inference, "_predict_views",
+                        lambda model, view, c, tta, timer=None: calls.append((view.shape[:2], tta))
+                        or real(model, view, c, tta, timer))
+    info: dict = {}
+    prob = inference.predict_image(_unsure_model(), big_image, cfg, "hflip", info=info)  # no target needed
+    assert prob.shape == big_image.shape[:2] + (3,) and prob.dtype == np.float32
+    assert info["scale"] == 0.33 and info["certainty"][info["scale"]] > info["certainty"][1.0]
+    assert [t for _, t in calls] == ["none", "none", "none", "hflip"]  # 3 candidates, then TTA once
+    assert calls[-1][0] == rescale(big_image, info["scale"]).shape[:2]
+    plain = inference.predict_image(_unsure_model(), big_image, _cfg(enabled=False), "none")
+    unsure = (np.abs(plain[..., 0] - 0.6) < 0.01).mean()
+    assert unsure > 0.05 and (np.abs(prob[..., 0] - 0.6) < 0.01).mean() < 0.5 * unsure  # surer maps, mapped back
+    # at the native size every scale is as sure: the image is not rescaled, and without TTA
+    # the candidate pass at scale 1 is the prediction (no further pass)
+    calls.clear()
+    info = {}
+    once = inference.predict_image(_unsure_model(), image, cfg, "none", info=info)
+    assert info["scale"] == 1.0 and len(calls) == 3
+    np.testing.assert_array_equal(once, inference.predict_image(_unsure_model(), image, _cfg(enabled=False), "none"))
+
+
+def test_multiscale_config_and_target():
+    from common.config import ConfigError
+    from common.runs import RunDir
+    from solutions.unet.predict import load_target_area
+
+    with pytest.raises(ConfigError, match="candidates"):
+        _cfg(estimate="multiscale", candidates=[0.5, 0.33])  # no scale 1
+    with pytest.raises(ConfigError, match="candidates"):
+        _cfg(estimate="multiscale", candidates=[1.0, 2.0], max_scale=1.0)
+    with pytest.raises(ConfigError, match="min_cover"):
+        _cfg(estimate="multiscale", min_cover=1.5)
+    assert load_target_area(RunDir("/nowhere"), _cfg(estimate="multiscale")) == 0.0  # no nucleus_size.json needed

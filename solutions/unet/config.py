@@ -276,7 +276,14 @@ class ScaleNormConfig:
         target_area: Nucleus area in pixels to rescale to (0: the training median saved
             in the run's ``nucleus_size.json``).
         estimate: ``"instances"`` (median area of the first pass's post-processed
-            instances) or ``"body"`` (of the connected components of the body map).
+            instances) or ``"body"`` (of the connected components of the body map), then
+            the factor that brings it to ``target_area``; or ``"multiscale"``: a first pass
+            (no TTA) at each of ``candidates`` and the most certain one's scale is the
+            factor (``common.scale.select_scale``; no target area needed).
+        candidates: The scales ``multiscale`` tries (must hold 1.0 and lie within
+            ``min_scale``-``max_scale``).
+        min_cover: ``multiscale`` passes over a candidate whose body map covers less than
+            this fraction of what the pass at scale 1 covers.
         min_scale: Smallest factor.
         max_scale: Largest factor.
         tolerance: No rescale while ``target / area`` is within ``[1/(1+t), 1+t]``.
@@ -290,7 +297,9 @@ class ScaleNormConfig:
 
     enabled: bool = False
     target_area: float = 0.0
-    estimate: Literal["instances", "body"] = "instances"
+    estimate: Literal["instances", "body", "multiscale"] = "instances"
+    candidates: tuple[float, ...] = (1.0, 0.67, 0.5, 0.33)
+    min_cover: float = 0.5
     min_scale: float = 0.25
     max_scale: float = 4.0
     tolerance: float = 0.2
@@ -302,6 +311,11 @@ class ScaleNormConfig:
             raise ConfigError("predict.scale_norm needs 0 < min_scale <= 1 <= max_scale")
         if self.target_area < 0 or self.tolerance < 0 or self.max_pixels < 1:
             raise ConfigError("predict.scale_norm: target_area and tolerance must be >= 0, max_pixels >= 1")
+        if 1.0 not in self.candidates or any(not self.min_scale <= c <= self.max_scale for c in self.candidates):
+            raise ConfigError(f"predict.scale_norm.candidates {list(self.candidates)} must hold 1.0 and lie "
+                              f"within min_scale {self.min_scale} and max_scale {self.max_scale}")
+        if not 0.0 <= self.min_cover <= 1.0:
+            raise ConfigError(f"predict.scale_norm.min_cover must be within 0 and 1, got {self.min_cover}")
 
 
 #: The ``predict.tta`` names (``solutions.unet.inference`` holds their views).

@@ -13,7 +13,9 @@ under JAX, where the forward pass is the model's jitted ``predict_on_batch``.
 It first normalises the image with ``common.normalise.normalise_image`` (``data.normalise``,
 the function training uses), then predicts the TTA views; with ``predict.scale_norm`` it
 predicts twice: once to estimate the nucleus size, once on the image rescaled so its
-nuclei have the training size (``common.scale``), and maps the result back.
+nuclei have the training size (``common.scale``), and maps the result back; with its
+``estimate: multiscale`` it predicts once per candidate scale (no TTA), then the TTA views
+at the scale the network is most certain of.
 """
 
 from __future__ import annotations
@@ -257,7 +259,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
             estimates from instances (default: the config's untuned ones).
         target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when
             ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
-        info: If given, receives ``{"area", "scale"}`` of the scale normalisation.
+        info: If given, receives ``{"area", "scale"}`` of the scale normalisation
+            (``{"scale", "certainty"}`` with ``estimate: multiscale``).
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
 
@@ -271,11 +274,13 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
 
     with stage(timer, "normalise"):
         x = normalise_image(image, cfg.data.normalise)
-    prob = _predict_views(model, x, cfg, tta, timer)
     sn = cfg.predict.scale_norm
+    if sn.enabled and sn.estimate == "multiscale":
+        return _predict_multiscale(model, image, x, cfg, tta, info, timer)
+    prob = _predict_views(model, x, cfg, tta, timer)
     if not sn.enabled:
         return prob
-    from common.scale import estimate_nucleus_size, rescale, resize_to, scale_factor
+    from common.scale import estimate_nucleus_size, resize_to, scale_factor
 
     target = sn.target_area or target_area
     if not target or target <= 0:
@@ -294,14 +299,50 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    if sn.renormalise:  # the normalisation in the rescaled frame (the top-hat's radius, too)
-        with stage(timer, "normalise"):
-            view = normalise_image(rescale(image, factor), cfg.data.normalise)
-    else:
-        view = rescale(x, factor)
-    scaled = _predict_views(model, view, cfg, tta, timer)
+    scaled = _predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+
+
+def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: Stopwatch | None) -> np.ndarray:
+    """The network's input at ``factor``: the normalised image ``x`` rescaled, or with
+    ``predict.scale_norm.renormalise`` the loaded ``image`` rescaled, then normalised (the
+    normalisation in the rescaled frame: the top-hat's radius, too)."""
+    from common.normalise import normalise_image
+    from common.scale import rescale
+
+    if factor == 1.0:
+        return x
+    if cfg.predict.scale_norm.renormalise:
+        with stage(timer, "normalise"):
+            return normalise_image(rescale(image, factor), cfg.data.normalise)
+    return rescale(x, factor)
+
+
+def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, info: dict | None,
+                        timer: Stopwatch | None) -> np.ndarray:
+    """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
+    scale, the most certain one's scale (``common.scale.select_scale``), then the TTA views
+    at that scale (the chosen pass itself when ``tta`` is ``none``), mapped back."""
+    from common.scale import map_certainty, resize_to, select_scale
+
+    sn = cfg.predict.scale_norm
+    h, w = x.shape[:2]
+    passes, measures = {}, {}
+    for scale in sn.candidates:
+        if scale > 1.0 and h * w * scale * scale > sn.max_pixels:
+            continue  # bounds memory, as scale_factor's max_pixels does
+        passes[scale] = _predict_views(model, _rescaled_view(image, x, scale, cfg, timer), cfg, "none", timer)
+        measures[scale] = map_certainty(passes[scale])
+    factor = select_scale(measures, sn.min_cover)
+    if info is not None:
+        info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
+    prob = passes[factor] if tta == "none" else _predict_views(
+        model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
+    if factor == 1.0:
+        return prob
+    with stage(timer, "tta_merge"):
+        return np.ascontiguousarray(resize_to(prob, (h, w)), dtype=np.float32)
 
 
 def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None) -> np.ndarray:

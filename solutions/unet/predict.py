@@ -80,14 +80,14 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
-    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off).
+    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off, or ``multiscale``).
 
     ``predict.scale_norm.target_area`` if set, else the run's ``nucleus_size.json``
     (written by training); a run trained before that file existed gets it measured now
     from its training images' labels (``run_info.json``) and written.
     """
     sn = cfg.predict.scale_norm
-    if not sn.enabled:
+    if not sn.enabled or sn.estimate == "multiscale":  # multiscale chooses among scales, no target
         return 0.0
     if sn.target_area > 0:
         return float(sn.target_area)
