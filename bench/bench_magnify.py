@@ -29,6 +29,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import re  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -63,11 +64,12 @@ def magnify(image: np.ndarray, labels: np.ndarray, factor: float) -> tuple[np.nd
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
-    """``NAME:KEY=V,KEY=V`` -> (NAME, [KEY=V, ...]); ``NAME:`` has no overrides."""
+    """``NAME:KEY=V,KEY=V`` -> (NAME, [KEY=V, ...]); ``NAME:`` has no overrides. A comma
+    inside brackets belongs to a list value: ``n:a=[1,2],b=3`` -> ``["a=[1,2]", "b=3"]``."""
     name, _, sets = text.partition(":")
     if not name:
         raise argparse.ArgumentTypeError(f"--variant {text!r}: give NAME:KEY=VALUE,...")
-    return name, [s for s in sets.split(",") if s]
+    return name, [s for s in re.split(r",(?![^\[]*\])", sets) if s]
 
 
 def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: Sequence[float]) -> pd.DataFrame:

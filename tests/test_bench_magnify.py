@@ -39,6 +39,7 @@ def test_magnify_resizes_image_and_keeps_label_ids():
 def test_parse_variant():
     assert bm.parse_variant("off:") == ("off", [])
     assert bm.parse_variant("sn:a.b=1,c=x") == ("sn", ["a.b=1", "c=x"])
+    assert bm.parse_variant("u:a=[2.0,1.5],b=3") == ("u", ["a=[2.0,1.5]", "b=3"])  # a list value keeps its commas
     with pytest.raises(argparse.ArgumentTypeError, match="NAME"):
         bm.parse_variant(":a=1")
 
