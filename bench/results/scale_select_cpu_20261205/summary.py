@@ -62,6 +62,24 @@ print(f"\nAt native size multiscale rescaled {len(moved)} of {len(allnat)} image
       f"{format_mean_se(moved['multiscale'] - moved['shipped'])} on those "
       f"(best {(moved['multiscale'] - moved['shipped']).max():+.3f}, worst {(moved['multiscale'] - moved['shipped']).min():+.3f}).")
 
+# enlarge.sh: candidates 2 and 1.5 added, on the validation images at native size
+big = []
+for name, f in (("group fold 3", "enlarge/fold3"), ("stratified fold 0", "enlarge/indist"),
+                ("group fold 1", "enlarge/fold1"), ("group fold 4", "enlarge/fold4")):
+    if (runs / f / "magnify.json").exists():
+        big.append(paired([f]).assign(set=name))
+if big:
+    e = pd.concat(big)
+    out = {}
+    for name, sub in [*e.groupby("set", sort=False), ("all", e)]:
+        out[name] = {"images": str(len(sub)), "shrink only": round(sub["multiscale"].mean(), 3),
+                     "also 2, 1.5": round(sub["enlarge"].mean(), 3),
+                     "difference": format_mean_se(sub["enlarge"] - sub["multiscale"]),
+                     "enlarged": str(int((sub["enlarge_scale"] > 1).sum())),
+                     "s per image": f"{sub['multiscale_s'].mean():.2f} / {sub['enlarge_s'].mean():.2f}"}
+    print("\nenlarge.sh (native size; candidates 1, 0.67, 0.5, 0.33 against 2, 1.5 added):\n")
+    print(markdown_table(pd.DataFrame(out).T, index_name="held-out images"))
+
 # explore.py: what the selector (most certain, cover >= 0.5 of scale 1's) chose on its own images
 rows = []
 for f in ("fold3.json", "fold1.json"):
