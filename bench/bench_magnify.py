@@ -1,4 +1,4 @@
-"""How does a trained U-Net hold up when the nuclei are larger or smaller than in training?
+"""How does a trained U-Net (or Mask R-CNN) hold up when the nuclei are larger or smaller than in training?
 
 Issue 14's first suspect for the score lost on unfamiliar images is scale: on the DSB test
 images a model has not seen, the typical nucleus is several times larger than in most of
@@ -8,7 +8,8 @@ few such images, so this script makes them: it magnifies held-out images of a tr
 as under a 2x stronger objective) and scores the run's predictions on them, once per
 prediction variant (``--variant NAME:KEY=VALUE,...``: e.g. ``predict.scale_norm.enabled=true``
 with some ``tolerance``). A variant that rescues magnified images but costs at factor 1 is a
-trade the table shows.
+trade the table shows. ``--family maskrcnn`` does the same for a Mask R-CNN run (e.g. the
+variant ``predict.scale_select.candidates=[1.0,0.67,0.5,0.33]``).
 
 Usage::
 
@@ -72,10 +73,9 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return name, [s for s in re.split(r",(?![^\[]*\])", sets) if s]
 
 
-def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: Sequence[float]) -> pd.DataFrame:
-    """One row per (image, factor): DSB score, seconds, estimated area and chosen scale."""
+def unet_predictor(run: Path, sets: list[str]):
+    """``predict(image) -> (labels, info)`` of a watershed U-Net run (``info``: area, scale)."""
     from common.instances import probs_to_instances
-    from common.metrics import score_dataset
     from common.runs import RunDir
     from solutions.unet.inference import predict_image
     from solutions.unet.predict import load_params, load_run, load_target_area
@@ -83,14 +83,45 @@ def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: 
     cfg, model = load_run(run, sets)
     rd = RunDir(run)
     params, target = load_params(rd, cfg), load_target_area(rd, cfg)
+
+    def predict(image):
+        info: dict = {}
+        prob = predict_image(model, image, cfg, params=params, target_area=target, info=info)
+        return probs_to_instances(prob, params)[0], info
+
+    return predict
+
+
+def maskrcnn_predictor(run: Path, sets: list[str]):
+    """``predict(image) -> (labels, info)`` of a Mask R-CNN run (``info``: the scale
+    ``predict.scale_select`` chose)."""
+    from solutions.maskrcnn.predict import load_run, predict_images
+
+    cfg, model = load_run(run, sets)
+
+    def predict(image):
+        chosen: list[float] = []
+        inst = predict_images(model, cfg, [image], scales=chosen)[0]
+        return inst.labels, {"scale": chosen[0]}
+
+    return predict
+
+
+PREDICTORS = {"unet": unet_predictor, "maskrcnn": maskrcnn_predictor}
+
+
+def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: Sequence[float],
+                family: str = "unet") -> pd.DataFrame:
+    """One row per (image, factor): DSB score, seconds, estimated area and chosen scale."""
+    from common.metrics import score_dataset
+
+    predict = PREDICTORS[family](run, sets)
     rows = []
     for factor in factors:
         for image_id, image in images.items():
             img, lab = magnify(image, truth[image_id], factor)
-            info: dict = {}
             t0 = time.perf_counter()
-            prob = predict_image(model, img, cfg, params=params, target_area=target, info=info)
-            labels = probs_to_instances(prob, params)[0]
+            labels, info = predict(img)
             seconds = time.perf_counter() - t0
             score = float(score_dataset({image_id: lab}, {image_id: labels}).per_image["score"].iloc[0])
             rows.append({"image_id": image_id, "factor": factor, "score": score, "seconds": seconds,
@@ -134,7 +165,9 @@ def report(table: pd.DataFrame, variants: list[str], types: dict, header: list[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", type=Path, required=True, help="a trained watershed U-Net run folder")
+    p.add_argument("--run", type=Path, required=True, help="a trained run folder (of --family)")
+    p.add_argument("--family", choices=sorted(PREDICTORS), default="unet",
+                   help="the run's model family: the watershed U-Net or the Mask R-CNN")
     p.add_argument("--data", type=Path, required=True, help="data folder holding stage1_train/")
     p.add_argument("--ids", type=Path, required=True, help="image ids (held out from --run), one per line")
     p.add_argument("--factors", type=float, nargs="+", default=[1.0, 2.0, 3.0])
@@ -165,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = []
     for name, sets in variants:
         print(f"[magnify] {name}: {' '.join(sets) or '(the run as trained)'}", flush=True)
-        parts.append(run_variant(args.run, sets, images, truth, args.factors).assign(variant=name))
+        parts.append(run_variant(args.run, sets, images, truth, args.factors, args.family).assign(variant=name))
     table = pd.concat(parts, ignore_index=True)
     command = "python " + " ".join(shlex.quote(a) for a in (sys.argv if argv is None else ["bench/bench_magnify.py", *argv]))
     header = ["# Magnified held-out images: DSB per factor and prediction variant", "",

@@ -179,7 +179,8 @@ def map_certainty(prob: np.ndarray) -> tuple[float, float]:
     return float(np.abs(2.0 * body - 1.0).mean()), float((body > 0.5).mean())
 
 
-def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 0.5) -> float:
+def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 0.5,
+                 margin: float = 0.0) -> float:
     """The candidate scale whose first pass is most certain (:func:`map_certainty`).
 
     A scale whose pass calls much less of the image nucleus than the pass at scale 1 is not
@@ -188,17 +189,19 @@ def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 
     Args:
         measures: ``{scale: (certainty, cover)}``; must hold scale 1.0.
         min_cover: A candidate needs ``cover >= min_cover * cover at scale 1``.
+        margin: A candidate needs a certainty above scale 1's by more than this.
 
     Returns:
         The chosen scale (1.0 on ties, and when no other candidate qualifies).
     """
     if 1.0 not in measures:
         raise ValueError(f"select_scale needs the pass at scale 1.0, got scales {sorted(measures)}")
-    base_cover = measures[1.0][1]
-    best, best_certainty = 1.0, measures[1.0][0]
+    base_certainty, base_cover = measures[1.0]
+    best, best_certainty = 1.0, base_certainty
     for scale in sorted(measures, reverse=True):
         certainty, cover = measures[scale]
-        if cover >= min_cover * base_cover and certainty > best_certainty:
+        if (cover >= min_cover * base_cover and certainty > best_certainty
+                and certainty > base_certainty + margin):
             best, best_certainty = scale, certainty
     return best
 

@@ -304,3 +304,41 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     assert logs["loss"] == pytest.approx(total, rel=1e-4)  # unit loss weights, no regularisers
     logs = model.test_on_batch(batch, return_dict=True)
     assert np.isfinite(logs["loss"]) and set(logs) >= {"mask_loss", "rpn_class_loss"}
+
+
+def test_scale_select_predicts_where_the_detections_are_surest():
+    from common.config import ConfigError
+    from solutions.maskrcnn.predict import predict_images
+
+    calls = []
+
+    class Model:  # one detection; sure of it only when the input is small (64 px padded)
+        def infer(self, batch):
+            b, h = len(batch), batch.shape[1]
+            calls.append(h)
+            return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
+                    "scores": np.full((b, 1), 0.95 if h <= 64 else 0.6, np.float32),
+                    "masks": np.ones((b, 1, 28, 28), np.float32)}
+
+    image = np.full((128, 128, 3), 40, np.uint8)
+    cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]", "predict.tta_flip=true"])
+    chosen: list[float] = []
+    (inst,) = predict_images(Model(), cfg, [image], scales=chosen)
+    assert chosen == [0.5] and calls == [128, 64, 64, 64]  # two candidates, then the flip pair at 0.5
+    assert inst.labels.shape == (128, 128) and inst.labels.max() == 1
+    assert (inst.labels > 0).sum() == pytest.approx(64 * 64, rel=0.1)  # the box mapped back from 0.5
+    # scale 1 keeps its place unless a candidate beats it by more than the margin
+    calls.clear()
+    cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]",
+                                             "predict.scale_select.margin=0.4"])
+    chosen = []
+    predict_images(Model(), cfg, [image, image], scales=chosen)
+    assert chosen == [1.0, 1.0] and calls == [128, 64] * 2  # no flip: the chosen pass is the prediction
+    off = load_config(MaskRCNNConfig, None, [])
+    chosen = []
+    predict_images(Model(), off, [image], scales=chosen)
+    assert chosen == [1.0]
+    with pytest.raises(ConfigError, match="scale_select"):
+        load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[0.5]"])
+    with pytest.raises(ConfigError, match="scale_select"):
+        load_config(MaskRCNNConfig, None, ["predict.scale_select.margin=-1"])

@@ -240,6 +240,9 @@ def test_certainty_and_the_most_certain_scale():
     # a scale at which most of the nuclei vanish is not a candidate, however certain
     assert select_scale({1.0: (0.90, 0.2), 0.5: (0.99, 0.05)}) == 1.0
     assert select_scale({1.0: (0.90, 0.2), 0.5: (0.99, 0.05)}, min_cover=0.2) == 0.5
+    # with a margin, a candidate must beat scale 1 by more than it
+    assert select_scale({1.0: (0.90, 0.2), 0.5: (0.92, 0.2)}, margin=0.03) == 1.0
+    assert select_scale({1.0: (0.90, 0.2), 0.5: (0.92, 0.2)}, margin=0.01) == 0.5
     with pytest.raises(ValueError, match="scale 1.0"):
         select_scale({0.5: (0.9, 0.1)})
 

@@ -238,6 +238,33 @@ class TrainConfig:
 
 
 @dataclass
+class ScaleSelectConfig:
+    """Per-image scale selection at test time (``predict.scale_select``): predict once without
+    flip at each candidate (a factor on ``predict.scale``) and keep the scale whose detections
+    are most confident (their mean score; ``common.scale.select_scale``), then predict there
+    as configured. A network that sees nuclei far larger than it learnt finds few and unsure
+    ones.
+
+    Attributes:
+        candidates: The factors tried (must hold 1.0); empty: off.
+        margin: A candidate's mean score must beat scale 1's by more than this.
+        min_cover: A candidate's instances must cover at least this fraction of what scale 1's
+            cover.
+    """
+
+    candidates: tuple[float, ...] = ()
+    margin: float = 0.03
+    min_cover: float = 0.5
+
+    def validate(self) -> None:
+        if self.candidates and (1.0 not in self.candidates or min(self.candidates) <= 0):
+            raise ConfigError(f"predict.scale_select.candidates {list(self.candidates)} must hold 1.0 "
+                              "and be > 0 (empty: off)")
+        if self.margin < 0 or not 0.0 <= self.min_cover <= 1.0:
+            raise ConfigError("predict.scale_select: margin must be >= 0 and min_cover within 0 and 1")
+
+
+@dataclass
 class PredictConfig:
     """Inference options.
 
@@ -252,6 +279,7 @@ class PredictConfig:
             1040x1388 image would be ~580 MB in memory). When on, only the masks that overlap
             another one before overlap resolution are kept (the others equal their label).
         max_candidates: At most this many candidates per image (highest scores first).
+        scale_select: Per-image scale selection (:class:`ScaleSelectConfig`; off by default).
     """
 
     batch_size: int = 1
@@ -261,6 +289,7 @@ class PredictConfig:
     min_instance_pixels: int = 1
     save_candidates: bool = False
     max_candidates: int = 64
+    scale_select: ScaleSelectConfig = field(default_factory=ScaleSelectConfig)
 
     def validate(self) -> None:
         if self.batch_size < 1 or self.scale <= 0:

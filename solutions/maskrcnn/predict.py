@@ -25,6 +25,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Iterable, Sequence  # noqa: E402
 
@@ -57,7 +58,7 @@ def _build_for_checkpoint(cfg: MaskRCNNConfig) -> MaskRCNN:
 
 
 def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.ndarray],
-                   timer: Stopwatch | None = None) -> list[Instances]:
+                   timer: Stopwatch | None = None, scales: list[float] | None = None) -> list[Instances]:
     """Instances of a list of uint8 [H,W,3] images of any sizes (one forward batch).
 
     Each image is first normalised as in training (``data.normalise``).
@@ -65,7 +66,13 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
     detection sets are merged by NMS before the masks are pasted. ``timer`` (optional,
     ``common.timing``) gets stages ``normalise``, ``tta_views`` (resizing, padding, flipping), ``forward``,
     ``tta_merge`` and ``postprocess`` (mask paste-back and overlap resolution).
+    With ``predict.scale_select.candidates`` each image goes alone through
+    :func:`predict_scale_selected`; ``scales`` (if given) receives the factor chosen per image.
     """
+    if cfg.predict.scale_select.candidates:
+        return [predict_scale_selected(model, cfg, image, timer, scales) for image in images]
+    if scales is not None:
+        scales.extend([1.0] * len(images))
     pc, mc = cfg.predict, cfg.model
     with stage(timer, "normalise"):
         images = [normalise_image(image, cfg.data.normalise) for image in images]
@@ -98,6 +105,34 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
     return out
 
 
+def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarray,
+                           timer: Stopwatch | None = None, scales: list[float] | None = None) -> Instances:
+    """One image at the scale its detections are most confident at (``predict.scale_select``).
+
+    One pass without flip per candidate factor (on ``predict.scale``); the measure of a pass is
+    its instances' mean score and the fraction of the image they cover
+    (``common.scale.select_scale`` with the config's ``margin`` and ``min_cover``); then the
+    chosen factor as configured (with flip if ``tta_flip``; else the chosen pass itself).
+    """
+    from common.scale import select_scale
+
+    pc = cfg.predict
+
+    def at(factor: float, flip: bool) -> Instances:
+        one = replace(pc, scale=pc.scale * factor, tta_flip=flip, scale_select=replace(pc.scale_select, candidates=()))
+        return predict_images(model, replace(cfg, predict=one), [image], timer)[0]
+
+    passes, measures = {}, {}
+    for factor in pc.scale_select.candidates:
+        inst = passes[factor] = at(factor, False)
+        measures[factor] = (float(np.mean(inst.scores)) if len(inst.scores) else 0.0,
+                            float((inst.labels > 0).mean()))
+    chosen = select_scale(measures, pc.scale_select.min_cover, pc.scale_select.margin)
+    if scales is not None:
+        scales.append(chosen)
+    return at(chosen, True) if pc.tta_flip else passes[chosen]
+
+
 def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(ids), size):
         yield list(ids[start:start + size])
@@ -112,25 +147,32 @@ def predict_folder(model: MaskRCNN, cfg: MaskRCNNConfig, dataset: DSBDataset, id
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
-        ``tta_flip``, ``batch_size``); the caller writes it with
+        ``tta_flip``, ``batch_size``; with ``predict.scale_select``, ``scale_select``: images
+        rescaled and their median factor); the caller writes it with
         ``common.predictions.write_folder_summary`` once the folder is final.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     # Sort by size so a batch pads little.
     order = sorted(ids, key=lambda i: tuple(dataset.image_shape(i))) if cfg.predict.batch_size > 1 else ids
+    chosen: list[float] = []
     for chunk in _batches(order, cfg.predict.batch_size):
         with stage(timer, "load"):
             images = [dataset.load_image(i) for i in chunk]
-        for image_id, inst in zip(chunk, predict_images(model, cfg, images, timer)):
+        for image_id, inst in zip(chunk, predict_images(model, cfg, images, timer, chosen)):
             with stage(timer, "write"):
                 save_prediction(out_dir / f"{image_id}.npz", inst.labels, inst.scores,
                                 cand_masks=inst.cand_masks, cand_scores=inst.cand_scores)
     seconds = time.perf_counter() - start
-    return {"n_images": len(ids), "seconds": round(seconds, 2),
-            "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
-            "device": device_description(), "run": run.path.name,
-            "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
+    summary = {"n_images": len(ids), "seconds": round(seconds, 2),
+               "images_per_s": round(len(ids) / max(seconds, 1e-9), 3),
+               "device": device_description(), "run": run.path.name,
+               "tta_flip": cfg.predict.tta_flip, "batch_size": cfg.predict.batch_size}
+    if cfg.predict.scale_select.candidates:
+        rescaled = [f for f in chosen if f != 1.0]
+        summary["scale_select"] = {"n_rescaled": len(rescaled),
+                                   "median_factor": float(np.median(rescaled)) if rescaled else 1.0}
+    return summary
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
