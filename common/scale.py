@@ -15,8 +15,10 @@ the run folder at training time (:func:`save_nucleus_size`, ``nucleus_size.json`
 
 With ``predict.scale_norm.estimate: multiscale`` the factor is not computed from a size
 but chosen among candidate scales: the image is predicted once at each (no TTA) and the
-scale whose body map the network is most certain of wins (:func:`select_scale`): a network
-that sees nuclei larger than it was trained on cuts them into uncertain pieces.
+scale whose body map the network is most certain of wins (:func:`map_certainty`,
+:func:`select_scale`): a network that sees nuclei larger than it was trained on cuts them
+into uncertain pieces. The Mask R-CNN's ``predict.scale_select`` uses :func:`select_scale`
+with its instances' mean score as the certainty.
 
 All vectorised (``np.bincount``, OpenCV); Keras-free.
 """
@@ -181,7 +183,7 @@ def map_certainty(prob: np.ndarray) -> tuple[float, float]:
 
 def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 0.5,
                  margin: float = 0.0) -> float:
-    """The candidate scale whose first pass is most certain (:func:`map_certainty`).
+    """The candidate scale whose first pass is most certain (e.g. :func:`map_certainty`).
 
     A scale whose pass calls much less of the image nucleus than the pass at scale 1 is not
     a candidate: shrinking until small nuclei vanish makes a map "certain" of background.

@@ -119,7 +119,8 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
     pc = cfg.predict
 
     def at(factor: float, flip: bool) -> Instances:
-        one = replace(pc, scale=pc.scale * factor, tta_flip=flip, scale_select=replace(pc.scale_select, candidates=()))
+        one = replace(pc, scale=pc.scale * factor, tta_flip=flip,
+                      scale_select=replace(pc.scale_select, candidates=()))
         return predict_images(model, replace(cfg, predict=one), [image], timer)[0]
 
     passes, measures = {}, {}
