@@ -328,17 +328,17 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
 
     sn = cfg.predict.scale_norm
     h, w = x.shape[:2]
-    passes, measures = {}, {}
+    views, passes, measures = {}, {}, {}
     for scale in sn.candidates:
         if scale > 1.0 and h * w * scale * scale > sn.max_pixels:
             continue  # bounds memory, as scale_factor's max_pixels does
-        passes[scale] = _predict_views(model, _rescaled_view(image, x, scale, cfg, timer), cfg, "none", timer)
+        views[scale] = _rescaled_view(image, x, scale, cfg, timer)
+        passes[scale] = _predict_views(model, views[scale], cfg, "none", timer)
         measures[scale] = map_certainty(passes[scale])
     factor = select_scale(measures, sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
-    prob = passes[factor] if tta == "none" else _predict_views(
-        model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
+    prob = passes[factor] if tta == "none" else _predict_views(model, views[factor], cfg, tta, timer)
     if factor == 1.0:
         return prob
     with stage(timer, "tta_merge"):
