@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.config import ConfigError
+from solutions.unet.scale_norm_config import ScaleNormConfig
 
 CHANNELS = ("body", "border", "centre")  # the default maps
 KNOWN_CHANNELS = (*CHANNELS, "touch")  # every map solutions.unet.targets can make
@@ -263,59 +264,6 @@ class PostConfig:
                 "min_seed_area": self.min_seed_area, "min_area_rel": self.min_area_rel,
                 "merge_border": self.merge_border, "split_solidity": self.split_solidity,
                 "split_depth": self.split_depth}
-
-
-@dataclass
-class ScaleNormConfig:
-    """Test-time scale normalisation (see ``common.scale``): predict once, estimate the
-    median nucleus area, rescale the image so it matches the training one, predict again
-    and map the maps back to the original size.
-
-    Attributes:
-        enabled: Do it (watershed U-Net only).
-        target_area: Nucleus area in pixels to rescale to (0: the training median saved
-            in the run's ``nucleus_size.json``).
-        estimate: ``"instances"`` (median area of the first pass's post-processed
-            instances) or ``"body"`` (of the connected components of the body map), then
-            the factor that brings it to ``target_area``; or ``"multiscale"``: a first pass
-            (no TTA) at each of ``candidates`` and the most certain one's scale is the
-            factor (``common.scale.select_scale``; no target area needed).
-        candidates: The scales ``multiscale`` tries (must hold 1.0 and lie within
-            ``min_scale``-``max_scale``).
-        min_cover: ``multiscale`` passes over a candidate whose body map covers less than
-            this fraction of what the pass at scale 1 covers.
-        min_scale: Smallest factor.
-        max_scale: Largest factor.
-        tolerance: No rescale while ``target / area`` is within ``[1/(1+t), 1+t]``.
-        max_pixels: Most pixels of the rescaled image (bounds memory).
-        renormalise: Normalise the rescaled image as loaded (``data.normalise`` in the
-            rescaled frame) instead of rescaling the normalised one. The same for the
-            percentile modes; for ``gray_invert_percentile_tophat`` it puts the top-hat's
-            fixed disc radius in pixels of the rescaled image, where nuclei have the training
-            size.
-    """
-
-    enabled: bool = False
-    target_area: float = 0.0
-    estimate: Literal["instances", "body", "multiscale"] = "instances"
-    candidates: tuple[float, ...] = (1.0, 0.67, 0.5, 0.33)
-    min_cover: float = 0.5
-    min_scale: float = 0.25
-    max_scale: float = 4.0
-    tolerance: float = 0.2
-    max_pixels: int = 1 << 24
-    renormalise: bool = False
-
-    def validate(self) -> None:
-        if not 0 < self.min_scale <= 1.0 <= self.max_scale:
-            raise ConfigError("predict.scale_norm needs 0 < min_scale <= 1 <= max_scale")
-        if self.target_area < 0 or self.tolerance < 0 or self.max_pixels < 1:
-            raise ConfigError("predict.scale_norm: target_area and tolerance must be >= 0, max_pixels >= 1")
-        if 1.0 not in self.candidates or any(not self.min_scale <= c <= self.max_scale for c in self.candidates):
-            raise ConfigError(f"predict.scale_norm.candidates {list(self.candidates)} must hold 1.0 and lie "
-                              f"within min_scale {self.min_scale} and max_scale {self.max_scale}")
-        if not 0.0 <= self.min_cover <= 1.0:
-            raise ConfigError(f"predict.scale_norm.min_cover must be within 0 and 1, got {self.min_cover}")
 
 
 #: The ``predict.tta`` names (``solutions.unet.inference`` holds their views).
