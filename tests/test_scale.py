@@ -269,27 +269,42 @@ def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeyp
     image, labels = sample
     big_image = _zoom(image, labels, 3.0)[0]
     cfg = _cfg(estimate="multiscale", candidates=[1.0, 0.5, 0.33])
-    calls = []
+    calls, seen = [], []
     real = inference._predict_views
     monkeypatch.setattr(inference, "_predict_views",
-                        lambda model, view, c, tta, timer=None: calls.append((view.shape[:2], tta))
-                        or real(model, view, c, tta, timer))
+                        lambda model, view, c, tta, timer=None, identity=None: calls.append((view.shape[:2], tta))
+                        or real(model, view, c, tta, timer, identity))
+    unsure = _unsure_model()
+
+    def counted(x, training=False):  # the images that go through the network
+        seen.extend(v.shape[:2] for v in np.asarray(x))
+        return unsure(x, training)
+
     info: dict = {}
-    prob = inference.predict_image(_unsure_model(), big_image, cfg, "hflip", info=info)  # no target needed
+    prob = inference.predict_image(counted, big_image, cfg, "hflip", info=info)  # no target needed
     assert prob.shape == big_image.shape[:2] + (3,) and prob.dtype == np.float32
     assert info["scale"] == 0.33 and info["certainty"][info["scale"]] > info["certainty"][1.0]
     assert [t for _, t in calls] == ["none", "none", "none", "hflip"]  # 3 candidates, then TTA once
     assert calls[-1][0] == rescale(big_image, info["scale"]).shape[:2]
-    plain = inference.predict_image(_unsure_model(), big_image, _cfg(enabled=False), "none")
-    unsure = (np.abs(plain[..., 0] - 0.6) < 0.01).mean()
-    assert unsure > 0.05 and (np.abs(prob[..., 0] - 0.6) < 0.01).mean() < 0.5 * unsure  # surer maps, mapped back
+    # 3 candidate passes and the mirrored view: the candidate pass at the chosen scale is the
+    # TTA's identity view, not run again
+    assert len(seen) == 4 and seen.count(seen[-1]) == 2
+    plain = inference.predict_image(unsure, big_image, _cfg(enabled=False), "none")
+    unsure_px = (np.abs(plain[..., 0] - 0.6) < 0.01).mean()
+    assert unsure_px > 0.05 and (np.abs(prob[..., 0] - 0.6) < 0.01).mean() < 0.5 * unsure_px  # surer maps, mapped back
     # at the native size every scale is as sure: the image is not rescaled, and without TTA
     # the candidate pass at scale 1 is the prediction (no further pass)
-    calls.clear()
+    calls.clear(), seen.clear()
     info = {}
-    once = inference.predict_image(_unsure_model(), image, cfg, "none", info=info)
-    assert info["scale"] == 1.0 and len(calls) == 3
-    np.testing.assert_array_equal(once, inference.predict_image(_unsure_model(), image, _cfg(enabled=False), "none"))
+    once = inference.predict_image(counted, image, cfg, "none", info=info)
+    assert info["scale"] == 1.0 and len(seen) == 3
+    np.testing.assert_array_equal(once, inference.predict_image(unsure, image, _cfg(enabled=False), "none"))
+    # with TTA, the prediction at scale 1 is exactly the plain TTA prediction
+    for tta in ("hflip", "flip"):
+        seen.clear()
+        with_tta = inference.predict_image(counted, image, cfg, tta, info=info)
+        assert len(seen) == 3 + len(inference._VIEWS[tta]) - 1
+        np.testing.assert_array_equal(with_tta, inference.predict_image(unsure, image, _cfg(enabled=False), tta))
 
 
 def test_multiscale_config_and_target():

@@ -323,7 +323,7 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
                         timer: Stopwatch | None) -> np.ndarray:
     """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
     scale, the most certain one's scale (``common.scale.select_scale``), then the TTA views
-    at that scale (the chosen pass itself when ``tta`` is ``none``), mapped back."""
+    at that scale (the chosen candidate pass is their identity view: not run again), mapped back."""
     from common.scale import map_certainty, resize_to, select_scale
 
     sn = cfg.predict.scale_norm
@@ -338,33 +338,42 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
     factor = select_scale(measures, sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
-    prob = passes[factor] if tta == "none" else _predict_views(model, views[factor], cfg, tta, timer)
+    # The candidate pass is the TTA's identity view at that scale: not run twice.
+    prob = _predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:
         return prob
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(prob, (h, w)), dtype=np.float32)
 
 
-def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None) -> np.ndarray:
-    """The TTA views of one (normalised) image through the network, averaged: float32 [H,W,C]."""
+def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None,
+                   identity: np.ndarray | None = None) -> np.ndarray:
+    """The TTA views of one (normalised) image through the network, averaged: float32 [H,W,C].
+    ``identity``: the network's output for ``image`` itself when already known (that view is
+    then not run again)."""
+    todo = [v for v in _VIEWS[tta] if identity is None or v != (0, False)]
     with stage(timer, "tta_views"):
         views = []
-        for k, flip in _VIEWS[tta]:
+        for k, flip in todo:
             view = np.rot90(image, k)
             views.append(np.ascontiguousarray(view[:, ::-1] if flip else view))
     p = cfg.predict
-    if cfg.model.kind == "baseline":
+    if not views:
+        outs = []
+    elif cfg.model.kind == "baseline":
         outs = predict_resized_views(model, views, cfg.data.input_size, p.batch_size, p.static_batch,
                                      p.batch_pixels, timer, p.engine)
     else:
         outs = predict_native_views(model, views, cfg.model.stride, p.tile_size, p.tile_overlap,
                                     p.pad_multiple, p.batch_size, p.static_batch, p.batch_pixels, timer,
                                     p.engine)
+    if identity is not None:
+        todo, outs = [(0, False)] + todo, [identity] + list(outs)
     if len(outs) == 1:
         return np.ascontiguousarray(outs[0], dtype=np.float32)
     with stage(timer, "tta_merge"):
         total = None
-        for (k, flip), out in zip(_VIEWS[tta], outs):
+        for (k, flip), out in zip(todo, outs):
             out = out[:, ::-1] if flip else out
             out = np.rot90(out, -k)
             total = out if total is None else total + out
