@@ -324,9 +324,14 @@ def test_scale_select_predicts_where_the_detections_are_surest():
     cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]", "predict.tta_flip=true"])
     chosen: list[float] = []
     (inst,) = predict_images(Model(), cfg, [image], scales=chosen)
-    assert chosen == [0.5] and calls == [128, 64, 64, 64]  # two candidates, then the flip pair at 0.5
+    # two candidates, then the flipped pass at 0.5 (the unflipped one is the candidate's, not run again)
+    assert chosen == [0.5] and calls == [128, 64, 64]
     assert inst.labels.shape == (128, 128) and inst.labels.max() == 1
     assert (inst.labels > 0).sum() == pytest.approx(64 * 64, rel=0.1)  # the box mapped back from 0.5
+    fixed = load_config(MaskRCNNConfig, None, ["predict.scale=0.5", "predict.tta_flip=true"])
+    (same,) = predict_images(Model(), fixed, [image])  # what predicting at 0.5 with flip gives
+    np.testing.assert_array_equal(inst.labels, same.labels)
+    np.testing.assert_allclose(inst.scores, same.scores)
     # scale 1 keeps its place unless a candidate beats it by more than the margin
     calls.clear()
     cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]",

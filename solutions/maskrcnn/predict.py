@@ -25,7 +25,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Iterable, Sequence  # noqa: E402
 
@@ -73,18 +72,30 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
         return [predict_scale_selected(model, cfg, image, timer, scales) for image in images]
     if scales is not None:
         scales.extend([1.0] * len(images))
-    pc, mc = cfg.predict, cfg.model
     with stage(timer, "normalise"):
         images = [normalise_image(image, cfg.data.normalise) for image in images]
-    with stage(timer, "tta_views"):
-        batch, metas = inference_batch(images, pc.scale)
-    with stage(timer, "forward"):
-        passes = [(model.infer(batch), False)]
-    if pc.tta_flip:
+    flips = (False, True) if cfg.predict.tta_flip else (False,)
+    passes, metas = _passes(model, images, cfg.predict.scale, flips, timer)
+    return _instances(cfg, passes, metas, timer)
+
+
+def _passes(model: MaskRCNN, images: Sequence[np.ndarray], scale: float, flips: Sequence[bool],
+            timer: Stopwatch | None) -> tuple[list, list]:
+    """The network's detections for normalised ``images`` at ``scale``, one pass per flip:
+    ``([(detections, flipped), ...], metas)``."""
+    passes, metas = [], None
+    for flip in flips:
         with stage(timer, "tta_views"):
-            flipped, _ = inference_batch(images, pc.scale, flip=True)
+            batch, metas = inference_batch(images, scale, flip=flip)
         with stage(timer, "forward"):
-            passes.append((model.infer(flipped), True))
+            passes.append((model.infer(batch), flip))
+    return passes, metas
+
+
+def _instances(cfg: MaskRCNNConfig, passes: list, metas: list, timer: Stopwatch | None) -> list[Instances]:
+    """Each image's detections of every pass (flipped ones mirrored back), merged by NMS when
+    more than one, pasted back at the image's original size."""
+    pc, mc = cfg.predict, cfg.model
     out = []
     for i, meta in enumerate(metas):
         parts = []
@@ -112,26 +123,27 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
     One pass without flip per candidate factor (on ``predict.scale``); the measure of a pass is
     its instances' mean score and the fraction of the image they cover
     (``common.scale.select_scale`` with the config's ``margin`` and ``min_cover``); then the
-    chosen factor as configured (with flip if ``tta_flip``; else the chosen pass itself).
+    chosen factor as configured: with ``tta_flip`` its pass plus the flipped one, merged (the
+    unflipped pass is not run again); else the chosen pass itself.
     """
     from common.scale import select_scale
 
     pc = cfg.predict
-
-    def at(factor: float, flip: bool) -> Instances:
-        one = replace(pc, scale=pc.scale * factor, tta_flip=flip,
-                      scale_select=replace(pc.scale_select, candidates=()))
-        return predict_images(model, replace(cfg, predict=one), [image], timer)[0]
-
-    passes, measures = {}, {}
+    with stage(timer, "normalise"):
+        x = [normalise_image(image, cfg.data.normalise)]
+    passes, metas, found, measures = {}, {}, {}, {}
     for factor in pc.scale_select.candidates:
-        inst = passes[factor] = at(factor, False)
+        passes[factor], metas[factor] = _passes(model, x, pc.scale * factor, (False,), timer)
+        inst = found[factor] = _instances(cfg, passes[factor], metas[factor], timer)[0]
         measures[factor] = (float(np.mean(inst.scores)) if len(inst.scores) else 0.0,
                             float((inst.labels > 0).mean()))
     chosen = select_scale(measures, pc.scale_select.min_cover, pc.scale_select.margin)
     if scales is not None:
         scales.append(chosen)
-    return at(chosen, True) if pc.tta_flip else passes[chosen]
+    if not pc.tta_flip:
+        return found[chosen]
+    flipped, _ = _passes(model, x, pc.scale * chosen, (True,), timer)
+    return _instances(cfg, passes[chosen] + flipped, metas[chosen], timer)[0]
 
 
 def _batches(ids: Sequence[str], size: int) -> Iterable[list[str]]:
