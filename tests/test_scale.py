@@ -294,7 +294,8 @@ def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeyp
     assert unsure_px > 0.05 and (np.abs(prob[..., 0] - 0.6) < 0.01).mean() < 0.5 * unsure_px  # surer maps, mapped back
     # at the native size every scale is as sure: the image is not rescaled, and without TTA
     # the candidate pass at scale 1 is the prediction (no further pass)
-    calls.clear(), seen.clear()
+    calls.clear()
+    seen.clear()
     info = {}
     once = inference.predict_image(counted, image, cfg, "none", info=info)
     assert info["scale"] == 1.0 and len(seen) == 3
