@@ -18,7 +18,8 @@ but chosen among candidate scales: the image is predicted once at each (no TTA) 
 scale whose body map the network is most certain of wins (:func:`map_certainty`,
 :func:`select_scale`): a network that sees nuclei larger than it was trained on cuts them
 into uncertain pieces. The Mask R-CNN's ``predict.scale_select`` uses :func:`select_scale`
-with its instances' mean score as the certainty.
+with its instances' mean score as the certainty. Both run their candidate passes through
+:func:`choose_scale`, which can try a few probe scales first and the rest only when a probe wins.
 
 All vectorised (``np.bincount``, OpenCV); Keras-free.
 """
@@ -26,7 +27,7 @@ All vectorised (``np.bincount``, OpenCV); Keras-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -34,7 +35,7 @@ import numpy as np
 
 from common.io import read_json, write_json
 
-__all__ = ["NUCLEUS_SIZE_FILE", "equivalent_diameter", "estimate_nucleus_size", "instance_areas",
+__all__ = ["NUCLEUS_SIZE_FILE", "choose_scale", "equivalent_diameter", "estimate_nucleus_size", "instance_areas",
            "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
            "save_nucleus_size", "scale_factor", "select_scale"]
 
@@ -206,6 +207,38 @@ def select_scale(measures: dict[float, tuple[float, float]], min_cover: float = 
                 and certainty > base_certainty + margin):
             best, best_certainty = scale, certainty
     return best
+
+
+def choose_scale(measure: Callable[[float], tuple[float, float]], candidates: Sequence[float],
+                 probe: Sequence[float] = (), min_cover: float = 0.5, margin: float = 0.0
+                 ) -> tuple[float, dict[float, tuple[float, float]]]:
+    """:func:`select_scale` over passes run on demand, each candidate at most once.
+
+    Args:
+        measure: ``factor -> (certainty, cover)``: runs the pass at that scale (the caller
+            keeps what it needs of the pass, e.g. to reuse the chosen one).
+        candidates: The scales (must hold 1.0).
+        probe: Candidates measured first, beside 1.0; the other candidates only when
+            :func:`select_scale` over those picks a probe. Empty: every candidate.
+        min_cover, margin: As :func:`select_scale`.
+
+    Returns:
+        ``(chosen scale, {scale: measure} of the passes that ran)``.
+    """
+    if 1.0 not in candidates or any(p == 1.0 or p not in candidates for p in probe):
+        raise ValueError(f"choose_scale: candidates {list(candidates)} must hold 1.0 and the probes "
+                         f"{list(probe)} be other candidates")
+    measures: dict[float, tuple[float, float]] = {}
+
+    def over(scales: Iterable[float]) -> float:
+        for scale in scales:
+            if scale not in measures:
+                measures[scale] = measure(scale)
+        return select_scale(measures, min_cover, margin)
+
+    if probe and over((1.0, *probe)) == 1.0:
+        return 1.0, measures
+    return over(candidates), measures
 
 
 def rescale(image: np.ndarray, factor: float) -> np.ndarray:

@@ -347,3 +347,37 @@ def test_scale_select_predicts_where_the_detections_are_surest():
         load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[0.5]"])
     with pytest.raises(ConfigError, match="scale_select"):
         load_config(MaskRCNNConfig, None, ["predict.scale_select.margin=-1"])
+
+
+def test_scale_select_probe_runs_the_other_candidates_only_when_a_probe_wins():
+    from common.config import ConfigError
+    from solutions.maskrcnn.predict import predict_images
+
+    calls = []
+    sureness = {256: 0.6, 192: 0.7, 128: 0.65, 64: 0.9}  # by the padded input side
+
+    class Model:  # one detection, as sure of it as the input's size says
+        def infer(self, batch):
+            b, h = len(batch), batch.shape[1]
+            calls.append(h)
+            return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
+                    "scores": np.full((b, 1), sureness[h], np.float32),
+                    "masks": np.ones((b, 1, 28, 28), np.float32)}
+
+    image = np.full((256, 256, 3), 40, np.uint8)
+    sets = ["predict.scale_select.candidates=[1.0,0.75,0.5,0.25]", "predict.scale_select.probe=[0.5]"]
+    chosen: list[float] = []
+    predict_images(Model(), load_config(MaskRCNNConfig, None, sets), [image], scales=chosen)
+    assert chosen == [0.25] and calls == [256, 128, 192, 64]  # the probe won: every candidate ran
+    calls.clear()
+    chosen = []
+    strict = sets + ["predict.scale_select.margin=0.1"]  # 0.65 no longer beats 0.6 by the margin
+    predict_images(Model(), load_config(MaskRCNNConfig, None, strict), [image], scales=chosen)
+    assert chosen == [1.0] and calls == [256, 128]  # the rest never ran (0.25 would have won)
+    for probe in ("[0.4]", "[1.0]"):
+        with pytest.raises(ConfigError, match="probe"):
+            load_config(MaskRCNNConfig, None, sets[:1] + [f"predict.scale_select.probe={probe}"])
+    off = load_config(MaskRCNNConfig, None, sets + ["predict.scale_select.candidates=[]"])  # the off switch
+    chosen = []
+    predict_images(Model(), off, [image], scales=chosen)
+    assert chosen == [1.0]

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from common.scale import (equivalent_diameter, estimate_nucleus_size, instance_areas, load_nucleus_size,
+from common.scale import (choose_scale, equivalent_diameter, estimate_nucleus_size, instance_areas, load_nucleus_size,
                           map_certainty, nucleus_area_stats, rescale, resize_to, save_nucleus_size,
                           scale_factor, select_scale)
 from common.synthetic import render_sample
@@ -247,6 +247,27 @@ def test_certainty_and_the_most_certain_scale():
         select_scale({0.5: (0.9, 0.1)})
 
 
+def test_choose_scale_runs_the_other_candidates_only_when_a_probe_wins():
+    ran = []
+    table = {1.0: (0.90, 0.2), 0.67: (0.91, 0.2), 0.5: (0.95, 0.2), 0.33: (0.97, 0.2)}
+
+    def measure(scale):
+        ran.append(scale)
+        return table[scale]
+
+    # no probe: every candidate once, in order, and select_scale's choice
+    assert choose_scale(measure, [1.0, 0.67, 0.5, 0.33]) == (0.33, table) and ran == [1.0, 0.67, 0.5, 0.33]
+    ran.clear()
+    chosen, measures = choose_scale(measure, [1.0, 0.67, 0.5, 0.33], probe=[0.5])
+    assert chosen == 0.33 and ran == [1.0, 0.5, 0.67, 0.33] and measures == table  # the probe won
+    ran.clear()
+    chosen, measures = choose_scale(measure, [1.0, 0.67, 0.5, 0.33], probe=[0.5], margin=0.06)
+    assert chosen == 1.0 and ran == [1.0, 0.5] and set(measures) == {1.0, 0.5}  # 0.33 never ran
+    for candidates, probe in (([0.5, 0.33], ()), ([1.0, 0.5], [0.67]), ([1.0, 0.5], [1.0])):
+        with pytest.raises(ValueError, match="choose_scale"):
+            choose_scale(measure, candidates, probe)
+
+
 def _unsure_model():
     """A 'network' sure of nuclei up to 1000 px only: larger ones get a body of 0.6."""
 
@@ -308,6 +329,30 @@ def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeyp
         np.testing.assert_array_equal(with_tta, inference.predict_image(unsure, image, _cfg(enabled=False), tta))
 
 
+def test_multiscale_probe_skips_the_other_candidates_at_native_size(sample):
+    import solutions.unet.inference as inference
+
+    image, labels = sample
+    unsure, seen = _unsure_model(), []
+
+    def counted(x, training=False):
+        seen.extend(v.shape[:2] for v in np.asarray(x))
+        return unsure(x, training)
+
+    cfg = _cfg(estimate="multiscale", candidates=[1.0, 0.67, 0.5, 0.33], probe=[0.5])
+    info: dict = {}
+    native = inference.predict_image(counted, image, cfg, "none", info=info)
+    assert info["scale"] == 1.0 and set(info["certainty"]) == {1.0, 0.5} and len(seen) == 2
+    full = _cfg(estimate="multiscale", candidates=[1.0, 0.67, 0.5, 0.33])
+    np.testing.assert_array_equal(native, inference.predict_image(unsure, image, full, "none"))
+    seen.clear()
+    info = {}
+    big = _zoom(image, labels, 3.0)[0]  # the probe wins: every candidate runs, as without it
+    probed = inference.predict_image(counted, big, cfg, "none", info=info)
+    assert set(info["certainty"]) == {1.0, 0.67, 0.5, 0.33} and len(seen) == 4 and info["scale"] < 1.0
+    np.testing.assert_array_equal(probed, inference.predict_image(unsure, big, full, "none"))
+
+
 def test_multiscale_config_and_target():
     from common.config import ConfigError
     from common.runs import RunDir
@@ -319,4 +364,6 @@ def test_multiscale_config_and_target():
         _cfg(estimate="multiscale", candidates=[1.0, 2.0], max_scale=1.0)
     with pytest.raises(ConfigError, match="min_cover"):
         _cfg(estimate="multiscale", min_cover=1.5)
+    with pytest.raises(ConfigError, match="probe"):
+        _cfg(estimate="multiscale", candidates=[1.0, 0.5], probe=[0.67])
     assert load_target_area(RunDir("/nowhere"), _cfg(estimate="multiscale")) == 0.0  # no nucleus_size.json needed

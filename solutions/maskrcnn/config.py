@@ -250,11 +250,16 @@ class ScaleSelectConfig:
         margin: A candidate's mean score must beat scale 1's by more than this.
         min_cover: A candidate's instances must cover at least this fraction of what scale 1's
             cover.
+        probe: Candidates tried first, beside 1.0; the others only when one of these beats
+            scale 1 (by the same rule), so an image that stays at scale 1 costs
+            ``1 + len(probe)`` passes, not ``len(candidates)``. Empty: every candidate always.
+            Ignored while ``candidates`` is empty (off).
     """
 
     candidates: tuple[float, ...] = ()
     margin: float = 0.03
     min_cover: float = 0.5
+    probe: tuple[float, ...] = ()
 
     def validate(self) -> None:
         if self.candidates and (1.0 not in self.candidates or min(self.candidates) <= 0):
@@ -262,6 +267,9 @@ class ScaleSelectConfig:
                               "and be > 0 (empty: off)")
         if self.margin < 0 or not 0.0 <= self.min_cover <= 1.0:
             raise ConfigError("predict.scale_select: margin must be >= 0 and min_cover within 0 and 1")
+        if self.candidates and any(p == 1.0 or p not in self.candidates for p in self.probe):
+            raise ConfigError(f"predict.scale_select.probe {list(self.probe)} must be candidates "
+                              f"{list(self.candidates)} other than 1.0")
 
 
 @dataclass

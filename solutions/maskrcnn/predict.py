@@ -122,22 +122,24 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
 
     One pass without flip per candidate factor (on ``predict.scale``); the measure of a pass is
     its instances' mean score and the fraction of the image they cover
-    (``common.scale.select_scale`` with the config's ``margin`` and ``min_cover``); then the
-    chosen factor as configured: with ``tta_flip`` its pass plus the flipped one, merged (the
-    unflipped pass is not run again); else the chosen pass itself.
+    (``common.scale.choose_scale`` with the config's ``margin``, ``min_cover`` and ``probe``:
+    with probes, scale 1 and the probes run first and the other candidates only when a probe
+    wins). Then the chosen factor as configured: with ``tta_flip`` its pass plus the flipped
+    one, merged (the unflipped pass is not run again); else the chosen pass itself.
     """
-    from common.scale import select_scale
+    from common.scale import choose_scale
 
-    pc = cfg.predict
+    pc, sc = cfg.predict, cfg.predict.scale_select
     with stage(timer, "normalise"):
         x = [normalise_image(image, cfg.data.normalise)]
-    passes, metas, found, measures = {}, {}, {}, {}
-    for factor in pc.scale_select.candidates:
+    passes, metas, found = {}, {}, {}
+
+    def measure(factor: float) -> tuple[float, float]:
         passes[factor], metas[factor] = _passes(model, x, pc.scale * factor, (False,), timer)
         inst = found[factor] = _instances(cfg, passes[factor], metas[factor], timer)[0]
-        measures[factor] = (float(np.mean(inst.scores)) if len(inst.scores) else 0.0,
-                            float((inst.labels > 0).mean()))
-    chosen = select_scale(measures, pc.scale_select.min_cover, pc.scale_select.margin)
+        return float(np.mean(inst.scores)) if len(inst.scores) else 0.0, float((inst.labels > 0).mean())
+
+    chosen, _ = choose_scale(measure, sc.candidates, sc.probe, sc.min_cover, sc.margin)
     if scales is not None:
         scales.append(chosen)
     if not pc.tta_flip:

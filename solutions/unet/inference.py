@@ -322,20 +322,23 @@ def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: 
 def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, info: dict | None,
                         timer: Stopwatch | None) -> np.ndarray:
     """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
-    scale, the most certain one's scale (``common.scale.select_scale``), then the TTA views
+    scale (with ``probe``: at scale 1 and the probes, the rest only when a probe wins), the
+    most certain one's scale (``common.scale.choose_scale``), then the TTA views
     at that scale (the chosen candidate pass is their identity view: not run again), mapped back."""
-    from common.scale import map_certainty, resize_to, select_scale
+    from common.scale import choose_scale, map_certainty, resize_to
 
     sn = cfg.predict.scale_norm
     h, w = x.shape[:2]
-    views, passes, measures = {}, {}, {}
-    for scale in sn.candidates:
-        if scale > 1.0 and h * w * scale * scale > sn.max_pixels:
-            continue  # bounds memory, as scale_factor's max_pixels does
+    # enlarging candidates beyond max_pixels are left out: bounds memory, as scale_factor's does
+    candidates = [s for s in sn.candidates if s <= 1.0 or h * w * s * s <= sn.max_pixels]
+    views, passes = {}, {}
+
+    def measure(scale: float) -> tuple[float, float]:
         views[scale] = _rescaled_view(image, x, scale, cfg, timer)
         passes[scale] = _predict_views(model, views[scale], cfg, "none", timer)
-        measures[scale] = map_certainty(passes[scale])
-    factor = select_scale(measures, sn.min_cover)
+        return map_certainty(passes[scale])
+
+    factor, measures = choose_scale(measure, candidates, [p for p in sn.probe if p in candidates], sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
     # The candidate pass is the TTA's identity view at that scale: not run twice.

@@ -28,6 +28,9 @@ class ScaleNormConfig:
             factor (``common.scale.select_scale``; no target area needed).
         candidates: The scales ``multiscale`` tries (must hold 1.0 and lie within
             ``min_scale``-``max_scale``).
+        probe: ``multiscale`` runs scale 1 and these candidates first, and the other
+            candidates only when one of these wins (``common.scale.choose_scale``). Empty:
+            every candidate.
         min_cover: ``multiscale`` passes over a candidate whose body map covers less than
             this fraction of what the pass at scale 1 covers.
         min_scale: Smallest factor.
@@ -45,6 +48,7 @@ class ScaleNormConfig:
     target_area: float = 0.0
     estimate: Literal["instances", "body", "multiscale"] = "instances"
     candidates: tuple[float, ...] = (1.0, 0.67, 0.5, 0.33)
+    probe: tuple[float, ...] = ()
     min_cover: float = 0.5
     min_scale: float = 0.25
     max_scale: float = 4.0
@@ -60,5 +64,8 @@ class ScaleNormConfig:
         if 1.0 not in self.candidates or any(not self.min_scale <= c <= self.max_scale for c in self.candidates):
             raise ConfigError(f"predict.scale_norm.candidates {list(self.candidates)} must hold 1.0 and lie "
                               f"within min_scale {self.min_scale} and max_scale {self.max_scale}")
+        if any(p == 1.0 or p not in self.candidates for p in self.probe):
+            raise ConfigError(f"predict.scale_norm.probe {list(self.probe)} must be candidates "
+                              f"{list(self.candidates)} other than 1.0")
         if not 0.0 <= self.min_cover <= 1.0:
             raise ConfigError(f"predict.scale_norm.min_cover must be within 0 and 1, got {self.min_cover}")
