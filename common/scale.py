@@ -35,8 +35,8 @@ import numpy as np
 
 from common.io import read_json, write_json
 
-__all__ = ["NUCLEUS_SIZE_FILE", "choose_scale", "equivalent_diameter", "estimate_nucleus_size", "instance_areas",
-           "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
+__all__ = ["NUCLEUS_SIZE_FILE", "choose_scale", "equivalent_diameter", "estimate_nucleus_size",
+           "instance_areas", "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
            "save_nucleus_size", "scale_factor", "select_scale"]
 
 #: File in a run folder holding :func:`nucleus_area_stats` of its training labels.

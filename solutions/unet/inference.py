@@ -338,7 +338,8 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
         passes[scale] = _predict_views(model, views[scale], cfg, "none", timer)
         return map_certainty(passes[scale])
 
-    factor, measures = choose_scale(measure, candidates, [p for p in sn.probe if p in candidates], sn.min_cover)
+    probe = [p for p in sn.probe if p in candidates]
+    factor, measures = choose_scale(measure, candidates, probe, sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
     # The candidate pass is the TTA's identity view at that scale: not run twice.
