@@ -88,16 +88,11 @@ def test_maskrcnn_predictor_reports_the_scale_it_chose(monkeypatch):
     import solutions.maskrcnn.predict as mp
     from common.config import load_config
     from solutions.maskrcnn.config import MaskRCNNConfig
-
-    class Model:  # one detection, sure of it only on a small (64 px) input
-        def infer(self, batch):
-            b = len(batch)
-            return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
-                    "scores": np.full((b, 1), 0.95 if batch.shape[1] <= 64 else 0.6, np.float32),
-                    "masks": np.ones((b, 1, 28, 28), np.float32)}
+    from tests.test_maskrcnn_model import SizeSureModel
 
     cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]"])
-    monkeypatch.setattr(mp, "load_run", lambda run, sets: (cfg, Model()))
+    model = SizeSureModel(lambda side: 0.95 if side <= 64 else 0.6)  # sure only of a small input
+    monkeypatch.setattr(mp, "load_run", lambda run, sets: (cfg, model))
     labels, info = bm.PREDICTORS["maskrcnn"]("a-run", [])(np.full((128, 128, 3), 40, np.uint8))
     assert info == {"scale": 0.5} and labels.shape == (128, 128) and labels.max() == 1
 

@@ -12,7 +12,7 @@ from keras import ops
 
 from solutions.maskrcnn.anchors import (anchors_per_location, generate_anchors,
                                         level_shapes)
-from solutions.maskrcnn.boxes import (box_iou, box_iou_np, box_iou_ops, clip_boxes,
+from solutions.maskrcnn.boxes import (box_cover, box_iou, box_iou_np, box_iou_ops, clip_boxes,
                                       decode_deltas, encode_deltas, masks_to_boxes)
 from solutions.maskrcnn.proposals import ProposalLayer
 from solutions.maskrcnn.roi_align import PyramidROIAlign, box_levels, roi_align_numpy
@@ -90,6 +90,23 @@ def test_masks_to_boxes():
 
 
 # -------------------------------------------------------------------------- anchors
+def test_box_cover_is_the_union_of_the_boxes_pixels():
+    rng = np.random.default_rng(3)
+    boxes = np.concatenate([random_boxes(rng, 30, size=80.0),
+                            [[-5.0, 70.2, 12.0, 95.0],  # clipped at the top and the right
+                             [10.0, 10.0, 10.0, 30.0]]]).astype(np.float32)  # empty
+    hw = (60, 90)
+    covered = np.zeros(hw, bool)
+    for y1, x1, y2, x2 in boxes:
+        covered[max(0, int(np.floor(y1))):max(0, int(np.ceil(y2))),
+                max(0, int(np.floor(x1))):max(0, int(np.ceil(x2)))] = True
+    assert box_cover(boxes, hw) == pytest.approx(covered.mean())
+    assert 0 < box_cover(boxes, hw) < 1
+    assert box_cover(np.array([[2.0, 3.0, 4.0, 5.5]]), (10, 10)) == pytest.approx(2 * 3 / 100)
+    assert box_cover(np.zeros((0, 4)), hw) == 0.0
+    assert box_cover(np.array([[-3.0, -3.0, 200.0, 200.0]]), hw) == 1.0
+
+
 def test_anchors_hand_computed():
     # 64x64 image, one level of stride 32 -> 2x2 grid, centres at 16 and 48.
     a = generate_anchors((64, 64), scales=(8,), ratios=(0.5, 1, 2), strides=(32,))

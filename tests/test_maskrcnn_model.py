@@ -260,6 +260,21 @@ def test_inference_contract_shapes_any_size(mobilenet_model):
         mobilenet_model.infer(np.zeros((1, 100, 64, 3), np.float32))
 
 
+def test_infer_is_its_two_stages_run_one_at_a_time():
+    from solutions.maskrcnn.model import build_model
+
+    model = build_model(tiny_config(extra=["model.detection_min_confidence=0.0"]).model)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    det = model.infer_detections(x)
+    assert {"boxes", "class_ids", "scores", "P2", "P3", "P4", "P5"} <= set(det)
+    assert (det["scores"] > 0).sum() > 0  # an untrained network, every detection kept
+    whole, staged = model.infer(x), model.infer_masks(det)
+    assert set(whole) == set(staged) == {"boxes", "class_ids", "scores", "masks"}
+    for key in whole:
+        np.testing.assert_allclose(whole[key], staged[key], atol=1e-6)
+    assert staged["masks"][0, 0].max() > 0
+
+
 def test_predict_images_pastes_back_at_original_size(mobilenet_model):
     from solutions.maskrcnn.predict import predict_images
 
@@ -306,78 +321,88 @@ def test_one_train_step_gives_finite_losses(synthetic_data_dir):
     assert np.isfinite(logs["loss"]) and set(logs) >= {"mask_loss", "rpn_class_loss"}
 
 
+class SizeSureModel:
+    """A stand-in network: one detection at (8, 8, 40, 40), as sure of it as ``sureness`` says
+    of the padded input side. Records the sides its detection stage (``calls``) and its mask
+    head (``mask_calls``) ran at; ``infer`` is the two in turn, as the real network's."""
+
+    def __init__(self, sureness):
+        self.sureness, self.calls, self.mask_calls = sureness, [], []
+
+    def infer_detections(self, batch):
+        b, h = len(batch), batch.shape[1]
+        self.calls.append(h)
+        return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
+                "class_ids": np.ones((b, 1), np.int32), "side": h,
+                "scores": np.full((b, 1), self.sureness(h), np.float32)}
+
+    def infer_masks(self, det):
+        self.mask_calls.append(det["side"])
+        return det | {"masks": np.ones((len(det["scores"]), 1, 28, 28), np.float32)}
+
+    def infer(self, batch):
+        return self.infer_masks(self.infer_detections(batch))
+
+
 def test_scale_select_predicts_where_the_detections_are_surest():
     from common.config import ConfigError
     from solutions.maskrcnn.predict import predict_images
 
-    calls = []
-
-    class Model:  # one detection; sure of it only when the input is small (64 px padded)
-        def infer(self, batch):
-            b, h = len(batch), batch.shape[1]
-            calls.append(h)
-            return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
-                    "scores": np.full((b, 1), 0.95 if h <= 64 else 0.6, np.float32),
-                    "masks": np.ones((b, 1, 28, 28), np.float32)}
-
     image = np.full((128, 128, 3), 40, np.uint8)
-    cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]", "predict.tta_flip=true"])
-    chosen: list[float] = []
-    (inst,) = predict_images(Model(), cfg, [image], scales=chosen)
-    # two candidates, then the flipped pass at 0.5 (the unflipped one is the candidate's, not run again)
-    assert chosen == [0.5] and calls == [128, 64, 64]
-    assert inst.labels.shape == (128, 128) and inst.labels.max() == 1
-    assert (inst.labels > 0).sum() == pytest.approx(64 * 64, rel=0.1)  # the box mapped back from 0.5
+    sets = ["predict.scale_select.candidates=[1.0,0.5]", "predict.tta_flip=true"]
     fixed = load_config(MaskRCNNConfig, None, ["predict.scale=0.5", "predict.tta_flip=true"])
-    (same,) = predict_images(Model(), fixed, [image])  # what predicting at 0.5 with flip gives
-    np.testing.assert_array_equal(inst.labels, same.labels)
-    np.testing.assert_allclose(inst.scores, same.scores)
+    (same,) = predict_images(SizeSureModel(lambda h: 0.95 if h <= 64 else 0.6), fixed, [image])
+    for measure, mask_calls in (("boxes", [64, 64]), ("masks", [128, 64, 64])):
+        model = SizeSureModel(lambda h: 0.95 if h <= 64 else 0.6)  # sure only of a small input
+        cfg = load_config(MaskRCNNConfig, None, sets + [f"predict.scale_select.measure={measure}"])
+        chosen: list[float] = []
+        (inst,) = predict_images(model, cfg, [image], scales=chosen)
+        # two candidates, then the flipped pass at 0.5 (the unflipped one is the candidate's,
+        # not run again); measured on boxes, the mask head runs only at the chosen scale
+        assert chosen == [0.5] and model.calls == [128, 64, 64] and model.mask_calls == mask_calls
+        assert inst.labels.shape == (128, 128) and inst.labels.max() == 1
+        assert (inst.labels > 0).sum() == pytest.approx(64 * 64, rel=0.1)  # the box mapped back from 0.5
+        np.testing.assert_array_equal(inst.labels, same.labels)  # what predicting at 0.5 with flip gives
+        np.testing.assert_allclose(inst.scores, same.scores)
     # scale 1 keeps its place unless a candidate beats it by more than the margin
-    calls.clear()
+    model = SizeSureModel(lambda h: 0.95 if h <= 64 else 0.6)
     cfg = load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[1.0,0.5]",
                                              "predict.scale_select.margin=0.4"])
     chosen = []
-    predict_images(Model(), cfg, [image, image], scales=chosen)
-    assert chosen == [1.0, 1.0] and calls == [128, 64] * 2  # no flip: the chosen pass is the prediction
+    predict_images(model, cfg, [image, image], scales=chosen)
+    assert chosen == [1.0, 1.0] and model.calls == [128, 64] * 2  # no flip: the chosen pass is the prediction
+    assert model.mask_calls == [128, 128]
     off = load_config(MaskRCNNConfig, None, [])
     chosen = []
-    predict_images(Model(), off, [image], scales=chosen)
+    predict_images(model, off, [image], scales=chosen)
     assert chosen == [1.0]
-    with pytest.raises(ConfigError, match="scale_select"):
-        load_config(MaskRCNNConfig, None, ["predict.scale_select.candidates=[0.5]"])
-    with pytest.raises(ConfigError, match="scale_select"):
-        load_config(MaskRCNNConfig, None, ["predict.scale_select.margin=-1"])
+    for bad in ("candidates=[0.5]", "margin=-1", "measure=pixels"):
+        with pytest.raises(ConfigError, match="scale_select"):
+            load_config(MaskRCNNConfig, None, [f"predict.scale_select.{bad}"])
 
 
 def test_scale_select_probe_runs_the_other_candidates_only_when_a_probe_wins():
     from common.config import ConfigError
     from solutions.maskrcnn.predict import predict_images
 
-    calls = []
     sureness = {256: 0.6, 192: 0.7, 128: 0.65, 64: 0.9}  # by the padded input side
-
-    class Model:  # one detection, as sure of it as the input's size says
-        def infer(self, batch):
-            b, h = len(batch), batch.shape[1]
-            calls.append(h)
-            return {"boxes": np.tile(np.array([[[8.0, 8.0, 40.0, 40.0]]], np.float32), (b, 1, 1)),
-                    "scores": np.full((b, 1), sureness[h], np.float32),
-                    "masks": np.ones((b, 1, 28, 28), np.float32)}
-
     image = np.full((256, 256, 3), 40, np.uint8)
     sets = ["predict.scale_select.candidates=[1.0,0.75,0.5,0.25]", "predict.scale_select.probe=[0.5]"]
     chosen: list[float] = []
-    predict_images(Model(), load_config(MaskRCNNConfig, None, sets), [image], scales=chosen)
-    assert chosen == [0.25] and calls == [256, 128, 192, 64]  # the probe won: every candidate ran
-    calls.clear()
+    model = SizeSureModel(sureness.get)
+    predict_images(model, load_config(MaskRCNNConfig, None, sets), [image], scales=chosen)
+    assert chosen == [0.25] and model.calls == [256, 128, 192, 64]  # the probe won: every candidate ran
+    assert model.mask_calls == [64]
     chosen = []
     strict = sets + ["predict.scale_select.margin=0.1"]  # 0.65 no longer beats 0.6 by the margin
-    predict_images(Model(), load_config(MaskRCNNConfig, None, strict), [image], scales=chosen)
-    assert chosen == [1.0] and calls == [256, 128]  # the rest never ran (0.25 would have won)
+    model = SizeSureModel(sureness.get)
+    predict_images(model, load_config(MaskRCNNConfig, None, strict), [image], scales=chosen)
+    assert chosen == [1.0] and model.calls == [256, 128]  # the rest never ran (0.25 would have won)
+    assert model.mask_calls == [256]
     for probe in ("[0.4]", "[1.0]"):
         with pytest.raises(ConfigError, match="probe"):
             load_config(MaskRCNNConfig, None, sets[:1] + [f"predict.scale_select.probe={probe}"])
     off = load_config(MaskRCNNConfig, None, sets + ["predict.scale_select.candidates=[]"])  # the off switch
     chosen = []
-    predict_images(Model(), off, [image], scales=chosen)
+    predict_images(SizeSureModel(sureness.get), off, [image], scales=chosen)
     assert chosen == [1.0]

@@ -199,3 +199,33 @@ def masks_to_boxes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     boxes = np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop]
                       for s in slices if s is not None], np.float32).reshape(-1, 4)
     return boxes, ids
+
+
+def box_cover(boxes: np.ndarray, hw: tuple[int, int]) -> float:
+    """Fraction of an ``hw`` image that the union of ``boxes`` covers (numpy only).
+
+    A box covers the pixels from ``floor(y1), floor(x1)`` up to ``ceil(y2), ceil(x2)``
+    (exclusive), clipped to the image. One difference image and two cumulative sums, so
+    the cost does not grow with the boxes' areas.
+
+    Args:
+        boxes: [N,4] ``(y1, x1, y2, x2)`` pixels.
+        hw: The image's ``(height, width)``.
+
+    Returns:
+        The covered fraction, 0 for no boxes.
+    """
+    h, w = int(hw[0]), int(hw[1])
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not len(b) or h <= 0 or w <= 0:
+        return 0.0
+    y1, x1 = (np.clip(np.floor(b[:, i]), 0, s).astype(np.int64) for i, s in ((0, h), (1, w)))
+    y2, x2 = (np.clip(np.ceil(b[:, i]), 0, s).astype(np.int64) for i, s in ((2, h), (3, w)))
+    keep = (y2 > y1) & (x2 > x1)
+    y1, x1, y2, x2 = y1[keep], x1[keep], y2[keep], x2[keep]
+    diff = np.zeros((h + 1, w + 1), np.int32)
+    np.add.at(diff, (y1, x1), 1)
+    np.add.at(diff, (y1, x2), -1)
+    np.add.at(diff, (y2, x1), -1)
+    np.add.at(diff, (y2, x2), 1)
+    return float((diff.cumsum(0).cumsum(1)[:h, :w] > 0).mean())

@@ -237,6 +237,9 @@ class TrainConfig:
         return self.lr * self.lr_drop_factor ** n_drops
 
 
+SCALE_MEASURES = ("boxes", "masks")
+
+
 @dataclass
 class ScaleSelectConfig:
     """Per-image scale selection at test time (``predict.scale_select``): predict once without
@@ -254,12 +257,17 @@ class ScaleSelectConfig:
             scale 1 (by the same rule), so an image that stays at scale 1 costs
             ``1 + len(probe)`` passes, not ``len(candidates)``. Empty: every candidate always.
             Ignored while ``candidates`` is empty (off).
+        measure: What a candidate pass is measured on. ``boxes``: the detection stage only
+            (its detections' mean score, the fraction of the input their boxes cover); the
+            mask head runs at the chosen scale only. ``masks``: the whole pass (its pasted
+            instances' mean score and cover).
     """
 
     candidates: tuple[float, ...] = ()
     margin: float = 0.03
     min_cover: float = 0.5
     probe: tuple[float, ...] = ()
+    measure: str = "boxes"
 
     def validate(self) -> None:
         if self.candidates and (1.0 not in self.candidates or min(self.candidates) <= 0):
@@ -270,6 +278,9 @@ class ScaleSelectConfig:
         if self.candidates and any(p == 1.0 or p not in self.candidates for p in self.probe):
             raise ConfigError(f"predict.scale_select.probe {list(self.probe)} must be candidates "
                               f"{list(self.candidates)} other than 1.0")
+        if self.measure not in SCALE_MEASURES:
+            raise ConfigError(f"predict.scale_select.measure {self.measure!r} must be one of "
+                              f"{list(SCALE_MEASURES)}")
 
 
 @dataclass

@@ -286,12 +286,7 @@ class MaskRCNN(keras.Model):
         return stage.predict_on_batch(inputs)
 
     def infer(self, images: np.ndarray) -> dict:
-        """Inference on a numpy batch, compiled once per input shape (and mask bucket).
-
-        Runs :meth:`detect`, then the mask head on the first ``mask_row_bucket(n)`` rows,
-        ``n`` the most detections of an image of the batch (detections are sorted with
-        the padding last), so few detections cost few mask-head rows. Both stages are
-        Keras predict functions (``jax.jit`` / ``tf.function``) cached per shape.
+        """Inference on a numpy batch: :meth:`infer_detections`, then :meth:`infer_masks`.
 
         Args:
             images: float32 [B,H,W,3] with H, W multiples of 64.
@@ -299,22 +294,54 @@ class MaskRCNN(keras.Model):
         Returns:
             dict of numpy arrays (see :meth:`call`).
         """
+        return self.infer_masks(self.infer_detections(images))
+
+    def infer_detections(self, images: np.ndarray) -> dict:
+        """The first inference stage (:meth:`detect`) on a numpy batch, compiled once per shape.
+
+        Args:
+            images: float32 [B,H,W,3] with H, W multiples of 64.
+
+        Returns:
+            dict of numpy arrays ``boxes`` [B,N,4], ``class_ids`` [B,N] int32, ``scores`` [B,N]
+            (sorted by decreasing score, zero rows are padding) and the pooled FPN maps
+            ``"P2".."P5"``, which :meth:`infer_masks` needs. A caller that only needs the
+            detections (per-image scale selection) can stop here and skip the mask head.
+        """
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or images.shape[1] % PAD_MULTIPLE or images.shape[2] % PAD_MULTIPLE:
             raise ValueError(f"model.py: image sides must be multiples of {PAD_MULTIPLE}, "
                              f"got {images.shape}")
         det = self._run_stage("detect", images)
+        return {"boxes": np.asarray(det["boxes"], np.float32),
+                "class_ids": np.asarray(det["class_ids"], np.int32),
+                "scores": np.asarray(det["scores"], np.float32),
+                **{lvl: det[lvl] for lvl in POOL_LEVELS}}
+
+    def infer_masks(self, detections: dict) -> dict:
+        """The mask head on the detections of :meth:`infer_detections`.
+
+        Runs on the first ``mask_row_bucket(n)`` rows only, ``n`` the most detections of an
+        image of the batch (detections are sorted with the padding last), so few detections
+        cost few mask-head rows; compiled once per shape and bucket.
+
+        Args:
+            detections: :meth:`infer_detections`' dict, unchanged.
+
+        Returns:
+            dict of numpy arrays ``boxes``, ``class_ids``, ``scores`` and ``masks``
+            [B,N,m,m] probabilities (see :meth:`call`).
+        """
+        det = detections
         n_max, m = self.cfg.max_instances, self.cfg.mask_shape
-        masks = np.zeros((images.shape[0], n_max, m, m), np.float32)
-        filled = int((np.asarray(det["scores"]) > 0).sum(axis=1).max(initial=0))
+        masks = np.zeros((det["scores"].shape[0], n_max, m, m), np.float32)
+        filled = int((det["scores"] > 0).sum(axis=1).max(initial=0))
         rows = mask_row_bucket(filled, n_max)
         if rows:
             masks[:, :rows] = self._run_stage("segment", {
                 "boxes": det["boxes"][:, :rows], "class_ids": det["class_ids"][:, :rows],
                 **{lvl: det[lvl] for lvl in POOL_LEVELS}})
-        return {"boxes": np.asarray(det["boxes"], np.float32),
-                "class_ids": np.asarray(det["class_ids"], np.int32),
-                "scores": np.asarray(det["scores"], np.float32), "masks": masks}
+        return {k: det[k] for k in ("boxes", "class_ids", "scores")} | {"masks": masks}
 
     def predict_on_batch(self, x: Any) -> dict:
         """Same as :meth:`infer` (compiled per shape, bucketed mask rows)."""

@@ -120,30 +120,47 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
                            timer: Stopwatch | None = None, scales: list[float] | None = None) -> Instances:
     """One image at the scale its detections are most confident at (``predict.scale_select``).
 
-    One pass without flip per candidate factor (on ``predict.scale``); the measure of a pass is
-    its instances' mean score and the fraction of the image they cover
-    (``common.scale.choose_scale`` with the config's ``margin``, ``min_cover`` and ``probe``:
-    with probes, scale 1 and the probes run first and the other candidates only when a probe
-    wins). Then the chosen factor as configured: with ``tta_flip`` its pass plus the flipped
-    one, merged (the unflipped pass is not run again); else the chosen pass itself.
+    One pass without flip per candidate factor (on ``predict.scale``), measured as
+    ``(mean score, cover)`` by ``measure``: ``boxes`` (the detection stage only; its
+    detections' mean score and the fraction of the input their boxes cover) or ``masks`` (the
+    whole pass; its pasted instances' mean score and cover). ``common.scale.choose_scale``
+    chooses with the config's ``margin``, ``min_cover`` and ``probe`` (with probes, scale 1
+    and the probes run first and the other candidates only when a probe wins). Then the chosen
+    factor as configured: its candidate pass (with ``boxes``, the mask head runs on its cached
+    detections now, and only there), plus with ``tta_flip`` the flipped pass, merged.
     """
     from common.scale import choose_scale
+    from solutions.maskrcnn.boxes import box_cover
 
     pc, sc = cfg.predict, cfg.predict.scale_select
     with stage(timer, "normalise"):
         x = [normalise_image(image, cfg.data.normalise)]
-    passes, metas, found = {}, {}, {}
+    detections, metas, passes, found = {}, {}, {}, {}
 
     def measure(factor: float) -> tuple[float, float]:
-        passes[factor], metas[factor] = _passes(model, x, pc.scale * factor, (False,), timer)
+        with stage(timer, "tta_views"):
+            batch, metas[factor] = inference_batch(x, pc.scale * factor)
+        with stage(timer, "forward"):
+            det = detections[factor] = model.infer_detections(batch)
+        if sc.measure == "boxes":
+            with stage(timer, "postprocess"):
+                scores = det["scores"][0]
+                keep = scores > 0
+                return (float(scores[keep].mean()) if keep.any() else 0.0,
+                        box_cover(det["boxes"][0][keep], metas[factor][0].resized_hw))
+        with stage(timer, "forward"):
+            passes[factor] = [(model.infer_masks(det), False)]
         inst = found[factor] = _instances(cfg, passes[factor], metas[factor], timer)[0]
         return float(np.mean(inst.scores)) if len(inst.scores) else 0.0, float((inst.labels > 0).mean())
 
     chosen, _ = choose_scale(measure, sc.candidates, sc.probe, sc.min_cover, sc.margin)
     if scales is not None:
         scales.append(chosen)
+    if chosen not in passes:
+        with stage(timer, "forward"):
+            passes[chosen] = [(model.infer_masks(detections[chosen]), False)]
     if not pc.tta_flip:
-        return found[chosen]
+        return found[chosen] if chosen in found else _instances(cfg, passes[chosen], metas[chosen], timer)[0]
     flipped, _ = _passes(model, x, pc.scale * chosen, (True,), timer)
     return _instances(cfg, passes[chosen] + flipped, metas[chosen], timer)[0]
 
