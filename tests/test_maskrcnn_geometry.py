@@ -89,7 +89,6 @@ def test_masks_to_boxes():
     assert empty_boxes.shape == (0, 4) and empty_ids.shape == (0,)
 
 
-# -------------------------------------------------------------------------- anchors
 def test_box_cover_is_the_union_of_the_boxes_pixels():
     rng = np.random.default_rng(3)
     boxes = np.concatenate([random_boxes(rng, 30, size=80.0),
@@ -107,6 +106,7 @@ def test_box_cover_is_the_union_of_the_boxes_pixels():
     assert box_cover(np.array([[-3.0, -3.0, 200.0, 200.0]]), hw) == 1.0
 
 
+# -------------------------------------------------------------------------- anchors
 def test_anchors_hand_computed():
     # 64x64 image, one level of stride 32 -> 2x2 grid, centres at 16 and 48.
     a = generate_anchors((64, 64), scales=(8,), ratios=(0.5, 1, 2), strides=(32,))

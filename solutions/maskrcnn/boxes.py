@@ -216,11 +216,11 @@ def box_cover(boxes: np.ndarray, hw: tuple[int, int]) -> float:
         The covered fraction, 0 for no boxes.
     """
     h, w = int(hw[0]), int(hw[1])
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    b = clip_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), h, w)
     if not len(b) or h <= 0 or w <= 0:
         return 0.0
-    y1, x1 = (np.clip(np.floor(b[:, i]), 0, s).astype(np.int64) for i, s in ((0, h), (1, w)))
-    y2, x2 = (np.clip(np.ceil(b[:, i]), 0, s).astype(np.int64) for i, s in ((2, h), (3, w)))
+    y1, x1 = np.floor(b[:, :2]).astype(np.int64).T
+    y2, x2 = np.ceil(b[:, 2:]).astype(np.int64).T
     keep = (y2 > y1) & (x2 > x1)
     y1, x1, y2, x2 = y1[keep], x1[keep], y2[keep], x2[keep]
     diff = np.zeros((h + 1, w + 1), np.int32)
