@@ -4,8 +4,9 @@ Two trainings of one recipe differ by more than most switches move a fold, so an
 read on the same images, as the mean of the per-image differences and its standard
 error, overall and per image type and size. Every source is ``[NAME=]PATH[:KEY]``
 (``bench/score_sources.py``): a predictions folder (``<id>.npz``, scored here), or per-image
-scores a benchmark stored (``combined.json``, ``gap.json``, ``generalise.json``, or an
-earlier ``paired.json``). The first source is the reference.
+scores a benchmark stored (``combined.json``, ``gap.json``, ``generalise.json``,
+``magnify.json:VARIANT/xFACTOR``, or an earlier ``paired.json``). The first source is the
+reference.
 
 Usage::
 

@@ -12,7 +12,10 @@ A source is written ``PATH`` or ``PATH:KEY``:
     --combine``), ``paired.json`` (``bench_paired.py``);
   - ``{"models": {MODEL: {"per_image": {id: {KEY: score}}}}}``: ``gap.json``
     (``bench_gap.py``), ``generalise.json`` (``bench_generalise.py``). KEY is
-    ``MODEL/COLUMN`` (``cpu30/group``), or just ``COLUMN`` when the file holds one model.
+    ``MODEL/COLUMN`` (``cpu30/group``), or just ``COLUMN`` when the file holds one model;
+  - ``{"rows": [{"image_id", "variant", "factor", "score", ...}]}``: ``magnify.json``
+    (``bench_magnify.py``). KEY is ``VARIANT/xFACTOR`` (``boxes/x2``), or just ``VARIANT``
+    when the file holds one factor.
 
 Bad input raises ``common.data.DataError`` naming the path (``common.cli.run_main`` turns it
 into one line and exit status 2).
@@ -58,6 +61,8 @@ def _columns(path: Path, data: dict, key: str) -> tuple[dict, str]:
         raise DataError(f"{path}: not a JSON object of stored per-image scores")
     if "per_image" in data:
         return data["per_image"], key
+    if "rows" in data:
+        return _magnify_table(path, data["rows"], key), "score"
     models = data.get("models")
     if not isinstance(models, dict) or not models:
         raise DataError(f"{path}: no stored per-image scores (neither 'per_image' nor 'models')")
@@ -69,6 +74,31 @@ def _columns(path: Path, data: dict, key: str) -> tuple[dict, str]:
     if model not in models or "per_image" not in models[model]:
         raise DataError(f"{path}: no per-image scores of model {model!r} (it has {sorted(models)})")
     return models[model]["per_image"], column
+
+
+def _magnify_table(path: Path, rows, key: str) -> dict:
+    """``magnify.json``'s rows of variant and factor ``key`` (``VARIANT/xFACTOR`` or ``VARIANT``)
+    as ``{id: {"score": score}}``."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "image_id" in r for r in rows):
+        raise DataError(f"{path}: rows is not a list of per-image records with an image_id")
+    variant, sep, factor = key.rpartition("/x")
+    if not sep:
+        variant, factor = key, ""
+    mine = [r for r in rows if r.get("variant") == variant]
+    if not mine:
+        raise DataError(f"{path}: no variant {variant!r} (it has {sorted({str(r.get('variant')) for r in rows})})")
+    factors = sorted({r.get("factor") for r in mine}, key=str)
+    if not factor and len(factors) > 1:
+        raise DataError(f"{path} holds factors {factors} of {variant!r}: name one as {variant}/x<factor>")
+    if factor:
+        try:
+            wanted = float(factor)
+        except ValueError:
+            raise DataError(f"{path}: the factor in {key!r} is not a number") from None
+        mine = [r for r in mine if r.get("factor") == wanted]
+        if not mine:
+            raise DataError(f"{path}: variant {variant!r} has no factor {factor} (it has {factors})")
+    return {r["image_id"]: {"score": r.get("score")} for r in mine}
 
 
 def stored_scores(path: Path, key: str) -> pd.Series:

@@ -84,6 +84,28 @@ def test_stored_scores_read_both_layouts_and_name_the_file(tmp_path):
                 stored_scores(bad, "v")
 
 
+def test_stored_scores_read_magnify_rows_by_variant_and_factor(tmp_path):
+    rows = [{"image_id": i, "variant": v, "factor": f, "score": s, "seconds": 0.1}
+            for i, v, f, s in (("a", "plain", 1.0, 0.5), ("b", "plain", 1.0, 0.6), ("a", "plain", 3.0, 0.2),
+                               ("a", "boxes", 3.0, 0.3))]
+    mag = tmp_path / "magnify.json"
+    mag.write_text(json.dumps({"command": "c", "rows": rows}))
+    assert stored_scores(mag, "plain/x1").to_dict() == {"a": 0.5, "b": 0.6}
+    assert stored_scores(mag, "plain/x3").to_dict() == {"a": 0.2}
+    assert stored_scores(mag, "boxes").to_dict() == {"a": 0.3}  # its one factor
+    with pytest.raises(DataError, match=r"magnify.json holds factors \[1.0, 3.0\] of 'plain': name one as plain/x"):
+        stored_scores(mag, "plain")
+    with pytest.raises(DataError, match=r"no variant 'masks' \(it has \['boxes', 'plain'\]\)"):
+        stored_scores(mag, "masks/x1")
+    with pytest.raises(DataError, match="has no factor 2"):
+        stored_scores(mag, "plain/x2")
+    with pytest.raises(DataError, match="factor in 'plain/xtwo' is not a number"):
+        stored_scores(mag, "plain/xtwo")
+    mag.write_text(json.dumps({"rows": [{"variant": "plain"}]}))
+    with pytest.raises(DataError, match="magnify.json: rows is not a list of per-image records"):
+        stored_scores(mag, "plain")
+
+
 def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
     _, ds, truth = dsb
     empty = np.zeros((H, W), np.int32)
