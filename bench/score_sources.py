@@ -79,15 +79,19 @@ def _columns(path: Path, data: dict, key: str) -> tuple[dict, str]:
 def _magnify_table(path: Path, rows, key: str) -> dict:
     """``magnify.json``'s rows of variant and factor ``key`` (``VARIANT/xFACTOR`` or ``VARIANT``)
     as ``{id: {"score": score}}``."""
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and "image_id" in r for r in rows):
-        raise DataError(f"{path}: rows is not a list of per-image records with an image_id")
+    def valid(r) -> bool:
+        factor = r.get("factor") if isinstance(r, dict) else None
+        return isinstance(factor, (int, float)) and not isinstance(factor, bool) and "image_id" in r
+
+    if not isinstance(rows, list) or not all(valid(r) for r in rows):
+        raise DataError(f"{path}: rows is not a list of per-image records with an image_id and a numeric factor")
     variant, sep, factor = key.rpartition("/x")
     if not sep:
         variant, factor = key, ""
     mine = [r for r in rows if r.get("variant") == variant]
     if not mine:
         raise DataError(f"{path}: no variant {variant!r} (it has {sorted({str(r.get('variant')) for r in rows})})")
-    factors = sorted({r.get("factor") for r in mine}, key=str)
+    factors = sorted({r["factor"] for r in mine})
     if not factor and len(factors) > 1:
         raise DataError(f"{path} holds factors {factors} of {variant!r}: name one as {variant}/x<factor>")
     if factor:
@@ -95,7 +99,7 @@ def _magnify_table(path: Path, rows, key: str) -> dict:
             wanted = float(factor)
         except ValueError:
             raise DataError(f"{path}: the factor in {key!r} is not a number") from None
-        mine = [r for r in mine if r.get("factor") == wanted]
+        mine = [r for r in mine if r["factor"] == wanted]
         if not mine:
             raise DataError(f"{path}: variant {variant!r} has no factor {factor} (it has {factors})")
     return {r["image_id"]: {"score": r.get("score")} for r in mine}

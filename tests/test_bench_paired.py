@@ -101,9 +101,10 @@ def test_stored_scores_read_magnify_rows_by_variant_and_factor(tmp_path):
         stored_scores(mag, "plain/x2")
     with pytest.raises(DataError, match="factor in 'plain/xtwo' is not a number"):
         stored_scores(mag, "plain/xtwo")
-    mag.write_text(json.dumps({"rows": [{"variant": "plain"}]}))
-    with pytest.raises(DataError, match="magnify.json: rows is not a list of per-image records"):
-        stored_scores(mag, "plain")
+    for bad_rows in ([{"variant": "plain", "factor": 1.0}], [{"image_id": "a", "variant": "plain"}], [3]):
+        mag.write_text(json.dumps({"rows": bad_rows}))
+        with pytest.raises(DataError, match="magnify.json: rows is not a list of per-image records"):
+            stored_scores(mag, "plain")
 
 
 def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
