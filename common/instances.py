@@ -79,6 +79,27 @@ def channel_names(n_channels: int, channels: Sequence[str] | None = None) -> tup
     return DEFAULT_CHANNELS[:n_channels] + tuple(f"c{c}" for c in range(len(DEFAULT_CHANNELS), n_channels))
 
 
+FLOOR_PARAMS: tuple[str, ...] = ("min_area", "min_seed_area")
+"""The params that are areas in pixels: :func:`floors_at_scale` rescales them."""
+
+
+def floors_at_scale(params: Mapping[str, Any], scale: float) -> dict[str, Any]:
+    """``params`` with the pixel-area floors (:data:`FLOOR_PARAMS`) taken as areas in the
+    frame of an image rescaled by ``scale``, expressed in the image as given: divided by
+    ``scale ** 2`` (rounded, at least 1). A map predicted at ``scale`` 0.5 (nuclei 4x the
+    training area) then drops pieces under 4x ``min_area``; one predicted at 2 under a quarter.
+    Params without a floor are left as they are; ``scale`` 1 returns a copy."""
+    if scale <= 0:
+        raise ValueError(f"floors_at_scale: scale must be > 0, got {scale}")
+    out = dict(params)
+    if scale == 1.0:
+        return out
+    for key in FLOOR_PARAMS:
+        if key in out:
+            out[key] = max(1, int(round(float(out[key]) / (scale * scale))))
+    return out
+
+
 def _drop_small(labels: np.ndarray, min_area: int, fraction: float = 0.0) -> np.ndarray:
     """Set labels with fewer than ``min_area`` pixels to 0, then (``fraction`` > 0) those
     smaller than ``fraction`` x the median area of the rest (one bincount, vectorised)."""

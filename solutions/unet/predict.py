@@ -52,7 +52,7 @@ from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
-__all__ = ["default_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
+__all__ = ["default_params", "image_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
 
 
@@ -125,6 +125,18 @@ def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: st
     return [predict_image(model, image, cfg, tta, params, target_area) for image in images]
 
 
+def image_params(params: dict, cfg: UNetConfig, scale: float) -> dict:
+    """The post-processing params of one image predicted at ``scale`` (its ``info["scale"]``):
+    ``params``, with the floors in the frame of that scale when
+    ``predict.scale_norm.floors_follow_scale`` (``common.instances.floors_at_scale``)."""
+    sn = cfg.predict.scale_norm
+    if not (sn.enabled and sn.floors_follow_scale) or scale == 1.0:
+        return params
+    from common.instances import floors_at_scale
+
+    return floors_at_scale(params, scale)
+
+
 def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
                    tta: str | None, run: RunDir, target_area: float = 0.0,
                    timer: Stopwatch | None = None) -> dict:
@@ -147,9 +159,9 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     from solutions.unet.inference import predict_image
     from common.instances import probs_to_instances
 
-    def finish(image_id: str, prob) -> None:
+    def finish(image_id: str, prob, scale: float) -> None:
         with stage(timer, "postprocess"):
-            labels, scores = probs_to_instances(prob, params)
+            labels, scores = probs_to_instances(prob, image_params(params, cfg, scale))
         with stage(timer, "write"):
             save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob,
                             channels=params.get("channels"))
@@ -166,7 +178,7 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
                 image = dataset.load_image(image_id)
             prob = predict_image(model, image, cfg, tta, params, target_area, info, timer)
             factors.append(info.get("scale", 1.0))
-            pending.append(pool.submit(finish, image_id, prob))
+            pending.append(pool.submit(finish, image_id, prob, info.get("scale", 1.0)))
             while len(pending) > 2 * workers:
                 pending.popleft().result()  # re-raises a worker's error here
             if n % 25 == 0 or n == len(ids):

@@ -42,6 +42,11 @@ class ScaleNormConfig:
             percentile modes; for ``gray_invert_percentile_tophat`` it puts the top-hat's
             fixed disc radius in pixels of the rescaled image, where nuclei have the training
             size.
+        floors_follow_scale: The post-processing floors (``post.min_area``,
+            ``post.min_seed_area``) are areas in the frame the network predicted in, not in
+            the image as given: an image predicted at scale ``s`` gets them divided by ``s**2``
+            (``common.instances.floors_at_scale``), so they keep their size relative to the
+            nuclei the network saw.
     """
 
     enabled: bool = False
@@ -55,6 +60,7 @@ class ScaleNormConfig:
     tolerance: float = 0.2
     max_pixels: int = 1 << 24
     renormalise: bool = False
+    floors_follow_scale: bool = False
 
     def validate(self) -> None:
         if not 0 < self.min_scale <= 1.0 <= self.max_scale:
