@@ -78,7 +78,8 @@ def unet_predictor(run: Path, sets: list[str]):
     from common.instances import probs_to_instances
     from common.runs import RunDir
     from solutions.unet.inference import predict_image
-    from solutions.unet.predict import image_params, load_params, load_run, load_target_area
+    from common.instances import floors_at_scale
+    from solutions.unet.predict import floor_scale, load_params, load_run, load_target_area
 
     cfg, model = load_run(run, sets)
     rd = RunDir(run)
@@ -87,7 +88,8 @@ def unet_predictor(run: Path, sets: list[str]):
     def predict(image):
         info: dict = {}
         prob = predict_image(model, image, cfg, params=params, target_area=target, info=info)
-        return probs_to_instances(prob, image_params(params, cfg, info.get("scale", 1.0)))[0], info
+        floors = floor_scale(cfg, info.get("scale", 1.0))
+        return probs_to_instances(prob, floors_at_scale(params, floors))[0], info
 
     return predict
 

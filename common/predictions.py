@@ -42,6 +42,11 @@ class Prediction:
         channels: The names of ``prob``'s C maps, or None (not recorded).
         cand_masks: bool [K,H,W] or None.
         cand_scores: float32 [K] or None.
+        floor_scale: The post-processing floors of ``prob`` (``min_area``,
+            ``min_seed_area``) are areas in pixels of the image rescaled by this, the scale
+            the maps were predicted at (``predict.scale_norm.floors_follow_scale``); 1: in
+            the image's own pixels. Whoever post-processes ``prob`` again applies it
+            (``common.instances.floors_at_scale``).
     """
 
     labels: np.ndarray
@@ -50,6 +55,7 @@ class Prediction:
     cand_masks: np.ndarray | None = None
     cand_scores: np.ndarray | None = None
     channels: tuple[str, ...] | None = None
+    floor_scale: float = 1.0
 
     @property
     def n_instances(self) -> int:
@@ -97,6 +103,8 @@ def validate(pred: Prediction, where: str = "<prediction>") -> None:
         if len(set(pred.channels)) != len(pred.channels) or not all(pred.channels):
             raise PredictionError(f"{where}: channel names must be distinct and non-empty, got "
                                   f"{list(pred.channels)}")
+    if not (np.isfinite(pred.floor_scale) and pred.floor_scale > 0):
+        raise PredictionError(f"{where}: floor_scale must be a positive number, got {pred.floor_scale}")
     if pred.cand_masks is not None:
         if pred.cand_masks.ndim != 3 or pred.cand_masks.shape[1:] != labels.shape:
             raise PredictionError(f"{where}: cand_masks must be [K,H,W] at the labels' size")
@@ -132,7 +140,7 @@ def write_npz(file, arrays: dict[str, np.ndarray], compress: bool = True,
 def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndarray,
                     prob: np.ndarray | None = None, cand_masks: np.ndarray | None = None,
                     cand_scores: np.ndarray | None = None, compress: bool = True,
-                    channels: Sequence[str] | None = None) -> Path:
+                    channels: Sequence[str] | None = None, floor_scale: float = 1.0) -> Path:
     """Validate and write one image's prediction atomically (temp file + rename).
 
     Args:
@@ -145,13 +153,15 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         cand_scores: Optional float [K].
         compress: Deflate the other arrays (labels, scores, packed candidate masks).
         channels: The names of ``prob``'s maps (``prob_channels``), one per channel.
+        floor_scale: The scale ``prob``'s post-processing floors are in
+            (:attr:`Prediction.floor_scale`); written only when not 1.
     """
     path = Path(path)
     pred = Prediction(np.asarray(labels, np.int32), np.asarray(scores, np.float32).reshape(-1),
                       None if prob is None else np.asarray(prob, np.float32),
                       None if cand_masks is None else np.asarray(cand_masks, bool),
                       None if cand_scores is None else np.asarray(cand_scores, np.float32),
-                      None if channels is None else tuple(str(c) for c in channels))
+                      None if channels is None else tuple(str(c) for c in channels), float(floor_scale))
     if pred.prob is not None and pred.prob.ndim == 2:
         pred.prob = pred.prob[..., None]
     validate(pred, str(path))
@@ -160,6 +170,8 @@ def save_prediction(path: str | os.PathLike, labels: np.ndarray, scores: np.ndar
         arrays["prob"] = pred.prob.astype(np.float16)
     if pred.channels is not None:
         arrays["prob_channels"] = np.asarray(pred.channels, dtype=str)
+    if pred.floor_scale != 1.0:
+        arrays["floor_scale"] = np.asarray(pred.floor_scale, np.float64)
     if pred.cand_masks is not None:
         arrays["cand_masks"] = np.packbits(pred.cand_masks, axis=-1)
         arrays["cand_shape"] = np.asarray(pred.cand_masks.shape, np.int64)
@@ -187,6 +199,8 @@ def load_prediction(path: str | os.PathLike, candidates: bool = False, prob: boo
                 pred.prob = data["prob"].astype(np.float32)
                 if "prob_channels" in files:
                     pred.channels = tuple(str(c) for c in data["prob_channels"])
+            if "floor_scale" in files:
+                pred.floor_scale = float(data["floor_scale"])
             if candidates and "cand_masks" in files:
                 shape = tuple(int(s) for s in data["cand_shape"])
                 pred.cand_masks = np.unpackbits(data["cand_masks"], axis=-1,

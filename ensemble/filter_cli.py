@@ -156,7 +156,8 @@ def apply_folder(filter_path: Path, pred_dir: Path, out: Path, split: str, data:
         image = images(image_id) if images is not None else None
         labels, scores = filters.for_image(image_id, split).apply(pred.labels, pred.scores,
                                                                  pred.prob, image, channels=pred.channels)
-        save_prediction(out / f"{image_id}.npz", labels, scores, prob=pred.prob, channels=pred.channels)
+        save_prediction(out / f"{image_id}.npz", labels, scores, prob=pred.prob, channels=pred.channels,
+                        floor_scale=pred.floor_scale)
     return len(files)
 
 

@@ -272,7 +272,8 @@ class Merger:
         if unit.mode == "pixel":
             params = unit.params_for(image_id)
             map_layout([p.channels for p in preds], preds[0].prob.shape[-1], f"{image_id}: {unit.label}", params)
-            return (*pixel_merge([p.prob for p in preds], weights, params, self.postprocess), probs)
+            return (*pixel_merge([p.prob for p in preds], weights, params, self.postprocess,
+                                 floor_scale=float(np.median([p.floor_scale for p in preds]))), probs)
         if len(preds) == 1:
             return preds[0].labels, preds[0].scores, probs
         # folder weights are relative to the unit's full folder list: absent folders count as empty

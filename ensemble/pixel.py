@@ -222,7 +222,8 @@ def map_layout(channels: Sequence, n_channels: int, where: str, params: dict | N
     return layout
 
 def pixel_merge(probs: Sequence[np.ndarray], weights: Sequence[float] | None, params: dict,
-                postprocess: Postprocess | None = None) -> tuple[np.ndarray, np.ndarray]:
+                postprocess: Postprocess | None = None, floor_scale: float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Average prob maps and turn them into instances.
 
     Args:
@@ -230,12 +231,16 @@ def pixel_merge(probs: Sequence[np.ndarray], weights: Sequence[float] | None, pa
         weights: float [M].
         params: Post-processing params (recorded by the predict that made the maps).
         postprocess: Default ``common.instances.probs_to_instances``.
+        floor_scale: The scale ``params``' floors are in (``common.predictions.Prediction``;
+            the merger passes the median of the files' own).
 
     Returns:
         ``(labels int32 [H,W], scores float32 [N])``.
     """
+    from common.instances import floors_at_scale
+
     fn = postprocess if postprocess is not None else load_postprocess()
-    labels, scores = fn(average_probs(probs, weights), params)
+    labels, scores = fn(average_probs(probs, weights), floors_at_scale(params, floor_scale))
     labels = np.asarray(labels, np.int32)
     scores = np.asarray(scores, np.float32).reshape(-1)
     if scores.size != int(labels.max(initial=0)):

@@ -42,7 +42,9 @@ class PixelModel:
     Attributes:
         name: Where it came from (run folder or file), for messages.
         family: Registry name (``unet``).
-        predict: ``predict(image uint8 [H,W,3], tta) -> float32 [H,W,C]`` in 0..1.
+        predict: ``predict(image uint8 [H,W,3], tta) -> float32 [H,W,C]`` in 0..1, or
+            ``(maps, floor_scale)``: the scale ``params``' floors are in for this image
+            (``common.predictions.Prediction.floor_scale``; maps alone: 1).
         params: ``probs_to_instances`` params (the run's tuned thresholds).
         channels: Names of the ``C`` maps (``["body", "border", "centre"]``).
         info: Metadata (config excerpt, normalisation).
@@ -58,7 +60,12 @@ class PixelModel:
 
     def prob(self, image: np.ndarray, tta: str | None = None) -> np.ndarray:
         """float32 [H,W,C] maps of uint8 [H,W,3] ``image``."""
-        return self.predict(image, tta)
+        return self.prob_and_floor_scale(image, tta)[0]
+
+    def prob_and_floor_scale(self, image: np.ndarray, tta: str | None = None) -> tuple[np.ndarray, float]:
+        """The maps of ``image`` and the scale their post-processing floors are in."""
+        out = self.predict(image, tta)
+        return (out[0], float(out[1])) if isinstance(out, tuple) else (out, 1.0)
 
 
 @dataclass
@@ -155,7 +162,8 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
     from common.config import ConfigError, load_config
     from common.runs import RunDir
     from solutions.unet.config import UNetConfig
-    from solutions.unet.predict import load_params, load_run, load_target_area, predict_images
+    from solutions.unet.inference import predict_image
+    from solutions.unet.predict import floor_scale, load_params, load_run, load_target_area
 
     run = RunDir(run_dir)
     try:
@@ -166,8 +174,10 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
     params = load_params(run, cfg)
     target_area = load_target_area(run, cfg)
 
-    def predict(image: np.ndarray, tta: str | None) -> np.ndarray:
-        return predict_images(model, cfg, [image], tta, params, target_area)[0]
+    def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, float]:
+        info: dict = {}
+        prob = predict_image(model, image, cfg, tta, params, target_area, info)
+        return prob, floor_scale(cfg, info.get("scale", 1.0))
 
     channels = ("body",) if cfg.model.kind == "baseline" else tuple(cfg.model.channels)
     params = {**params, "channels": list(params.get("channels") or channels)}

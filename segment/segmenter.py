@@ -57,6 +57,8 @@ class Segmenter:
         tile: Images whose longer side exceeds this are tiled (pixels).
         overlap: Tile overlap in pixels (more than twice the largest nucleus diameter).
         min_area: Drop instances under this many pixels (None: each run's own ``min_area``).
+            A U-Net run whose floors follow its scale (``predict.scale_norm.floors_follow_scale``)
+            takes it, like its own, in pixels of the scale it predicted the image at.
     """
 
     def __init__(self, models: Sequence[PixelModel | InstanceModel], tta: str | None = None,
@@ -107,15 +109,18 @@ class Segmenter:
         Returns:
             ``(labels int32 [H,W], scores float32 [N])``.
         """
-        from common.instances import probs_to_instances
+        from common.instances import floors_at_scale, probs_to_instances
         from ensemble.pixel import average_probs
 
         sources = []
         for members, params in self.groups:
-            probs = [m.prob(image, self.tta) for m in members]
+            outs = [m.prob_and_floor_scale(image, self.tta) for m in members]
+            probs = [p for p, _ in outs]
             prob = probs[0] if len(probs) == 1 else average_probs(probs)
-            sources.append(probs_to_instances(prob, params))
-            del probs, prob
+            # the floors in the members' median scale, as the pixel ensemble does
+            floors = float(np.median([f for _, f in outs]))
+            sources.append(probs_to_instances(prob, floors_at_scale(params, floors)))
+            del probs, prob, outs
         for m in self.models:
             if isinstance(m, InstanceModel):
                 labels, scores = m.instances(image, self.tta)

@@ -52,7 +52,7 @@ from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
-__all__ = ["default_params", "image_params", "load_params", "load_run", "load_target_area", "main", "predict_folder",
+__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_target_area", "main", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
 
 
@@ -125,16 +125,12 @@ def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: st
     return [predict_image(model, image, cfg, tta, params, target_area) for image in images]
 
 
-def image_params(params: dict, cfg: UNetConfig, scale: float) -> dict:
-    """The post-processing params of one image predicted at ``scale`` (its ``info["scale"]``):
-    ``params``, with the floors in the frame of that scale when
-    ``predict.scale_norm.floors_follow_scale`` (``common.instances.floors_at_scale``)."""
+def floor_scale(cfg: UNetConfig, scale: float) -> float:
+    """The scale the post-processing floors of an image predicted at ``scale`` (its
+    ``info["scale"]``) are in: ``scale`` with ``predict.scale_norm.floors_follow_scale``,
+    else 1 (the image's own pixels). Saved with the maps (``Prediction.floor_scale``)."""
     sn = cfg.predict.scale_norm
-    if not (sn.enabled and sn.floors_follow_scale) or scale == 1.0:
-        return params
-    from common.instances import floors_at_scale
-
-    return floors_at_scale(params, scale)
+    return float(scale) if sn.enabled and sn.floors_follow_scale else 1.0
 
 
 def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
@@ -157,14 +153,15 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
         once the folder is final.
     """
     from solutions.unet.inference import predict_image
-    from common.instances import probs_to_instances
+    from common.instances import floors_at_scale, probs_to_instances
 
     def finish(image_id: str, prob, scale: float) -> None:
+        floors = floor_scale(cfg, scale)
         with stage(timer, "postprocess"):
-            labels, scores = probs_to_instances(prob, image_params(params, cfg, scale))
+            labels, scores = probs_to_instances(prob, floors_at_scale(params, floors))
         with stage(timer, "write"):
             save_prediction(out_dir / f"{image_id}.npz", labels, scores, prob=prob,
-                            channels=params.get("channels"))
+                            channels=params.get("channels"), floor_scale=floors)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -198,15 +195,17 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
 
 
 def relabel(out_dir: Path, ids: Sequence[str], params: dict) -> None:
-    """Re-run post-processing on saved predictions (their ``prob``) with new params."""
-    from common.instances import probs_to_instances
+    """Re-run post-processing on saved predictions (their ``prob``) with new params, the
+    floors in each file's ``floor_scale``."""
+    from common.instances import floors_at_scale, probs_to_instances
 
     def one(image_id: str) -> None:
         path = out_dir / f"{image_id}.npz"
         pred = load_prediction(path)
         check_layout(pred.channels, params, path)
-        labels, scores = probs_to_instances(pred.prob, params)
-        save_prediction(path, labels, scores, prob=pred.prob, channels=pred.channels or params.get("channels"))
+        labels, scores = probs_to_instances(pred.prob, floors_at_scale(params, pred.floor_scale))
+        save_prediction(path, labels, scores, prob=pred.prob, channels=pred.channels or params.get("channels"),
+                        floor_scale=pred.floor_scale)
 
     with ThreadPoolExecutor(worker_threads(4)) as pool:
         list(pool.map(one, ids))

@@ -46,7 +46,8 @@ class ScaleNormConfig:
             ``post.min_seed_area``) are areas in the frame the network predicted in, not in
             the image as given: an image predicted at scale ``s`` gets them divided by ``s**2``
             (``common.instances.floors_at_scale``), so they keep their size relative to the
-            nuclei the network saw.
+            nuclei the network saw. Each prediction file records its scale
+            (``floor_scale``), so tuning, relabelling and the pixel ensemble apply it too.
     """
 
     enabled: bool = False

@@ -24,7 +24,7 @@ import numpy as np
 from common.machine import worker_threads
 from common.metrics import score_dataset
 from common.predictions import check_layout, load_prediction
-from common.instances import probs_to_instances
+from common.instances import floors_at_scale, probs_to_instances
 
 GRID_WATERSHED: dict[str, list] = {
     "mask_threshold": [0.3, 0.4, 0.5, 0.6],
@@ -51,22 +51,27 @@ GRID_CC: dict[str, list] = {
 
 
 def score_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray], params: dict,
-                 threads: int = 0) -> float:
+                 threads: int = 0, floor_scales: Mapping[str, float] | None = None) -> float:
     """DSB score of ``probs_to_instances(prob, params)`` over the images of ``truth``.
 
     The images are post-processed on ``threads`` threads (0: up to 8, one per core): the
     watershed and labelling release the GIL, so this scales with the cores.
+    ``floor_scales``: image id -> the scale its floors are in (``Prediction.floor_scale``;
+    default 1 for every image).
     """
     ids = list(truth)
+    scales = floor_scales or {}
     with ThreadPoolExecutor(threads or worker_threads(8)) as pool:
-        labels = pool.map(lambda i: probs_to_instances(probs[i], params)[0], ids)
+        labels = pool.map(lambda i: probs_to_instances(probs[i], floors_at_scale(params, scales.get(i, 1.0)))[0],
+                          ids)
         pred = dict(zip(ids, labels))
     return score_dataset(truth, pred).score
 
 
 def tune_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray], start: dict,
                 grid: Mapping[str, Sequence] | None = None, passes: int = 2,
-                verbose: bool = True) -> tuple[dict, float, float]:
+                verbose: bool = True, floor_scales: Mapping[str, float] | None = None
+                ) -> tuple[dict, float, float]:
     """Coordinate ascent over ``grid`` starting from ``start``.
 
     Args:
@@ -76,6 +81,7 @@ def tune_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray]
         grid: Parameter → candidate values (default by channel count).
         passes: Rounds over all parameters.
         verbose: Print each improvement.
+        floor_scales: Image id -> the scale its floors are in (:func:`score_params`).
 
     Returns:
         ``(best_params, best_score, start_score)``.
@@ -83,7 +89,7 @@ def tune_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray]
     n_channels = next(iter(probs.values())).shape[-1] if probs else 1
     grid = grid or (GRID_WATERSHED if n_channels > 1 else GRID_CC)
     best = dict(start)
-    start_score = best_score = score_params(probs, truth, best)
+    start_score = best_score = score_params(probs, truth, best, floor_scales=floor_scales)
     if verbose:
         print(f"[tune] start {best_score:.4f} with {best}", flush=True)
     for _ in range(passes):
@@ -93,7 +99,7 @@ def tune_params(probs: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray]
                 if best.get(key) == value:
                     continue
                 trial = {**best, key: value}
-                score = score_params(probs, truth, trial)
+                score = score_params(probs, truth, trial, floor_scales=floor_scales)
                 if score > best_score + 1e-9:
                     best, best_score, improved = trial, score, True
                     if verbose:
@@ -111,18 +117,18 @@ def tune_run(run_dir: Path, pred_dir: Path, dataset, ids: Sequence[str], start: 
     """
     from common.io import write_json
 
-    probs, truth = {}, {}
+    probs, truth, scales = {}, {}, {}
     for image_id in ids:
         path = pred_dir / f"{image_id}.npz"
         pred = load_prediction(path)
         if pred.prob is None:
             raise ValueError(f"{path}: no 'prob' maps to tune on; predict with prob maps saved")
         check_layout(pred.channels, start, path)
-        probs[image_id] = pred.prob
+        probs[image_id], scales[image_id] = pred.prob, pred.floor_scale
         truth[image_id] = dataset.load_labels(image_id)
     if not truth:
         raise ValueError(f"no out-of-fold predictions in {pred_dir} for this run")
-    best, score, start_score = tune_params(probs, truth, start)
+    best, score, start_score = tune_params(probs, truth, start, floor_scales=scales)
     out = {**best, "_oof_score": round(score, 5), "_default_score": round(start_score, 5),
            "_n_images": len(truth), "_predictions": str(pred_dir)}
     write_json(Path(run_dir) / "thresholds.json", out)
