@@ -154,13 +154,13 @@ def train30(args) -> str:
     test_dir = work / "predictions" / "unet-bench" / "heldout_fold0"
     pred_summary = predict_folder(model, cfg, dataset, held, test_dir, tuned, None, run)
     truth = {i: dataset.load_labels(i) for i in held}
-    probs = {i: load_prediction(test_dir / f"{i}.npz").prob for i in held}
-    pred = {i: load_prediction(test_dir / f"{i}.npz").labels for i in held}
-    report = score_dataset(truth, pred)
-    from common.instances import probs_to_instances
+    saved = {i: load_prediction(test_dir / f"{i}.npz") for i in held}
+    report = score_dataset(truth, {i: p.labels for i, p in saved.items()})
+    from common.instances import floors_at_scale, probs_to_instances
 
-    default_score = score_dataset(truth, {i: probs_to_instances(probs[i], default_params(cfg))[0]
-                                          for i in held}).score
+    default_score = score_dataset(truth, {i: probs_to_instances(p.prob, floors_at_scale(default_params(cfg),
+                                                                                        p.floor_scale))[0]
+                                          for i, p in saved.items()}).score
     clusters = _clusters(work, held)
     per_type = report.per_image["score"].groupby(clusters).agg(["mean", "count"])
     lines = [
