@@ -131,3 +131,13 @@ def test_the_pixel_ensemble_and_segment_apply_the_floor_scale():
     assert Segmenter([model(2.0)]).predict_whole(image)[0].max() == 3
     # two members: the floors in their median scale (1.5: floor 13 px, the 16-px square stays)
     assert Segmenter([model(1.0), model(2.0)]).predict_whole(image)[0].max() == 3
+
+
+def test_the_shipped_configs_keep_the_floors_at_the_chosen_scale():
+    from common.config import load_config
+    from common.paths import REPO_ROOT
+    from solutions.unet.config import UNetConfig
+
+    for name in ("watershed.yaml", "cpu30.yaml", "gpu_time.yaml"):
+        sn = load_config(UNetConfig, REPO_ROOT / "solutions" / "unet" / "configs" / name).predict.scale_norm
+        assert sn.enabled and sn.floors_follow_scale, name
