@@ -79,15 +79,15 @@ def unet_predictor(run: Path, sets: list[str]):
     from common.runs import RunDir
     from solutions.unet.inference import predict_image
     from common.instances import floors_at_scale
-    from solutions.unet.predict import floor_scale, load_params, load_run, load_target_area
+    from solutions.unet.predict import floor_scale, load_params, load_run, load_sizes
 
     cfg, model = load_run(run, sets)
     rd = RunDir(run)
-    params, target = load_params(rd, cfg), load_target_area(rd, cfg)
+    params, sizes = load_params(rd, cfg), load_sizes(rd, cfg)
 
     def predict(image):
         info: dict = {}
-        prob = predict_image(model, image, cfg, params=params, target_area=target, info=info)
+        prob = predict_image(model, image, cfg, params=params, info=info, **sizes)
         floors = floor_scale(cfg, info.get("scale", 1.0))
         return probs_to_instances(prob, floors_at_scale(params, floors))[0], info
 

@@ -126,7 +126,7 @@ def train30(args) -> str:
     from common.predictions import load_prediction
     from common.runs import RunDir
     from solutions.unet.config import default_params
-    from solutions.unet.predict import load_run, predict_folder
+    from solutions.unet.predict import load_run, load_sizes, predict_folder
     from solutions.unet.tune import tune_run
 
     if not (SHARED_DSB_DIR / "stage1_train").is_dir():
@@ -146,13 +146,14 @@ def train30(args) -> str:
     summary = read_json(run.path / "train_summary.json")
     dataset = DSBDataset(SHARED_DSB_DIR, "stage1_train")
     cfg, model = load_run(run.path)
+    sizes = load_sizes(run, cfg)
     # thresholds: tuned on the run's own validation images (part of the training folds)
     val_dir = work / "predictions" / "unet-bench" / "val_fold0"
-    predict_folder(model, cfg, dataset, info["val_ids"], val_dir, default_params(cfg), None, run)
+    predict_folder(model, cfg, dataset, info["val_ids"], val_dir, default_params(cfg), None, run, **sizes)
     tuned = tune_run(run.path, val_dir, dataset, info["val_ids"], default_params(cfg))
     held = info["oof_ids"][: args.max_test] if args.max_test else info["oof_ids"]
     test_dir = work / "predictions" / "unet-bench" / "heldout_fold0"
-    pred_summary = predict_folder(model, cfg, dataset, held, test_dir, tuned, None, run)
+    pred_summary = predict_folder(model, cfg, dataset, held, test_dir, tuned, None, run, **sizes)
     truth = {i: dataset.load_labels(i) for i in held}
     saved = {i: load_prediction(test_dir / f"{i}.npz") for i in held}
     report = score_dataset(truth, {i: p.labels for i, p in saved.items()})

@@ -20,6 +20,8 @@ scale whose body map the network is most certain of wins (:func:`map_certainty`,
 into uncertain pieces. The Mask R-CNN's ``predict.scale_select`` uses :func:`select_scale`
 with its instances' mean score as the certainty. Both run their candidate passes through
 :func:`choose_scale`, which can try a few probe scales first and the rest only when a probe wins.
+The U-Net's multiscale selection can also enlarge an image it keeps at scale 1 whose nuclei
+are smaller than in nearly every training image (:func:`small_area`), towards ``target_area``.
 
 All vectorised (``np.bincount``, OpenCV); Keras-free.
 """
@@ -37,7 +39,7 @@ from common.io import read_json, write_json
 
 __all__ = ["NUCLEUS_SIZE_FILE", "choose_scale", "equivalent_diameter", "estimate_nucleus_size",
            "instance_areas", "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
-           "save_nucleus_size", "scale_factor", "select_scale"]
+           "save_nucleus_size", "scale_factor", "select_scale", "small_area"]
 
 #: File in a run folder holding :func:`nucleus_area_stats` of its training labels.
 NUCLEUS_SIZE_FILE = "nucleus_size.json"
@@ -105,9 +107,11 @@ def nucleus_area_stats(labels: Iterable[np.ndarray], min_area: int = 1) -> dict:
         min_area: Ignore instances smaller than this.
 
     Returns:
-        ``{"target_area", "median_area", "n_images", "n_nuclei"}``: ``target_area`` is the
-        median over images of each image's median area (every image counts once, however
-        many nuclei it has); ``median_area`` the median over all nuclei. Areas in pixels.
+        ``{"target_area", "median_area", "n_images", "n_nuclei", "image_areas"}``:
+        ``target_area`` is the median over images of each image's median area (every image
+        counts once, however many nuclei it has); ``median_area`` the median over all
+        nuclei; ``image_areas`` every image's median area, sorted (:func:`small_area`).
+        Areas in pixels.
     """
     per_image, every = [], []
     for lab in labels:
@@ -119,7 +123,15 @@ def nucleus_area_stats(labels: Iterable[np.ndarray], min_area: int = 1) -> dict:
         raise ValueError("no nucleus in the training labels: cannot measure a nucleus size")
     every_areas = np.concatenate(every)
     return {"target_area": float(np.median(per_image)), "median_area": float(np.median(every_areas)),
-            "n_images": len(per_image), "n_nuclei": int(every_areas.size)}
+            "n_images": len(per_image), "n_nuclei": int(every_areas.size), "image_areas": sorted(per_image)}
+
+
+def small_area(stats: dict, quantile: float) -> float | None:
+    """The ``quantile`` of the training images' median nucleus areas (``stats`` of
+    :func:`nucleus_area_stats`): nuclei below it are smaller than in all but that fraction of
+    the training images. ``None`` when ``stats`` predates ``image_areas``."""
+    areas = stats.get("image_areas")
+    return None if not areas else float(np.quantile(np.asarray(areas, np.float64), quantile))
 
 
 def save_nucleus_size(run_dir: str | Path, labels: Iterable[np.ndarray]) -> dict:

@@ -163,7 +163,7 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
     from common.runs import RunDir
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
-    from solutions.unet.predict import floor_scale, load_params, load_run, load_target_area
+    from solutions.unet.predict import floor_scale, load_params, load_run, load_sizes
 
     run = RunDir(run_dir)
     try:
@@ -172,11 +172,11 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
         raise _config_error(run.config_path, exc) from None
     cfg, model = _load_weights(lambda: load_run(run.path), run)
     params = load_params(run, cfg)
-    target_area = load_target_area(run, cfg)
+    sizes = load_sizes(run, cfg)
 
     def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, float]:
         info: dict = {}
-        prob = predict_image(model, image, cfg, tta, params, target_area, info)
+        prob = predict_image(model, image, cfg, tta, params, info=info, **sizes)
         return prob, floor_scale(cfg, info.get("scale", 1.0))
 
     channels = ("body",) if cfg.model.kind == "baseline" else tuple(cfg.model.channels)

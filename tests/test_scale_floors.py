@@ -82,7 +82,7 @@ def test_predict_folder_and_relabel_post_process_each_image_in_its_scale(tmp_pat
         def load_image(self, image_id):
             return np.zeros((64, 96, 3), np.uint8)
 
-    def fake_predict(model, image, cfg, tta=None, params=None, target_area=0.0, info=None, timer=None):
+    def fake_predict(model, image, cfg, tta=None, params=None, target_area=0.0, info=None, timer=None, small_area=0.0):
         info.update(scale=0.5)  # as if the selection had shrunk the image 2x
         return _three_blobs()
 

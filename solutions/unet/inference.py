@@ -41,7 +41,7 @@ _VIEWS = {"none": [(0, False)],
 
 def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params: dict | None = None,
                   target_area: float = 0.0, info: dict | None = None,
-                  timer: Stopwatch | None = None) -> np.ndarray:
+                  timer: Stopwatch | None = None, small_area: float = 0.0) -> np.ndarray:
     """Predict one image as the config says: normalise, TTA views, optional scale normalisation.
 
     Args:
@@ -54,9 +54,13 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when
             ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
-            (``{"scale", "certainty"}`` with ``estimate: multiscale``).
+            (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
+            ``small_area`` is set and the selection keeps scale 1).
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
+        small_area: With ``multiscale`` and ``predict.scale_norm.enlarge_below``: an image
+            the selection keeps at scale 1 whose nuclei are smaller than this (pixels;
+            ``solutions.unet.predict.load_sizes``) is enlarged towards ``target_area``.
 
     Returns:
         float32 [H,W,C] maps in 0..1 at the original size.
@@ -70,7 +74,11 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         x = normalise_image(image, cfg.data.normalise)
     sn = cfg.predict.scale_norm
     if sn.enabled and sn.estimate == "multiscale":
-        return _predict_multiscale(model, image, x, cfg, tta, info, timer)
+        if small_area > 0 and not (sn.target_area or target_area) > 0:
+            raise ValueError("predict.scale_norm.enlarge_below needs a target area to enlarge towards: set "
+                             "predict.scale_norm.target_area or give the run's nucleus_size.json")
+        return _predict_multiscale(model, image, x, cfg, tta, info, timer, params,
+                                   sn.target_area or target_area, small_area)
     prob = _predict_views(model, x, cfg, tta, timer)
     if not sn.enabled:
         return prob
@@ -81,13 +89,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         raise ValueError("predict.scale_norm is enabled but there is no target area: set "
                          "predict.scale_norm.target_area or give the run's nucleus_size.json")
     with stage(timer, "postprocess"):
-        if sn.estimate == "instances":
-            from common.instances import probs_to_instances
-            from solutions.unet.config import default_params
-
-            area = estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
-        else:
-            area = estimate_nucleus_size(prob)
+        area = _instance_area(prob, cfg, params) if sn.estimate == "instances" else estimate_nucleus_size(prob)
     factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
     if info is not None:
         info.update(area=area, scale=factor)
@@ -96,6 +98,15 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     scaled = _predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+
+
+def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
+    """Median area of the instances ``params`` (default: the config's untuned ones) make of ``prob``."""
+    from common.instances import probs_to_instances
+    from common.scale import estimate_nucleus_size
+    from solutions.unet.config import default_params
+
+    return estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
 
 
 def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: Stopwatch | None) -> np.ndarray:
@@ -114,11 +125,13 @@ def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: 
 
 
 def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, info: dict | None,
-                        timer: Stopwatch | None) -> np.ndarray:
+                        timer: Stopwatch | None, params: dict | None = None, target_area: float = 0.0,
+                        small_area: float = 0.0) -> np.ndarray:
     """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
     scale (with ``probe``: at scale 1 and the probes, the rest only when a probe wins), the
     most certain one's scale (``common.scale.choose_scale``), then the TTA views
-    at that scale (the chosen candidate pass is their identity view: not run again), mapped back."""
+    at that scale (the chosen candidate pass is their identity view: not run again), mapped back.
+    When it keeps scale 1 and ``small_area`` is set, :func:`_enlarge_factor` may enlarge instead."""
     from common.scale import choose_scale, map_certainty, resize_to
 
     sn = cfg.predict.scale_norm
@@ -136,12 +149,34 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
     factor, measures = choose_scale(measure, candidates, probe, sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
+    if factor == 1.0 and small_area > 0:
+        factor = _enlarge_factor(passes[1.0], cfg, params, target_area, small_area, info, timer)
+        if factor != 1.0:
+            views[factor], passes[factor] = _rescaled_view(image, x, factor, cfg, timer), None
     # The candidate pass is the TTA's identity view at that scale: not run twice.
     prob = _predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:
         return prob
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(prob, (h, w)), dtype=np.float32)
+
+
+def _enlarge_factor(prob: np.ndarray, cfg, params: dict | None, target_area: float, small_area: float,
+                    info: dict | None, timer: Stopwatch | None) -> float:
+    """``predict.scale_norm.enlarge_below``: the factor that brings the nuclei of ``prob`` (the
+    pass at scale 1) to ``target_area`` when their median area is below ``small_area``, else 1
+    (``common.scale.scale_factor``: ``tolerance``, at most ``enlarge_max`` and ``max_pixels``)."""
+    from common.scale import scale_factor
+
+    sn = cfg.predict.scale_norm
+    with stage(timer, "postprocess"):
+        area = _instance_area(prob, cfg, params)
+    factor = 1.0
+    if area < small_area:
+        factor = scale_factor(area, target_area, 1.0, sn.enlarge_max, sn.tolerance, prob.shape[:2], sn.max_pixels)
+    if info is not None:
+        info.update(area=area, scale=factor)
+    return factor
 
 
 def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None,

@@ -52,7 +52,7 @@ from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
-__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_target_area", "main", "predict_folder",
+__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_sizes", "load_target_area", "main", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
 
 
@@ -80,49 +80,72 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
-    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off, or ``multiscale``).
+    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off, or
+    ``multiscale`` without ``enlarge_below``).
 
     ``predict.scale_norm.target_area`` if set, else the run's ``nucleus_size.json``
     (written by training); a run trained before that file existed gets it measured now
     from its training images' labels (``run_info.json``) and written.
     """
     sn = cfg.predict.scale_norm
-    if not sn.enabled or sn.estimate == "multiscale":  # multiscale chooses among scales, no target
+    if not sn.enabled or (sn.estimate == "multiscale" and not sn.enlarge_below):  # no target needed
         return 0.0
     if sn.target_area > 0:
         return float(sn.target_area)
-    from common.scale import NUCLEUS_SIZE_FILE, load_nucleus_size, save_nucleus_size
+    return float(_nucleus_stats(run, "target_area")["target_area"])
 
-    area = load_nucleus_size(run.path)
-    if area is None:
-        info = read_json(run.info_path)
-        if not info or "fit_ids" not in info or "data_dir" not in info:
-            raise FileNotFoundError(f"{run.path / NUCLEUS_SIZE_FILE}: missing, and {run.info_path} does not "
-                                    "list the training images to measure it from")
-        from common.data import DSBDataset
-        from solutions.unet.data import load_items
 
-        print(f"[predict] measuring the training nucleus size of {run.path.name} "
-              f"({len(info['fit_ids'])} label images)", flush=True)
-        labels = load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1]
-        area = save_nucleus_size(run.path, labels)["target_area"]
-    return float(area)
+def load_sizes(run: RunDir, cfg: UNetConfig) -> dict[str, float]:
+    """``{"target_area", "small_area"}`` for ``predict_image``: :func:`load_target_area`, and
+    the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
+    run's ``nucleus_size.json`` (measured and rewritten when it predates ``image_areas``)."""
+    sn = cfg.predict.scale_norm
+    small = 0.0
+    if sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0:
+        from common.scale import small_area
+
+        small = small_area(_nucleus_stats(run, "image_areas"), sn.enlarge_below)
+    return {"target_area": load_target_area(run, cfg), "small_area": float(small)}
+
+
+def _nucleus_stats(run: RunDir, key: str) -> dict:
+    """The run's ``nucleus_size.json``; measured from its training labels (``run_info.json``)
+    and written when it is missing or lacks ``key``."""
+    from common.scale import NUCLEUS_SIZE_FILE, save_nucleus_size
+
+    path = run.path / NUCLEUS_SIZE_FILE
+    stats = read_json(path)
+    if stats is not None and key in stats:
+        return stats
+    info = read_json(run.info_path)
+    if not info or "fit_ids" not in info or "data_dir" not in info:
+        raise FileNotFoundError(f"{path}: {'missing' if stats is None else f'has no {key!r}'}, and "
+                                f"{run.info_path} does not list the training images to measure it from")
+    from common.data import DSBDataset
+    from solutions.unet.data import load_items
+
+    print(f"[predict] measuring the training nucleus size of {run.path.name} "
+          f"({len(info['fit_ids'])} label images){'' if stats is None else f': {path.name} lacked {key}'}",
+          flush=True)
+    labels = load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1]
+    return save_nucleus_size(run.path, labels)
 
 
 def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: str | None = None,
-                   params: dict | None = None, target_area: float = 0.0) -> list[np.ndarray]:
+                   params: dict | None = None, target_area: float = 0.0,
+                   small_area: float = 0.0) -> list[np.ndarray]:
     """Probability maps of a list of uint8 [H,W,3] images of any sizes.
 
     Each image is normalised, padded or tiled and run through its TTA views by
-    ``solutions.unet.inference.predict_image``; ``params`` and ``target_area`` serve
-    ``predict.scale_norm`` (:func:`load_target_area`).
+    ``solutions.unet.inference.predict_image``; ``params``, ``target_area`` and
+    ``small_area`` serve ``predict.scale_norm`` (:func:`load_sizes`).
 
     Returns:
         One float [H,W,C] map per image, at the image's size (``C`` = the model's channels).
     """
     from solutions.unet.inference import predict_image
 
-    return [predict_image(model, image, cfg, tta, params, target_area) for image in images]
+    return [predict_image(model, image, cfg, tta, params, target_area, small_area=small_area) for image in images]
 
 
 def floor_scale(cfg: UNetConfig, scale: float) -> float:
@@ -135,22 +158,22 @@ def floor_scale(cfg: UNetConfig, scale: float) -> float:
 
 def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir: Path, params: dict,
                    tta: str | None, run: RunDir, target_area: float = 0.0,
-                   timer: Stopwatch | None = None) -> dict:
+                   timer: Stopwatch | None = None, small_area: float = 0.0) -> dict:
     """Predict ``ids`` of ``dataset`` into ``out_dir``, one ``<image_id>.npz`` each.
 
     The network runs in this thread; each image's post-processing and ``.npz`` writing run
     on a few worker threads meanwhile (at most two images per worker wait in memory).
     Images are normalised (``data.normalise``) inside ``predict_image``; with
     ``predict.scale_norm`` its first pass is post-processed with ``params`` and the image
-    rescaled towards ``target_area`` (:func:`load_target_area`). ``timer`` (optional,
+    rescaled towards ``target_area`` (``small_area``: :func:`load_sizes`). ``timer`` (optional,
     ``common.timing``) gets the stages of ``predict_image`` plus ``load``, ``postprocess``
     (watershed) and ``write``.
 
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
         ``tta``, and with scale normalisation ``scale_norm``: target area, images rescaled,
-        median factor); the caller writes it with ``common.predictions.write_folder_summary``
-        once the folder is final.
+        median factor, small area, images enlarged); the caller writes it with
+        ``common.predictions.write_folder_summary`` once the folder is final.
     """
     from solutions.unet.inference import predict_image
     from common.instances import floors_at_scale, probs_to_instances
@@ -173,7 +196,7 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
             info: dict = {}
             with stage(timer, "load"):
                 image = dataset.load_image(image_id)
-            prob = predict_image(model, image, cfg, tta, params, target_area, info, timer)
+            prob = predict_image(model, image, cfg, tta, params, target_area, info, timer, small_area)
             factors.append(info.get("scale", 1.0))
             pending.append(pool.submit(finish, image_id, prob, info.get("scale", 1.0)))
             while len(pending) > 2 * workers:
@@ -190,7 +213,8 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     if cfg.predict.scale_norm.enabled:
         rescaled = [f for f in factors if f != 1.0]
         summary["scale_norm"] = {"target_area": target_area, "n_rescaled": len(rescaled),
-                                 "median_factor": float(np.median(rescaled)) if rescaled else 1.0}
+                                 "median_factor": float(np.median(rescaled)) if rescaled else 1.0,
+                                 "small_area": small_area, "n_enlarged": sum(f > 1.0 for f in factors)}
     return summary
 
 
@@ -235,8 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"predicting the other {len(todo)}")
     cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
-    summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run,
-                                load_target_area(run, cfg)), "fold": fold}
+    sizes = load_sizes(run, cfg)
+    summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         if args.overrides:

@@ -48,6 +48,14 @@ class ScaleNormConfig:
             (``common.instances.floors_at_scale``), so they keep their size relative to the
             nuclei the network saw. Each prediction file records its scale
             (``floor_scale``), so tuning, relabelling and the pixel ensemble apply it too.
+        enlarge_below: ``multiscale`` only: when the selection keeps scale 1 and the median
+            nucleus area of its pass at scale 1 (post-processed instances) lies below this
+            quantile of the training images' median areas (``nucleus_size.json``,
+            ``common.scale.small_area``), the image is enlarged towards ``target_area``
+            (``tolerance`` applies; at most ``enlarge_max``). 0: never. The certainty
+            selection cannot tell when to enlarge: at native size it enlarges whole kinds
+            that lose by it.
+        enlarge_max: Largest enlarging factor of ``enlarge_below``.
     """
 
     enabled: bool = False
@@ -62,6 +70,8 @@ class ScaleNormConfig:
     max_pixels: int = 1 << 24
     renormalise: bool = False
     floors_follow_scale: bool = False
+    enlarge_below: float = 0.0
+    enlarge_max: float = 2.0
 
     def validate(self) -> None:
         if not 0 < self.min_scale <= 1.0 <= self.max_scale:
@@ -74,5 +84,11 @@ class ScaleNormConfig:
         if any(p == 1.0 or p not in self.candidates for p in self.probe):
             raise ConfigError(f"predict.scale_norm.probe {list(self.probe)} must be candidates "
                               f"{list(self.candidates)} other than 1.0")
+        if not 0.0 <= self.enlarge_below < 1.0 or self.enlarge_max < 1.0:
+            raise ConfigError(f"predict.scale_norm: enlarge_below must be within 0 and 1 (a quantile), got "
+                              f"{self.enlarge_below}; enlarge_max at least 1, got {self.enlarge_max}")
+        if self.enlarge_below > 0 and self.estimate != "multiscale":
+            raise ConfigError("predict.scale_norm.enlarge_below is for estimate: multiscale; the size rule "
+                              f"({self.estimate!r}) enlarges up to max_scale")
         if not 0.0 <= self.min_cover <= 1.0:
             raise ConfigError(f"predict.scale_norm.min_cover must be within 0 and 1, got {self.min_cover}")
