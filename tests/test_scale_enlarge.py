@@ -83,7 +83,7 @@ def test_enlarging_needs_a_target_and_the_multiscale_selection(small_sample):
             _cfg(estimate="multiscale", **bad)
 
 
-def test_small_area_is_a_quantile_of_the_training_images(tmp_path):
+def test_small_area_is_a_quantile_of_the_training_images(tmp_path, capsys):
     from common.data import DSBDataset
     from common.runs import RunDir
     from common.synthetic import generate_dataset
@@ -103,8 +103,9 @@ def test_small_area_is_a_quantile_of_the_training_images(tmp_path):
     old = {"target_area": 123.0, "median_area": 1.0, "n_images": 3, "n_nuclei": 9}
     (run.path / "nucleus_size.json").write_text(json.dumps(old))
     cfg = _cfg(estimate="multiscale", enlarge_below=0.25)
-    with pytest.raises(FileNotFoundError, match="image_areas"):
-        load_sizes(run, cfg)  # nothing to measure it from: says which key is missing
+    # nothing to measure it from: predicts without enlarging and says why in one line
+    assert load_sizes(run, cfg) == {"target_area": 0.0, "small_area": 0.0}
+    assert "enlarge_below is off for run" in capsys.readouterr().out
     run.claim({"fold": 0, "data_dir": str(data), "fit_ids": ds.ids[:3]}, keys=("fold",))
     sizes = load_sizes(run, cfg)  # measured from the training labels and written
     assert sizes == {"target_area": pytest.approx(stats["target_area"]),
@@ -112,3 +113,4 @@ def test_small_area_is_a_quantile_of_the_training_images(tmp_path):
     assert json.loads((run.path / "nucleus_size.json").read_text())["image_areas"] == sorted(per_image)
     pinned = _cfg(estimate="multiscale", enlarge_below=0.25, target_area=500.0)
     assert load_sizes(run, pinned)["target_area"] == 500.0
+    assert capsys.readouterr().out.count("measuring") == 1  # once: the file now holds image_areas

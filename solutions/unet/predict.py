@@ -98,14 +98,21 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
 def load_sizes(run: RunDir, cfg: UNetConfig) -> dict[str, float]:
     """``{"target_area", "small_area"}`` for ``predict_image``: :func:`load_target_area`, and
     the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
-    run's ``nucleus_size.json`` (measured and rewritten when it predates ``image_areas``)."""
+    run's ``nucleus_size.json`` (measured and rewritten when it predates ``image_areas``). A
+    model folder with neither that file nor its training ids predicts without enlarging, and
+    says so in one line."""
     sn = cfg.predict.scale_norm
-    small = 0.0
-    if sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0:
-        from common.scale import small_area
+    if not (sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0):
+        return {"target_area": load_target_area(run, cfg), "small_area": 0.0}
+    from common.scale import small_area
 
-        small = small_area(_nucleus_stats(run, "image_areas"), sn.enlarge_below)
-    return {"target_area": load_target_area(run, cfg), "small_area": float(small)}
+    try:
+        stats = _nucleus_stats(run, "image_areas")
+    except FileNotFoundError as exc:
+        print(f"[predict] predict.scale_norm.enlarge_below is off for {run.path.name}: {exc}", flush=True)
+        return {"target_area": 0.0, "small_area": 0.0}
+    return {"target_area": float(sn.target_area or stats["target_area"]),
+            "small_area": float(small_area(stats, sn.enlarge_below))}
 
 
 def _nucleus_stats(run: RunDir, key: str) -> dict:
