@@ -4,9 +4,11 @@
 # pass is below the Q quantile of the training images' median areas, towards the training
 # median (at most 2x). Variants enlQ for Q in 0.05, 0.1, 0.25, on the cpu30 U-Nets of group
 # folds 1-4 (../unet_group5_cpu_20261205/, ../scale_floors_cpu_20261205/), their held-out
-# images at the given factors. The shipped variant (enlarge_below 0) is the baseline in
-# ../scale_floors_cpu_20261205/ (variant follow) and in base_*/ here, paired by bench_paired.
-# Usage: run.sh RUNS IDS_DIR FOLD OUT FACTORS...
+# images at the given factors. These ran with the runs' own config.yaml, whose floors are
+# fixed (see run_follow.sh). Their baseline, enlarge_below 0 with the same fixed floors, is
+# variant shipped of ../scale_floors_cpu_20261205/foldF/ and of fixed/base_fF_xX/ here
+# (bench_magnify.py ... --variant shipped:), paired per image by paired.py.
+# Usage: run.sh RUNS IDS_DIR FOLD OUT FACTORS... (OUT: fixed/foldF)
 set -euo pipefail
 runs=$1; ids=$2; fold=$3; out=$4; shift 4
 here=$(cd "$(dirname "$0")" && pwd)
