@@ -1,5 +1,6 @@
-"""A/B of U-Net whole-image inference: this checkout's ``solutions/unet/inference.py`` against
-the same file at an older git revision, on the same model, images and machine.
+"""A/B of U-Net whole-image inference: this checkout's ``solutions/unet/inference.py`` (and
+``tiling.py``) against the same files at an older git revision, on the same model, images and
+machine.
 
     .venv/bin/python bench/ab_unet_inference.py [--old aab03ea] [--config solutions/unet/configs/cpu30.yaml]
         [--n-images 24] [--tta flip]
@@ -23,6 +24,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def _old_module(rev: str, name: str):
+    """``solutions/unet/<name>.py`` at git revision ``rev``, loaded as a module (None: no such file)."""
+    shown = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:solutions/unet/{name}.py"],
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(shown.stdout)
+    spec = importlib.util.spec_from_file_location(f"{name}_old", fh.name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--old", default="aab03ea", help="git revision of the old inference.py")
@@ -41,13 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     from solutions.unet.config import UNetConfig
     from solutions.unet.model_watershed import build_model
 
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{args.old}:solutions/unet/inference.py"],
-                            check=True, capture_output=True, text=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location("inference_old", fh.name)
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    # since 9602250 inference.py imports the network code from tiling.py: the old revision's
+    # inference.py gets the old revision's tiling.py (when it has one), not this checkout's
+    tiling = _old_module(args.old, "tiling")
+    saved = sys.modules.get("solutions.unet.tiling")
+    if tiling is not None:
+        sys.modules["solutions.unet.tiling"] = tiling
+    try:
+        old = _old_module(args.old, "inference")
+    finally:
+        if saved is None:
+            sys.modules.pop("solutions.unet.tiling", None)
+        else:
+            sys.modules["solutions.unet.tiling"] = saved
 
     cfg = load_config(UNetConfig, REPO / args.config)
     model = build_model(cfg)

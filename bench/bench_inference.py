@@ -125,15 +125,17 @@ def _unet(cfg_path: Path, tta: str, unet_run: str | None):
     cfg = load_config(UNetConfig, cfg_path)
     model = build_model(cfg)
     run = RunDir(tempfile.mkdtemp(prefix="bench_inference_run_"))
-    params = default_params(cfg)
+    params, sizes = default_params(cfg), {}
     if unet_run and cfg_path.name == "cpu30.yaml":
         run = RunDir(unet_run)
         model.load_weights(run.weights_for_inference())
         params = pred.load_params(run, cfg)
+        if hasattr(pred, "load_sizes"):  # the trained run's nucleus sizes (enlarge_below); not before 2026-12-05
+            sizes = pred.load_sizes(run, cfg)
     fn = getattr(pred, "predict_folder", None) or pred.predict_ids  # the name before 2026-12-02
 
     def predict(ds, ids, out_dir, timer):
-        return _call(fn, model, cfg, ds, ids, out_dir, params, tta, run, timer=timer)
+        return _call(fn, model, cfg, ds, ids, out_dir, params, tta, run, timer=timer, **sizes)
     return cfg, predict
 
 def _maskrcnn(cfg_path: Path, tta: str, n_instances: int):

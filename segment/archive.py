@@ -62,6 +62,22 @@ def _metadata(run_dir: Path, raw: dict, weights: Path) -> dict:
     }
 
 
+def _complete_nucleus_size(run) -> None:
+    """A U-Net run trained before ``nucleus_size.json`` had ``image_areas`` gets them measured
+    now (from its training ids), while its data is at hand: the model file has no
+    ``run_info.json`` to measure them from later, and would never enlarge small nuclei
+    (``predict.scale_norm.enlarge_below``)."""
+    stats = read_json(run.path / "nucleus_size.json")
+    if stats is None or "image_areas" in stats:
+        return
+    from solutions.unet.predict import nucleus_stats
+
+    try:
+        nucleus_stats(run, "image_areas")
+    except (OSError, ValueError) as exc:
+        print(f"[export] {exc}: the model will not enlarge small nuclei", flush=True)
+
+
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the run's model as one ``.dsbmodel`` file (atomically).
 
@@ -80,6 +96,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, overwrite: bo
     except FileNotFoundError as exc:
         raise ModelError(str(exc)) from None
     meta = _metadata(run.path, raw, weights)
+    _complete_nucleus_size(run)
 
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -82,7 +82,10 @@ def test_predict_folder_and_relabel_post_process_each_image_in_its_scale(tmp_pat
         def load_image(self, image_id):
             return np.zeros((64, 96, 3), np.uint8)
 
+    sizes = []
+
     def fake_predict(model, image, cfg, tta=None, params=None, target_area=0.0, info=None, timer=None, small_area=0.0):
+        sizes.append((target_area, small_area))
         info.update(scale=0.5)  # as if the selection had shrunk the image 2x
         return _three_blobs()
 
@@ -90,7 +93,9 @@ def test_predict_folder_and_relabel_post_process_each_image_in_its_scale(tmp_pat
     cfg = _cfg(floors_follow_scale=follow)
     params = {"min_area": 30, "min_seed_area": 8, "channels": ["body", "border", "centre"]}
     out = tmp_path / "out"
-    summary = predict_folder(None, cfg, Images(), ["a"], out, params, "none", RunDir(tmp_path))
+    summary = predict_folder(None, cfg, Images(), ["a"], out, params, "none", RunDir(tmp_path),
+                             target_area=300.0, small_area=70.0)
+    assert sizes == [(300.0, 70.0)]  # enlarge_below's areas reach predict_image
     # fixed floors (30 px) keep the 100- and 400-px squares; floors that follow the scale
     # 0.5 (120 px) keep only the 400-px one
     assert summary["n_images"] == 1

@@ -110,6 +110,20 @@ def test_export_round_trip_and_ensemble(trained, synthetic_data_dir, tmp_path, c
     assert np.array_equal(twice.segment(image)[0], from_run)
 
 
+def test_export_completes_an_old_runs_nucleus_size(trained, tmp_path):
+    """A run whose nucleus_size.json predates image_areas gets them at export: the model file
+    has no run_info.json to measure them from later (predict.scale_norm.enlarge_below)."""
+    _, run = trained
+    old = tmp_path / "old-run"
+    shutil.copytree(run, old)
+    stats = json.loads((old / "nucleus_size.json").read_text())
+    (old / "nucleus_size.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "image_areas"}))
+    model = tmp_path / "old.dsbmodel"
+    assert _segment(["export", "--run", old, "--out", model]) == 0
+    with zipfile.ZipFile(model) as zf:
+        assert json.loads(zf.read("nucleus_size.json"))["image_areas"] == stats["image_areas"]
+
+
 def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):
     """Tiled vs whole with the trained net, on a mirrored 2x2 mosaic of one image.
 

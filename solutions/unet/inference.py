@@ -173,7 +173,9 @@ def _enlarge_factor(prob: np.ndarray, cfg, params: dict | None, target_area: flo
         area = _instance_area(prob, cfg, params)
     factor = 1.0
     if area < small_area:
-        factor = scale_factor(area, target_area, 1.0, sn.enlarge_max, sn.tolerance, prob.shape[:2], sn.max_pixels)
+        # at least 1: the max_pixels cap of a large image must not turn this into a shrink
+        factor = max(1.0, scale_factor(area, target_area, 1.0, sn.enlarge_max, sn.tolerance, prob.shape[:2],
+                                       sn.max_pixels))
     if info is not None:
         info.update(area=area, scale=factor)
     return factor

@@ -38,7 +38,7 @@ import numpy as np
 from common.cli import add_predict_args, narrow_ids, predict_target, resolve_run, workspace
 from common.config import load_config
 from common.engine import ENGINE_CHOICES, resolve_engine
-from common.io import read_json
+from common.io import read_json, write_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
     check_layout,
@@ -52,7 +52,7 @@ from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
-__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_sizes", "load_target_area", "main", "predict_folder",
+__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_sizes", "load_target_area", "main", "nucleus_stats", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
 
 
@@ -80,45 +80,50 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
-    """The nucleus area ``predict.scale_norm`` rescales to (0.0 when it is off, or
-    ``multiscale`` without ``enlarge_below``).
+    """The nucleus area ``predict.scale_norm``'s size rule rescales to (0.0 when it is off, or
+    ``multiscale``, whose target :func:`load_sizes` gives).
 
     ``predict.scale_norm.target_area`` if set, else the run's ``nucleus_size.json``
     (written by training); a run trained before that file existed gets it measured now
     from its training images' labels (``run_info.json``) and written.
     """
     sn = cfg.predict.scale_norm
-    if not sn.enabled or (sn.estimate == "multiscale" and not sn.enlarge_below):  # no target needed
+    if not sn.enabled or sn.estimate == "multiscale":  # no target needed, or load_sizes's
         return 0.0
     if sn.target_area > 0:
         return float(sn.target_area)
-    return float(_nucleus_stats(run, "target_area")["target_area"])
+    return float(nucleus_stats(run, "target_area")["target_area"])
 
 
 def load_sizes(run: RunDir, cfg: UNetConfig) -> dict[str, float]:
     """``{"target_area", "small_area"}`` for ``predict_image``: :func:`load_target_area`, and
     the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
-    run's ``nucleus_size.json`` (measured and rewritten when it predates ``image_areas``). A
-    model folder with neither that file nor its training ids predicts without enlarging, and
-    says so in one line."""
+    run's ``nucleus_size.json`` (:func:`nucleus_stats`). A model folder where that cannot be
+    had (no file and no training ids, data moved) predicts without enlarging, and says so in
+    one line."""
     sn = cfg.predict.scale_norm
     if not (sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0):
         return {"target_area": load_target_area(run, cfg), "small_area": 0.0}
     from common.scale import small_area
 
     try:
-        stats = _nucleus_stats(run, "image_areas")
-    except FileNotFoundError as exc:
+        stats = nucleus_stats(run, "image_areas")
+    except (OSError, ValueError) as exc:  # no file, moved or unreadable data
         print(f"[predict] predict.scale_norm.enlarge_below is off for {run.path.name}: {exc}", flush=True)
         return {"target_area": 0.0, "small_area": 0.0}
     return {"target_area": float(sn.target_area or stats["target_area"]),
             "small_area": float(small_area(stats, sn.enlarge_below))}
 
 
-def _nucleus_stats(run: RunDir, key: str) -> dict:
+def nucleus_stats(run: RunDir, key: str = "image_areas") -> dict:
     """The run's ``nucleus_size.json``; measured from its training labels (``run_info.json``)
-    and written when it is missing or lacks ``key``."""
-    from common.scale import NUCLEUS_SIZE_FILE, save_nucleus_size
+    and written when it is missing or lacks ``key`` (a run trained before ``key`` existed).
+    A folder that cannot be written keeps the measurement for this call only, and says so.
+
+    Raises:
+        FileNotFoundError: no file, and ``run_info.json`` does not list the training images.
+    """
+    from common.scale import NUCLEUS_SIZE_FILE, nucleus_area_stats
 
     path = run.path / NUCLEUS_SIZE_FILE
     stats = read_json(path)
@@ -134,8 +139,12 @@ def _nucleus_stats(run: RunDir, key: str) -> dict:
     print(f"[predict] measuring the training nucleus size of {run.path.name} "
           f"({len(info['fit_ids'])} label images){'' if stats is None else f': {path.name} lacked {key}'}",
           flush=True)
-    labels = load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1]
-    return save_nucleus_size(run.path, labels)
+    stats = nucleus_area_stats(load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1])
+    try:
+        write_json(path, stats)
+    except OSError as exc:
+        print(f"[predict] could not save {path} ({exc}); measured again next time", flush=True)
+    return stats
 
 
 def predict_images(model, cfg: UNetConfig, images: Sequence[np.ndarray], tta: str | None = None,

@@ -48,7 +48,8 @@ class ScaleNormConfig:
             (``common.instances.floors_at_scale``), so they keep their size relative to the
             nuclei the network saw. Each prediction file records its scale
             (``floor_scale``), so tuning, relabelling and the pixel ensemble apply it too.
-        enlarge_below: ``multiscale`` only: when the selection keeps scale 1 and the median
+        enlarge_below: ``multiscale`` only (the size rule, ``instances`` or ``body``, ignores
+            it: it enlarges up to ``max_scale``): when the selection keeps scale 1 and the median
             nucleus area of its pass at scale 1 (post-processed instances) lies below this
             quantile of the training images' median areas (``nucleus_size.json``,
             ``common.scale.small_area``), the image is enlarged towards ``target_area``
@@ -87,8 +88,5 @@ class ScaleNormConfig:
         if not 0.0 <= self.enlarge_below < 1.0 or self.enlarge_max < 1.0:
             raise ConfigError(f"predict.scale_norm: enlarge_below must be within 0 and 1 (a quantile), got "
                               f"{self.enlarge_below}; enlarge_max at least 1, got {self.enlarge_max}")
-        if self.enlarge_below > 0 and self.estimate != "multiscale":
-            raise ConfigError("predict.scale_norm.enlarge_below is for estimate: multiscale; the size rule "
-                              f"({self.estimate!r}) enlarges up to max_scale")
         if not 0.0 <= self.min_cover <= 1.0:
             raise ConfigError(f"predict.scale_norm.min_cover must be within 0 and 1, got {self.min_cover}")
