@@ -46,7 +46,7 @@ def fmt(d: pd.Series) -> str:
 
 
 pairs = []
-for fold in (1, 2, 3, 4):
+for fold in sorted(int(p.name[4:]) for p in (HERE / SET).glob("fold[0-9]")):
     new = rows(HERE / SET / f"fold{fold}")
     for factor in sorted(new.factor.unique()):
         base = baseline(fold, factor)
@@ -70,6 +70,14 @@ for (fold, factor), g in P.groupby(["fold", "factor"]):
 for factor, g in P.groupby("factor"):
     cells = [f"{int(g[g.variant == v].up.sum())}, {fmt(g[g.variant == v].d)}" for v in VARIANTS]
     print(f"| pooled | x{factor:g} | {len(g) // len(VARIANTS)} | " + " | ".join(cells) + " |")
+print("\nMean DSB over the folds' images (the baseline, then each variant):\n")
+print("| factor | folds | images | baseline | " + " | ".join(VARIANTS) + " |")
+print("|---|---|---:|---:|" + "---:|" * len(VARIANTS))
+for factor, g in P.groupby("factor"):
+    base = g[g.variant == VARIANTS[0]]
+    cells = [f"{g[g.variant == v].score_new.mean():.4f}" for v in VARIANTS]
+    print(f"| x{factor:g} | {', '.join(map(str, sorted(g.fold.unique())))} | {len(base)} | "
+          f"{base.score.mean():.4f} | " + " | ".join(cells) + " |")
 print("\nPer image type, pooled over folds:\n")
 print("| factor | type | images | " + " | ".join(VARIANTS) + " |")
 print("|---|---|---:|" + "---|" * len(VARIANTS))
