@@ -131,7 +131,8 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
     scale (with ``probe``: at scale 1 and the probes, the rest only when a probe wins), the
     most certain one's scale (``common.scale.choose_scale``), then the TTA views
     at that scale (the chosen candidate pass is their identity view: not run again), mapped back.
-    When it keeps scale 1 and ``small_area`` is set, :func:`_enlarge_factor` may enlarge instead."""
+    When it keeps scale 1 (or with ``enlarge_over_shrink`` at any scale) and ``small_area`` is
+    set, :func:`_enlarge_factor` may enlarge instead."""
     from common.scale import choose_scale, map_certainty, resize_to
 
     sn = cfg.predict.scale_norm
@@ -149,10 +150,12 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
     factor, measures = choose_scale(measure, candidates, probe, sn.min_cover)
     if info is not None:
         info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
-    if factor == 1.0 and small_area > 0:
-        factor = _enlarge_factor(passes[1.0], cfg, params, target_area, small_area, info, timer)
-        if factor != 1.0:
-            views[factor], passes[factor] = _rescaled_view(image, x, factor, cfg, timer), None
+    if small_area > 0 and (factor == 1.0 or sn.enlarge_over_shrink):
+        small = _enlarge_factor(passes[1.0], cfg, params, target_area, small_area, info, timer)
+        if small is not None:  # nuclei smaller than nearly all of training: never shrunk further
+            factor = small
+            if factor not in passes:
+                views[factor], passes[factor] = _rescaled_view(image, x, factor, cfg, timer), None
     # The candidate pass is the TTA's identity view at that scale: not run twice.
     prob = _predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:
@@ -162,22 +165,25 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
 
 
 def _enlarge_factor(prob: np.ndarray, cfg, params: dict | None, target_area: float, small_area: float,
-                    info: dict | None, timer: Stopwatch | None) -> float:
-    """``predict.scale_norm.enlarge_below``: the factor that brings the nuclei of ``prob`` (the
-    pass at scale 1) to ``target_area`` when their median area is below ``small_area``, else 1
-    (``common.scale.scale_factor``: ``tolerance``, at most ``enlarge_max`` and ``max_pixels``)."""
+                    info: dict | None, timer: Stopwatch | None) -> float | None:
+    """``predict.scale_norm.enlarge_below``: when the median area of the nuclei of ``prob`` (the
+    pass at scale 1) is below ``small_area``, the factor (at least 1) that brings them to
+    ``target_area`` (``common.scale.scale_factor``: ``tolerance``, at most ``enlarge_max`` and
+    ``max_pixels``); else None (not small: the selection's scale stands)."""
     from common.scale import scale_factor
 
     sn = cfg.predict.scale_norm
     with stage(timer, "postprocess"):
         area = _instance_area(prob, cfg, params)
-    factor = 1.0
-    if area < small_area:
-        # at least 1: the max_pixels cap of a large image must not turn this into a shrink
-        factor = max(1.0, scale_factor(area, target_area, 1.0, sn.enlarge_max, sn.tolerance, prob.shape[:2],
-                                       sn.max_pixels))
     if info is not None:
-        info.update(area=area, scale=factor)
+        info.update(area=area)
+    if not area < small_area:
+        return None
+    # at least 1: the max_pixels cap of a large image must not turn this into a shrink
+    factor = max(1.0, scale_factor(area, target_area, 1.0, sn.enlarge_max, sn.tolerance, prob.shape[:2],
+                                   sn.max_pixels))
+    if info is not None:
+        info.update(scale=factor)
     return factor
 
 

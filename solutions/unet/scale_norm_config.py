@@ -57,6 +57,9 @@ class ScaleNormConfig:
             selection cannot tell when to enlarge: at native size it enlarges whole kinds
             that lose by it.
         enlarge_max: Largest enlarging factor of ``enlarge_below``.
+        enlarge_over_shrink: ``enlarge_below`` also applies where the selection shrinks the
+            image: nuclei smaller than nearly all of training are not shrunk further (the
+            selection can be surer of a shrunk image that holds almost nothing).
     """
 
     enabled: bool = False
@@ -73,6 +76,7 @@ class ScaleNormConfig:
     floors_follow_scale: bool = False
     enlarge_below: float = 0.0
     enlarge_max: float = 2.0
+    enlarge_over_shrink: bool = False
 
     def validate(self) -> None:
         if not 0 < self.min_scale <= 1.0 <= self.max_scale:
