@@ -127,3 +127,23 @@ def test_small_area_is_a_quantile_of_the_training_images(tmp_path, capsys):
     pinned = _cfg(estimate="multiscale", enlarge_below=0.25, target_area=500.0)
     assert load_sizes(run, pinned)["target_area"] == 500.0
     assert capsys.readouterr().out.count("measuring") == 1  # once: the file now holds image_areas
+
+
+def test_enlarge_over_shrink_overrides_a_shrinking_selection(small_sample):
+    """The selection shrinks large nuclei; with enlarge_over_shrink the size rule is asked
+    first wherever it chose, so nuclei it calls small are never shrunk further."""
+    from solutions.unet.inference import predict_image
+
+    image, labels, _ = small_sample
+    big = _zoom(image, labels, 3.0)[0]  # nuclei 9x the area: the unsure model shrinks it
+    base = {"estimate": "multiscale", "candidates": [1.0, 0.5, 0.33], "enlarge_below": 0.1}
+    info: dict = {}
+    predict_image(_unsure_model(), big, _cfg(**base), "none", target_area=1e5, small_area=1e5, info=info)
+    assert info["scale"] < 1.0 and "area" not in info  # enlarge_below looks only at images kept at 1
+    info = {}
+    over = _cfg(**base, enlarge_over_shrink=True)
+    prob = predict_image(_unsure_model(), big, over, "none", target_area=1e5, small_area=1e5, info=info)
+    assert info["area"] < 1e5 and info["scale"] == 2.0 and prob.shape == big.shape[:2] + (3,)
+    info = {}  # nuclei not small: the selection's shrink stands
+    predict_image(_unsure_model(), big, over, "none", target_area=1e5, small_area=1.0, info=info)
+    assert info["scale"] < 1.0 and info["area"] > 1.0
