@@ -145,4 +145,4 @@ def test_the_shipped_configs_keep_the_floors_at_the_chosen_scale():
 
     for name in ("watershed.yaml", "cpu30.yaml", "gpu_time.yaml"):
         sn = load_config(UNetConfig, REPO_ROOT / "solutions" / "unet" / "configs" / name).predict.scale_norm
-        assert sn.enabled and sn.floors_follow_scale and sn.enlarge_below == 0.1, name
+        assert sn.enabled and sn.floors_follow_scale and sn.enlarge_below == 0.1 and sn.enlarge_over_shrink, name

@@ -1,10 +1,12 @@
 """Pair the enlarge_below variants with their baseline per image, per fold and factor, pooled
-per factor, and per image type: images, images enlarged, mean difference ± s.e. (better /
-worse). Also checks that an image a variant does not enlarge scores exactly as the baseline.
+per factor, and per image type: images, images the variant rescaled otherwise (enlarged, for fixed and follow), mean difference ± s.e. (better /
+worse). Also checks that an image a variant leaves at the baseline's scale scores exactly as the baseline.
 
     paired.py fixed   enl05, enl10, enl25 of fixed/foldF/ (fixed floors) against variant
                       shipped of fixed/base_fF_xX/, else of ../scale_floors_cpu_20261205/foldF/
     paired.py follow  enl10 of follow/foldF/ against follow of the same file (shipped floors)
+    paired.py override        enl10o of override/foldF/ against enl10 of follow/foldF/
+    paired.py override_total  enl10o of override/foldF/ against follow of follow/foldF/
 
 Run from this folder: paired.py SET > paired_SET.md"""
 
@@ -22,7 +24,9 @@ from common.folds import image_type  # noqa: E402
 
 FLOORS = HERE.parent / "scale_floors_cpu_20261205"
 SET = sys.argv[1]
-VARIANTS = {"fixed": ["enl05", "enl10", "enl25"], "follow": ["enl10"]}[SET]
+VARIANTS = {"fixed": ["enl05", "enl10", "enl25"], "follow": ["enl10"], "override": ["enl10o"],
+            "override_total": ["enl10o"]}[SET]
+NEW = {"override_total": "override"}.get(SET, SET)  # the folder of the variants' rows
 DATA = DSBDataset("/work/shared/dsb2018", "stage1_train")
 
 
@@ -31,8 +35,8 @@ def rows(folder: Path) -> pd.DataFrame:
 
 
 def baseline(fold: int, factor: float) -> pd.DataFrame:
-    if SET == "follow":
-        r, name = rows(HERE / "follow" / f"fold{fold}"), "follow"
+    if SET in ("follow", "override", "override_total"):
+        r, name = rows(HERE / "follow" / f"fold{fold}"), "enl10" if SET == "override" else "follow"
     else:
         own = HERE / "fixed" / f"base_f{fold}_x{factor:g}"
         r, name = rows(own if own.is_dir() else FLOORS / f"fold{fold}"), "shipped"
@@ -46,8 +50,8 @@ def fmt(d: pd.Series) -> str:
 
 
 pairs = []
-for fold in sorted(int(p.name[4:]) for p in (HERE / SET).glob("fold[0-9]")):
-    new = rows(HERE / SET / f"fold{fold}")
+for fold in sorted(int(p.name[4:]) for p in (HERE / NEW).glob("fold[0-9]")):
+    new = rows(HERE / NEW / f"fold{fold}")
     for factor in sorted(new.factor.unique()):
         base = baseline(fold, factor)
         for v in VARIANTS:
@@ -58,11 +62,11 @@ P = pd.concat(pairs)
 types = {i: image_type(DATA.load_image(i)) for i in P.index.unique()}
 P["type"] = P.index.map(types)
 P["d"] = P.score_new - P.score
-P["up"] = P.scale_new > 1
+P["up"] = P.scale_new != P.scale  # the variant chose another scale (enlarged, for enl*)
 kept = P[~P.up]
 print(f"Check: images a variant leaves alone score as the baseline: largest |difference| "
       f"{kept.d.abs().max():.2e} over {len(kept)} image-variant pairs.\n")
-print("| fold | factor | images | " + " | ".join(f"{v}: enlarged, difference" for v in VARIANTS) + " |")
+print("| fold | factor | images | " + " | ".join(f"{v}: rescaled otherwise, difference" for v in VARIANTS) + " |")
 print("|---|---|---:|" + "---|" * len(VARIANTS))
 for (fold, factor), g in P.groupby(["fold", "factor"]):
     cells = [f"{int(g[g.variant == v].up.sum())}, {fmt(g[g.variant == v].d)}" for v in VARIANTS]
