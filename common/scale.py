@@ -35,10 +35,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.io import read_json, write_json
+from common.io import write_json
 
 __all__ = ["NUCLEUS_SIZE_FILE", "choose_scale", "equivalent_diameter", "estimate_nucleus_size",
-           "instance_areas", "load_nucleus_size", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
+           "instance_areas", "map_certainty", "nucleus_area_stats", "rescale", "resize_to",
            "save_nucleus_size", "scale_factor", "select_scale", "small_area"]
 
 #: File in a run folder holding :func:`nucleus_area_stats` of its training labels.
@@ -139,12 +139,6 @@ def save_nucleus_size(run_dir: str | Path, labels: Iterable[np.ndarray]) -> dict
     stats = nucleus_area_stats(labels)
     write_json(Path(run_dir) / NUCLEUS_SIZE_FILE, stats)
     return stats
-
-
-def load_nucleus_size(run_dir: str | Path) -> float | None:
-    """The run's training ``target_area`` (pixels), or ``None`` if it was not recorded."""
-    stats = read_json(Path(run_dir) / NUCLEUS_SIZE_FILE)
-    return None if stats is None else float(stats["target_area"])
 
 
 def scale_factor(area: float, target_area: float, min_scale: float = 0.25, max_scale: float = 4.0,

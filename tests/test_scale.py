@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from common.scale import (choose_scale, equivalent_diameter, estimate_nucleus_size, instance_areas, load_nucleus_size,
+from common.io import read_json
+from common.scale import (NUCLEUS_SIZE_FILE, choose_scale, equivalent_diameter, estimate_nucleus_size, instance_areas,
                           map_certainty, nucleus_area_stats, rescale, resize_to, save_nucleus_size,
                           scale_factor, select_scale)
 from common.synthetic import render_sample
@@ -88,8 +89,7 @@ def test_training_stats_saved_in_the_run_folder(tmp_path, sample):
     assert stats["n_images"] == 2 and stats["n_nuclei"] == len(instance_areas(labels)) + len(instance_areas(big))
     median_small, median_big = estimate_nucleus_size(labels, min_area=1), estimate_nucleus_size(big, min_area=1)
     assert stats["target_area"] == pytest.approx((median_small + median_big) / 2)
-    assert load_nucleus_size(tmp_path) == stats["target_area"]
-    assert load_nucleus_size(tmp_path / "nowhere") is None
+    assert read_json(tmp_path / NUCLEUS_SIZE_FILE) == stats
     with pytest.raises(ValueError, match="no nucleus"):
         nucleus_area_stats([np.zeros((4, 4), np.int32)])
 
@@ -188,7 +188,7 @@ def test_predict_reads_or_measures_the_target_area(tmp_path):
     run.claim({"fold": 0, "data_dir": str(data), "fit_ids": ds.ids[:2]}, keys=("fold",))
     measured = load_target_area(run, _cfg())  # measured from the training labels, then saved
     expected = nucleus_area_stats(ds.load_labels(i) for i in ds.ids[:2])["target_area"]
-    assert measured == pytest.approx(expected) and load_nucleus_size(run.path) == pytest.approx(expected)
+    assert measured == pytest.approx(expected) and read_json(run.path / NUCLEUS_SIZE_FILE)["target_area"] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("renormalise", [False, True])

@@ -18,7 +18,8 @@ the function training uses), then predicts the TTA views; with ``predict.scale_n
 predicts twice: once to estimate the nucleus size, once on the image rescaled so its
 nuclei have the training size (``common.scale``), and maps the result back; with its
 ``estimate: multiscale`` it predicts once per candidate scale (no TTA), then the TTA views
-at the scale the network is most certain of.
+at the scale the network is most certain of, and with ``enlarge_below`` enlarges an image
+whose nuclei are smaller than nearly all of training instead.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
             ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
             (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
-            ``small_area`` is set and the selection keeps scale 1).
+            ``small_area`` is set and the selection keeps scale 1, or at any scale with
+            ``enlarge_over_shrink``).
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
         small_area: With ``multiscale`` and ``predict.scale_norm.enlarge_below``: an image
-            the selection keeps at scale 1 whose nuclei are smaller than this (pixels;
+            the selection keeps at scale 1 (with ``enlarge_over_shrink``: at any scale) whose
+            nuclei are smaller than this (pixels;
             ``solutions.unet.predict.load_sizes``) is enlarged towards ``target_area``.
 
     Returns:

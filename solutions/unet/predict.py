@@ -52,7 +52,8 @@ from common.runs import RunDir, load_trained
 from common.timing import Stopwatch, stage
 from solutions.unet.config import TTA_MODES, UNetConfig, default_params
 
-__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_sizes", "load_target_area", "main", "nucleus_stats", "predict_folder",
+__all__ = ["default_params", "floor_scale", "load_params", "load_run", "load_sizes", "load_target_area", "main",
+           "nucleus_stats", "predict_folder",
            "predict_images", "relabel", "resolve_run"]
 
 
