@@ -172,7 +172,7 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
         raise _config_error(run.config_path, exc) from None
     cfg, model = _load_weights(lambda: load_run(run.path), run)
     params = load_params(run, cfg)
-    sizes = load_sizes(run, cfg)
+    sizes = load_sizes(run, cfg, name)
 
     def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, float]:
         info: dict = {}

@@ -124,6 +124,34 @@ def test_export_completes_an_old_runs_nucleus_size(trained, tmp_path):
         assert json.loads(zf.read("nucleus_size.json"))["image_areas"] == stats["image_areas"]
 
 
+def test_a_model_file_without_image_areas_names_itself_when_it_cannot_enlarge(trained, tmp_path, capsys):
+    """A .dsbmodel written before image_areas, with enlarge_below on, cannot measure them (no
+    run_info.json, no data): it predicts without enlarging, and the one line says which file,
+    not the temporary folder it was unpacked into."""
+    import yaml
+
+    from segment.archive import open_model
+
+    _, run = trained
+    model, old = tmp_path / "new.dsbmodel", tmp_path / "old.dsbmodel"
+    assert _segment(["export", "--run", run, "--out", model]) == 0
+    with zipfile.ZipFile(model) as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "config.yaml":
+                cfg = yaml.safe_load(data)
+                cfg["predict"]["scale_norm"].update(enabled=True, estimate="multiscale", enlarge_below=0.1)
+                data = yaml.safe_dump(cfg).encode()
+            elif name == "nucleus_size.json":
+                data = json.dumps({k: v for k, v in json.loads(data).items() if k != "image_areas"}).encode()
+            dst.writestr(name, data)
+    capsys.readouterr()
+    open_model(old)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"[predict] predict.scale_norm.enlarge_below is off for {old}:"), line
+    assert "dsbmodel-" not in line and "\n" not in line
+
+
 def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):
     """Tiled vs whole with the trained net, on a mirrored 2x2 mosaic of one image.
 

@@ -96,12 +96,13 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
     return float(nucleus_stats(run, "target_area")["target_area"])
 
 
-def load_sizes(run: RunDir, cfg: UNetConfig) -> dict[str, float]:
+def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None) -> dict[str, float]:
     """``{"target_area", "small_area"}`` for ``predict_image``: :func:`load_target_area`, and
     the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
     run's ``nucleus_size.json`` (:func:`nucleus_stats`). A model folder where that cannot be
     had (no file and no training ids, data moved) predicts without enlarging, and says so in
-    one line."""
+    one line, naming the model as ``name`` (default: the folder's name; ``segment`` passes the
+    ``.dsbmodel`` file it unpacked into a temporary folder)."""
     sn = cfg.predict.scale_norm
     if not (sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0):
         return {"target_area": load_target_area(run, cfg), "small_area": 0.0}
@@ -110,7 +111,8 @@ def load_sizes(run: RunDir, cfg: UNetConfig) -> dict[str, float]:
     try:
         stats = nucleus_stats(run, "image_areas")
     except (OSError, ValueError) as exc:  # no file, moved or unreadable data
-        print(f"[predict] predict.scale_norm.enlarge_below is off for {run.path.name}: {exc}", flush=True)
+        why = " ".join(str(exc).replace(str(run.path), name).split()) if name else exc
+        print(f"[predict] predict.scale_norm.enlarge_below is off for {name or run.path.name}: {why}", flush=True)
         return {"target_area": 0.0, "small_area": 0.0}
     return {"target_area": float(sn.target_area or stats["target_area"]),
             "small_area": float(small_area(stats, sn.enlarge_below))}
