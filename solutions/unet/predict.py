@@ -101,8 +101,9 @@ def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None) -> dict[st
     the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
     run's ``nucleus_size.json`` (:func:`nucleus_stats`). A model folder where that cannot be
     had (no file and no training ids, data moved) predicts without enlarging, and says so in
-    one line, naming the model as ``name`` (default: the folder's name; ``segment`` passes the
-    ``.dsbmodel`` file it unpacked into a temporary folder)."""
+    one line, naming the model as ``name`` (default: the folder's name). ``segment`` passes the
+    path it was given: for a ``.dsbmodel`` file, the file, not the temporary folder it was
+    unpacked into, whose path is replaced by ``name`` in the reason too."""
     sn = cfg.predict.scale_norm
     if not (sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0):
         return {"target_area": load_target_area(run, cfg), "small_area": 0.0}
@@ -111,7 +112,7 @@ def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None) -> dict[st
     try:
         stats = nucleus_stats(run, "image_areas")
     except (OSError, ValueError) as exc:  # no file, moved or unreadable data
-        why = " ".join(str(exc).replace(str(run.path), name).split()) if name else exc
+        why = " ".join((str(exc).replace(str(run.path), name) if name else str(exc)).split())
         print(f"[predict] predict.scale_norm.enlarge_below is off for {name or run.path.name}: {why}", flush=True)
         return {"target_area": 0.0, "small_area": 0.0}
     return {"target_area": float(sn.target_area or stats["target_area"]),
