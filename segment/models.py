@@ -172,7 +172,10 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
         raise _config_error(run.config_path, exc) from None
     cfg, model = _load_weights(lambda: load_run(run.path), run)
     params = load_params(run, cfg)
-    sizes = load_sizes(run, cfg, name)
+    # a model file (not a run folder) has no run_info.json to measure image areas from
+    remedy = (f"re-export it from its run folder (python -m segment export --run RUN --out {name} --force)"
+              if Path(name).is_file() else None)
+    sizes = load_sizes(run, cfg, name, remedy)
 
     def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, float]:
         info: dict = {}

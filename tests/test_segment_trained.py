@@ -127,7 +127,7 @@ def test_export_completes_an_old_runs_nucleus_size(trained, tmp_path):
 def test_a_model_file_without_image_areas_names_itself_when_it_cannot_enlarge(trained, tmp_path, capsys):
     """A .dsbmodel written before image_areas, with enlarge_below on, cannot measure them (no
     run_info.json, no data): it predicts without enlarging, and the one line says which file,
-    not the temporary folder it was unpacked into."""
+    not the temporary folder it was unpacked into, and ends with how to re-export it."""
     import yaml
 
     from segment.archive import open_model
@@ -150,6 +150,7 @@ def test_a_model_file_without_image_areas_names_itself_when_it_cannot_enlarge(tr
     lines = [line for line in capsys.readouterr().out.splitlines() if "enlarge_below" in line]
     assert len(lines) == 1 and "dsbmodel-" not in lines[0], lines
     assert lines[0].startswith(f"[predict] predict.scale_norm.enlarge_below is off for {old}: {old}"), lines
+    assert lines[0].endswith(f"(python -m segment export --run RUN --out {old} --force)"), lines  # the fix
 
 
 def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):

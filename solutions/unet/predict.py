@@ -96,14 +96,16 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
     return float(nucleus_stats(run, "target_area")["target_area"])
 
 
-def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None) -> dict[str, float]:
+def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None,
+               remedy: str | None = None) -> dict[str, float]:
     """``{"target_area", "small_area"}`` for ``predict_image``: :func:`load_target_area`, and
     the area below which ``predict.scale_norm.enlarge_below`` enlarges (0.0: never), from the
     run's ``nucleus_size.json`` (:func:`nucleus_stats`). A model folder where that cannot be
     had (no file and no training ids, data moved) predicts without enlarging, and says so in
     one line, naming the model as ``name`` (default: the folder's name). ``segment`` passes the
     path it was given: for a ``.dsbmodel`` file, the file, not the temporary folder it was
-    unpacked into, whose path is replaced by ``name`` in the reason too."""
+    unpacked into, whose path is replaced by ``name`` in the reason too; ``remedy`` (optional)
+    ends the line with what would fix it."""
     sn = cfg.predict.scale_norm
     if not (sn.enabled and sn.estimate == "multiscale" and sn.enlarge_below > 0):
         return {"target_area": load_target_area(run, cfg), "small_area": 0.0}
@@ -113,7 +115,8 @@ def load_sizes(run: RunDir, cfg: UNetConfig, name: str | None = None) -> dict[st
         stats = nucleus_stats(run, "image_areas")
     except (OSError, ValueError) as exc:  # no file, moved or unreadable data
         why = " ".join((str(exc).replace(str(run.path), name) if name else str(exc)).split())
-        print(f"[predict] predict.scale_norm.enlarge_below is off for {name or run.path.name}: {why}", flush=True)
+        fix = f"; {remedy}" if remedy else ""
+        print(f"[predict] predict.scale_norm.enlarge_below is off for {name or run.path.name}: {why}{fix}", flush=True)
         return {"target_area": 0.0, "small_area": 0.0}
     return {"target_area": float(sn.target_area or stats["target_area"]),
             "small_area": float(small_area(stats, sn.enlarge_below))}
