@@ -19,6 +19,7 @@ Two kinds of model come out:
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,10 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
         raise _config_error(run.config_path, exc) from None
     cfg, model = _load_weights(lambda: load_run(run.path), run)
     params = load_params(run, cfg)
-    # a model file (not a run folder) has no run_info.json to measure image areas from
-    remedy = (f"re-export it from its run folder (python -m segment export --run RUN --out {name} --force)"
+    # a model file (not a run folder) has no run_info.json to measure image areas from; export
+    # measures them from the run's training labels, so those must be where the run was trained
+    remedy = (f"re-export it from its run folder, with its training data in place "
+              f"(python -m segment export --run RUN --out {shlex.quote(name)} --force)"
               if Path(name).is_file() else None)
     sizes = load_sizes(run, cfg, name, remedy)
 
