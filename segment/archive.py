@@ -62,13 +62,15 @@ def _metadata(run_dir: Path, raw: dict, weights: Path) -> dict:
     }
 
 
-def _complete_nucleus_size(run) -> None:
-    """A U-Net run trained before ``nucleus_size.json`` had ``image_areas`` gets them measured
-    now (from its training ids), while its data is at hand: the model file has no
-    ``run_info.json`` to measure them from later, and would never enlarge small nuclei
-    (``predict.scale_norm.enlarge_below``)."""
+def _complete_nucleus_size(run, family: str) -> None:
+    """A U-Net run whose ``nucleus_size.json`` is missing (never predicted with) or lacks
+    ``image_areas`` (written before they were kept) gets them measured now (from its training
+    ids), while its data is at hand: the model file has no ``run_info.json`` to measure them
+    from later, and would never enlarge small nuclei (``predict.scale_norm.enlarge_below``)."""
+    if family != "unet":
+        return
     stats = read_json(run.path / "nucleus_size.json")
-    if stats is None or "image_areas" in stats:
+    if stats is not None and "image_areas" in stats:
         return
     from solutions.unet.predict import nucleus_stats
 
@@ -96,7 +98,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, overwrite: bo
     except FileNotFoundError as exc:
         raise ModelError(str(exc)) from None
     meta = _metadata(run.path, raw, weights)
-    _complete_nucleus_size(run)
+    _complete_nucleus_size(run, meta["family"])
 
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -111,8 +111,9 @@ def test_export_round_trip_and_ensemble(trained, synthetic_data_dir, tmp_path, c
 
 
 def test_export_completes_an_old_runs_nucleus_size(trained, tmp_path):
-    """A run whose nucleus_size.json predates image_areas gets them at export: the model file
-    has no run_info.json to measure them from later (predict.scale_norm.enlarge_below)."""
+    """A run whose nucleus_size.json predates image_areas, or that has none, gets them at
+    export: the model file has no run_info.json to measure them from later
+    (predict.scale_norm.enlarge_below)."""
     _, run = trained
     old = tmp_path / "old-run"
     shutil.copytree(run, old)
@@ -120,6 +121,10 @@ def test_export_completes_an_old_runs_nucleus_size(trained, tmp_path):
     (old / "nucleus_size.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "image_areas"}))
     model = tmp_path / "old.dsbmodel"
     assert _segment(["export", "--run", old, "--out", model]) == 0
+    with zipfile.ZipFile(model) as zf:
+        assert json.loads(zf.read("nucleus_size.json"))["image_areas"] == stats["image_areas"]
+    (old / "nucleus_size.json").unlink()  # a run never predicted with has no file at all
+    assert _segment(["export", "--run", old, "--out", model, "--force"]) == 0
     with zipfile.ZipFile(model) as zf:
         assert json.loads(zf.read("nucleus_size.json"))["image_areas"] == stats["image_areas"]
 
