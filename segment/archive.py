@@ -155,7 +155,7 @@ def open_model(path: str | os.PathLike):
         if weights.name not in ("best.weights.h5", "last.weights.h5"):
             weights.rename(weights.with_name("best.weights.h5"))
         try:
-            model = load_run(tmp, name=str(path))
+            model = load_run(tmp, name=str(path), model_file=path)
         except ModelError as exc:  # name the file the user gave, not the temp folder
             raise ModelError(str(exc).replace(tmp, str(path))) from None
     model.info = {**model.info, "manifest": meta}

@@ -92,13 +92,14 @@ class InstanceModel:
         return self.predict(image, tta)
 
 
-Loader = Callable[[Path, str], "PixelModel | InstanceModel"]
-#: family name -> loader(run_dir, display_name)
+Loader = Callable[[Path, str, "Path | None"], "PixelModel | InstanceModel"]
+#: family name -> loader(run_dir, display_name, model_file): ``model_file`` is the ``.dsbmodel``
+#: file that ``run_dir`` was unpacked from, or None for a training run folder
 LOADERS: dict[str, Loader] = {}
 
 
 def register_loader(family: str) -> Callable[[Loader], Loader]:
-    """Register ``loader(run_dir: Path, name: str)`` for the runs of ``family``."""
+    """Register ``loader(run_dir: Path, name: str, model_file: Path | None)`` for the runs of ``family``."""
     def deco(fn: Loader) -> Loader:
         LOADERS[family] = fn
         return fn
@@ -133,12 +134,16 @@ def family_of(raw: dict, where: str = "<config>") -> str:
     return max(matches, key=len)
 
 
-def load_run(run_dir: str | os.PathLike, name: str | None = None) -> PixelModel | InstanceModel:
-    """Load the model of a run folder (weights, config, thresholds) with its family's loader."""
+def load_run(run_dir: str | os.PathLike, name: str | None = None,
+             model_file: str | os.PathLike | None = None) -> PixelModel | InstanceModel:
+    """Load the model of a run folder (weights, config, thresholds) with its family's loader.
+
+    ``model_file``: the ``.dsbmodel`` file ``run_dir`` was unpacked from (None: a run folder).
+    """
     run_dir = Path(run_dir)
     raw = read_run_config(run_dir)
     family = family_of(raw, str(run_dir / "config.yaml"))
-    return LOADERS[family](run_dir, name or str(run_dir))
+    return LOADERS[family](run_dir, name or str(run_dir), None if model_file is None else Path(model_file))
 
 
 def load_source(source: str | os.PathLike) -> PixelModel | InstanceModel:
@@ -158,7 +163,7 @@ def _config_error(path: Path, exc: Exception) -> ModelError:
 
 
 @register_loader("unet")
-def _load_unet(run_dir: Path, name: str) -> PixelModel:
+def _load_unet(run_dir: Path, name: str, model_file: Path | None) -> PixelModel:
     """A U-Net run (watershed or the study's baseline): maps, tuned thresholds."""
     from common.config import ConfigError, load_config
     from common.runs import RunDir
@@ -176,8 +181,8 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
     # a model file (not a run folder) has no run_info.json to measure image areas from; export
     # measures them from the run's training labels, so those must be where the run was trained
     remedy = (f"re-export it from its run folder, with its training data in place "
-              f"(python -m segment export --run RUN --out {shlex.quote(name)} --force)"
-              if Path(name).is_file() else None)
+              f"(python -m segment export --run RUN --out {shlex.quote(str(model_file))} --force)"
+              if model_file is not None else None)
     sizes = load_sizes(run, cfg, name, remedy)
 
     def predict(image: np.ndarray, tta: str | None) -> tuple[np.ndarray, float]:
@@ -192,7 +197,7 @@ def _load_unet(run_dir: Path, name: str) -> PixelModel:
 
 
 @register_loader("maskrcnn")
-def _load_maskrcnn(run_dir: Path, name: str) -> InstanceModel:
+def _load_maskrcnn(run_dir: Path, name: str, model_file: Path | None) -> InstanceModel:
     """A Mask R-CNN run; ``tta="hflip"`` or ``"flip"`` adds its mirrored pass (``predict.tta_flip``)."""
     from common.config import ConfigError
     from solutions.maskrcnn.predict import load_run, predict_images

@@ -54,7 +54,7 @@ def _threshold_model(name: str = "fake") -> PixelModel:
 @pytest.fixture
 def fake_run(tmp_path, monkeypatch) -> Path:
     """A run folder of the fake ``threshold`` family (its loader registered for the test)."""
-    monkeypatch.setitem(LOADERS, "threshold", lambda run_dir, name: _threshold_model(name))
+    monkeypatch.setitem(LOADERS, "threshold", lambda run_dir, name, model_file: _threshold_model(name))
     run = tmp_path / "runs" / "threshold-fold0"
     (run / "weights").mkdir(parents=True)
     (run / "config.yaml").write_text("solution: threshold\n")

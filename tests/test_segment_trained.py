@@ -156,6 +156,14 @@ def test_a_model_file_without_image_areas_names_itself_when_it_cannot_enlarge(tr
     assert len(lines) == 1 and "dsbmodel-" not in lines[0], lines
     assert lines[0].startswith(f"[predict] predict.scale_norm.enlarge_below is off for {old}: {old}"), lines
     assert lines[0].endswith(f"(python -m segment export --run RUN --out {old} --force)"), lines  # the fix
+    # the hint follows the file the model was unpacked from, not a name that happens to be a file
+    from segment.models import load_run
+
+    with zipfile.ZipFile(old) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    load_run(tmp_path / "unpacked", name=str(old))
+    lines = [line for line in capsys.readouterr().out.splitlines() if "enlarge_below" in line]
+    assert len(lines) == 1 and "segment export" not in lines[0], lines
 
 
 def test_tiled_matches_untiled_up_to_seam_nuclei(trained, synthetic_data_dir, tmp_path, capsys):
