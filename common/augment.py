@@ -21,6 +21,10 @@ Options beyond the level (all off by default, so a level means what it always me
   histology images, inverted to nuclei-bright (``common.normalise``), show their
   cytoplasm as mid-gray regions around the nuclei; a network trained on fluorescence
   alone segments those whole cells as nuclei.
+* ``dim=p``: with probability ``p``, :func:`dim_nuclei` dims each nucleus by its own random
+  factor, so a crop holds bright and faint nuclei side by side. Out-of-focus or weakly
+  stained nuclei beside bright ones (rare in stage1_train) are then still nuclei to the
+  network, which standardises each input by its mean and spread.
 
 Example::
 
@@ -39,7 +43,7 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["LEVELS", "Augmenter", "build_augmenter", "random_crop", "synthetic_cytoplasm"]
+__all__ = ["LEVELS", "Augmenter", "build_augmenter", "dim_nuclei", "random_crop", "synthetic_cytoplasm"]
 
 LEVELS = ("none", "default", "strong")
 
@@ -131,12 +135,13 @@ class Augmenter:
         stain: Probability of a stain/colour jitter (0: off).
         blur_noise: Probability of blur, and of noise (0: off).
         cytoplasm: Probability of :func:`synthetic_cytoplasm` (0: off).
+        dim: Probability of :func:`dim_nuclei` (0: off).
         transform: The underlying ``albumentations.Compose``.
     """
 
     def __init__(self, crop_size: int | None, level: str, seed: int | None = None,
                  scale_range: tuple[float, float] | None = None, stain: float = 0.0,
-                 blur_noise: float = 0.0, cytoplasm: float = 0.0) -> None:
+                 blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0) -> None:
         if level not in LEVELS:
             raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
         if crop_size is not None and crop_size < 1:
@@ -144,12 +149,13 @@ class Augmenter:
         scale_range = tuple(scale_range) if scale_range else None
         if scale_range is not None and (len(scale_range) != 2 or not 0 < scale_range[0] < scale_range[1]):
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
-        if not (0.0 <= stain <= 1.0 and 0.0 <= blur_noise <= 1.0 and 0.0 <= cytoplasm <= 1.0):
-            raise ValueError(f"stain, blur_noise and cytoplasm are probabilities in [0, 1], "
-                             f"got {stain}, {blur_noise}, {cytoplasm}")
+        if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim)):
+            raise ValueError(f"stain, blur_noise, cytoplasm and dim are probabilities in [0, 1], "
+                             f"got {stain}, {blur_noise}, {cytoplasm}, {dim}")
         self.crop_size = crop_size
         self.level = level
         self.scale_range, self.stain, self.blur_noise, self.cytoplasm = scale_range, stain, blur_noise, cytoplasm
+        self.dim = dim
         self._rng = np.random.default_rng(seed)
         extra = _extra_colour(stain, blur_noise) if level != "none" else []
         self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level) + extra,
@@ -175,6 +181,10 @@ class Augmenter:
         # uint16 resamples exactly with nearest interpolation in every cv2 routine
         out = self.transform(image=image, mask=labels.astype(np.uint16))
         image, labels = np.ascontiguousarray(out["image"], dtype=np.uint8), out["mask"].astype(np.int32)
+        if self.dim > 0 and self.level != "none":
+            rng = np.random.default_rng([int(rng_seed), 2]) if rng_seed is not None else self._rng
+            if rng.random() < self.dim:
+                image = dim_nuclei(image, labels, rng)
         if self.cytoplasm > 0 and self.level != "none":
             rng = np.random.default_rng([int(rng_seed), 1]) if rng_seed is not None else self._rng
             if rng.random() < self.cytoplasm:
@@ -183,12 +193,12 @@ class Augmenter:
 
     def __repr__(self) -> str:
         return (f"Augmenter(crop_size={self.crop_size}, level={self.level!r}, scale_range={self.scale_range}, "
-                f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm})")
+                f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm}, dim={self.dim})")
 
 
 def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None,
                     scale_range: tuple[float, float] | None = None, stain: float = 0.0,
-                    blur_noise: float = 0.0, cytoplasm: float = 0.0) -> Augmenter:
+                    blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0) -> Augmenter:
     """Build the shared augmentation pipeline.
 
     Args:
@@ -202,11 +212,12 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
         stain: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
         blur_noise: Probability of a Gaussian blur, and of Gaussian noise.
         cytoplasm: Probability of :func:`synthetic_cytoplasm`.
+        dim: Probability of :func:`dim_nuclei`.
 
     Returns:
         An :class:`Augmenter`.
     """
-    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm)
+    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim)
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int, lo: float, hi: float) -> np.ndarray:
@@ -252,6 +263,44 @@ def synthetic_cytoplasm(image: np.ndarray, labels: np.ndarray, rng: np.random.Ge
     out = image.astype(np.float32)
     out[body] = np.maximum(out[body], value[body, None])
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def dim_nuclei(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+               lowest: float = 0.2) -> np.ndarray:
+    """Dim each nucleus by its own random factor: move it towards the background.
+
+    Each instance (and a 2-pixel rim, for its blurred edge) gets a factor uniform in
+    ``[lowest, 1]``; the factor map is smoothed (Gaussian, sigma 1.5 px) and scales the
+    contrast to the background level (the median of the unlabelled pixels, of the
+    image inverted first when its nuclei are darker than their surroundings, as after a
+    random inversion). Labels are unchanged: a faint nucleus is still a nucleus.
+
+    Args:
+        image: uint8 [H,W,3].
+        labels: int [H,W] instance ids (0 = background).
+        rng: The random stream.
+        lowest: The smallest factor (0 < lowest <= 1).
+
+    Returns:
+        uint8 [H,W,3] (the input itself when there is no nucleus).
+    """
+    from skimage.segmentation import expand_labels
+
+    n = int(labels.max(initial=0))
+    if n == 0:
+        return image
+    factor = np.ones(n + 1, np.float32)
+    factor[1:] = rng.uniform(lowest, 1.0, n)
+    scale = cv2.GaussianBlur(factor[expand_labels(labels, 2)], (0, 0), 1.5)[..., None]
+    pixels = image.astype(np.float32)
+    background = labels == 0
+    dark = background.any() and np.median(pixels[~background]) < np.median(pixels[background])
+    if dark:
+        pixels = 255.0 - pixels
+    level = float(np.median(pixels[background])) if background.any() else 0.0
+    out = np.where(pixels > level, level + (pixels - level) * scale, pixels)
+    out = np.clip(np.rint(255.0 - out if dark else out), 0, 255)
+    return out.astype(np.uint8)
 
 
 def _check(image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

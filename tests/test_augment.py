@@ -166,3 +166,40 @@ def test_synthetic_cytoplasm_raises_only_background_around_nuclei_and_keeps_labe
     assert "cytoplasm=1.0" in repr(aug) and build_augmenter(64).cytoplasm == 0.0
     with pytest.raises(ValueError, match="cytoplasm"):
         build_augmenter(64, cytoplasm=1.5)
+
+
+def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor():
+    from common.augment import build_augmenter, dim_nuclei
+
+    labels = np.zeros((96, 96), np.int32)
+    yy, xx = np.mgrid[:96, :96]
+    centres = [(20, 20), (20, 70), (70, 20), (70, 70)]
+    for k, (cy, cx) in enumerate(centres, 1):
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 64] = k
+    image = np.where(labels[..., None] > 0, 210, 10).astype(np.uint8).repeat(3, axis=-1)
+    out = dim_nuclei(image, labels, np.random.default_rng(0), lowest=0.2)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    from scipy import ndimage as ndi
+
+    far = ndi.distance_transform_edt(labels == 0) > 6
+    np.testing.assert_array_equal(out[far], image[far])  # the background away from nuclei is kept
+    assert np.all(out <= image)  # nuclei only dimmed, never brightened
+    cores = [out[..., 0][(yy - cy) ** 2 + (xx - cx) ** 2 <= 9] for cy, cx in centres]
+    contrast = np.array([core.mean() - 10 for core in cores]) / 200
+    assert np.all(contrast >= 0.2 - 0.01) and np.all(contrast <= 1.0)  # within [lowest, 1]
+    assert np.ptp(contrast) > 0.1  # each nucleus its own factor
+    assert all(np.ptp(core) <= 1 for core in cores)  # one factor across a nucleus's core
+    np.testing.assert_array_equal(out, dim_nuclei(image, labels, np.random.default_rng(0)))
+    # nuclei darker than the background (a randomly inverted crop) move up towards it
+    dark = dim_nuclei(255 - image, labels, np.random.default_rng(0), lowest=0.2)
+    np.testing.assert_array_equal(dark, 255 - out)
+    assert dim_nuclei(image, np.zeros_like(labels), np.random.default_rng(0)) is image
+    # in the augmenter: labels kept, same seed same output, and off by default
+    aug = build_augmenter(64, "default", seed=1, dim=1.0)
+    a, la = aug(image, labels, rng_seed=5)
+    b, lb = aug(image, labels, rng_seed=5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert "dim=1.0" in repr(aug) and build_augmenter(64).dim == 0.0
+    with pytest.raises(ValueError, match="dim"):
+        build_augmenter(64, dim=1.5)
