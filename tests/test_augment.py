@@ -140,7 +140,7 @@ def test_bad_options(sample):
 
 
 def test_synthetic_cytoplasm_raises_only_background_around_nuclei_and_keeps_labels():
-    from common.augment import build_augmenter, synthetic_cytoplasm
+    from common.augment import synthetic_cytoplasm
 
     labels = np.zeros((96, 96), np.int32)
     yy, xx = np.mgrid[:96, :96]
@@ -157,19 +157,11 @@ def test_synthetic_cytoplasm_raises_only_background_around_nuclei_and_keeps_labe
     np.testing.assert_array_equal(out, synthetic_cytoplasm(image, labels, np.random.default_rng(0)))
     empty = np.zeros_like(labels)
     assert synthetic_cytoplasm(image, empty, np.random.default_rng(0)) is image
-    # in the augmenter: labels kept, same seed same output, and off by default
-    aug = build_augmenter(64, "default", seed=1, cytoplasm=1.0)
-    a, la = aug(image, labels, rng_seed=5)
-    b, lb = aug(image, labels, rng_seed=5)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(la, lb)
-    assert "cytoplasm=1.0" in repr(aug) and build_augmenter(64).cytoplasm == 0.0
-    with pytest.raises(ValueError, match="cytoplasm"):
-        build_augmenter(64, cytoplasm=1.5)
+    _check_augmenter_option(image, labels, "cytoplasm")
 
 
 def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor():
-    from common.augment import build_augmenter, dim_nuclei
+    from common.augment import dim_nuclei
 
     labels = np.zeros((96, 96), np.int32)
     yy, xx = np.mgrid[:96, :96]
@@ -194,12 +186,20 @@ def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor(
     dark = dim_nuclei(255 - image, labels, np.random.default_rng(0), lowest=0.2)
     np.testing.assert_array_equal(dark, 255 - out)
     assert dim_nuclei(image, np.zeros_like(labels), np.random.default_rng(0)) is image
-    # in the augmenter: labels kept, same seed same output, and off by default
-    aug = build_augmenter(64, "default", seed=1, dim=1.0)
+    _check_augmenter_option(image, labels, "dim")
+
+
+def _check_augmenter_option(image: np.ndarray, labels: np.ndarray, key: str) -> None:
+    """An image-only option in the augmenter: it changes the image and not the labels, the same
+    seed gives the same output, it is off by default and a probability outside [0, 1] is refused."""
+    aug, off = build_augmenter(64, "default", seed=1, **{key: 1.0}), build_augmenter(64, "default", seed=1)
     a, la = aug(image, labels, rng_seed=5)
     b, lb = aug(image, labels, rng_seed=5)
+    c, lc = off(image, labels, rng_seed=5)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(la, lb)
-    assert "dim=1.0" in repr(aug) and build_augmenter(64).dim == 0.0
-    with pytest.raises(ValueError, match="dim"):
-        build_augmenter(64, dim=1.5)
+    np.testing.assert_array_equal(la, lc)
+    assert not np.array_equal(a, c)
+    assert f"{key}=1.0" in repr(aug) and getattr(build_augmenter(64), key) == 0.0
+    with pytest.raises(ValueError, match=key):
+        build_augmenter(64, **{key: 1.5})
