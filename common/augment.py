@@ -22,9 +22,9 @@ Options beyond the level (all off by default, so a level means what it always me
   cytoplasm as mid-gray regions around the nuclei; a network trained on fluorescence
   alone segments those whole cells as nuclei.
 * ``dim=p``: with probability ``p``, :func:`dim_nuclei` dims each nucleus by its own random
-  factor, so a crop holds bright and faint nuclei side by side. Out-of-focus or weakly
-  stained nuclei beside bright ones (rare in stage1_train) are then still nuclei to the
-  network, which standardises each input by its mean and spread.
+  factor, so a crop holds bright and faint nuclei side by side: out-of-focus or weakly
+  stained nuclei beside bright ones are still nuclei, for a network that standardises each
+  input by its mean and spread.
 
 Example::
 
@@ -282,22 +282,24 @@ def dim_nuclei(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         lowest: The smallest factor (0 < lowest <= 1).
 
     Returns:
-        uint8 [H,W,3] (the input itself when there is no nucleus).
+        uint8 [H,W,3] (the input itself when there is no nucleus, or no background to dim towards).
     """
     from skimage.segmentation import expand_labels
 
-    n = int(labels.max(initial=0))
-    if n == 0:
-        return image
-    factor = np.ones(n + 1, np.float32)
-    factor[1:] = rng.uniform(lowest, 1.0, n)
-    scale = cv2.GaussianBlur(factor[expand_labels(labels, 2)], (0, 0), 1.5)[..., None]
-    pixels = image.astype(np.float32)
+    image, labels = _check(image, labels)
     background = labels == 0
-    dark = background.any() and np.median(pixels[~background]) < np.median(pixels[background])
+    if background.all() or not background.any():
+        return image
+    ids, compact = np.unique(labels, return_inverse=True)  # ids[0] == 0: any id, compact indices
+    factor = np.ones(len(ids), np.float32)
+    factor[1:] = rng.uniform(lowest, 1.0, len(ids) - 1)
+    compact = compact.reshape(labels.shape).astype(np.int32)
+    scale = cv2.GaussianBlur(factor[expand_labels(compact, 2)], (0, 0), 1.5)[..., None]
+    pixels = image.astype(np.float32)
+    dark = np.median(pixels[~background]) < np.median(pixels[background])
     if dark:
         pixels = 255.0 - pixels
-    level = float(np.median(pixels[background])) if background.any() else 0.0
+    level = float(np.median(pixels[background]))
     out = np.where(pixels > level, level + (pixels - level) * scale, pixels)
     out = np.clip(np.rint(255.0 - out if dark else out), 0, 255)
     return out.astype(np.uint8)

@@ -186,6 +186,11 @@ def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor(
     dark = dim_nuclei(255 - image, labels, np.random.default_rng(0), lowest=0.2)
     np.testing.assert_array_equal(dark, 255 - out)
     assert dim_nuclei(image, np.zeros_like(labels), np.random.default_rng(0)) is image
+    assert dim_nuclei(image, np.ones_like(labels), np.random.default_rng(0)) is image  # nothing to dim towards
+    sparse = np.where(labels > 0, labels * 1000, 0)  # ids far apart: one factor each all the same
+    np.testing.assert_array_equal(dim_nuclei(image, sparse, np.random.default_rng(0)), out)
+    with pytest.raises(ValueError, match="uint8"):
+        dim_nuclei(image[..., 0], labels, np.random.default_rng(0))
     _check_augmenter_option(image, labels, "dim")
 
 
