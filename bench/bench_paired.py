@@ -13,9 +13,11 @@ Usage::
     .venv/bin/python bench/bench_paired.py \\
         base=WORK1/split-group/predictions/unet/oof \\
         balance=WORK2/split-group/predictions/unet/oof \\
-        [--ids FILE] [--data ../shared/dsb2018] [--out bench/results/<name>/fold1]
+        [--ids FILE] [--groups folds_group.csv] [--data ../shared/dsb2018] [--out bench/results/<name>/fold1]
 
-Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
+``--groups FILE`` adds a table per image kind: the ``group`` column of a ``folds_group.csv``
+(``common.folds``; e.g. ``fluorescence-512x640``), so a rare kind is not averaged into its size
+bucket. Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
 command, the machine, every source's per-image score), so the comparison, and each
 predictions folder's scores, outlive the work folders: a later comparison can name
 ``paired.json:balance`` as a source. An ``--out`` that already holds a ``paired.json`` is
@@ -47,12 +49,28 @@ from common.machine import git_commit, machine_description  # noqa: E402
 __all__ = ["paired_tables", "main"]
 
 
-def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series) -> dict[str, pd.DataFrame]:
-    """All images, per image type and per size bucket; the first column is the reference."""
+def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
+                  kinds: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """All images, per image type, per size bucket and (given ``kinds``) per image kind; the
+    first column is the reference."""
     ref = table.columns[0]
-    return {"all images": paired_table(table, ref),
-            "per image type": paired_table(table, ref, types.reindex(table.index)),
-            "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
+    out = {"all images": paired_table(table, ref),
+           "per image type": paired_table(table, ref, types.reindex(table.index)),
+           "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
+    if kinds is not None:
+        out["per image kind (group)"] = paired_table(table, ref, kinds.reindex(table.index).fillna("(not in --groups)"))
+    return out
+
+
+def read_groups(path: Path) -> pd.Series:
+    """``image_id -> group`` of a ``folds_group.csv``; a DataError names the file."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the group folds ({' '.join(str(exc).split())})") from None
+    if not {"image_id", "group"} <= set(frame.columns):
+        raise DataError(f"{path}: not a folds_group.csv (needs the columns image_id and group)")
+    return frame.set_index("image_id")["group"].astype(str)
 
 
 def _names(specs: Sequence[str]) -> list[tuple[str, str]]:
@@ -72,6 +90,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the reference first, then one or more to compare with it")
     p.add_argument("--data", type=Path, default=SHARED_DSB_DIR, help="data folder holding stage1_train/")
     p.add_argument("--ids", type=Path, help="only these image ids (a file, one per line, # comments)")
+    p.add_argument("--groups", type=Path, help="folds_group.csv: add a table per image kind (its group column)")
     p.add_argument("--out", type=Path, help="folder for paired.md / paired.json")
     args = p.parse_intermixed_args(argv)  # sources before or after the options
     if len(args.sources) < 2:
@@ -91,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if path.exists():
             raise DataError(f"{path} exists; give another --out (nothing written is overwritten)")
     named = _names(args.sources)
+    kinds = read_groups(args.groups) if args.groups is not None else None
     ds = DSBDataset(args.data, "stage1_train")
     try:  # only images of stage1_train: a stored score of another image has no labels here
         wanted = narrow_ids(list(ds.ids), args.ids)
@@ -112,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"DSB mean AP over the {len(ids)} images every source scored "
              f"({', '.join(f'`{n}` {len(s)}' for n, s in scores.items())}); `X − {ref}`: mean ± standard "
              "error of the per-image differences.", ""]
-    for title, df in paired_tables(table, types, sizes).items():
+    for title, df in paired_tables(table, types, sizes, kinds).items():
         lines += [f"## {title}", "", markdown_table(df, index_name=title.split(" (")[0].replace("per ", "")), ""]
     text = "\n".join(lines)
     print(text)

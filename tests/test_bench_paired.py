@@ -149,6 +149,16 @@ def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
         bench_paired.main([str(ref), str(new), "--data", str(data), "--ids", str(ids)])
     with pytest.raises(DataError, match="two sources have one name"):
         bench_paired.main([f"a={ref}", f"a={new}", "--data", str(data)])
+    groups = tmp_path / "folds_group.csv"
+    groups.write_text("image_id,fold,group\nt0,0,kind-a\nt1,1,kind-b\n")
+    kinds = tmp_path / "kinds"
+    args = [str(ref), str(new), "--data", str(data), "--groups", str(groups), "--out", str(kinds)]
+    assert bench_paired.main(args) == 0
+    text = (kinds / "paired.md").read_text()
+    assert "## per image kind (group)" in text and "| kind-a | 1 |" in text and "| kind-b | 1 |" in text
+    groups.write_text("image_id,fold\nt0,0\n")
+    with pytest.raises(DataError, match="folds_group.csv: not a folds_group.csv"):
+        bench_paired.main([str(ref), str(new), "--data", str(data), "--groups", str(groups)])
 
 
 def test_bad_input_is_one_line_naming_the_file_and_exit_2(dsb, tmp_path):
