@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Recorded as it ran: /tmp/x7/snap2 was `git archive 8654ab0` with the uncommitted data.dim_nuclei change
-# (committed unchanged afterwards); /tmp/x7/ids_gF.txt holds group fold F's image ids (../contrast_probe_cpu_20261206/probe.sh).
+# Recorded as it ran: /tmp/x7/snap2 was `git archive 8654ab0` with the uncommitted data.dim_nuclei
+# change (committed as 4badeb7); /tmp/x7/ids_gF.txt holds group fold F's image ids
+# (../contrast_probe_cpu_20261206/probe.sh).
 # group fold F retrained with data.dim_nuclei=P (cpu30, 1,800 s), then its held-out images predicted as shipped
 set -euo pipefail
 fold=$1; p=$2; W=/tmp/x7/dim$p
