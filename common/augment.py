@@ -181,14 +181,12 @@ class Augmenter:
         # uint16 resamples exactly with nearest interpolation in every cv2 routine
         out = self.transform(image=image, mask=labels.astype(np.uint16))
         image, labels = np.ascontiguousarray(out["image"], dtype=np.uint8), out["mask"].astype(np.int32)
-        if self.dim > 0 and self.level != "none":
-            rng = np.random.default_rng([int(rng_seed), 2]) if rng_seed is not None else self._rng
-            if rng.random() < self.dim:
-                image = dim_nuclei(image, labels, rng)
-        if self.cytoplasm > 0 and self.level != "none":
-            rng = np.random.default_rng([int(rng_seed), 1]) if rng_seed is not None else self._rng
-            if rng.random() < self.cytoplasm:
-                image = synthetic_cytoplasm(image, labels, rng)
+        # image-only options after the transforms, each with its own stream (a fixed id per option)
+        for p, stream, paint in ((self.dim, 2, dim_nuclei), (self.cytoplasm, 1, synthetic_cytoplasm)):
+            if p > 0 and self.level != "none":
+                rng = np.random.default_rng([int(rng_seed), stream]) if rng_seed is not None else self._rng
+                if rng.random() < p:
+                    image = paint(image, labels, rng)
         return image, labels
 
     def __repr__(self) -> str:
