@@ -284,6 +284,8 @@ def dim_nuclei(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     """
     from skimage.segmentation import expand_labels
 
+    if not 0.0 < lowest <= 1.0:
+        raise ValueError(f"dim_nuclei: lowest is the smallest factor, in (0, 1], got {lowest}")
     image, labels = _check(image, labels)
     background = labels == 0
     if background.all() or not background.any():

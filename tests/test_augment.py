@@ -191,6 +191,9 @@ def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor(
     np.testing.assert_array_equal(dim_nuclei(image, sparse, np.random.default_rng(0)), out)
     with pytest.raises(ValueError, match="uint8"):
         dim_nuclei(image[..., 0], labels, np.random.default_rng(0))
+    for lowest in (0.0, 1.5):
+        with pytest.raises(ValueError, match="lowest"):
+            dim_nuclei(image, labels, np.random.default_rng(0), lowest=lowest)
     _check_augmenter_option(image, labels, "dim")
 
 

@@ -29,6 +29,8 @@ def test_every_config_loads():
     "model.rpn_negative_iou=0.8",               # above the positive threshold
     "train.lr_drops=[0.75,0.5]",
     "train.loss_weights={mask: 1, foo: 2}",
+    "data.cytoplasm=-0.1",                      # probabilities
+    "data.dim_nuclei=1.5",
 ])
 def test_inconsistent_config_raises(override):
     with pytest.raises(ConfigError):
@@ -69,3 +71,16 @@ def test_backbone_is_checked_against_presets_and_the_registry():
     with pytest.raises(ConfigError, match=r"model.backbone: unknown backbone 'vgg'.*resnet50"):
         load_config(MaskRCNNConfig, DEMO, ["model.backbone=vgg"])
     assert load_config(MaskRCNNConfig, DEMO, ["model.backbone=densenet121"]).model.backbone == "densenet121"
+
+
+def test_image_only_augment_keys_reach_the_training_augmenter():
+    """data.cytoplasm and data.dim_nuclei, the U-Net's keys, set the Mask R-CNN's augmenter too."""
+    import numpy as np
+
+    from solutions.maskrcnn.data import TrainSequence
+
+    cfg = load_config(MaskRCNNConfig, DEMO, ["data.cytoplasm=0.25", "data.dim_nuclei=0.5"])
+    aug = TrainSequence(None, ["a"], cfg, np.zeros((1, 4), np.float32), steps=1)._augmenter()
+    assert (aug.cytoplasm, aug.dim) == (0.25, 0.5)
+    off = TrainSequence(None, ["a"], load_config(MaskRCNNConfig, DEMO), np.zeros((1, 4), np.float32), steps=1)
+    assert (off._augmenter().cytoplasm, off._augmenter().dim) == (0.0, 0.0)

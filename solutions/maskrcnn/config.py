@@ -333,6 +333,8 @@ class DataConfig:
             whose ``config.yaml`` has no ``data.normalise`` was trained with.
         cytoplasm: Probability of painting unlabelled cell bodies around a training
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
+        dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
+            factor (``common.augment.dim_nuclei``), as the U-Net's key.
         balance: Kind-balanced sampling of the training images (``common.sampling``):
             probability ``n ** -balance`` for an image of a kind with ``n`` images, as the
             U-Net's key.
@@ -340,14 +342,16 @@ class DataConfig:
 
     normalise: str = "none"
     cytoplasm: float = 0.0
+    dim_nuclei: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
         from common.normalise import check_mode
 
         check_mode(self.normalise)
-        if not 0.0 <= self.cytoplasm <= 1.0:
-            raise ConfigError(f"data.cytoplasm is a probability in [0, 1], got {self.cytoplasm}")
+        for key in ("cytoplasm", "dim_nuclei"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"data.{key} is a probability in [0, 1], got {getattr(self, key)}")
         if not 0.0 <= self.balance <= 1.0:
             raise ConfigError(f"data.balance must be in [0, 1] (0: uniform, 1: every kind equally often), "
                               f"got {self.balance}")

@@ -91,7 +91,8 @@ class TrainSequence(keras.utils.PyDataset):
         aug = getattr(self._local, "aug", None)
         if aug is None:
             aug = self._local.aug = build_augmenter(self.cfg.train.crop_size, self.augment_level,
-                                                    cytoplasm=self.cfg.data.cytoplasm)
+                                                    cytoplasm=self.cfg.data.cytoplasm,
+                                                    dim=self.cfg.data.dim_nuclei)
         return aug
 
     def sample(self, image_id: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
