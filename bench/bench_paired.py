@@ -5,8 +5,10 @@ read on the same images, as the mean of the per-image differences and its standa
 error, overall and per image type and size. Every source is ``[NAME=]PATH[:KEY]``
 (``bench/score_sources.py``): a predictions folder (``<id>.npz``, scored here), or per-image
 scores a benchmark stored (``combined.json``, ``gap.json``, ``generalise.json``,
-``magnify.json:VARIANT/xFACTOR``, or an earlier ``paired.json``). The first source is the
-reference.
+``magnify.json:VARIANT/xFACTOR``, or an earlier ``paired.json``). The first name is the
+reference. A name given more than once stands for the union of its sources, as the held-out
+images of several folds (``base=g0/magnify.json:ship/x1 base=g1/magnify.json:ship/x1 ...``);
+an image two of one name's sources score is refused, naming both.
 
 Usage::
 
@@ -17,7 +19,10 @@ Usage::
 
 ``--groups FILE`` adds a table per image kind: the ``group`` column of a ``folds_group.csv``
 (``common.folds``; e.g. ``fluorescence-512x640``), so a rare kind is not averaged into its size
-bucket. Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
+bucket, and, from its ``fold`` column, the table "over folds": the mean and standard error of
+the per-fold differences, and in how many folds each source is better. Each fold's networks are
+other trainings, so that spread, not the per-image error, decides a training switch
+(``docs/DEVELOPING.md``). Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
 command, the machine, every source's per-image score), so the comparison, and each
 predictions folder's scores, outlive the work folders: a later comparison can name
 ``paired.json:balance`` as a source. An ``--out`` that already holds a ``paired.json`` is
@@ -40,46 +45,68 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.normalise_combine import paired_table, size_bucket  # noqa: E402
+from bench.normalise_combine import over_folds, paired_table, size_bucket  # noqa: E402
 from bench.score_sources import named_source, source_scores  # noqa: E402
 from common.data import DataError  # noqa: E402
 from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
-__all__ = ["paired_tables", "main"]
+__all__ = ["paired_tables", "read_groups", "union_scores", "main"]
 
 
 def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
-                  kinds: pd.Series | None = None) -> dict[str, pd.DataFrame]:
-    """All images, per image type, per size bucket and (given ``kinds``) per image kind; the
-    first column is the reference."""
+                  kinds: pd.Series | None = None, folds: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """All images, per image type, per size bucket, (given ``kinds``) per image kind and (given
+    ``folds``) over folds; the first column is the reference."""
     ref = table.columns[0]
     out = {"all images": paired_table(table, ref),
            "per image type": paired_table(table, ref, types.reindex(table.index)),
            "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
     if kinds is not None:
         out["per image kind (group)"] = paired_table(table, ref, kinds.reindex(table.index).fillna("(not in --groups)"))
+    if folds is not None:
+        by_fold = folds.reindex(table.index)
+        if by_fold.notna().any():  # images the file does not hold are left out of this table
+            out["over folds (each fold is another trained model)"] = over_folds(table, ref, by_fold)
     return out
 
 
-def read_groups(path: Path) -> pd.Series:
-    """``image_id -> group`` of a ``folds_group.csv``; a DataError names the file."""
+def read_groups(path: Path) -> tuple[pd.Series, pd.Series | None]:
+    """``image_id -> group`` and ``image_id -> fold`` (None without a ``fold`` column) of a
+    ``folds_group.csv``; a DataError names the file."""
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the group folds ({' '.join(str(exc).split())})") from None
     if not {"image_id", "group"} <= set(frame.columns):
         raise DataError(f"{path}: not a folds_group.csv (needs the columns image_id and group)")
-    return frame.set_index("image_id")["group"].astype(str)
+    frame = frame.set_index("image_id")
+    return frame["group"].astype(str), (frame["fold"] if "fold" in frame.columns else None)
 
 
-def _names(specs: Sequence[str]) -> list[tuple[str, str]]:
+def _names(specs: Sequence[str]) -> dict[str, list[str]]:
+    """``name -> its sources``, in the order the names first appear; an unnamed source is
+    ``ref``, then ``new`` (or ``new1``, ``new2``, ...), each its own name."""
     defaults = ["ref"] + (["new"] if len(specs) == 2 else [f"new{k}" for k in range(1, len(specs))])
-    out = [named_source(s, d) for s, d in zip(specs, defaults)]
-    seen = [n for n, _ in out]
-    if len(set(seen)) < len(seen):
-        raise DataError(f"bench_paired: two sources have one name: {seen}")
+    out: dict[str, list[str]] = {}
+    for spec, default in zip(specs, defaults):
+        name, where = named_source(spec, default)
+        out.setdefault(name, []).append(where)
+    if len(out) < 2:
+        raise DataError(f"bench_paired: every source has the name {next(iter(out))!r}; give two names to compare")
     return out
+
+
+def union_scores(name: str, wheres: Sequence[str], ds, ids: Sequence[str]) -> pd.Series:
+    """The scores of one name's sources together; an image two of them score is refused."""
+    parts = [source_scores(where, ds, ids) for where in wheres]
+    for k, part in enumerate(parts):
+        for where, other in zip(wheres[:k], parts[:k]):
+            both = part.index.intersection(other.index)
+            if len(both):
+                raise DataError(f"bench_paired: {name}'s sources {where} and {wheres[k]} both score "
+                                f"{len(both)} images (e.g. {both[0]}); one name's sources hold other images")
+    return pd.concat(parts)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -110,13 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if path.exists():
             raise DataError(f"{path} exists; give another --out (nothing written is overwritten)")
     named = _names(args.sources)
-    kinds = read_groups(args.groups) if args.groups is not None else None
+    kinds, folds = read_groups(args.groups) if args.groups is not None else (None, None)
     ds = DSBDataset(args.data, "stage1_train")
     try:  # only images of stage1_train: a stored score of another image has no labels here
         wanted = narrow_ids(list(ds.ids), args.ids)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    scores = {name: source_scores(where, ds, wanted) for name, where in named}
+    scores = {name: union_scores(name, wheres, ds, wanted) for name, wheres in named.items()}
     ids = sorted(set.intersection(*(set(s.index) for s in scores.values())))
     if not ids:
         raise DataError("bench_paired: no image is scored by every source: "
@@ -132,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"DSB mean AP over the {len(ids)} images every source scored "
              f"({', '.join(f'`{n}` {len(s)}' for n, s in scores.items())}); `X − {ref}`: mean ± standard "
              "error of the per-image differences.", ""]
-    for title, df in paired_tables(table, types, sizes, kinds).items():
+    for title, df in paired_tables(table, types, sizes, kinds, folds).items():
         lines += [f"## {title}", "", markdown_table(df, index_name=title.split(" (")[0].replace("per ", "")), ""]
     text = "\n".join(lines)
     print(text)
@@ -140,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(outputs[0], text, overwrite=False)
         write_json(outputs[1], {
-            "command": command, "machine": machine, "sources": dict(named),
+            "command": command, "machine": machine,
+            "sources": {n: w[0] if len(w) == 1 else w for n, w in named.items()},
             "per_image": {i: {n: round(float(table.at[i, n]), 4) for n in table.columns} for i in ids}},
             overwrite=False)
     return 0

@@ -4,7 +4,7 @@ Every variant's OOF predictions of the given folds are scored per image (or take
 earlier ``combined.json`` with ``--stored NAME=PATH``), and ``combined.md`` /
 ``combined.json`` give each variant's DSB over all of them, per image type, size, kind and
 fold, with its paired difference from the first variant, and the "over folds" table
-(see :func:`_over_folds`). The command line lives in ``bench_normalise.py``.
+(see :func:`over_folds`). The command line lives in ``bench_normalise.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from common.io import atomic_write_text, write_json
 from common.machine import git_commit, machine_description
 from common.stats import format_mean_se
 
-__all__ = ["SIZE_BUCKETS", "combine", "paired_table", "size_bucket"]
+__all__ = ["SIZE_BUCKETS", "combine", "over_folds", "paired_table", "size_bucket"]
 
 
 #: Image-size buckets of the combined report: (name, most pixels).
@@ -76,7 +76,7 @@ def _stored_column(entry: tuple[Path, pd.Series], name: str, ids: Sequence[str])
     return scores.reindex(list(ids))
 
 
-def _over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFrame:
+def over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFrame:
     """Per variant: the mean over folds of its per-fold difference from ``ref``, the
     standard error over folds, and in how many folds it is better.
 
@@ -129,7 +129,7 @@ def combine(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
               "per image size (pixels)": paired_table(table, ref, by_size),
               "per image kind (group)": paired_table(table, ref, by_kind),
               f"per {args.split_by} fold": paired_table(table, ref, by_fold)}
-    tables["over folds (each fold is another trained model)"] = _over_folds(table, ref, by_fold)
+    tables["over folds (each fold is another trained model)"] = over_folds(table, ref, by_fold)
     command = shlex.join([".venv/bin/python", "bench/bench_normalise.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"# U-Net input switches pooled over {args.split_by} folds {' '.join(map(str, args.folds))} "
              f"({len(ids)} held-out images)", "", f"Command: `{command}`", "",

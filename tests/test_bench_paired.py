@@ -147,7 +147,7 @@ def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
     ids.write_text("t2  # ref only\nt3  # new only\n")
     with pytest.raises(DataError, match="no image is scored by every source"):
         bench_paired.main([str(ref), str(new), "--data", str(data), "--ids", str(ids)])
-    with pytest.raises(DataError, match="two sources have one name"):
+    with pytest.raises(DataError, match="every source has the name 'a'"):
         bench_paired.main([f"a={ref}", f"a={new}", "--data", str(data)])
     groups = tmp_path / "folds_group.csv"
     groups.write_text("image_id,fold,group\nt0,0,kind-a\nt1,1,kind-b\n")
@@ -156,9 +156,31 @@ def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
     assert bench_paired.main(args) == 0
     text = (kinds / "paired.md").read_text()
     assert "## per image kind (group)" in text and "| kind-a | 1 |" in text and "| kind-b | 1 |" in text
+    assert "## over folds" in text and "2 of 2" in text  # t0 and t1: one fold each, both better
     groups.write_text("image_id,fold\nt0,0\n")
     with pytest.raises(DataError, match="folds_group.csv: not a folds_group.csv"):
         bench_paired.main([str(ref), str(new), "--data", str(data), "--groups", str(groups)])
+
+
+def test_a_name_given_twice_is_the_union_of_its_sources(dsb, tmp_path):
+    """Held-out images of several folds, each fold's predictions its own source."""
+    data, _, truth = dsb
+    half = {i: np.where(truth[i] == 2, 0, truth[i]) for i in IDS}
+    ref0 = _folder(tmp_path / "ref0", {i: half[i] for i in ("t0", "t1")})
+    ref1 = _folder(tmp_path / "ref1", {i: half[i] for i in ("t2", "t3")})
+    new0 = _folder(tmp_path / "new0", {i: truth[i] for i in ("t0", "t1")})
+    new1 = _folder(tmp_path / "new1", {i: truth[i] for i in ("t2", "t3")})
+    groups = tmp_path / "folds_group.csv"
+    groups.write_text("image_id,fold,group\nt0,0,k\nt1,0,k\nt2,1,k\nt3,1,k\n")
+    out = tmp_path / "out"
+    assert bench_paired.main([f"base={ref0}", f"base={ref1}", f"new={new0}", f"new={new1}",
+                              "--data", str(data), "--groups", str(groups), "--out", str(out)]) == 0
+    record = json.loads((out / "paired.json").read_text())
+    assert sorted(record["per_image"]) == IDS
+    assert record["sources"] == {"base": [str(ref0), str(ref1)], "new": [str(new0), str(new1)]}
+    assert "| 2 | +0.500 ± 0.000 | 2 of 2 |" in (out / "paired.md").read_text()  # over the two folds
+    with pytest.raises(DataError, match=r"base's sources .*ref0 and .*ref0 both score 2 images"):
+        bench_paired.main([f"base={ref0}", f"base={ref0}", f"new={new0}", "--data", str(data)])
 
 
 def test_bad_input_is_one_line_naming_the_file_and_exit_2(dsb, tmp_path):
