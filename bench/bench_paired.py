@@ -15,15 +15,17 @@ Usage::
     .venv/bin/python bench/bench_paired.py \\
         base=WORK1/split-group/predictions/unet/oof \\
         balance=WORK2/split-group/predictions/unet/oof \\
-        [--ids FILE] [--groups folds_group.csv] [--data ../shared/dsb2018] [--out bench/results/<name>/fold1]
+        [--ids FILE] [--groups folds_group.csv] [--folds folds_group.csv] [--data ../shared/dsb2018]
+        [--out bench/results/<name>/fold1]
 
 ``--groups FILE`` adds a table per image kind: the ``group`` column of a ``folds_group.csv``
 (``common.folds``; e.g. ``fluorescence-512x640``), so a rare kind is not averaged into its size
-bucket, and, from its ``fold`` column, the table "over folds": the mean and standard error of
-the per-fold differences, and in how many folds each source is better. Each fold's networks are
-other trainings, so that spread, not the per-image error, decides a training switch
-(``docs/DEVELOPING.md``). Prints the tables; with ``--out`` also writes ``paired.md`` and ``paired.json`` (the
-command, the machine, every source's per-image score), so the comparison, and each
+bucket. ``--folds FILE`` (a ``folds.csv`` or ``folds_group.csv``) adds the table "over folds":
+the mean and standard error of the per-fold differences, and in how many folds each source is
+better. Give it when each fold's images were scored by another trained network (one source per
+fold, or the out-of-fold predictions of a k-fold run): that spread, not the per-image error,
+decides a training switch (``docs/DEVELOPING.md``). Prints the tables; with ``--out`` also
+writes ``paired.md`` and ``paired.json`` (the command, the machine, every source's per-image score), so the comparison, and each
 predictions folder's scores, outlive the work folders: a later comparison can name
 ``paired.json:balance`` as a source. An ``--out`` that already holds a ``paired.json`` is
 refused, naming it; nothing written is overwritten. Bad input (a missing folder, a stored
@@ -51,7 +53,7 @@ from common.data import DataError  # noqa: E402
 from common.io import atomic_write_text, write_json  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
 
-__all__ = ["paired_tables", "read_groups", "union_scores", "main"]
+__all__ = ["paired_tables", "read_folds", "read_groups", "union_scores", "main"]
 
 
 def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
@@ -64,33 +66,47 @@ def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
            "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
     if kinds is not None:
         out["per image kind (group)"] = paired_table(table, ref, kinds.reindex(table.index).fillna("(not in --groups)"))
-    if folds is not None:
-        by_fold = folds.reindex(table.index)
-        if by_fold.notna().any():  # images the file does not hold are left out of this table
-            out["over folds (each fold is another trained model)"] = over_folds(table, ref, by_fold)
+    if folds is not None:  # images the file does not hold are left out of this table (its images column)
+        out["over folds (each fold is another trained model)"] = over_folds(table, ref, folds.reindex(table.index))
     return out
 
 
-def read_groups(path: Path) -> tuple[pd.Series, pd.Series | None]:
-    """``image_id -> group`` and ``image_id -> fold`` (None without a ``fold`` column) of a
-    ``folds_group.csv``; a DataError names the file."""
+def _read_column(path: Path, column: str, what: str) -> pd.Series:
+    """``image_id -> column`` of a folds CSV; a DataError names the file."""
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the group folds ({' '.join(str(exc).split())})") from None
-    if not {"image_id", "group"} <= set(frame.columns):
-        raise DataError(f"{path}: not a folds_group.csv (needs the columns image_id and group)")
-    frame = frame.set_index("image_id")
-    return frame["group"].astype(str), (frame["fold"] if "fold" in frame.columns else None)
+        raise DataError(f"{path}: cannot read it as a {what} ({' '.join(str(exc).split())})") from None
+    if not {"image_id", column} <= set(frame.columns):
+        raise DataError(f"{path}: not a {what} (needs the columns image_id and {column})")
+    return frame.set_index("image_id")[column]
+
+
+def read_groups(path: Path) -> pd.Series:
+    """``image_id -> group`` of a ``folds_group.csv``; a DataError names the file."""
+    return _read_column(path, "group", "folds_group.csv").astype(str)
+
+
+def read_folds(path: Path) -> pd.Series:
+    """``image_id -> fold`` of a ``folds.csv`` or ``folds_group.csv``; a DataError names the file."""
+    return _read_column(path, "fold", "folds CSV")
 
 
 def _names(specs: Sequence[str]) -> dict[str, list[str]]:
-    """``name -> its sources``, in the order the names first appear; an unnamed source is
-    ``ref``, then ``new`` (or ``new1``, ``new2``, ...), each its own name."""
+    """``name -> its sources``, in the order the names first appear. An unnamed source is named
+    by its position (``ref``, then ``new``, or ``new1``, ``new2``, ...); one whose positional
+    name another source was given is refused, so it never joins that name unasked."""
     defaults = ["ref"] + (["new"] if len(specs) == 2 else [f"new{k}" for k in range(1, len(specs))])
+    unnamed = "\0"  # no NAME= can be this
+    parsed = [named_source(spec, unnamed) for spec in specs]
+    given = {name for name, _ in parsed} - {unnamed}
     out: dict[str, list[str]] = {}
-    for spec, default in zip(specs, defaults):
-        name, where = named_source(spec, default)
+    for (name, where), default in zip(parsed, defaults):
+        if name == unnamed:
+            if default in given:
+                raise DataError(f"bench_paired: the unnamed source {where} would be called {default!r}, "
+                                "a name another source was given; name it (NAME=PATH)")
+            name = default
         out.setdefault(name, []).append(where)
     if len(out) < 2:
         raise DataError(f"bench_paired: every source has the name {next(iter(out))!r}; give two names to compare")
@@ -118,6 +134,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=SHARED_DSB_DIR, help="data folder holding stage1_train/")
     p.add_argument("--ids", type=Path, help="only these image ids (a file, one per line, # comments)")
     p.add_argument("--groups", type=Path, help="folds_group.csv: add a table per image kind (its group column)")
+    p.add_argument("--folds", type=Path, help="folds.csv or folds_group.csv whose fold column tells which training "
+                   "scored each image: add the table over folds")
     p.add_argument("--out", type=Path, help="folder for paired.md / paired.json")
     args = p.parse_intermixed_args(argv)  # sources before or after the options
     if len(args.sources) < 2:
@@ -137,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if path.exists():
             raise DataError(f"{path} exists; give another --out (nothing written is overwritten)")
     named = _names(args.sources)
-    kinds, folds = read_groups(args.groups) if args.groups is not None else (None, None)
+    kinds = read_groups(args.groups) if args.groups is not None else None
+    folds = read_folds(args.folds) if args.folds is not None else None
     ds = DSBDataset(args.data, "stage1_train")
     try:  # only images of stage1_train: a stored score of another image has no labels here
         wanted = narrow_ids(list(ds.ids), args.ids)

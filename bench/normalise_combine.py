@@ -89,7 +89,8 @@ def over_folds(table: pd.DataFrame, ref: str, by_fold: pd.Series) -> pd.DataFram
         if v == ref:
             continue
         d = (table[v] - table[ref]).groupby(by_fold).mean()
-        rows[v] = {"folds": len(d), f"mean of per-fold differences from {ref}": format_mean_se(d),
+        rows[v] = {"images": int(by_fold.notna().sum()), "folds": len(d),
+                   f"mean of per-fold differences from {ref}": format_mean_se(d),
                    "folds better": f"{int((d > 0).sum())} of {len(d)}"}
     return pd.DataFrame(rows).T
 

@@ -156,7 +156,7 @@ def test_paired_over_common_images_writes_a_reusable_record(dsb, tmp_path):
     assert bench_paired.main(args) == 0
     text = (kinds / "paired.md").read_text()
     assert "## per image kind (group)" in text and "| kind-a | 1 |" in text and "| kind-b | 1 |" in text
-    assert "## over folds" in text and "2 of 2" in text  # t0 and t1: one fold each, both better
+    assert "## over folds" not in text  # only with --folds: these two are one training each
     groups.write_text("image_id,fold\nt0,0\n")
     with pytest.raises(DataError, match="folds_group.csv: not a folds_group.csv"):
         bench_paired.main([str(ref), str(new), "--data", str(data), "--groups", str(groups)])
@@ -174,13 +174,21 @@ def test_a_name_given_twice_is_the_union_of_its_sources(dsb, tmp_path):
     groups.write_text("image_id,fold,group\nt0,0,k\nt1,0,k\nt2,1,k\nt3,1,k\n")
     out = tmp_path / "out"
     assert bench_paired.main([f"base={ref0}", f"base={ref1}", f"new={new0}", f"new={new1}",
-                              "--data", str(data), "--groups", str(groups), "--out", str(out)]) == 0
+                              "--data", str(data), "--folds", str(groups), "--out", str(out)]) == 0
     record = json.loads((out / "paired.json").read_text())
     assert sorted(record["per_image"]) == IDS
     assert record["sources"] == {"base": [str(ref0), str(ref1)], "new": [str(new0), str(new1)]}
-    assert "| 2 | +0.500 ± 0.000 | 2 of 2 |" in (out / "paired.md").read_text()  # over the two folds
+    assert "| 4 | 2 | +0.500 ± 0.000 | 2 of 2 |" in (out / "paired.md").read_text()  # images, folds
     with pytest.raises(DataError, match=r"base's sources .*ref0 and .*ref0 both score 2 images"):
         bench_paired.main([f"base={ref0}", f"base={ref0}", f"new={new0}", "--data", str(data)])
+    # an unnamed source never joins a name given to another by its position
+    with pytest.raises(DataError, match="would be called 'ref', a name another source was given"):
+        bench_paired.main([str(ref0), f"ref={ref1}", f"new={new0}", "--data", str(data)])
+    with pytest.raises(DataError, match="gone.csv: cannot read it as a folds CSV"):
+        bench_paired.main([str(ref0), str(new0), "--data", str(data), "--folds", str(tmp_path / "gone.csv")])
+    (tmp_path / "ids_only.csv").write_text("image_id\nt0\n")
+    with pytest.raises(DataError, match="ids_only.csv: not a folds CSV .needs the columns image_id and fold"):
+        bench_paired.main([str(ref0), str(new0), "--data", str(data), "--folds", str(tmp_path / "ids_only.csv")])
 
 
 def test_bad_input_is_one_line_naming_the_file_and_exit_2(dsb, tmp_path):

@@ -29,8 +29,6 @@ def test_every_config_loads():
     "model.rpn_negative_iou=0.8",               # above the positive threshold
     "train.lr_drops=[0.75,0.5]",
     "train.loss_weights={mask: 1, foo: 2}",
-    "data.cytoplasm=-0.1",                      # probabilities
-    "data.dim_nuclei=1.5",
 ])
 def test_inconsistent_config_raises(override):
     with pytest.raises(ConfigError):
@@ -84,3 +82,6 @@ def test_image_only_augment_keys_reach_the_training_augmenter():
     assert (aug.cytoplasm, aug.dim) == (0.25, 0.5)
     off = TrainSequence(None, ["a"], load_config(MaskRCNNConfig, DEMO), np.zeros((1, 4), np.float32), steps=1)
     assert (off._augmenter().cytoplasm, off._augmenter().dim) == (0.0, 0.0)
+    for key in ("cytoplasm", "dim_nuclei"):
+        with pytest.raises(ConfigError, match=f"data.{key} is a probability in"):
+            load_config(MaskRCNNConfig, DEMO, [f"data.{key}=1.5"])
