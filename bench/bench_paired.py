@@ -167,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not ids:
         raise DataError("bench_paired: no image is scored by every source: "
                          + ", ".join(f"{n} {len(s)}" for n, s in scores.items()))
+    if folds is not None and not folds.index.isin(ids).any():
+        raise DataError(f"{args.folds}: holds none of the {len(ids)} images every source scored")
     table = pd.DataFrame({n: s.reindex(ids) for n, s in scores.items()})
     types = pd.Series({i: image_type(ds.load_image(i)) for i in ids})
     sizes = pd.Series({i: size_bucket(ds.image_shape(i)) for i in ids})
