@@ -74,11 +74,14 @@ def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
 def _read_column(path: Path, column: str, what: str) -> pd.Series:
     """``image_id -> column`` of a folds CSV; a DataError names the file."""
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={"image_id": str})
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it as a {what} ({' '.join(str(exc).split())})") from None
     if not {"image_id", column} <= set(frame.columns):
         raise DataError(f"{path}: not a {what} (needs the columns image_id and {column})")
+    twice = frame.image_id[frame.image_id.duplicated()]
+    if len(twice):
+        raise DataError(f"{path}: image {twice.iloc[0]} is listed more than once")
     return frame.set_index("image_id")[column]
 
 

@@ -189,6 +189,9 @@ def test_a_name_given_twice_is_the_union_of_its_sources(dsb, tmp_path):
     (tmp_path / "other.csv").write_text("image_id,fold\nx9,0\n")
     with pytest.raises(DataError, match="other.csv: holds none of the 2 images"):
         bench_paired.main([str(ref0), str(new0), "--data", str(data), "--folds", str(tmp_path / "other.csv")])
+    (tmp_path / "twice.csv").write_text("image_id,fold\nt0,0\nt0,1\n")
+    with pytest.raises(DataError, match="twice.csv: image t0 is listed more than once"):
+        bench_paired.main([str(ref0), str(new0), "--data", str(data), "--folds", str(tmp_path / "twice.csv")])
     (tmp_path / "ids_only.csv").write_text("image_id\nt0\n")
     with pytest.raises(DataError, match="ids_only.csv: not a folds CSV .needs the columns image_id and fold"):
         bench_paired.main([str(ref0), str(new0), "--data", str(data), "--folds", str(tmp_path / "ids_only.csv")])
