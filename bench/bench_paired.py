@@ -20,8 +20,8 @@ Usage::
 
 ``--groups FILE`` adds a table per image kind: the ``group`` column of a ``folds_group.csv``
 (``common.folds``; e.g. ``fluorescence-512x640``), so a rare kind is not averaged into its size
-bucket. ``--folds FILE`` (a ``folds.csv`` or ``folds_group.csv``) adds the table "over folds":
-the mean and standard error of the per-fold differences, and in how many folds each source is
+bucket. ``--folds FILE`` (a ``folds.csv`` or ``folds_group.csv``) adds a table per fold and the table
+"over folds": the mean and standard error of the per-fold differences, and in how many folds each source is
 better. Give it when each fold's images were scored by another trained network (one source per
 fold, or the out-of-fold predictions of a k-fold run): that spread, not the per-image error,
 decides a training switch (``docs/DEVELOPING.md``). Prints the tables; with ``--out`` also
@@ -59,14 +59,15 @@ __all__ = ["paired_tables", "read_folds", "read_groups", "union_scores", "main"]
 def paired_tables(table: pd.DataFrame, types: pd.Series, sizes: pd.Series,
                   kinds: pd.Series | None = None, folds: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """All images, per image type, per size bucket, (given ``kinds``) per image kind and (given
-    ``folds``) over folds; the first column is the reference."""
+    ``folds``) per fold and over folds; the first column is the reference."""
     ref = table.columns[0]
     out = {"all images": paired_table(table, ref),
            "per image type": paired_table(table, ref, types.reindex(table.index)),
            "per image size (pixels)": paired_table(table, ref, sizes.reindex(table.index))}
     if kinds is not None:
         out["per image kind (group)"] = paired_table(table, ref, kinds.reindex(table.index).fillna("(not in --groups)"))
-    if folds is not None:  # images the file does not hold are left out of this table (its images column)
+    if folds is not None:  # images the file does not hold are left out of these tables (their images column)
+        out["per fold"] = paired_table(table, ref, folds.reindex(table.index))
         out["over folds (each fold is another trained model)"] = over_folds(table, ref, folds.reindex(table.index))
     return out
 

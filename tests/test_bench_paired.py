@@ -178,7 +178,9 @@ def test_a_name_given_twice_is_the_union_of_its_sources(dsb, tmp_path):
     record = json.loads((out / "paired.json").read_text())
     assert sorted(record["per_image"]) == IDS
     assert record["sources"] == {"base": [str(ref0), str(ref1)], "new": [str(new0), str(new1)]}
-    assert "| 4 | 2 | +0.500 ± 0.000 | 2 of 2 |" in (out / "paired.md").read_text()  # images, folds
+    text = (out / "paired.md").read_text()
+    assert "| 4 | 2 | +0.500 ± 0.000 | 2 of 2 |" in text  # images, folds
+    assert "## per fold" in text and "| 0 | 2 | 0.500 | 1.000 | +0.500 ± 0.000 |" in text
     with pytest.raises(DataError, match=r"base's sources .*ref0 and .*ref0 both score 2 images"):
         bench_paired.main([f"base={ref0}", f"base={ref0}", f"new={new0}", "--data", str(data)])
     # an unnamed source never joins a name given to another by its position
