@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.config import ConfigError
-from solutions.unet.faint_pass_config import FaintPassConfig
 from solutions.unet.scale_norm_config import ScaleNormConfig
 
 CHANNELS = ("body", "border", "centre")  # the default maps
@@ -293,7 +292,6 @@ class PredictConfig:
         batch_pixels: Most input pixels per forward pass (0: no cap): a 1024x1024 tile
             goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
         scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
-        faint_pass: A second look for nuclei fainter than their neighbours (:class:`FaintPassConfig`).
         engine: What runs the network (``common.engine``): ``auto`` (OpenVINO on a CPU
             under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
@@ -306,7 +304,6 @@ class PredictConfig:
     static_batch: bool = False
     batch_pixels: int = 1 << 20
     scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
-    faint_pass: FaintPassConfig = field(default_factory=FaintPassConfig)
     engine: Literal["auto", "keras", "openvino"] = "auto"
 
 
@@ -350,8 +347,6 @@ class UNetConfig:
             raise ConfigError("n_folds must be >= 2")
         if self.predict.scale_norm.enabled and self.model.kind == "baseline":
             raise ConfigError("predict.scale_norm needs the watershed U-Net (the baseline resizes every image)")
-        if self.predict.faint_pass.enabled and self.model.kind == "baseline":
-            raise ConfigError("predict.faint_pass needs the watershed U-Net (the baseline resizes every image)")
 
     @property
     def n_outputs(self) -> int:

@@ -19,8 +19,7 @@ predicts twice: once to estimate the nucleus size, once on the image rescaled so
 nuclei have the training size (``common.scale``), and maps the result back; with its
 ``estimate: multiscale`` it predicts once per candidate scale (no TTA), then the TTA views
 at the scale the network is most certain of, and with ``enlarge_below`` enlarges an image
-whose nuclei are smaller than nearly all of training instead. With ``predict.faint_pass`` a
-last pass looks again at the image without the nuclei found (``common.faint``).
+whose nuclei are smaller than nearly all of training instead.
 """
 
 from __future__ import annotations
@@ -58,8 +57,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
             (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
             ``small_area`` is set and the selection keeps scale 1, or at any scale with
-            ``enlarge_over_shrink``); with ``predict.faint_pass`` also ``faint_gain`` and
-            ``faint_pass`` (whether its second pass ran).
+            ``enlarge_over_shrink``).
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
         small_area: With ``multiscale`` and ``predict.scale_norm.enlarge_below``: an image
@@ -77,17 +75,6 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
 
     with stage(timer, "normalise"):
         x = normalise_image(image, cfg.data.normalise)
-    info = {} if info is None else info
-    prob = _predict_scaled(model, image, x, cfg, tta, params, target_area, info, timer, small_area)
-    if cfg.predict.faint_pass.enabled:
-        prob = _faint_pass(model, x, prob, cfg, params, info, timer)
-    return prob
-
-
-def _predict_scaled(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, params: dict | None,
-                    target_area: float, info: dict, timer: Stopwatch | None, small_area: float) -> np.ndarray:
-    """:func:`predict_image` after the normalisation, before the faint pass: the TTA views of
-    ``x`` (normalised ``image``), with ``predict.scale_norm`` at the scale it chooses."""
     sn = cfg.predict.scale_norm
     if sn.enabled and sn.estimate == "multiscale":
         if small_area > 0 and not (sn.target_area or target_area) > 0:
@@ -107,40 +94,13 @@ def _predict_scaled(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, para
     with stage(timer, "postprocess"):
         area = _instance_area(prob, cfg, params) if sn.estimate == "instances" else estimate_nucleus_size(prob)
     factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
-    info.update(area=area, scale=factor)
+    if info is not None:
+        info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
     scaled = _predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
-
-
-def _faint_pass(model, x: np.ndarray, prob: np.ndarray, cfg, params: dict | None, info: dict,
-                timer: Stopwatch | None) -> np.ndarray:
-    """``predict.faint_pass``: the first pass's instances (``params``, floors at its scale), a
-    second pass on ``x`` without them (``common.faint.residual_image``) at the scale the first
-    chose, merged where it is surer outside them. ``info`` gets ``faint_gain`` and
-    ``faint_pass`` (whether the second pass ran)."""
-    from common.faint import found_region, merge_second_look, residual_image
-    from common.instances import floors_at_scale, probs_to_instances
-    from common.scale import rescale, resize_to
-    from solutions.unet.config import default_params
-    from solutions.unet.predict import floor_scale
-
-    fp = cfg.predict.faint_pass
-    scale = float(info.get("scale", 1.0))
-    with stage(timer, "postprocess"):
-        labels = probs_to_instances(prob, floors_at_scale(params or default_params(cfg), floor_scale(cfg, scale)))[0]
-    residual, gain = residual_image(x, labels, fp.margin, fp.min_gain, fp.max_gain)
-    info.update(faint_gain=round(gain, 3), faint_pass=residual is not None)
-    if residual is None:
-        return prob
-    second = _predict_views(model, rescale(residual, scale) if scale != 1.0 else residual, cfg, fp.tta, timer)
-    if scale != 1.0:
-        second = resize_to(second, x.shape[:2])
-    with stage(timer, "tta_merge"):
-        return np.ascontiguousarray(merge_second_look(prob, second, found_region(labels, fp.margin)),
-                                    dtype=np.float32)
 
 
 def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
@@ -191,7 +151,8 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
 
     probe = [p for p in sn.probe if p in candidates]
     factor, measures = choose_scale(measure, candidates, probe, sn.min_cover)
-    info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
+    if info is not None:
+        info.update(scale=factor, certainty={s: round(m[0], 4) for s, m in measures.items()})
     if small_area > 0 and (factor == 1.0 or sn.enlarge_over_shrink):
         small = _enlarge_factor(passes[1.0], cfg, params, target_area, small_area, info, timer)
         if small is not None:  # nuclei smaller than nearly all of training: never shrunk further
