@@ -128,7 +128,8 @@ def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: 
             score = float(score_dataset({image_id: lab}, {image_id: labels}).per_image["score"].iloc[0])
             rows.append({"image_id": image_id, "factor": factor, "score": score, "seconds": seconds,
                          "n_true": int(len(np.unique(lab)) - (lab.min() == 0)),
-                         "n_pred": int(labels.max()), "area": info.get("area"), "scale": info.get("scale", 1.0)})
+                         "n_pred": int(labels.max()), "area": info.get("area"), "scale": info.get("scale", 1.0),
+                         "denoised": info.get("denoised"), "noise": info.get("noise")})
         sub = [r for r in rows if r["factor"] == factor]
         print(f"[magnify]   x{factor:g}: DSB {np.mean([r['score'] for r in sub]):.4f}, "
               f"{np.mean([r['seconds'] for r in sub]):.2f} s/image", flush=True)

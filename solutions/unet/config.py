@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.config import ConfigError
+from solutions.unet.denoise_config import DenoiseConfig
 from solutions.unet.scale_norm_config import ScaleNormConfig
 
 CHANNELS = ("body", "border", "centre")  # the default maps
@@ -292,6 +293,7 @@ class PredictConfig:
         batch_pixels: Most input pixels per forward pass (0: no cap): a 1024x1024 tile
             goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
         scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
+        denoise: Test-time smoothing of grainy images (:class:`DenoiseConfig`).
         engine: What runs the network (``common.engine``): ``auto`` (OpenVINO on a CPU
             under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
@@ -304,6 +306,7 @@ class PredictConfig:
     static_batch: bool = False
     batch_pixels: int = 1 << 20
     scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
+    denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
     engine: Literal["auto", "keras", "openvino"] = "auto"
 
 

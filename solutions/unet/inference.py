@@ -13,8 +13,9 @@ feeds the network one input shape, ``[batch_size, 256, 256, 3]``: one XLA compil
 under JAX, where the forward pass is the model's jitted ``predict_on_batch``.
 
 ``predict_image(model, image, cfg) -> float32 [H,W,C]`` at the image's original size.
-It first normalises the image with ``common.normalise.normalise_image`` (``data.normalise``,
-the function training uses), then predicts the TTA views; with ``predict.scale_norm`` it
+It first smooths a grainy image (``predict.denoise``, ``common.denoise``; off by default),
+normalises it with ``common.normalise.normalise_image`` (``data.normalise``, the function
+training uses), then predicts the TTA views; with ``predict.scale_norm`` it
 predicts twice: once to estimate the nucleus size, once on the image rescaled so its
 nuclei have the training size (``common.scale``), and maps the result back; with its
 ``estimate: multiscale`` it predicts once per candidate scale (no TTA), then the TTA views
@@ -57,7 +58,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
             (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
             ``small_area`` is set and the selection keeps scale 1, or at any scale with
-            ``enlarge_over_shrink``).
+            ``enlarge_over_shrink``); with ``predict.denoise`` also ``denoised`` (and ``noise``).
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
         small_area: With ``multiscale`` and ``predict.scale_norm.enlarge_below``: an image
@@ -75,6 +76,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
 
     with stage(timer, "normalise"):
         x = normalise_image(image, cfg.data.normalise)
+    if cfg.predict.denoise.sigma > 0:
+        image, x = _denoise(model, image, x, cfg, params, target_area, {} if info is None else info, timer)
     sn = cfg.predict.scale_norm
     if sn.enabled and sn.estimate == "multiscale":
         if small_area > 0 and not (sn.target_area or target_area) > 0:
@@ -101,6 +104,38 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     scaled = _predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+
+
+def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, target_area: float, info: dict,
+             timer: Stopwatch | None) -> tuple[np.ndarray, np.ndarray]:
+    """``predict.denoise``: ``(image, x)`` smoothed (``common.denoise``) and normalised again when
+    the image is noisier than ``above`` and, with ``larger_than``, its nuclei (a pass at scale 1
+    without TTA) are that many times ``target_area`` or more; else as given. ``info`` gets
+    ``noise``, ``denoised`` and with the size check ``denoise_area``."""
+    from common.denoise import noise_level, smooth
+    from common.normalise import normalise_image
+
+    dn = cfg.predict.denoise
+    with stage(timer, "normalise"):
+        noise = noise_level(image)
+    info.update(noise=round(noise, 3), denoised=False)
+    if not noise > dn.above:
+        return image, x
+    if dn.larger_than > 0:
+        target = cfg.predict.scale_norm.target_area or target_area
+        if not target > 0:
+            raise ValueError("predict.denoise.larger_than needs a target area: set predict.scale_norm.target_area "
+                             "or give the run's nucleus_size.json")
+        prob = _predict_views(model, x, cfg, "none", timer)
+        with stage(timer, "postprocess"):
+            area = _instance_area(prob, cfg, params)
+        info.update(denoise_area=area)
+        if not area >= dn.larger_than * target:  # NaN (nothing found) too
+            return image, x
+    info.update(denoised=True)
+    with stage(timer, "normalise"):
+        image = smooth(image, dn.sigma)
+        return image, normalise_image(image, cfg.data.normalise)
 
 
 def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:

@@ -195,7 +195,8 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     Returns:
         The timing summary (``n_images``, ``seconds``, ``images_per_s``, ``device``, ``run``,
         ``tta``, and with scale normalisation ``scale_norm``: target area, images rescaled,
-        median factor, small area, images enlarged); the caller writes it with
+        median factor, small area, images enlarged; with ``predict.denoise`` the images it
+        smoothed); the caller writes it with
         ``common.predictions.write_folder_summary`` once the folder is final.
     """
     from solutions.unet.inference import predict_image
@@ -212,7 +213,7 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     workers = worker_threads(4)
-    factors = []
+    factors, denoised = [], 0
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for n, image_id in enumerate(ids, 1):
@@ -221,6 +222,7 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
                 image = dataset.load_image(image_id)
             prob = predict_image(model, image, cfg, tta, params, target_area, info, timer, small_area)
             factors.append(info.get("scale", 1.0))
+            denoised += bool(info.get("denoised"))
             pending.append(pool.submit(finish, image_id, prob, info.get("scale", 1.0)))
             while len(pending) > 2 * workers:
                 pending.popleft().result()  # re-raises a worker's error here
@@ -238,6 +240,8 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
         summary["scale_norm"] = {"target_area": target_area, "n_rescaled": len(rescaled),
                                  "median_factor": float(np.median(rescaled)) if rescaled else 1.0,
                                  "small_area": small_area, "n_enlarged": sum(f > 1.0 for f in factors)}
+    if cfg.predict.denoise.sigma > 0:
+        summary["denoise"] = {"n_images": denoised}
     return summary
 
 
