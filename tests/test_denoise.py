@@ -144,3 +144,21 @@ def test_predict_folder_counts_the_images_it_smoothed(tmp_path):
     off = predict_folder(model, _cfg(), Images(), list(images), tmp_path / "off", default_params(cfg), "none",
                          RunDir(tmp_path))
     assert "denoise" not in off
+
+
+def test_the_size_check_gets_the_training_median_without_scale_normalisation(tmp_path):
+    import json
+
+    from common.runs import RunDir
+    from solutions.unet.predict import load_sizes
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    (run.path / "nucleus_size.json").write_text(json.dumps({"target_area": 150.0, "image_areas": [100.0, 200.0]}))
+    from common.config import from_dict
+    from solutions.unet.config import UNetConfig
+
+    cfg = from_dict(UNetConfig, {"predict": {"denoise": {"sigma": 2.0, "above": 2.5, "larger_than": 1.0}}})
+    assert not cfg.predict.scale_norm.enabled
+    assert load_sizes(run, cfg) == {"target_area": 150.0, "small_area": 0.0}
+    assert load_sizes(run, _cfg(sigma=2.0, above=2.5)) == {"target_area": 0.0, "small_area": 0.0}

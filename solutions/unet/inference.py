@@ -58,7 +58,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
             (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
             ``small_area`` is set and the selection keeps scale 1, or at any scale with
-            ``enlarge_over_shrink``); with ``predict.denoise`` also ``denoised`` (and ``noise``).
+            ``enlarge_over_shrink``); with ``predict.denoise`` also ``noise``, ``denoised`` and,
+            with its size check, ``denoise_area``.
         timer: Optional stopwatch (``common.timing``): stages ``normalise``, ``tta_views``,
             ``forward``, ``tta_merge`` (and ``postprocess`` for the scale estimate).
         small_area: With ``multiscale`` and ``predict.scale_norm.enlarge_below``: an image
@@ -125,7 +126,7 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
         target = cfg.predict.scale_norm.target_area or target_area
         if not target > 0:
             raise ValueError("predict.denoise.larger_than needs a target area: set predict.scale_norm.target_area "
-                             "or give the run's nucleus_size.json")
+                             "or give the run's nucleus_size.json (solutions.unet.predict.load_sizes)")
         prob = _predict_views(model, x, cfg, "none", timer)
         with stage(timer, "postprocess"):
             area = _instance_area(prob, cfg, params)

@@ -81,15 +81,17 @@ def load_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple
 
 
 def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
-    """The nucleus area ``predict.scale_norm``'s size rule rescales to (0.0 when it is off, or
-    ``multiscale``, whose target :func:`load_sizes` gives).
+    """The training nucleus area that ``predict.scale_norm``'s size rule rescales to and
+    ``predict.denoise.larger_than`` compares with (0.0 when neither needs it; ``multiscale``'s
+    ``enlarge_below`` gets it from :func:`load_sizes`).
 
     ``predict.scale_norm.target_area`` if set, else the run's ``nucleus_size.json``
     (written by training); a run trained before that file existed gets it measured now
     from its training images' labels (``run_info.json``) and written.
     """
     sn = cfg.predict.scale_norm
-    if not sn.enabled or sn.estimate == "multiscale":  # no target needed, or load_sizes's
+    size_rule = sn.enabled and sn.estimate != "multiscale"
+    if not size_rule and not cfg.predict.denoise.larger_than > 0:  # no target needed, or load_sizes's
         return 0.0
     if sn.target_area > 0:
         return float(sn.target_area)
