@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.denoise import denoise, noise_sigma
+from common.denoise import noise_level, noise_sigma, smooth
 
 
 def _grainy(std: float, shape=(96, 128), seed=0) -> np.ndarray:
@@ -26,29 +26,18 @@ def test_noise_sigma_measures_the_pixel_noise_and_ignores_smooth_gradients(std):
         noise_sigma(_grainy(std))
 
 
-def test_denoise_smooths_only_images_noisier_than_the_threshold():
+def test_noise_level_is_judged_on_the_stretched_image_and_smooth_removes_grain():
     grainy, clean = _grainy(8.0), _grainy(0.5)
-    info: dict = {}
-    out = denoise(grainy, 2.0, above=3.0, info=info)
+    assert noise_level(grainy) > 3.0 > noise_level(clean)
+    # a dim grainy image (levels 10..50) is as grainy as a bright one once stretched
+    dim = (grainy.astype(np.float32) / 4).astype(np.uint8)
+    assert noise_level(dim) > 3.0 and noise_sigma(dim[..., 0]) < 3.0
+    assert noise_level(grainy.astype(np.uint16) * 200) == pytest.approx(noise_level(grainy), rel=0.05)
+    out = smooth(grainy, 2.0)
     assert out.shape == grainy.shape and out.dtype == np.uint8
-    assert info["denoised"] and info["noise"] > 3.0
-    assert noise_sigma(out[..., 0]) < noise_sigma(grainy[..., 0]) / 3
-    info = {}
-    assert denoise(clean, 2.0, above=3.0, info=info) is clean and info == {"noise": info["noise"], "denoised": False}
-    assert info["noise"] < 3.0
-    # above 0: every image; sigma 0: none
-    assert denoise(clean, 2.0) is not clean
-    assert denoise(grainy, 0.0, above=3.0) is grainy
-    with pytest.raises(ValueError, match="must be >= 0"):
-        denoise(grainy, -1.0)
-
-
-def test_the_noise_is_judged_on_the_stretched_image():
-    """A dim grainy image (levels 10..50) is as grainy as a bright one once stretched."""
-    dim = (_grainy(8.0).astype(np.float32) / 4).astype(np.uint8)
-    info: dict = {}
-    denoise(dim, 2.0, above=3.0, info=info)
-    assert info["denoised"] and info["noise"] > 3.0
+    assert noise_level(out) < noise_level(grainy) / 3
+    with pytest.raises(ValueError, match="must be > 0"):
+        smooth(grainy, 0.0)
 
 
 def _cfg(**denoise_keys):
@@ -118,6 +107,14 @@ def test_larger_than_smooths_only_images_of_large_nuclei():
     assert info["noise"] > 3.0 and info["denoise_area"] < 200.0 and info["denoised"] is False
     with pytest.raises(ValueError, match="larger_than needs a target area"):
         predict_image(model, _grainy_discs(12), cfg, "none")
+    info = {}  # nothing found at scale 1 (a NaN area): not smoothed
+    blank = lambda x, training=False: np.zeros(np.asarray(x).shape[:3] + (3,), np.float32)  # noqa: E731
+    predict_image(blank, _grainy_discs(12), cfg, "none", target_area=100.0, info=info)
+    assert np.isnan(info["denoise_area"]) and info["denoised"] is False
+    info = {}  # a noise exactly at the threshold is not over it
+    at = _cfg(sigma=1.5, above=noise_level(_grainy_discs(12)))
+    predict_image(model, _grainy_discs(12), at, "none", info=info)
+    assert info["denoised"] is False
     info = {}
     predict_image(model, _grainy(0.5), cfg, "none", info=info)  # not noisy: no size pass, no target needed
     assert info == {"noise": info["noise"], "denoised": False}
@@ -162,3 +159,5 @@ def test_the_size_check_gets_the_training_median_without_scale_normalisation(tmp
     assert not cfg.predict.scale_norm.enabled
     assert load_sizes(run, cfg) == {"target_area": 150.0, "small_area": 0.0}
     assert load_sizes(run, _cfg(sigma=2.0, above=2.5)) == {"target_area": 0.0, "small_area": 0.0}
+    nowhere = RunDir(tmp_path / "nowhere")  # off (sigma 0): no nucleus_size.json needed whatever larger_than says
+    assert load_sizes(nowhere, _cfg(larger_than=1.0)) == {"target_area": 0.0, "small_area": 0.0}

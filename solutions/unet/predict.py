@@ -91,7 +91,8 @@ def load_target_area(run: RunDir, cfg: UNetConfig) -> float:
     """
     sn = cfg.predict.scale_norm
     size_rule = sn.enabled and sn.estimate != "multiscale"
-    if not size_rule and not cfg.predict.denoise.larger_than > 0:  # no target needed, or load_sizes's
+    dn = cfg.predict.denoise
+    if not size_rule and not (dn.sigma > 0 and dn.larger_than > 0):  # no target needed, or load_sizes's
         return 0.0
     if sn.target_area > 0:
         return float(sn.target_area)
