@@ -208,13 +208,13 @@ def test_renormalise_normalises_in_the_rescaled_frame(sample, monkeypatch, renor
     cfg = from_dict(UNetConfig, {"data": {"normalise": mode}, "predict": {"scale_norm": {
         "enabled": True, "estimate": "body", "renormalise": renormalise}}})
     seen = []
-    real = inference._predict_views
+    real = inference.predict_views
 
     def spy(model, view, *args, **kwargs):
         seen.append(view)
         return real(model, view, *args, **kwargs)
 
-    monkeypatch.setattr(inference, "_predict_views", spy)
+    monkeypatch.setattr(inference, "predict_views", spy)
     info: dict = {}
     inference.predict_image(_size_model(), big, cfg, "none", target_area=estimate_nucleus_size(labels), info=info)
     assert info["scale"] < 0.7 and len(seen) == 2
@@ -291,8 +291,8 @@ def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeyp
     big_image = _zoom(image, labels, 3.0)[0]
     cfg = _cfg(estimate="multiscale", candidates=[1.0, 0.5, 0.33])
     calls, seen = [], []
-    real = inference._predict_views
-    monkeypatch.setattr(inference, "_predict_views",
+    real = inference.predict_views
+    monkeypatch.setattr(inference, "predict_views",
                         lambda model, view, c, tta, timer=None, identity=None: calls.append((view.shape[:2], tta))
                         or real(model, view, c, tta, timer, identity))
     unsure = _unsure_model()

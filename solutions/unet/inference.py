@@ -32,7 +32,7 @@ from solutions.unet.tiling import (chunk_size, pad_to_multiple, predict_native, 
                                    predict_resized, predict_resized_views, tile_plan)
 
 __all__ = ["chunk_size", "pad_to_multiple", "predict_image", "predict_native", "predict_native_views",
-           "predict_resized", "predict_resized_views", "tile_plan"]
+           "predict_resized", "predict_resized_views", "predict_views", "tile_plan"]
 
 # dihedral views: (k rot90, flip left-right), one entry per solutions.unet.config.TTA_MODES
 _VIEWS = {"none": [(0, False)],
@@ -77,16 +77,17 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
 
     with stage(timer, "normalise"):
         x = normalise_image(image, cfg.data.normalise)
+    first = None  # the size check's pass at scale 1 without TTA, when the image stays as it was
     if cfg.predict.denoise.sigma > 0:
-        image, x = _denoise(model, image, x, cfg, params, target_area, {} if info is None else info, timer)
+        image, x, first = _denoise(model, image, x, cfg, params, target_area, {} if info is None else info, timer)
     sn = cfg.predict.scale_norm
     if sn.enabled and sn.estimate == "multiscale":
         if small_area > 0 and not (sn.target_area or target_area) > 0:
             raise ValueError("predict.scale_norm.enlarge_below needs a target area to enlarge towards: set "
                              "predict.scale_norm.target_area or give the run's nucleus_size.json")
         return _predict_multiscale(model, image, x, cfg, tta, info, timer, params,
-                                   sn.target_area or target_area, small_area)
-    prob = _predict_views(model, x, cfg, tta, timer)
+                                   sn.target_area or target_area, small_area, first)
+    prob = predict_views(model, x, cfg, tta, timer, identity=first)
     if not sn.enabled:
         return prob
     from common.scale import estimate_nucleus_size, resize_to, scale_factor
@@ -102,17 +103,18 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    scaled = _predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
+    scaled = predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
 
 
 def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, target_area: float, info: dict,
-             timer: Stopwatch | None) -> tuple[np.ndarray, np.ndarray]:
-    """``predict.denoise``: ``(image, x)`` smoothed (``common.denoise``) and normalised again when
-    the image is noisier than ``above`` and, with ``larger_than``, its nuclei (a pass at scale 1
-    without TTA) are that many times ``target_area`` or more; else as given. ``info`` gets
-    ``noise``, ``denoised`` and with the size check ``denoise_area``."""
+             timer: Stopwatch | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``predict.denoise``: ``(image, x, None)`` smoothed (``common.denoise``) and normalised again
+    when the image is noisier than ``above`` and, with ``larger_than``, its nuclei (a pass at scale
+    1 without TTA) are that many times ``target_area`` or more; else ``(image, x, first)`` as given,
+    ``first`` that pass when the size check ran (the caller's pass at scale 1: not run twice), else
+    None. ``info`` gets ``noise``, ``denoised`` and with the size check ``denoise_area``."""
     from common.denoise import noise_level, smooth
     from common.normalise import normalise_image
 
@@ -121,22 +123,22 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
         noise = noise_level(image)
     info.update(noise=round(noise, 3), denoised=False)
     if not noise > dn.above:
-        return image, x
+        return image, x, None
     if dn.larger_than > 0:
         target = cfg.predict.scale_norm.target_area or target_area
         if not target > 0:
             raise ValueError("predict.denoise.larger_than needs a target area: set predict.scale_norm.target_area "
                              "or give the run's nucleus_size.json (solutions.unet.predict.load_sizes)")
-        prob = _predict_views(model, x, cfg, "none", timer)
+        prob = predict_views(model, x, cfg, "none", timer)
         with stage(timer, "postprocess"):
             area = _instance_area(prob, cfg, params)
         info.update(denoise_area=area)
         if not area >= dn.larger_than * target:  # NaN (nothing found) too
-            return image, x
+            return image, x, prob
     info.update(denoised=True)
     with stage(timer, "normalise"):
         image = smooth(image, dn.sigma)
-        return image, normalise_image(image, cfg.data.normalise)
+        return image, normalise_image(image, cfg.data.normalise), None
 
 
 def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
@@ -165,13 +167,14 @@ def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: 
 
 def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, info: dict | None,
                         timer: Stopwatch | None, params: dict | None = None, target_area: float = 0.0,
-                        small_area: float = 0.0) -> np.ndarray:
+                        small_area: float = 0.0, first: np.ndarray | None = None) -> np.ndarray:
     """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
     scale (with ``probe``: at scale 1 and the probes, the rest only when a probe wins), the
     most certain one's scale (``common.scale.choose_scale``), then the TTA views
     at that scale (the chosen candidate pass is their identity view: not run again), mapped back.
     When it keeps scale 1 (or with ``enlarge_over_shrink`` at any scale) and ``small_area`` is
-    set, :func:`_enlarge_factor` may enlarge instead."""
+    set, :func:`_enlarge_factor` may enlarge instead. ``first``: the pass at scale 1 when already
+    run (``predict.denoise``'s size check): not run again."""
     from common.scale import choose_scale, map_certainty, resize_to
 
     sn = cfg.predict.scale_norm
@@ -182,7 +185,8 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
 
     def measure(scale: float) -> tuple[float, float]:
         views[scale] = _rescaled_view(image, x, scale, cfg, timer)
-        passes[scale] = _predict_views(model, views[scale], cfg, "none", timer)
+        known = first if scale == 1.0 else None
+        passes[scale] = predict_views(model, views[scale], cfg, "none", timer) if known is None else known
         return map_certainty(passes[scale])
 
     probe = [p for p in sn.probe if p in candidates]
@@ -196,7 +200,7 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
             if factor not in passes:
                 views[factor], passes[factor] = _rescaled_view(image, x, factor, cfg, timer), None
     # The candidate pass is the TTA's identity view at that scale: not run twice.
-    prob = _predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
+    prob = predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:
         return prob
     with stage(timer, "tta_merge"):
@@ -226,11 +230,12 @@ def _enlarge_factor(prob: np.ndarray, cfg, params: dict | None, target_area: flo
     return factor
 
 
-def _predict_views(model, image: np.ndarray, cfg, tta: str, timer: Stopwatch | None = None,
-                   identity: np.ndarray | None = None) -> np.ndarray:
-    """The TTA views of one (normalised) image through the network, averaged: float32 [H,W,C].
-    ``identity``: the network's output for ``image`` itself when already known (that view is
-    then not run again)."""
+def predict_views(model, image: np.ndarray, cfg, tta: str = "none", timer: Stopwatch | None = None,
+                  identity: np.ndarray | None = None) -> np.ndarray:
+    """The TTA views of one image, already normalised and at the scale wanted (no scale
+    selection, no smoothing), through the network, averaged: float32 [H,W,C]; ``tta="none"``
+    is one plain pass, the one probes and the scale selection use. ``identity``: the network's
+    output for ``image`` itself when already known (that view is then not run again)."""
     todo = [v for v in _VIEWS[tta] if identity is None or v != (0, False)]
     with stage(timer, "tta_views"):
         views = []

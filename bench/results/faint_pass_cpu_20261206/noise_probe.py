@@ -10,7 +10,8 @@ from common.instances import probs_to_instances, floors_at_scale
 from common.normalise import normalise_image
 from common.scale import rescale, resize_to
 from solutions.unet.predict import load_run, load_params
-from solutions.unet.inference import _predict_views
+# ran as the private _predict_views; public as predict_views since 2026-12-06 (same function)
+from solutions.unet.inference import predict_views
 run = '/tmp/z1/work/split-group/runs/unet-fold2'
 ds = load_split('/work/shared/dsb2018', 'stage1_train')
 cfg, model = load_run(run, [])
@@ -31,7 +32,7 @@ for i in ids:
         for s in (1.0, 0.5):
             v = fn(x)
             xs = rescale(v, s) if s != 1 else v
-            p = _predict_views(model, xs, cfg, 'none')
+            p = predict_views(model, xs, cfg, 'none')
             if s != 1: p = resize_to(p, x.shape[:2])
             lab = probs_to_instances(p, floors_at_scale(params, s))[0]
             r[f'{name}@{s}'] = image_ap(t, lab)

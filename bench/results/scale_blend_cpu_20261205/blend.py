@@ -39,7 +39,8 @@ def main() -> int:
     from common.normalise import normalise_image
     from common.runs import RunDir
     from common.scale import map_certainty, rescale, resize_to, select_scale
-    from solutions.unet.inference import _predict_views
+    # ran as the private _predict_views; public as predict_views since 2026-12-06 (same function)
+    from solutions.unet.inference import predict_views
     from solutions.unet.predict import load_params, load_run
 
     cfg, model = load_run(a.run, a.set)
@@ -52,8 +53,8 @@ def main() -> int:
         maps, measures = {}, {}
         for s in SCALES:
             view = normalise_image(rescale(image, s) if s != 1 else image, cfg.data.normalise)
-            measures[s] = map_certainty(_predict_views(model, view, cfg, "none"))
-            maps[s] = resize_to(_predict_views(model, view, cfg, "flip"), (h, w))
+            measures[s] = map_certainty(predict_views(model, view, cfg, "none"))
+            maps[s] = resize_to(predict_views(model, view, cfg, "flip"), (h, w))
         chosen = select_scale(measures, cfg.predict.scale_norm.min_cover)
 
         def score(prob):

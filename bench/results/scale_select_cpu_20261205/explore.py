@@ -60,7 +60,8 @@ def main() -> int:
     from common.normalise import normalise_image
     from common.runs import RunDir
     from common.scale import rescale, resize_to
-    from solutions.unet.inference import _predict_views
+    # ran as the private _predict_views; public as predict_views since 2026-12-06 (same function)
+    from solutions.unet.inference import predict_views
     from solutions.unet.predict import load_params, load_run
 
     cfg, model = load_run(a.run, a.set)
@@ -75,7 +76,7 @@ def main() -> int:
             for scale in a.scales:
                 t0 = time.perf_counter()
                 view = normalise_image(rescale(image, scale) if scale != 1 else image, cfg.data.normalise)
-                prob = _predict_views(model, view, cfg, "none")
+                prob = predict_views(model, view, cfg, "none")
                 labels = probs_to_instances(prob, params)[0]
                 back = probs_to_instances(resize_to(prob, image.shape[:2]), params)[0]
                 score = float(score_dataset({image_id: truth}, {image_id: back}).per_image["score"].iloc[0])
