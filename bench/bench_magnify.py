@@ -19,7 +19,8 @@ Usage::
 
 Writes ``magnify.md`` (DSB per factor and variant, per image type, seconds per image, and
 how many images scale normalisation rescaled) and ``magnify.json`` (per image scores,
-estimated areas and factors) to ``--out``, with the command, the commit and the machine.
+estimated areas and factors, and with ``estimate: multiscale`` the certainty of the pass at
+scale 1) to ``--out``, with the command, the commit and the machine.
 The network is loaded once per variant; nothing is trained.
 """
 
@@ -129,7 +130,8 @@ def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: 
             rows.append({"image_id": image_id, "factor": factor, "score": score, "seconds": seconds,
                          "n_true": int(len(np.unique(lab)) - (lab.min() == 0)),
                          "n_pred": int(labels.max()), "area": info.get("area"), "scale": info.get("scale", 1.0),
-                         "denoised": info.get("denoised"), "noise": info.get("noise")})
+                         "denoised": info.get("denoised"), "noise": info.get("noise"),
+                         "certainty_1": (info.get("certainty") or {}).get(1.0)})
         sub = [r for r in rows if r["factor"] == factor]
         print(f"[magnify]   x{factor:g}: DSB {np.mean([r['score'] for r in sub]):.4f}, "
               f"{np.mean([r['seconds'] for r in sub]):.2f} s/image", flush=True)

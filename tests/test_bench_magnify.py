@@ -80,6 +80,10 @@ def test_main_scores_a_trained_run_on_magnified_images(synthetic_data_dir, tmp_p
     rows = pd.DataFrame(json.loads((out / "magnify.json").read_text())["rows"])
     assert len(rows) == 2 * 2 * 2 and set(rows["variant"]) == {"off", "sn"}
     assert rows["score"].between(0, 1).all() and (rows.loc[rows["variant"] == "off", "scale"] == 1.0).all()
+    # sn selects the scale (watershed.yaml's estimate: multiscale): its certainty at scale 1
+    # (mean |2 body - 1|) is kept; off selects nothing
+    assert rows.loc[rows["variant"] == "sn", "certainty_1"].between(0, 1).all()
+    assert rows.loc[rows["variant"] == "off", "certainty_1"].isna().all()
     assert "| x2 | all (2) |" in (out / "magnify.md").read_text()
 
 
