@@ -115,7 +115,9 @@ PREDICTORS = {"unet": unet_predictor, "maskrcnn": maskrcnn_predictor}
 
 def run_variant(run: Path, sets: list[str], images: dict, truth: dict, factors: Sequence[float],
                 family: str = "unet") -> pd.DataFrame:
-    """One row per (image, factor): DSB score, seconds, estimated area and chosen scale."""
+    """One row per (image, factor): DSB score, seconds, estimated area, chosen scale, and the
+    ``predict.denoise`` and multiscale facts (``denoised``, ``noise``, ``certainty_1``; None when
+    not measured)."""
     from common.metrics import score_dataset
 
     predict = PREDICTORS[family](run, sets)

@@ -120,10 +120,12 @@ def test_larger_than_smooths_only_images_of_large_nuclei():
     assert info == {"noise": info["noise"], "denoised": False}
 
 
+@pytest.mark.parametrize("tta", ["none", "flip"])
 @pytest.mark.parametrize("scale_norm", [{}, {"enabled": True, "estimate": "multiscale"}])
-def test_an_image_the_size_check_rejects_costs_no_extra_pass(scale_norm):
-    """The size check's pass at scale 1 without TTA is the prediction's own: a noisy image of
-    small nuclei goes through the network as often, with the same maps, as with the switch off."""
+def test_the_size_check_pass_is_reused_only_for_an_image_it_rejects(scale_norm, tta):
+    """The size check's pass at scale 1 without TTA is the prediction's own when the image stays
+    as loaded: a noisy image of small nuclei puts as many images through the network, with the
+    same maps, as with the switch off. An image it smooths is predicted afresh: one image more."""
     from common.config import from_dict
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
@@ -136,18 +138,23 @@ def test_an_image_the_size_check_rejects_costs_no_extra_pass(scale_norm):
         body = (x[..., :1] > 110).astype(np.float32)
         return np.concatenate([body, np.zeros_like(body), body], axis=-1)
 
-    def run(denoise: dict) -> tuple[np.ndarray, int, dict]:
+    def run(image: np.ndarray, denoise: dict) -> tuple[np.ndarray, int, dict]:
         counted.clear()
         info: dict = {}
         cfg = from_dict(UNetConfig, {"predict": {"denoise": denoise, "scale_norm": scale_norm}})
-        prob = predict_image(model, _grainy_discs(4), cfg, "flip", target_area=100.0, info=info)
+        prob = predict_image(model, image, cfg, tta, target_area=100.0, info=info)
         return prob, sum(counted), info
 
-    plain, n_plain, _ = run({})
-    rejected, n_rejected, info = run({"sigma": 1.5, "above": 3.0, "larger_than": 2.0})
+    gate = {"sigma": 1.5, "above": 3.0, "larger_than": 2.0}
+    plain, n_plain, _ = run(_grainy_discs(4), {})
+    rejected, n_rejected, info = run(_grainy_discs(4), gate)
     assert info["noise"] > 3.0 and "denoise_area" in info and info["denoised"] is False
-    assert n_rejected == n_plain and n_plain >= 4
+    assert n_rejected == n_plain
     np.testing.assert_array_equal(rejected, plain)
+    plain, n_plain, _ = run(_grainy_discs(12), {})
+    smoothed, n_smoothed, info = run(_grainy_discs(12), gate)
+    assert info["denoised"] and n_smoothed == n_plain + 1
+    assert not np.array_equal(smoothed, plain)
 
 
 def test_predict_folder_counts_the_images_it_smoothed(tmp_path):
