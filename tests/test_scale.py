@@ -158,7 +158,7 @@ def test_scale_norm_needs_a_target_and_the_watershed_net(sample):
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
 
-    with pytest.raises(ValueError, match="target area"):
+    with pytest.raises(ValueError, match="^predict.scale_norm needs a target area"):
         predict_image(_size_model(), sample[0], _cfg(), "none")
     info = {}
     predict_image(_size_model(), sample[0], _cfg(target_area=10000.0, estimate="body"), "none", info=info)

@@ -77,25 +77,21 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
 
     with stage(timer, "normalise"):
         x = normalise_image(image, cfg.data.normalise)
+    sn = cfg.predict.scale_norm
+    target = sn.target_area or target_area  # the config's area, else the run's nucleus_size.json
     first = None  # the size check's pass at scale 1 without TTA, when the image stays as it was
     if cfg.predict.denoise.sigma > 0:
-        image, x, first = _denoise(model, image, x, cfg, params, target_area, {} if info is None else info, timer)
-    sn = cfg.predict.scale_norm
+        image, x, first = _denoise(model, image, x, cfg, params, target, {} if info is None else info, timer)
     if sn.enabled and sn.estimate == "multiscale":
-        if small_area > 0 and not (sn.target_area or target_area) > 0:
-            raise ValueError("predict.scale_norm.enlarge_below needs a target area to enlarge towards: set "
-                             "predict.scale_norm.target_area or give the run's nucleus_size.json")
-        return _predict_multiscale(model, image, x, cfg, tta, info, timer, params,
-                                   sn.target_area or target_area, small_area, first)
+        if small_area > 0:
+            _require_target(target, "predict.scale_norm.enlarge_below")
+        return _predict_multiscale(model, image, x, cfg, tta, info, timer, params, target, small_area, first)
     prob = predict_views(model, x, cfg, tta, timer, identity=first)
     if not sn.enabled:
         return prob
     from common.scale import estimate_nucleus_size, resize_to, scale_factor
 
-    target = sn.target_area or target_area
-    if not target or target <= 0:
-        raise ValueError("predict.scale_norm is enabled but there is no target area: set "
-                         "predict.scale_norm.target_area or give the run's nucleus_size.json")
+    _require_target(target, "predict.scale_norm")
     with stage(timer, "postprocess"):
         area = _instance_area(prob, cfg, params) if sn.estimate == "instances" else estimate_nucleus_size(prob)
     factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
@@ -106,6 +102,13 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     scaled = predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
+
+
+def _require_target(target_area: float, what: str) -> None:
+    """Raise when ``what`` needs the training nucleus area and there is none (config nor run)."""
+    if not target_area > 0:  # NaN too
+        raise ValueError(f"{what} needs a target area: set predict.scale_norm.target_area or give the run's "
+                         "nucleus_size.json (solutions.unet.predict.load_sizes)")
 
 
 def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, target_area: float, info: dict,
@@ -125,15 +128,12 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
     if not noise > dn.above:
         return image, x, None
     if dn.larger_than > 0:
-        target = cfg.predict.scale_norm.target_area or target_area
-        if not target > 0:
-            raise ValueError("predict.denoise.larger_than needs a target area: set predict.scale_norm.target_area "
-                             "or give the run's nucleus_size.json (solutions.unet.predict.load_sizes)")
+        _require_target(target_area, "predict.denoise.larger_than")
         prob = predict_views(model, x, cfg, "none", timer)
         with stage(timer, "postprocess"):
             area = _instance_area(prob, cfg, params)
         info.update(denoise_area=area)
-        if not area >= dn.larger_than * target:  # NaN (nothing found) too
+        if not area >= dn.larger_than * target_area:  # NaN (nothing found) too
             return image, x, prob
     info.update(denoised=True)
     with stage(timer, "normalise"):
