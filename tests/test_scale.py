@@ -158,8 +158,11 @@ def test_scale_norm_needs_a_target_and_the_watershed_net(sample):
     from solutions.unet.config import UNetConfig
     from solutions.unet.inference import predict_image
 
-    with pytest.raises(ValueError, match="^predict.scale_norm needs a target area"):
-        predict_image(_size_model(), sample[0], _cfg(), "none")
+    def no_pass(x, training=False):
+        raise AssertionError("a forward pass ran before the missing target was reported")
+
+    with pytest.raises(ValueError, match=r"^predict\.scale_norm needs a target area"):
+        predict_image(no_pass, sample[0], _cfg(), "none")
     info = {}
     predict_image(_size_model(), sample[0], _cfg(target_area=10000.0, estimate="body"), "none", info=info)
     assert info["scale"] > 1.0

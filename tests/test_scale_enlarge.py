@@ -74,7 +74,7 @@ def test_enlarging_needs_a_target_and_the_multiscale_selection(small_sample):
     from solutions.unet.inference import predict_image
 
     cfg = _cfg(estimate="multiscale", enlarge_below=0.1)
-    with pytest.raises(ValueError, match="^predict.scale_norm.enlarge_below needs a target area"):
+    with pytest.raises(ValueError, match=r"^predict\.scale_norm\.enlarge_below needs a target area"):
         predict_image(_unsure_model(), small_sample[2], cfg, "none", small_area=50.0)
     # the size rule ignores it (watershed.yaml sets it, and --set estimate=instances must load)
     from common.runs import RunDir

@@ -53,8 +53,9 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         tta: One of ``solutions.unet.config.TTA_MODES`` (default ``cfg.predict.tta``).
         params: Post-processing params of the first pass when ``predict.scale_norm``
             estimates from instances (default: the config's untuned ones).
-        target_area: Training nucleus area (pixels) for ``predict.scale_norm`` when
-            ``predict.scale_norm.target_area`` is 0 (the run's ``nucleus_size.json``).
+        target_area: Training nucleus area (pixels) for ``predict.scale_norm`` and
+            ``predict.denoise.larger_than`` when ``predict.scale_norm.target_area`` is 0 (the
+            run's ``nucleus_size.json``); checked before any pass where a switch needs it.
         info: If given, receives ``{"area", "scale"}`` of the scale normalisation
             (``{"scale", "certainty"}`` with ``estimate: multiscale``, plus ``area`` when
             ``small_area`` is set and the selection keeps scale 1, or at any scale with
@@ -79,19 +80,20 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         x = normalise_image(image, cfg.data.normalise)
     sn = cfg.predict.scale_norm
     target = sn.target_area or target_area  # the config's area, else the run's nucleus_size.json
+    if sn.enabled and sn.estimate == "multiscale" and small_area > 0:
+        _require_target(target, "predict.scale_norm.enlarge_below")
+    elif sn.enabled and sn.estimate != "multiscale":  # before any pass: the size rule rescales to it
+        _require_target(target, "predict.scale_norm")
     first = None  # the size check's pass at scale 1 without TTA, when the image stays as it was
     if cfg.predict.denoise.sigma > 0:
         image, x, first = _denoise(model, image, x, cfg, params, target, {} if info is None else info, timer)
     if sn.enabled and sn.estimate == "multiscale":
-        if small_area > 0:
-            _require_target(target, "predict.scale_norm.enlarge_below")
         return _predict_multiscale(model, image, x, cfg, tta, info, timer, params, target, small_area, first)
     prob = predict_views(model, x, cfg, tta, timer, identity=first)
     if not sn.enabled:
         return prob
     from common.scale import estimate_nucleus_size, resize_to, scale_factor
 
-    _require_target(target, "predict.scale_norm")
     with stage(timer, "postprocess"):
         area = _instance_area(prob, cfg, params) if sn.estimate == "instances" else estimate_nucleus_size(prob)
     factor = scale_factor(area, target, sn.min_scale, sn.max_scale, sn.tolerance, x.shape[:2], sn.max_pixels)
