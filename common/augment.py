@@ -16,6 +16,11 @@ Options beyond the level (all off by default, so a level means what it always me
   (``HEStain``), HSV jitter or colour jitter (one of them).
 * ``blur_noise=p``: Gaussian blur with probability ``p`` and Gaussian noise with
   probability ``p`` (the ``strong`` level already has both at 0.2 / 0.3).
+* ``grain=p``: with probability ``p``, camera grain: Gaussian noise drawn at half the
+  resolution and interpolated, so it is correlated over about 2 pixels (std 3–10 % of the
+  range). The grainy fluorescence of stage 1 (``fluorescence-512x640``, stretched to full range
+  from a dim exposure) has grain of this kind; the white noise of ``blur_noise`` and of the
+  ``strong`` level is pixel-wise.
 * ``cytoplasm=p``: with probability ``p``, :func:`synthetic_cytoplasm` paints unlabelled
   cell bodies around the nuclei (after every other transform). Brightfield and
   histology images, inverted to nuclei-bright (``common.normalise``), show their
@@ -109,8 +114,8 @@ def _colour(level: str) -> list[A.BasicTransform]:
     ]
 
 
-def _extra_colour(stain: float, blur_noise: float) -> list[A.BasicTransform]:
-    """Stain/colour jitter and blur/noise, each applied with its own probability (0: off)."""
+def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0) -> list[A.BasicTransform]:
+    """Stain/colour jitter, blur/noise and grain, each applied with its own probability (0: off)."""
     out: list[A.BasicTransform] = []
     if stain > 0:
         out.append(A.OneOf([
@@ -122,6 +127,8 @@ def _extra_colour(stain: float, blur_noise: float) -> list[A.BasicTransform]:
     if blur_noise > 0:
         out += [A.GaussianBlur(blur_limit=(3, 5), p=blur_noise),
                 A.GaussNoise(std_range=(0.01, 0.05), p=blur_noise)]
+    if grain > 0:  # the same noise on every channel: a gray input stays gray
+        out.append(A.GaussNoise(std_range=(0.03, 0.10), per_channel=False, noise_scale_factor=0.5, p=grain))
     return out
 
 
@@ -134,6 +141,7 @@ class Augmenter:
         scale_range: ``(lo, hi)`` random-scale factors, or ``None`` for the level's.
         stain: Probability of a stain/colour jitter (0: off).
         blur_noise: Probability of blur, and of noise (0: off).
+        grain: Probability of correlated camera grain (0: off).
         cytoplasm: Probability of :func:`synthetic_cytoplasm` (0: off).
         dim: Probability of :func:`dim_nuclei` (0: off).
         transform: The underlying ``albumentations.Compose``.
@@ -141,7 +149,7 @@ class Augmenter:
 
     def __init__(self, crop_size: int | None, level: str, seed: int | None = None,
                  scale_range: tuple[float, float] | None = None, stain: float = 0.0,
-                 blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0) -> None:
+                 blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0, grain: float = 0.0) -> None:
         if level not in LEVELS:
             raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
         if crop_size is not None and crop_size < 1:
@@ -149,15 +157,15 @@ class Augmenter:
         scale_range = tuple(scale_range) if scale_range else None
         if scale_range is not None and (len(scale_range) != 2 or not 0 < scale_range[0] < scale_range[1]):
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
-        if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim)):
-            raise ValueError(f"stain, blur_noise, cytoplasm and dim are probabilities in [0, 1], "
-                             f"got {stain}, {blur_noise}, {cytoplasm}, {dim}")
+        if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim, grain)):
+            raise ValueError(f"stain, blur_noise, cytoplasm, dim and grain are probabilities in [0, 1], "
+                             f"got {stain}, {blur_noise}, {cytoplasm}, {dim}, {grain}")
         self.crop_size = crop_size
         self.level = level
         self.scale_range, self.stain, self.blur_noise, self.cytoplasm = scale_range, stain, blur_noise, cytoplasm
-        self.dim = dim
+        self.dim, self.grain = dim, grain
         self._rng = np.random.default_rng(seed)
-        extra = _extra_colour(stain, blur_noise) if level != "none" else []
+        extra = _extra_colour(stain, blur_noise, grain) if level != "none" else []
         self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level) + extra,
                                    seed=seed)
 
@@ -191,12 +199,14 @@ class Augmenter:
 
     def __repr__(self) -> str:
         return (f"Augmenter(crop_size={self.crop_size}, level={self.level!r}, scale_range={self.scale_range}, "
-                f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm}, dim={self.dim})")
+                f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm}, dim={self.dim}, "
+                f"grain={self.grain})")
 
 
 def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None,
                     scale_range: tuple[float, float] | None = None, stain: float = 0.0,
-                    blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0) -> Augmenter:
+                    blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0,
+                    grain: float = 0.0) -> Augmenter:
     """Build the shared augmentation pipeline.
 
     Args:
@@ -211,11 +221,12 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
         blur_noise: Probability of a Gaussian blur, and of Gaussian noise.
         cytoplasm: Probability of :func:`synthetic_cytoplasm`.
         dim: Probability of :func:`dim_nuclei`.
+        grain: Probability of correlated camera grain (Gaussian noise at half resolution).
 
     Returns:
         An :class:`Augmenter`.
     """
-    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim)
+    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim, grain)
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int, lo: float, hi: float) -> np.ndarray:

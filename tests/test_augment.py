@@ -197,6 +197,23 @@ def test_dim_nuclei_moves_each_nucleus_towards_the_background_by_its_own_factor(
     _check_augmenter_option(image, labels, "dim")
 
 
+def test_grain_is_gray_noise_correlated_over_neighbouring_pixels():
+    """``grain``: noise the same on every channel, with a std of 3-10 % of the range (give or
+    take the level's contrast jitter) and correlated between neighbours, unlike pixel noise."""
+    labels = np.zeros((96, 96), np.int32)
+    labels[40:60, 40:60] = 1
+    image = np.full((96, 96, 3), 120, np.uint8)  # flat: every other transform keeps it flat
+    aug = build_augmenter(64, "default", seed=1, grain=1.0)
+    for seed in range(4):
+        out, _ = aug(image, labels, rng_seed=seed)
+        np.testing.assert_array_equal(out[..., 0], out[..., 1])
+        np.testing.assert_array_equal(out[..., 0], out[..., 2])
+        noise = out[..., 0].astype(np.float64) - np.median(out[..., 0])
+        assert 3.0 < noise.std() < 35.0
+        assert np.corrcoef(noise[:, :-1].ravel(), noise[:, 1:].ravel())[0, 1] > 0.4
+    _check_augmenter_option(image, labels, "grain")
+
+
 def _check_augmenter_option(image: np.ndarray, labels: np.ndarray, key: str) -> None:
     """An image-only option in the augmenter: it changes the image and not the labels, the same
     seed gives the same output, it is off by default and a probability outside [0, 1] is refused."""

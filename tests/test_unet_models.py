@@ -77,8 +77,9 @@ def test_config_rejects_inconsistent_settings():
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["loss.channel_weights=[1.0]"])
     with pytest.raises(ConfigError, match="cosine_time"):
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.lr_schedule=cosine_time"])
-    with pytest.raises(ConfigError, match="dim_nuclei are probabilities"):
-        load_config(UNetConfig, CONFIGS / "demo.yaml", ["data.dim_nuclei=1.5"])
+    for key in ("dim_nuclei", "grain"):
+        with pytest.raises(ConfigError, match="data.grain are probabilities in"):
+            load_config(UNetConfig, CONFIGS / "demo.yaml", [f"data.{key}=1.5"])
 
 
 @pytest.mark.parametrize("mode", ["dice", "iou", "bce", "bce_dice"])

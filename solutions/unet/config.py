@@ -107,6 +107,8 @@ class DataConfig:
             training crop (``common.augment.synthetic_cytoplasm``).
         dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
             factor (``common.augment.dim_nuclei``).
+        grain: Probability of correlated camera grain on a training crop (``common.augment``'s
+            ``grain``: Gaussian noise at half resolution, as on the grainy 512x640 fluorescence).
         balance: Kind-balanced sampling (``common.sampling``): a training image of a kind
             (type and size) with ``n`` images is drawn with probability ``n ** -balance``;
             0 draws uniformly, 1 every kind equally often.
@@ -124,6 +126,7 @@ class DataConfig:
     blur_noise: float = 0.0
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
+    grain: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
@@ -132,9 +135,10 @@ class DataConfig:
         check_mode(self.normalise)
         if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
-        if not all(0.0 <= v <= 1.0 for v in (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei)):
-            raise ConfigError("data.stain_augment, data.blur_noise, data.cytoplasm and data.dim_nuclei are "
-                              "probabilities in [0, 1]")
+        probabilities = (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei, self.grain)
+        if not all(0.0 <= v <= 1.0 for v in probabilities):
+            raise ConfigError("data.stain_augment, data.blur_noise, data.cytoplasm, data.dim_nuclei and data.grain "
+                              "are probabilities in [0, 1]")
         if not 0.0 <= self.balance <= 1.0:
             raise ConfigError(f"data.balance must be in [0, 1] (0: uniform, 1: every kind equally often), "
                               f"got {self.balance}")

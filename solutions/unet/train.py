@@ -64,7 +64,8 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise)
     val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
     extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
-             "blur_noise": cfg.data.blur_noise, "cytoplasm": cfg.data.cytoplasm, "dim": cfg.data.dim_nuclei}
+             "blur_noise": cfg.data.blur_noise, "cytoplasm": cfg.data.cytoplasm, "dim": cfg.data.dim_nuclei,
+             "grain": cfg.data.grain}
     weights = sampling_weights(dataset, fit_ids, cfg.data.balance, "[unet]")
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
