@@ -335,6 +335,8 @@ class DataConfig:
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
         dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
             factor (``common.augment.dim_nuclei``), as the U-Net's key.
+        grain: Probability of correlated camera grain on a training crop (``common.augment``'s
+            ``grain``), as the U-Net's key.
         balance: Kind-balanced sampling of the training images (``common.sampling``):
             probability ``n ** -balance`` for an image of a kind with ``n`` images, as the
             U-Net's key.
@@ -343,13 +345,14 @@ class DataConfig:
     normalise: str = "none"
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
+    grain: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
         from common.normalise import check_mode
 
         check_mode(self.normalise)
-        for key in ("cytoplasm", "dim_nuclei"):
+        for key in ("cytoplasm", "dim_nuclei", "grain"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"data.{key} is a probability in [0, 1], got {getattr(self, key)}")
         if not 0.0 <= self.balance <= 1.0:
