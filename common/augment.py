@@ -17,10 +17,10 @@ Options beyond the level (all off by default, so a level means what it always me
 * ``blur_noise=p``: Gaussian blur with probability ``p`` and Gaussian noise with
   probability ``p`` (the ``strong`` level already has both at 0.2 / 0.3).
 * ``grain=p``: with probability ``p``, camera grain: Gaussian noise drawn at half the
-  resolution and interpolated, so it is correlated over about 2 pixels (std 3–10 % of the
-  range). The grainy fluorescence of stage 1 (``fluorescence-512x640``, stretched to full range
-  from a dim exposure) has grain of this kind; the white noise of ``blur_noise`` and of the
-  ``strong`` level is pixel-wise.
+  resolution with a std of 3–10 % of the range and interpolated bilinearly, so it is
+  correlated over about 2 pixels (about 2–6 % per pixel). The grainy fluorescence of stage 1
+  (``fluorescence-512x640``, stretched to full range from a dim exposure) has grain of this
+  kind; the white noise of ``blur_noise`` and of the ``strong`` level is pixel-wise.
 * ``cytoplasm=p``: with probability ``p``, :func:`synthetic_cytoplasm` paints unlabelled
   cell bodies around the nuclei (after every other transform). Brightfield and
   histology images, inverted to nuclei-bright (``common.normalise``), show their
@@ -221,7 +221,8 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
         blur_noise: Probability of a Gaussian blur, and of Gaussian noise.
         cytoplasm: Probability of :func:`synthetic_cytoplasm`.
         dim: Probability of :func:`dim_nuclei`.
-        grain: Probability of correlated camera grain (Gaussian noise at half resolution).
+        grain: Probability of correlated camera grain (Gaussian noise drawn at half resolution,
+            std 3–10 % of the range, interpolated: about 2–6 % per pixel).
 
     Returns:
         An :class:`Augmenter`.
