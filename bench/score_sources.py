@@ -32,7 +32,7 @@ import pandas as pd
 from common.data import DataError
 from common.io import read_json
 
-__all__ = ["named_source", "source_scores", "split_source", "stored_scores"]
+__all__ = ["named_source", "source_scores", "split_source", "stored_rows", "stored_scores"]
 
 
 def split_source(where: str) -> tuple[Path, str]:
@@ -76,9 +76,8 @@ def _columns(path: Path, data: dict, key: str) -> tuple[dict, str]:
     return models[model]["per_image"], column
 
 
-def _magnify_table(path: Path, rows, key: str) -> dict:
-    """``magnify.json``'s rows of variant and factor ``key`` (``VARIANT/xFACTOR`` or ``VARIANT``)
-    as ``{id: {"score": score}}``."""
+def _magnify_rows(path: Path, rows, key: str) -> list[dict]:
+    """``magnify.json``'s rows of variant and factor ``key`` (``VARIANT/xFACTOR`` or ``VARIANT``)."""
     def valid(r) -> bool:
         factor = r.get("factor") if isinstance(r, dict) else None
         return isinstance(factor, (int, float)) and not isinstance(factor, bool) and "image_id" in r
@@ -102,11 +101,16 @@ def _magnify_table(path: Path, rows, key: str) -> dict:
         mine = [r for r in mine if r["factor"] == wanted]
         if not mine:
             raise DataError(f"{path}: variant {variant!r} has no factor {factor} (it has {factors})")
-    return {r["image_id"]: {"score": r.get("score")} for r in mine}
+    return mine
 
 
-def stored_scores(path: Path, key: str) -> pd.Series:
-    """Column ``key`` of the per-image scores stored in ``path`` (float, indexed by image id)."""
+def _magnify_table(path: Path, rows, key: str) -> dict:
+    """``magnify.json``'s rows of ``key`` as ``{id: {"score": score}}``."""
+    return {r["image_id"]: {"score": r.get("score")} for r in _magnify_rows(path, rows, key)}
+
+
+def _read_stored(path: Path, key: str) -> dict:
+    """The JSON object of a stored-scores file, with a key to read it by."""
     try:
         data = read_json(path)
     except ValueError as exc:  # invalid JSON, named by read_json
@@ -115,6 +119,23 @@ def stored_scores(path: Path, key: str) -> pd.Series:
         raise DataError(f"{path}: not a readable JSON file of stored scores")
     if not key:
         raise DataError(f"{path}: a stored-scores source needs a key, {path}:KEY")
+    return data
+
+
+def stored_rows(path: Path, key: str) -> pd.DataFrame:
+    """Every per-image column a ``magnify.json`` stores for ``key`` (``VARIANT/xFACTOR`` or
+    ``VARIANT``): score, instance counts, the chosen scale ..., indexed by image id. For the
+    other columns than the score that a per-kind diagnosis reads; scores alone: ``stored_scores``."""
+    data = _read_stored(path, key)
+    if not isinstance(data, dict) or "rows" not in data:
+        raise DataError(f"{path}: per-image rows are stored only by bench_magnify.py (a 'rows' list); not found")
+    rows = _magnify_rows(path, data["rows"], key)
+    return pd.DataFrame(rows).set_index("image_id")
+
+
+def stored_scores(path: Path, key: str) -> pd.Series:
+    """Column ``key`` of the per-image scores stored in ``path`` (float, indexed by image id)."""
+    data = _read_stored(path, key)
     table, column = _columns(path, data, key)
     if not isinstance(table, dict) or not all(isinstance(row, dict) for row in table.values()):
         raise DataError(f"{path}: per_image is not a table {{image id: {{column: score}}}}")

@@ -18,7 +18,7 @@ from tests.test_ensemble import H, W, box, paint, write_dsb
 
 sys.path.insert(0, str(REPO_ROOT))
 from bench import bench_paired  # noqa: E402
-from bench.score_sources import named_source, source_scores, split_source, stored_scores  # noqa: E402
+from bench.score_sources import named_source, source_scores, split_source, stored_rows, stored_scores  # noqa: E402
 
 IDS = ["t0", "t1", "t2", "t3"]
 
@@ -105,6 +105,27 @@ def test_stored_scores_read_magnify_rows_by_variant_and_factor(tmp_path):
         mag.write_text(json.dumps({"rows": bad_rows}))
         with pytest.raises(DataError, match="magnify.json: rows is not a list of per-image records"):
             stored_scores(mag, "plain")
+
+
+def test_stored_rows_keep_every_column_of_one_variant_and_factor(tmp_path):
+    rows = [{"image_id": i, "variant": v, "factor": f, "score": s, "n_pred": n, "scale": c}
+            for i, v, f, s, n, c in (("a", "enl", 1.0, 0.5, 7, 0.5), ("b", "enl", 1.0, 0.6, 9, 1.0),
+                                     ("a", "enl", 2.0, 0.2, 3, 1.0), ("a", "off", 1.0, 0.4, 8, 1.0))]
+    mag = tmp_path / "magnify.json"
+    mag.write_text(json.dumps({"command": "c", "rows": rows}))
+    table = stored_rows(mag, "enl/x1")
+    assert sorted(table.index) == ["a", "b"]
+    assert table.loc["a", "n_pred"] == 7 and table.loc["b", "scale"] == 1.0
+    assert table.loc["a", "score"] == stored_scores(mag, "enl/x1")["a"]
+    assert stored_rows(mag, "off").loc["a", "n_pred"] == 8  # its one factor
+    with pytest.raises(DataError, match=r"holds factors \[1.0, 2.0\] of 'enl'"):
+        stored_rows(mag, "enl")
+    with pytest.raises(DataError, match="needs a key"):
+        stored_rows(mag, "")
+    paired = tmp_path / "paired.json"
+    paired.write_text(json.dumps({"per_image": {"a": {"v": 0.5}}}))
+    with pytest.raises(DataError, match="paired.json: per-image rows are stored only by bench_magnify.py"):
+        stored_rows(paired, "v")
 
 
 def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
