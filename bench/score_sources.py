@@ -101,6 +101,11 @@ def _magnify_rows(path: Path, rows, key: str) -> list[dict]:
         mine = [r for r in mine if r["factor"] == wanted]
         if not mine:
             raise DataError(f"{path}: variant {variant!r} has no factor {factor} (it has {factors})")
+    seen: set = set()
+    for r in mine:
+        if r["image_id"] in seen:
+            raise DataError(f"{path}: image {r['image_id']!r} appears twice under {key!r}")
+        seen.add(r["image_id"])
     return mine
 
 
@@ -109,8 +114,9 @@ def _magnify_table(path: Path, rows, key: str) -> dict:
     return {r["image_id"]: {"score": r.get("score")} for r in _magnify_rows(path, rows, key)}
 
 
-def _read_stored(path: Path, key: str) -> dict:
-    """The JSON object of a stored-scores file, with a key to read it by."""
+def _read_stored(path: Path, key: str) -> dict | list:
+    """The parsed JSON of a stored-scores file; a ``DataError`` naming it when the file is not valid
+    JSON, is empty, or ``key`` is empty. The caller checks the layout."""
     try:
         data = read_json(path)
     except ValueError as exc:  # invalid JSON, named by read_json

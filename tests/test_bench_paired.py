@@ -126,6 +126,13 @@ def test_stored_rows_keep_every_column_of_one_variant_and_factor(tmp_path):
     paired.write_text(json.dumps({"per_image": {"a": {"v": 0.5}}}))
     with pytest.raises(DataError, match="paired.json: per-image rows are stored only by bench_magnify.py"):
         stored_rows(paired, "v")
+    paired.write_text("[1]")
+    with pytest.raises(DataError, match="paired.json: per-image rows are stored only by bench_magnify.py"):
+        stored_rows(paired, "v")
+    mag.write_text(json.dumps({"rows": rows + [dict(rows[0], score=0.9)]}))  # bench_magnify.py --factors 1 1
+    for read in (stored_rows, stored_scores):
+        with pytest.raises(DataError, match="magnify.json: image 'a' appears twice under 'enl/x1'"):
+            read(mag, "enl/x1")
 
 
 def test_a_predictions_folder_is_scored_on_its_images(dsb, tmp_path):
