@@ -17,13 +17,17 @@ GROUPS = "bench/results/dim_nuclei_cpu_20261206/folds_group.csv"
 kind, sources = sys.argv[1], sys.argv[2:]
 groups = pd.read_csv(GROUPS).set_index("image_id").group
 ids = groups.index[groups == kind]
-print(f"{kind} ({len(ids)} images in the split)\n")
+if not len(ids):
+    sys.exit(f"counts.py: no image of kind {kind!r} in {GROUPS}")
+print(f"{kind} ({len(ids)} of this kind in folds_group.csv)\n")
 print("| network | images | score | predicted instances | true instances | scales chosen |")
 print("|---|---:|---:|---:|---:|---|")
 for spec in sources:
     name, where = named_source(spec)
     rows = stored_rows(*split_source(where))
     rows = rows[rows.index.isin(ids)]
+    if rows.empty:
+        sys.exit(f"counts.py: {where} holds no image of kind {kind!r}")
     scales = ", ".join(f"{s:g}: {n}" for s, n in rows.scale.round(2).value_counts().sort_index().items())
     print(f"| {name} | {len(rows)} | {rows.score.mean():.3f} | {rows.n_pred.mean():.1f} | {rows.n_true.mean():.1f} "
           f"| {scales} |")
