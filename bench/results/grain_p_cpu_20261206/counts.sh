@@ -7,7 +7,7 @@ C=".venv/bin/python $R/counts.py"
 {
   echo "# Per network on one kind (\`bash $R/counts.sh\`)"; echo
   $C brightfield-1024x1024 old=$E/fold3/magnify.json:$K ref=$G/g3_ref/magnify.json:$K \
-    g05=$G/g3_grain/magnify.json:$K g02=$R/g3_p02/magnify.json:$K; echo
+    g05=$G/g3_grain/magnify.json:$K g05_seed7=$R/g3_seed7/magnify.json:$K g02=$R/g3_p02/magnify.json:$K; echo
   $C fluorescence-512x640 old=$E/fold2/magnify.json:$K ref=$G/g2_ref/magnify.json:$K \
     g05=$G/g2_grain/magnify.json:$K g05_seed7=$R/g2_seed7/magnify.json:$K g02=$R/g2_p02/magnify.json:$K; echo
   echo "Stratified fold 1 (every kind seen; 3 of the 16 brightfield images held out):"; echo
