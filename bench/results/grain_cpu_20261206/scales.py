@@ -6,17 +6,19 @@ as one choice, "enlarged").
 Usage: .venv/bin/python bench/results/grain_cpu_20261206/scales.py REF/magnify.json GRAIN/magnify.json
 (both `bench/bench_magnify.py` outputs with the variant enl10o at factor 1).
 """
-import json
 import sys
+from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from bench.score_sources import stored_rows  # noqa: E402
 
 GROUPS = "bench/results/dim_nuclei_cpu_20261206/folds_group.csv"
 
 
 def load(path: str) -> pd.DataFrame:
-    rows = pd.DataFrame(json.load(open(path))["rows"])
-    return rows[(rows.variant == "enl10o") & (rows.factor == 1)].set_index("image_id")
+    return stored_rows(Path(path), "enl10o/x1")
 
 
 ref, grain = load(sys.argv[1]), load(sys.argv[2])
