@@ -55,28 +55,34 @@ def _optimizer(cfg: UNetConfig, steps_per_epoch: int):
     return make_optimizer(t.optimizer, lr, momentum=t.momentum)
 
 
-def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
+def training_augmenter(cfg: UNetConfig, size: int | None = None):
+    """The training augmentation of ``cfg`` (``data.augment`` and its extras) for crops of
+    ``size`` (default ``data.crop_size``); also what ``predict.adapt`` cuts training crops with."""
     from common.augment import build_augmenter
+
+    d = cfg.data
+    return build_augmenter(d.crop_size if size is None else size, d.augment, seed=cfg.seed,
+                           scale_range=d.scale_range or None, stain=d.stain_augment, blur_noise=d.blur_noise,
+                           cytoplasm=d.cytoplasm, dim=d.dim_nuclei, grain=d.grain)
+
+
+def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
     from common.sampling import sampling_weights
     from solutions.unet.data import CropDataset, ResizedDataset, load_items
 
     kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
     fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise)
     val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise)
-    extra = {"scale_range": cfg.data.scale_range or None, "stain": cfg.data.stain_augment,
-             "blur_noise": cfg.data.blur_noise, "cytoplasm": cfg.data.cytoplasm, "dim": cfg.data.dim_nuclei,
-             "grain": cfg.data.grain}
     weights = sampling_weights(dataset, fit_ids, cfg.data.balance, "[unet]")
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
-        aug = None if cfg.data.augment == "none" else build_augmenter(size, cfg.data.augment, seed=cfg.seed,
-                                                                       **extra)
+        aug = None if cfg.data.augment == "none" else training_augmenter(cfg, size)
         train = ResizedDataset(fit_images, fit_labels, size, cfg.train.batch_size, cfg.train.steps_per_epoch,
                                aug, cfg.seed, training=True, weights=weights, **kw)
         val = ResizedDataset(val_images, val_labels, size, cfg.train.batch_size, training=False, **kw) \
             if val_ids else None
         return train, val
-    aug = build_augmenter(cfg.data.crop_size, cfg.data.augment, seed=cfg.seed, **extra)
+    aug = training_augmenter(cfg)
     common = dict(crop_size=cfg.data.crop_size, batch_size=cfg.train.batch_size, channels=cfg.model.channels,
                   border_width=cfg.data.border_width, seed=cfg.seed)
     train = CropDataset(fit_images, fit_labels, steps=cfg.train.steps_per_epoch, augmenter=aug,
