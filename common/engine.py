@@ -117,6 +117,12 @@ def _openvino_fn(model, x) -> tuple[Callable[[np.ndarray], np.ndarray], bool]:
 ENGINES: dict[str, Callable] = {"keras": _keras_fn, "openvino": _openvino_fn}
 
 
+def forget(model) -> None:
+    """Drop ``model``'s compiled forward passes: after its weights change (``predict.adapt``
+    fine-tunes it), an OpenVINO network, which froze the old weights, must not serve it."""
+    _COMPILED.pop(model, None)
+
+
 def forward_fn(model, engine: str = "auto") -> Callable[[np.ndarray], np.ndarray]:
     """The callable that runs ``model`` on one float32 [B,H,W,3] batch with ``engine``.
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.config import ConfigError
+from solutions.unet.adapt_config import AdaptConfig
 from solutions.unet.denoise_config import DenoiseConfig
 from solutions.unet.scale_norm_config import ScaleNormConfig
 
@@ -298,6 +299,7 @@ class PredictConfig:
             goes alone, 256x256 tiles go up to 16 at a time. Bounds CPU memory.
         scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
         denoise: Test-time smoothing of grainy images (:class:`DenoiseConfig`).
+        adapt: Test-time self-training on the images predicted (:class:`AdaptConfig`).
         engine: What runs the network (``common.engine``): ``auto`` (OpenVINO on a CPU
             under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
@@ -311,6 +313,7 @@ class PredictConfig:
     batch_pixels: int = 1 << 20
     scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     engine: Literal["auto", "keras", "openvino"] = "auto"
 
 
@@ -354,6 +357,8 @@ class UNetConfig:
             raise ConfigError("n_folds must be >= 2")
         if self.predict.scale_norm.enabled and self.model.kind == "baseline":
             raise ConfigError("predict.scale_norm needs the watershed U-Net (the baseline resizes every image)")
+        if self.predict.adapt.enabled and self.model.kind == "baseline":
+            raise ConfigError("predict.adapt needs the watershed U-Net (the baseline has no instance targets)")
 
     @property
     def n_outputs(self) -> int:

@@ -14,6 +14,9 @@ Usage::
 * ``--set``: predict-time overrides of the run's config (``data.normalise``, ``predict.*``,
   ``post.*``); a ``post.*`` item wins over ``thresholds.json``, and with any item the OOF
   predict does not tune (the run's ``thresholds.json`` is left as it is).
+* ``--set predict.adapt.steps=300`` (off by default): before predicting, the network is
+  fine-tuned on its own predictions of the images to predict (``solutions.unet.adapt``); the
+  folder's summary records it under ``adapt``.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -290,7 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     sizes = load_sizes(run, cfg)
+    adapted = None
+    if cfg.predict.adapt.enabled and todo:  # on the whole share, so a resumed predict adapts the same way
+        from solutions.unet.adapt import adapt_model
+
+        adapted = adapt_model(model, cfg, run, dataset, ids, params, sizes)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
+    if adapted is not None:
+        summary["adapt"] = adapted
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         if args.overrides:

@@ -1,0 +1,149 @@
+"""``predict.adapt``: test-time self-training of the U-Net (``solutions.unet.adapt``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.config import ConfigError
+from common.predictions import load_prediction
+
+CONFIGS = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs"
+TINY = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2", "data.crop_size=64",
+        "model.base_filters=4", "model.depth=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(synthetic_data_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """(work folder, run folder) of one finished one-step run on the synthetic data."""
+    from solutions.unet.train import main
+
+    work = tmp_path_factory.mktemp("adapt_work")
+    argv = ["--config", str(CONFIGS / "demo.yaml"), "--fold", "0", "--data", str(synthetic_data_dir),
+            "--work", str(work), "--verbose", "2", "--set", *TINY]
+    assert main(argv) == 0
+    return work, work / "runs" / "unet-fold0"
+
+
+def test_pick_evenly_keeps_the_order_and_both_ends():
+    from solutions.unet.adapt import pick_evenly
+
+    ids = [f"i{k}" for k in range(10)]
+    assert pick_evenly(ids, 20) == ids
+    picked = pick_evenly(ids, 4)
+    assert len(picked) == 4 and picked[0] == "i0" and picked[-1] == "i9"
+    assert picked == sorted(picked, key=ids.index)
+
+
+def test_pseudo_crop_pads_turns_and_keeps_image_and_targets_together():
+    from solutions.unet.adapt import pseudo_crop
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    target = np.stack([image[..., 0] / 255.0, image[..., 1] / 255.0], axis=-1).astype(np.float32)
+    for seed in range(8):  # every turn and mirror keeps the pair aligned, padded to the crop
+        x, y = pseudo_crop(image, target, 64, np.random.default_rng(seed))
+        assert x.shape == (64, 64, 3) and y.shape == (64, 64, 2)
+        assert x.dtype == np.float32 and y.dtype == np.float32
+        np.testing.assert_allclose(y[..., 0], x[..., 0] / 255.0, atol=1e-6)
+        np.testing.assert_allclose(y[..., 1], x[..., 1] / 255.0, atol=1e-6)
+    a = pseudo_crop(image, target, 32, np.random.default_rng(3))
+    b = pseudo_crop(image, target, 32, np.random.default_rng(3))
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+class _Base:
+    """A training dataset whose crops are all zeros."""
+
+    def batch(self, epoch, index):
+        return np.zeros((4, 16, 16, 3), np.float32), np.zeros((4, 16, 16, 2), np.float32)
+
+
+def test_mixed_crops_puts_the_pseudo_labelled_crops_last_and_repeats_a_batch():
+    from solutions.unet.adapt import MixedCrops
+
+    images, targets = [np.full((20, 20, 3), 7, np.uint8)], [np.ones((20, 20, 2), np.float32)]
+    crops = MixedCrops(images, targets, n_pseudo=1, batch_size=4, crop_size=16, steps=3, base=_Base())
+    assert len(crops) == 3
+    x, y = crops[1]
+    assert x.shape == (4, 16, 16, 3) and y.shape == (4, 16, 16, 2)
+    assert (x[:3] == 0).all() and (x[3] == 7).all() and (y[3] == 1).all()
+    np.testing.assert_array_equal(crops[1][0], x)
+    alone = MixedCrops(images, targets, n_pseudo=4, batch_size=4, crop_size=16, steps=1)
+    assert (alone[0][0] == 7).all()
+    with pytest.raises(ValueError, match="n_pseudo"):
+        MixedCrops(images, targets, n_pseudo=2, batch_size=4, crop_size=16, steps=1)  # no training crops
+    with pytest.raises(ValueError, match="n_pseudo"):
+        MixedCrops([], [], n_pseudo=1, batch_size=4, crop_size=16, steps=1, base=_Base())
+
+
+@pytest.mark.parametrize("item, match", [("predict.adapt.steps=-1", "steps"), ("predict.adapt.mix=0", "mix"),
+                                         ("predict.adapt.lr=0", "lr"), ("predict.adapt.max_images=0", "max_images")])
+def test_bad_adapt_values_are_refused(item, match):
+    from common.config import load_config
+    from solutions.unet.config import UNetConfig
+
+    with pytest.raises(ConfigError, match=f"predict.adapt.*{match}"):
+        load_config(UNetConfig, CONFIGS / "cpu30.yaml", [item])
+    assert not load_config(UNetConfig, CONFIGS / "cpu30.yaml").predict.adapt.enabled  # off as shipped
+    with pytest.raises(ConfigError, match="predict.adapt needs the watershed"):
+        load_config(UNetConfig, CONFIGS / "baseline.yaml", ["predict.adapt.steps=5"])
+
+
+def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir, tiny_run, capsys):
+    from solutions.unet.predict import main as predict
+
+    work, run = tiny_run
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
+            "--limit", "3"]
+    weights = {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()}
+    assert predict(base + ["--solution", "plain", "--set", "post.mask_threshold=0.5"]) == 0
+    assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
+    assert "[adapt] fine-tuned on" in capsys.readouterr().out
+    adapted = work / "predictions" / "adapted" / "oof"
+    summary = json.loads((adapted / "_summary_fold0.json").read_text())
+    assert summary["adapt"]["images"] == 3 and summary["adapt"]["steps"] == 2
+    assert summary["overrides"] == ["predict.adapt.steps=2"]
+    plain = work / "predictions" / "plain" / "oof"
+    names = sorted(p.name for p in adapted.glob("*.npz"))
+    assert names == sorted(p.name for p in plain.glob("*.npz")) and len(names) == 3
+    # the network changed: its maps differ from the same run's without adapting
+    assert any(not np.allclose(load_prediction(adapted / n).prob, load_prediction(plain / n).prob) for n in names)
+    # the run's weights are not touched: the adapted network lives for the predict only
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()} == weights
+
+
+def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(
+        synthetic_data_dir, tiny_run, tmp_path):
+    from solutions.unet.predict import main as predict
+
+    work, run = tiny_run
+    moved = tmp_path / "work" / "runs" / "unet-fold0"
+    shutil.copytree(run, moved)
+    shutil.copy(work / "folds.csv", tmp_path / "work" / "folds.csv")
+    info = json.loads((moved / "run_info.json").read_text())
+    (moved / "run_info.json").write_text(json.dumps({**info, "data_dir": str(tmp_path / "gone")}))
+    base = ["--run", str(moved), "--split", "oof", "--data", str(synthetic_data_dir), "--work",
+            str(tmp_path / "work"), "--limit", "2", "--set", "predict.adapt.steps=1"]
+    with pytest.raises(FileNotFoundError, match=r"run_info\.json.*predict\.adapt\.mix=1"):
+        predict(base)
+    assert predict(base + ["predict.adapt.mix=1"]) == 0
+
+
+def test_forget_drops_the_compiled_forward_passes_of_a_model():
+    import keras
+
+    from common import engine
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(1, 1)])
+    x = np.zeros((1, 8, 8, 3), np.float32)
+    engine.forward_fn(model, "keras")(x)
+    if keras.backend.backend() == "tensorflow":
+        assert model in engine._COMPILED
+    engine.forget(model)
+    assert model not in engine._COMPILED
+    engine.forget(model)  # forgetting twice is harmless
