@@ -128,6 +128,18 @@ class RunDir:
         raise FileNotFoundError(f"{self.path}: no run_info.json or train_summary.json with the run's fold "
                                 "(was the run made by a solution's train command?)")
 
+    def training_set(self) -> tuple[str, list[str]]:
+        """``(data_dir, fit_ids)`` from ``run_info.json``: where the run's training images are.
+
+        Raises:
+            FileNotFoundError: no ``run_info.json``, or it does not list them (naming the file).
+            ValueError: the file is not valid JSON (naming it).
+        """
+        info = read_json(self.info_path)
+        if not info or "fit_ids" not in info or "data_dir" not in info:
+            raise FileNotFoundError(f"{self.info_path} does not list the run's training images")
+        return str(info["data_dir"]), list(info["fit_ids"])
+
     def staged_weights(self, kind: str, epoch: int) -> Path:
         """Where the ``kind`` (``last`` or ``best``) weights of ``epoch`` wait until
         ``state.json`` records that epoch (then :meth:`settle` renames them into place)."""

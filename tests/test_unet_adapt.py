@@ -39,46 +39,81 @@ def test_pick_evenly_keeps_the_order_and_both_ends():
     assert picked == sorted(picked, key=ids.index)
 
 
+def _blobs(shape, centres, radius):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    labels = np.zeros(shape, np.int32)
+    for k, (cy, cx) in enumerate(centres, 1):
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2] = k
+    return labels
+
+
 def test_pseudo_crop_pads_turns_and_keeps_image_and_targets_together():
     from solutions.unet.adapt import pseudo_crop
 
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
-    target = np.stack([image[..., 0] / 255.0, image[..., 1] / 255.0], axis=-1).astype(np.float32)
-    for seed in range(8):  # every turn and mirror keeps the pair aligned, padded to the crop
-        x, y = pseudo_crop(image, target, 64, np.random.default_rng(seed))
-        assert x.shape == (64, 64, 3) and y.shape == (64, 64, 2)
+    labels = _blobs((40, 50), [(10, 10), (25, 35)], 6)
+    image = np.repeat((labels * 40).astype(np.uint8)[..., None], 3, axis=-1)
+    for seed in range(8):  # every turn and mirror keeps the pair aligned, zero-padded to the crop
+        x, y = pseudo_crop(image, labels, 64, ("body", "border", "centre"), 2, np.random.default_rng(seed))
+        assert x.shape == (64, 64, 3) and y.shape == (64, 64, 3)
         assert x.dtype == np.float32 and y.dtype == np.float32
-        np.testing.assert_allclose(y[..., 0], x[..., 0] / 255.0, atol=1e-6)
-        np.testing.assert_allclose(y[..., 1], x[..., 1] / 255.0, atol=1e-6)
-    a = pseudo_crop(image, target, 32, np.random.default_rng(3))
-    b = pseudo_crop(image, target, 32, np.random.default_rng(3))
+        np.testing.assert_array_equal(y[..., 0] > 0.5, x[..., 0] > 0)  # body where the image shows a nucleus
+        assert (x[..., 0] > 0).sum() == (labels > 0).sum()  # padding adds nothing, cuts nothing
+    a = pseudo_crop(image, labels, 32, ("body",), 2, np.random.default_rng(3))
+    b = pseudo_crop(image, labels, 32, ("body",), 2, np.random.default_rng(3))
     np.testing.assert_array_equal(a[0], b[0])
+    assert a[1].shape == (32, 32, 1)
 
 
 class _Base:
     """A training dataset whose crops are all zeros."""
 
     def batch(self, epoch, index):
-        return np.zeros((4, 16, 16, 3), np.float32), np.zeros((4, 16, 16, 2), np.float32)
+        return np.zeros((4, 16, 16, 3), np.float32), np.zeros((4, 16, 16, 3), np.float32)
 
 
 def test_mixed_crops_puts_the_pseudo_labelled_crops_last_and_repeats_a_batch():
     from solutions.unet.adapt import MixedCrops
 
-    images, targets = [np.full((20, 20, 3), 7, np.uint8)], [np.ones((20, 20, 2), np.float32)]
-    crops = MixedCrops(images, targets, n_pseudo=1, batch_size=4, crop_size=16, steps=3, base=_Base())
+    images, labels = [np.full((20, 20, 3), 7, np.uint8)], [np.ones((20, 20), np.int32)]
+    crops = MixedCrops(images, labels, n_pseudo=1, batch_size=4, crop_size=16, steps=3, base=_Base())
     assert len(crops) == 3
     x, y = crops[1]
-    assert x.shape == (4, 16, 16, 3) and y.shape == (4, 16, 16, 2)
-    assert (x[:3] == 0).all() and (x[3] == 7).all() and (y[3] == 1).all()
+    assert x.shape == (4, 16, 16, 3) and y.shape == (4, 16, 16, 3)
+    assert (x[:3] == 0).all() and (x[3] == 7).all() and (y[3, ..., 0] == 1).all()
     np.testing.assert_array_equal(crops[1][0], x)
-    alone = MixedCrops(images, targets, n_pseudo=4, batch_size=4, crop_size=16, steps=1)
+    alone = MixedCrops(images, labels, n_pseudo=4, batch_size=4, crop_size=16, steps=1)
     assert (alone[0][0] == 7).all()
     with pytest.raises(ValueError, match="n_pseudo"):
-        MixedCrops(images, targets, n_pseudo=2, batch_size=4, crop_size=16, steps=1)  # no training crops
+        MixedCrops(images, labels, n_pseudo=2, batch_size=4, crop_size=16, steps=1)  # no training crops
     with pytest.raises(ValueError, match="n_pseudo"):
         MixedCrops([], [], n_pseudo=1, batch_size=4, crop_size=16, steps=1, base=_Base())
+
+
+def test_pseudo_labels_keep_the_chosen_scale_and_leave_out_images_without_instances(monkeypatch):
+    from common.config import load_config
+    from solutions.unet import inference
+    from solutions.unet.adapt import pseudo_labels
+    from solutions.unet.config import UNetConfig, default_params
+
+    cfg = load_config(UNetConfig, CONFIGS / "cpu30.yaml")
+    found = _blobs((64, 80), [(20, 20), (40, 56)], 10)
+
+    def fake_predict(model, image, cfg, tta=None, params=None, info=None, **sizes):
+        info["scale"] = 0.5  # the selection chose half size
+        body = (found > 0).astype(np.float32) if image.any() else np.zeros(found.shape, np.float32)
+        return np.stack([body, np.zeros_like(body), body], axis=-1)
+
+    monkeypatch.setattr(inference, "predict_image", fake_predict)
+    images = {"a": np.full((64, 80, 3), 90, np.uint8), "b": np.zeros((64, 80, 3), np.uint8)}
+
+    class Data:
+        def load_image(self, image_id):
+            return images[image_id]
+
+    inputs, labels, count = pseudo_labels(None, cfg, Data(), ["a", "b"], default_params(cfg), {})
+    assert count == 2 and len(inputs) == len(labels) == 1  # "b" has no instance: left out
+    assert inputs[0].shape == (32, 40, 3) and inputs[0].dtype == np.uint8
+    assert labels[0].shape == (32, 40) and len(np.unique(labels[0])) == 3
 
 
 @pytest.mark.parametrize("item, match", [("predict.adapt.steps=-1", "steps"), ("predict.adapt.mix=0", "mix"),
@@ -99,22 +134,29 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
 
     work, run = tiny_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
-            "--limit", "3"]
+            "--limit", "2"]
     weights = {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()}
     assert predict(base + ["--solution", "plain", "--set", "post.mask_threshold=0.5"]) == 0
     assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
     assert "[adapt] fine-tuned on" in capsys.readouterr().out
     adapted = work / "predictions" / "adapted" / "oof"
     summary = json.loads((adapted / "_summary_fold0.json").read_text())
-    assert summary["adapt"]["images"] == 3 and summary["adapt"]["steps"] == 2
+    n_share = len(json.loads((run / "run_info.json").read_text())["oof_ids"])
+    # pseudo-labelled on the fold's whole share, whatever --limit keeps
+    assert summary["adapt"]["images"] + summary["adapt"]["without_instances"] == n_share > 2
+    assert summary["adapt"]["steps"] == 2
     assert summary["overrides"] == ["predict.adapt.steps=2"]
     plain = work / "predictions" / "plain" / "oof"
     names = sorted(p.name for p in adapted.glob("*.npz"))
-    assert names == sorted(p.name for p in plain.glob("*.npz")) and len(names) == 3
+    assert names == sorted(p.name for p in plain.glob("*.npz")) and len(names) == 2
     # the network changed: its maps differ from the same run's without adapting
     assert any(not np.allclose(load_prediction(adapted / n).prob, load_prediction(plain / n).prob) for n in names)
     # the run's weights are not touched: the adapted network lives for the predict only
     assert {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()} == weights
+    # a predict run again finds every image done: it does not adapt again, and keeps the record
+    assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
+    assert "[adapt]" not in capsys.readouterr().out
+    assert json.loads((adapted / "_summary_fold0.json").read_text())["adapt"] == summary["adapt"]
 
 
 def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(
@@ -139,11 +181,30 @@ def test_forget_drops_the_compiled_forward_passes_of_a_model():
 
     from common import engine
 
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("only the TensorFlow engines keep compiled passes (JAX: Keras caches its own jit)")
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(1, 1)])
-    x = np.zeros((1, 8, 8, 3), np.float32)
+    x = np.ones((1, 8, 8, 3), np.float32)
     engine.forward_fn(model, "keras")(x)
-    if keras.backend.backend() == "tensorflow":
-        assert model in engine._COMPILED
+    assert model in engine._COMPILED
     engine.forget(model)
     assert model not in engine._COMPILED
     engine.forget(model)  # forgetting twice is harmless
+
+
+def test_openvino_serves_new_weights_after_forget():
+    import keras
+
+    from common import engine
+
+    if keras.backend.backend() != "tensorflow" or not engine.openvino_available():
+        pytest.skip("OpenVINO runs under the TensorFlow backend, when installed")
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(1, 1)])
+    x = np.ones((1, 8, 8, 3), np.float32)
+    before = np.asarray(engine.forward_fn(model, "openvino")(x))
+    model.set_weights([w + 1.0 for w in model.get_weights()])
+    stale = np.asarray(engine.forward_fn(model, "openvino")(x))
+    np.testing.assert_allclose(stale, before)  # the compiled network froze the old weights
+    engine.forget(model)
+    fresh = np.asarray(engine.forward_fn(model, "openvino")(x))
+    np.testing.assert_allclose(fresh, before + 4.0, rtol=1e-5)  # 3 inputs + bias, each weight + 1

@@ -31,7 +31,7 @@ from common.timing import Stopwatch, stage
 from solutions.unet.tiling import (chunk_size, pad_to_multiple, predict_native, predict_native_views,
                                    predict_resized, predict_resized_views, tile_plan)
 
-__all__ = ["chunk_size", "pad_to_multiple", "predict_image", "predict_native", "predict_native_views",
+__all__ = ["chunk_size", "pad_to_multiple", "predict_image", "predict_native", "predict_native_views", "rescaled_view",
            "predict_resized", "predict_resized_views", "predict_views", "tile_plan"]
 
 # dihedral views: (k rot90, flip left-right), one entry per solutions.unet.config.TTA_MODES
@@ -101,7 +101,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    scaled = predict_views(model, _rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
+    scaled = predict_views(model, rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
 
@@ -152,7 +152,7 @@ def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
     return estimate_nucleus_size(probs_to_instances(prob, params or default_params(cfg))[0])
 
 
-def _rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: Stopwatch | None) -> np.ndarray:
+def rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: Stopwatch | None = None) -> np.ndarray:
     """The network's input at ``factor``: the normalised image ``x`` rescaled, or with
     ``predict.scale_norm.renormalise`` the loaded ``image`` rescaled, then normalised (the
     normalisation in the rescaled frame: the top-hat's radius, too)."""
@@ -186,7 +186,7 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
     views, passes = {}, {}
 
     def measure(scale: float) -> tuple[float, float]:
-        views[scale] = _rescaled_view(image, x, scale, cfg, timer)
+        views[scale] = rescaled_view(image, x, scale, cfg, timer)
         known = first if scale == 1.0 else None
         passes[scale] = predict_views(model, views[scale], cfg, "none", timer) if known is None else known
         return map_certainty(passes[scale])
@@ -200,7 +200,7 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
         if small is not None:  # nuclei smaller than nearly all of training: never shrunk further
             factor = small
             if factor not in passes:
-                views[factor], passes[factor] = _rescaled_view(image, x, factor, cfg, timer), None
+                views[factor], passes[factor] = rescaled_view(image, x, factor, cfg, timer), None
     # The candidate pass is the TTA's identity view at that scale: not run twice.
     prob = predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:

@@ -142,17 +142,18 @@ def nucleus_stats(run: RunDir, key: str = "image_areas") -> dict:
     stats = read_json(path)
     if stats is not None and key in stats:
         return stats
-    info = read_json(run.info_path)
-    if not info or "fit_ids" not in info or "data_dir" not in info:
+    try:
+        data_dir, fit_ids = run.training_set()
+    except FileNotFoundError:
         raise FileNotFoundError(f"{path}: {'missing' if stats is None else f'has no {key!r}'}, and "
-                                f"{run.info_path} does not list the training images to measure it from")
+                                f"{run.info_path} does not list the training images to measure it from") from None
     from common.data import DSBDataset
     from solutions.unet.data import load_items
 
     print(f"[predict] measuring the training nucleus size of {run.path.name} "
-          f"({len(info['fit_ids'])} label images){'' if stats is None else f': {path.name} lacked {key}'}",
+          f"({len(fit_ids)} label images){'' if stats is None else f': {path.name} lacked {key}'}",
           flush=True)
-    stats = nucleus_area_stats(load_items(DSBDataset(info["data_dir"], "stage1_train"), info["fit_ids"])[1])
+    stats = nucleus_area_stats(load_items(DSBDataset(data_dir, "stage1_train"), fit_ids)[1])
     try:
         write_json(path, stats)
     except OSError as exc:
@@ -294,10 +295,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     sizes = load_sizes(run, cfg)
     adapted = None
-    if cfg.predict.adapt.enabled and todo:  # on the whole share, so a resumed predict adapts the same way
-        from solutions.unet.adapt import adapt_model
+    if cfg.predict.adapt.enabled:  # on the whole share, whatever --only/--limit keep: one network per share
+        from solutions.unet.adapt import adapt_model, record_path
 
-        adapted = adapt_model(model, cfg, run, dataset, ids, params, sizes)
+        record = record_path(marker)
+        if todo:
+            adapted = adapt_model(model, cfg, run, dataset, target.ids, params, sizes, args.tta)
+            write_json(record, adapted)
+        else:
+            adapted = read_json(record)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
     if adapted is not None:
         summary["adapt"] = adapted
