@@ -1,0 +1,7 @@
+while pgrep -f chain3.sh > /dev/null; do sleep 10; done
+G3B=/tmp/ad/pred_g3p2/magnify.json:enl10o/x1
+G2B=/tmp/ad/pred_g2p2/magnify.json:enl10o/x1
+/tmp/st/arm.sh /tmp/ad/g2p2/split-group/runs/unet-fold2 /tmp/ad/ids_g2.txt g2_hy $G2B --hybrid 0.2
+/tmp/st/arm.sh /tmp/ad/g3p2/split-group/runs/unet-fold3 /tmp/ad/ids_g3.txt g3_hy $G3B --hybrid 0.2
+/tmp/st/arm.sh /tmp/ad/g2p2/split-group/runs/unet-fold2 /tmp/ad/ids_g2.txt g2_hh $G2B --hybrid 1.5
+/tmp/st/arm.sh /tmp/ad/g3p2/split-group/runs/unet-fold3 /tmp/ad/ids_g3.txt g3_hh $G3B --hybrid 1.5
