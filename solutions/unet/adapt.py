@@ -16,10 +16,10 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
    ``max(1, round(mix * batch_size))`` crops come from the pseudo-labelled images with the 8
    flips and turns only, and their targets are made from the cropped instances as in training
    (``solutions.unet.targets.make_targets``); the rest come from the run's training images with
-   the training's augmentation (drawn uniformly: ``data.balance`` is not applied). Through the
-   training's colour and scale augmentation the pseudo-labels made the network lose a kind whose
-   nuclei it had missed (0.123 -> 0.011); with flips and turns only that kind gained
-   (``bench/results/selftrain_cpu_20261207/``).
+   the training's augmentation (drawn uniformly: ``data.balance`` is not applied). Cut with the
+   training's augmentation (and drawn by weight), the pseudo-labels made the network lose a kind
+   whose nuclei it had missed (0.123 -> 0.011); cut with flips and turns only, a fixed share of
+   each batch, they did not (``bench/results/selftrain_cpu_20261207/``).
 3. The caller predicts with the changed network (its compiled forward passes are dropped,
    ``common.engine.forget``).
 """
