@@ -322,6 +322,12 @@ def settings_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
     return Path(folder) / ("_settings.json" if fold is None else f"_settings_fold{fold}.json")
 
 
+def adapt_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
+    """``_adapt.json`` of a predictions folder (``_adapt_fold<k>.json`` for one fold's share of
+    ``oof``): the record of a predict-time adaptation of the network (``predict.adapt``)."""
+    return Path(folder) / ("_adapt.json" if fold is None else f"_adapt_fold{fold}.json")
+
+
 def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike,
                 overrides: Sequence[str] = (), fold: int | None = None,
                 share: Sequence[str] | None = None) -> list[str]:
@@ -331,8 +337,9 @@ def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.Pa
     (written atomically, so a present file is whole) and predicts the rest. When this share
     of the folder (``fold``, see :func:`summary_path`) was predicted with other predict-time
     ``overrides`` (``--set`` items, recorded in :func:`settings_path`; none when the file is
-    absent), nothing is kept: every id is predicted again, and it says so. Records
-    ``overrides`` as the share's settings.
+    absent), nothing is kept: its files of ``ids`` are removed before the new items are
+    recorded (so a predict killed before it rewrote them cannot take them as done), every id
+    is predicted again, and it says so. Records ``overrides`` as the share's settings.
 
     ``share`` (optional) is every id of the share, of which ``ids`` may be a part (``--only``,
     ``--limit``): predicting a part again with other items would leave the rest of the share
@@ -365,6 +372,8 @@ def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.Pa
     elif before != items and present:
         print(f"[predict] {out_dir} holds predictions made with --set {' '.join(before) or '(none)'}; "
               f"predicting all {len(ids)} images again with --set {' '.join(items) or '(none)'}", flush=True)
+        for path in present.values():  # before the new items are recorded: a kill must not leave them as done
+            path.unlink(missing_ok=True)
     if items or stamp.exists():
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         write_json(stamp, {"overrides": items})

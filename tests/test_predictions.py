@@ -173,10 +173,16 @@ def test_a_share_predicted_with_other_set_items_is_predicted_again(tmp_path, cap
     assert pending_ids(out, ["a", "b"], run, ["post.min_area=9"], fold=1) == ["a", "b"]
     assert "predicting all 2 images again" in capsys.readouterr().out
     assert read_json(settings_path(out, 1)) == {"overrides": ["post.min_area=9"]}
+    assert not (out / "a.npz").exists()  # made the old way: gone before the new items were recorded
+    # killed before anything was predicted again: nothing old is taken as done
+    assert pending_ids(out, ["a", "b"], run, ["post.min_area=9"], fold=1) == ["a", "b"]
+    save_prediction(out / "a.npz", np.zeros((4, 4), np.int32), np.zeros(0))
     assert pending_ids(out, ["a", "b"], run, ["post.min_area=9"], fold=1) == ["b"]  # the same: resume
     assert pending_ids(out, ["a", "b"], run, fold=2) == ["b"]  # another fold's share has its own record
     assert pending_ids(out, ["a", "b"], run, fold=1) == ["a", "b"]  # back to none: again
     assert read_json(settings_path(out, 1)) == {"overrides": []}
+    assert not (out / "a.npz").exists()
+    save_prediction(out / "a.npz", np.zeros((4, 4), np.int32), np.zeros(0))  # predicted again
 
     # a part of the share (--only, --limit) with other items, while the rest of it is present:
     # refused, naming the folder and both items, and nothing is recorded or deleted

@@ -65,10 +65,10 @@ def test_pseudo_crop_pads_turns_and_keeps_image_and_targets_together():
 
 
 class _Base:
-    """A training dataset whose crops are all zeros."""
+    """A training dataset of 3 crops a batch, all zeros."""
 
     def batch(self, epoch, index):
-        return np.zeros((4, 16, 16, 3), np.float32), np.zeros((4, 16, 16, 3), np.float32)
+        return np.zeros((3, 16, 16, 3), np.float32), np.zeros((3, 16, 16, 3), np.float32)
 
 
 def test_mixed_crops_puts_the_pseudo_labelled_crops_last_and_repeats_a_batch():
@@ -157,6 +157,15 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
     assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
     assert "[adapt]" not in capsys.readouterr().out
     assert json.loads((adapted / "_summary_fold0.json").read_text())["adapt"] == summary["adapt"]
+    # without its record the share cannot say how it was made: adapted and predicted again
+    (adapted / "_adapt_fold0.json").unlink()
+    assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
+    assert "_adapt_fold0.json is missing" in capsys.readouterr().out
+    assert json.loads((adapted / "_summary_fold0.json").read_text())["adapt"]["steps"] == 2
+    # the share predicted again without adapting: the record goes with the adapted files
+    assert predict(base + ["--solution", "adapted", "--set", "post.mask_threshold=0.5"]) == 0
+    assert not (adapted / "_adapt_fold0.json").exists()
+    assert "adapt" not in json.loads((adapted / "_summary_fold0.json").read_text())
 
 
 def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(

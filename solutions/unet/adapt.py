@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import keras
@@ -36,7 +35,7 @@ import numpy as np
 
 from common.runs import RunDir
 
-__all__ = ["MixedCrops", "adapt_model", "pick_evenly", "pseudo_crop", "pseudo_labels", "record_path", "training_items"]
+__all__ = ["MixedCrops", "adapt_model", "pick_evenly", "pseudo_crop", "pseudo_labels", "training_items"]
 
 
 def pick_evenly(ids: Sequence[str], most: int) -> list[str]:
@@ -45,12 +44,6 @@ def pick_evenly(ids: Sequence[str], most: int) -> list[str]:
     if len(ids) <= most:
         return ids
     return [ids[i] for i in np.linspace(0, len(ids) - 1, most).round().astype(int)]
-
-
-def record_path(summary: Path) -> Path:
-    """Where a predictions folder keeps its adaptation's record beside its summary
-    (``_summary_fold<K>.json`` -> ``_adapt_fold<K>.json``), for a resumed predict's summary."""
-    return summary.with_name(summary.name.replace("_summary", "_adapt", 1))
 
 
 def pseudo_labels(model, cfg, dataset, ids: Sequence[str], params: dict, sizes: dict,
@@ -101,20 +94,12 @@ def pseudo_crop(image: np.ndarray, labels: np.ndarray, size: int, channels: Sequ
     Returns:
         (float32 [size,size,3], float32 [size,size,C]).
     """
+    from common.augment import random_crop
     from solutions.unet.targets import make_targets
 
-    h, w = labels.shape
-    ph, pw = max(0, size - h), max(0, size - w)
-    if ph or pw:
-        top, left = int(rng.integers(0, ph + 1)), int(rng.integers(0, pw + 1))
-        pads = ((top, ph - top), (left, pw - left))
-        image = np.pad(image, (*pads, (0, 0)))
-        labels = np.pad(labels, pads)
-        h, w = labels.shape
-    y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    image, labels = random_crop(image, labels, size, rng)
     turns = int(rng.integers(4))
-    image = np.rot90(image[y:y + size, x:x + size], turns)
-    labels = np.rot90(labels[y:y + size, x:x + size], turns)
+    image, labels = np.rot90(image, turns), np.rot90(labels, turns)
     if rng.random() < 0.5:
         image, labels = image[:, ::-1], labels[:, ::-1]
     targets = make_targets(np.ascontiguousarray(labels), channels, border_width)
@@ -123,9 +108,9 @@ def pseudo_crop(image: np.ndarray, labels: np.ndarray, size: int, channels: Sequ
 
 class MixedCrops(keras.utils.PyDataset):
     """``steps`` batches: the last ``n_pseudo`` crops of each from the pseudo-labelled images
-    (:func:`pseudo_crop`), the others from ``base`` (a training ``CropDataset``, whose batch is
-    cut whole and its last crops dropped; None when every crop is pseudo-labelled). Batch ``i``
-    is a function of ``seed`` and ``i``."""
+    (:func:`pseudo_crop`), the first ``batch_size - n_pseudo`` from ``base`` (a training
+    ``CropDataset`` of that batch size; None when every crop is pseudo-labelled). Batch ``i`` is
+    a function of ``seed`` and ``i``."""
 
     def __init__(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray], n_pseudo: int,
                  batch_size: int, crop_size: int, steps: int, base=None, seed: int = 0,
@@ -150,8 +135,7 @@ class MixedCrops(keras.utils.PyDataset):
         if self.base is None:
             return xs, ys
         bx, by = self.base.batch(0, index)
-        keep = self.batch_size - self.n_pseudo
-        return np.concatenate([bx[:keep], xs]), np.concatenate([by[:keep], ys])
+        return np.concatenate([bx, xs]), np.concatenate([by, ys])
 
 
 def training_items(run: RunDir, cfg) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -199,7 +183,7 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
         from solutions.unet.train import training_augmenter
 
         fit_images, fit_labels = training_items(run, cfg)
-        base = CropDataset(fit_images, fit_labels, crop_size=cfg.data.crop_size, batch_size=batch,
+        base = CropDataset(fit_images, fit_labels, crop_size=cfg.data.crop_size, batch_size=batch - n_pseudo,
                            steps=ad.steps, channels=cfg.model.channels, border_width=cfg.data.border_width,
                            augmenter=training_augmenter(cfg), seed=cfg.seed + 1, training=True)
     picked = pick_evenly(ids, ad.max_images)
@@ -213,7 +197,7 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
         return {**record, "steps": 0, "loss": None, "seconds": round(time.monotonic() - t0, 1)}
     crops = MixedCrops(inputs, labels, n_pseudo, batch, cfg.data.crop_size, ad.steps, base, cfg.seed,
                        cfg.model.channels, cfg.data.border_width)
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=False)  # the later inference keeps its fast kernels
     model.compile(optimizer=keras.optimizers.Adam(ad.lr), loss=build_loss(cfg.loss))
     history = model.fit(crops, epochs=1, verbose=0, callbacks=[KeepFreedMemory()])
     forget(model)  # an engine that froze the old weights must not serve the new ones

@@ -44,6 +44,7 @@ from common.engine import ENGINE_CHOICES, resolve_engine
 from common.io import read_json, write_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
+    adapt_path,
     check_layout,
     load_prediction,
     pending_ids,
@@ -294,16 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     sizes = load_sizes(run, cfg)
-    adapted = None
+    record, adapted = adapt_path(out_dir, target.summary_fold), None
     if cfg.predict.adapt.enabled:  # on the whole share, whatever --only/--limit keep: one network per share
-        from solutions.unet.adapt import adapt_model, record_path
+        from solutions.unet.adapt import adapt_model
 
-        record = record_path(marker)
-        if todo:
+        adapted = None if todo else read_json(record)
+        if adapted is None:
+            if not todo:
+                print(f"[predict] {record.name} is missing: adapting and predicting all {len(ids)} images again")
+                todo = list(ids)
             adapted = adapt_model(model, cfg, run, dataset, target.ids, params, sizes, args.tta)
             write_json(record, adapted)
-        else:
-            adapted = read_json(record)
+    elif todo:
+        record.unlink(missing_ok=True)  # these images are not adapted: an earlier record would say they were
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
     if adapted is not None:
         summary["adapt"] = adapted
