@@ -58,10 +58,11 @@ def test_predict_image_feeds_the_network_the_smoothed_image():
         return np.zeros(x.shape[:3] + (3,), np.float32)
 
     grainy = _grainy(8.0)
-    info: dict = {}
-    predict_image(model, grainy, _cfg(sigma=2.0, above=3.0), "none", info=info)
+    info, view = {}, {}
+    predict_image(model, grainy, _cfg(sigma=2.0, above=3.0), "none", info=info, view=view)
     predict_image(model, grainy, _cfg(), "none")
     assert info["denoised"] and noise_sigma(seen[0]) < noise_sigma(seen[1]) / 3
+    np.testing.assert_array_equal(view["input"][..., 0], seen[0])  # the smoothed input, as the network saw it
     info = {}
     predict_image(model, _grainy(0.5), _cfg(sigma=2.0, above=3.0), "none", info=info)
     predict_image(model, _grainy(0.5), _cfg(), "none")

@@ -218,9 +218,10 @@ def test_renormalise_normalises_in_the_rescaled_frame(sample, monkeypatch, renor
         return real(model, view, *args, **kwargs)
 
     monkeypatch.setattr(inference, "predict_views", spy)
-    info: dict = {}
-    inference.predict_image(_size_model(), big, cfg, "none", target_area=estimate_nucleus_size(labels), info=info)
-    assert info["scale"] < 0.7 and len(seen) == 2
+    info, view = {}, {}
+    inference.predict_image(_size_model(), big, cfg, "none", target_area=estimate_nucleus_size(labels), info=info,
+                            view=view)
+    assert info["scale"] < 0.7 and len(seen) == 2 and view["input"] is seen[1]
     native = normalise_image(big, mode)
     np.testing.assert_array_equal(seen[0], native)
     in_frame = normalise_image(rescale(big, info["scale"]), mode)
@@ -293,23 +294,24 @@ def test_multiscale_predicts_at_the_scale_the_network_is_sure_of(sample, monkeyp
     image, labels = sample
     big_image = _zoom(image, labels, 3.0)[0]
     cfg = _cfg(estimate="multiscale", candidates=[1.0, 0.5, 0.33])
-    calls, seen = [], []
+    calls, seen, inputs = [], [], []
     real = inference.predict_views
     monkeypatch.setattr(inference, "predict_views",
                         lambda model, view, c, tta, timer=None, identity=None: calls.append((view.shape[:2], tta))
-                        or real(model, view, c, tta, timer, identity))
+                        or inputs.append(view) or real(model, view, c, tta, timer, identity))
     unsure = _unsure_model()
 
     def counted(x, training=False):  # the images that go through the network
         seen.extend(v.shape[:2] for v in np.asarray(x))
         return unsure(x, training)
 
-    info: dict = {}
-    prob = inference.predict_image(counted, big_image, cfg, "hflip", info=info)  # no target needed
+    info, view = {}, {}
+    prob = inference.predict_image(counted, big_image, cfg, "hflip", info=info, view=view)  # no target needed
     assert prob.shape == big_image.shape[:2] + (3,) and prob.dtype == np.float32
     assert info["scale"] == 0.33 and info["certainty"][info["scale"]] > info["certainty"][1.0]
     assert [t for _, t in calls] == ["none", "none", "none", "hflip"]  # 3 candidates, then TTA once
     assert calls[-1][0] == rescale(big_image, info["scale"]).shape[:2]
+    assert view["input"] is inputs[-1]  # the input of the TTA at the chosen scale
     # 3 candidate passes and the mirrored view: the candidate pass at the chosen scale is the
     # TTA's identity view, not run again
     assert len(seen) == 4 and seen.count(seen[-1]) == 2

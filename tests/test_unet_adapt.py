@@ -98,8 +98,9 @@ def test_pseudo_labels_keep_the_chosen_scale_and_leave_out_images_without_instan
     cfg = load_config(UNetConfig, CONFIGS / "cpu30.yaml")
     found = _blobs((64, 80), [(20, 20), (40, 56)], 10)
 
-    def fake_predict(model, image, cfg, tta=None, params=None, info=None, **sizes):
+    def fake_predict(model, image, cfg, tta=None, params=None, info=None, view=None, **sizes):
         info["scale"] = 0.5  # the selection chose half size
+        view["input"] = image[::2, ::2] + 1  # the network's input at that scale
         body = (found > 0).astype(np.float32) if image.any() else np.zeros(found.shape, np.float32)
         return np.stack([body, np.zeros_like(body), body], axis=-1)
 
@@ -112,7 +113,7 @@ def test_pseudo_labels_keep_the_chosen_scale_and_leave_out_images_without_instan
 
     inputs, labels, count = pseudo_labels(None, cfg, Data(), ["a", "b"], default_params(cfg), {})
     assert count == 2 and len(inputs) == len(labels) == 1  # "b" has no instance: left out
-    assert inputs[0].shape == (32, 40, 3) and inputs[0].dtype == np.uint8
+    assert inputs[0].shape == (32, 40, 3) and inputs[0].dtype == np.uint8 and (inputs[0] == 91).all()
     assert labels[0].shape == (32, 40) and len(np.unique(labels[0])) == 3
 
 

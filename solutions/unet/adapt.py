@@ -8,10 +8,10 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
 1. **Pseudo-labels** (:func:`pseudo_labels`): each image (at most ``max_images``, evenly
    spaced) is predicted as the config says (``predict_image``: scale selection, TTA) and
    post-processed with the run's params. The network's input at the scale the selection chose
-   (``inference.rescaled_view``) and the instances at that scale are kept, so the network trains
-   on them at the size it predicted them best. An image with no instance is left out: it would
-   teach a kind the network missed that it holds no nucleus. (With ``predict.denoise`` the
-   images are kept unsmoothed.)
+   (``predict_image``'s ``view``: smoothed too when ``predict.denoise`` smoothed it) and the
+   instances at that scale are kept, so the network trains on them at the size it predicted them
+   best. An image with no instance is left out: it would teach a kind the network missed that it
+   holds no nucleus.
 2. **Fine-tuning** (:func:`adapt_model`): ``steps`` batches at a constant Adam ``lr``; in each,
    ``max(1, round(mix * batch_size))`` crops come from the pseudo-labelled images with the 8
    flips and turns only, and their targets are made from the cropped instances as in training
@@ -64,20 +64,20 @@ def pseudo_labels(model, cfg, dataset, ids: Sequence[str], params: dict, sizes: 
         [h,w] instances of the images with at least one instance, and the instance count.
     """
     from common.instances import floors_at_scale, probs_to_instances
-    from common.normalise import normalise_image
-    from solutions.unet.inference import predict_image, rescaled_view
+    from solutions.unet.inference import predict_image
     from solutions.unet.predict import floor_scale
 
     inputs, labels, count = [], [], 0
     for image_id in ids:
-        image, info = dataset.load_image(image_id), {}
-        prob = predict_image(model, image, cfg, tta, params=params, info=info, **sizes)
+        info, view = {}, {}
+        prob = predict_image(model, dataset.load_image(image_id), cfg, tta, params=params, info=info, view=view,
+                             **sizes)
         scale = float(info.get("scale", 1.0))
         found, scores = probs_to_instances(prob, floors_at_scale(params, floor_scale(cfg, scale)))
         if len(scores) == 0:
             continue
         count += len(scores)
-        x = rescaled_view(image, normalise_image(image, cfg.data.normalise), scale, cfg)
+        x = view["input"]
         if x.shape[:2] != found.shape:
             found = cv2.resize(found, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
         inputs.append(x)

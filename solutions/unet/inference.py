@@ -43,7 +43,7 @@ _VIEWS = {"none": [(0, False)],
 
 def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params: dict | None = None,
                   target_area: float = 0.0, info: dict | None = None,
-                  timer: Stopwatch | None = None, small_area: float = 0.0) -> np.ndarray:
+                  timer: Stopwatch | None = None, small_area: float = 0.0, view: dict | None = None) -> np.ndarray:
     """Predict one image as the config says: normalise, TTA views, optional scale normalisation.
 
     Args:
@@ -67,6 +67,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
             the selection keeps at scale 1 (with ``enlarge_over_shrink``: at any scale) whose
             nuclei are smaller than this (pixels;
             ``solutions.unet.predict.load_sizes``) is enlarged towards ``target_area``.
+        view: If given, receives ``input``: the network's input of the TTA's identity view (the
+            image normalised, smoothed when ``predict.denoise`` smoothed it, at the scale chosen).
 
     Returns:
         float32 [H,W,C] maps in 0..1 at the original size.
@@ -87,8 +89,10 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     first = None  # the size check's pass at scale 1 without TTA, when the image stays as it was
     if cfg.predict.denoise.sigma > 0:
         image, x, first = _denoise(model, image, x, cfg, params, target, {} if info is None else info, timer)
+    view = {} if view is None else view
     if sn.enabled and sn.estimate == "multiscale":
-        return _predict_multiscale(model, image, x, cfg, tta, info, timer, params, target, small_area, first)
+        return _predict_multiscale(model, image, x, cfg, tta, info, timer, params, target, small_area, first, view)
+    view["input"] = x
     prob = predict_views(model, x, cfg, tta, timer, identity=first)
     if not sn.enabled:
         return prob
@@ -101,7 +105,8 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
         info.update(area=area, scale=factor)
     if factor == 1.0:
         return prob
-    scaled = predict_views(model, rescaled_view(image, x, factor, cfg, timer), cfg, tta, timer)
+    view["input"] = rescaled_view(image, x, factor, cfg, timer)
+    scaled = predict_views(model, view["input"], cfg, tta, timer)
     with stage(timer, "tta_merge"):
         return np.ascontiguousarray(resize_to(scaled, x.shape[:2]), dtype=np.float32)
 
@@ -169,14 +174,16 @@ def rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: S
 
 def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, info: dict | None,
                         timer: Stopwatch | None, params: dict | None = None, target_area: float = 0.0,
-                        small_area: float = 0.0, first: np.ndarray | None = None) -> np.ndarray:
+                        small_area: float = 0.0, first: np.ndarray | None = None,
+                        view: dict | None = None) -> np.ndarray:
     """``predict.scale_norm.estimate: multiscale``: one pass without TTA at each candidate
     scale (with ``probe``: at scale 1 and the probes, the rest only when a probe wins), the
     most certain one's scale (``common.scale.choose_scale``), then the TTA views
     at that scale (the chosen candidate pass is their identity view: not run again), mapped back.
     When it keeps scale 1 (or with ``enlarge_over_shrink`` at any scale) and ``small_area`` is
     set, :func:`_enlarge_factor` may enlarge instead. ``first``: the pass at scale 1 when already
-    run (``predict.denoise``'s size check): not run again."""
+    run (``predict.denoise``'s size check): not run again. ``view`` receives ``input``, the
+    network's input at the scale chosen."""
     from common.scale import choose_scale, map_certainty, resize_to
 
     sn = cfg.predict.scale_norm
@@ -201,6 +208,8 @@ def _predict_multiscale(model, image: np.ndarray, x: np.ndarray, cfg, tta: str, 
             factor = small
             if factor not in passes:
                 views[factor], passes[factor] = rescaled_view(image, x, factor, cfg, timer), None
+    if view is not None:
+        view["input"] = views[factor]
     # The candidate pass is the TTA's identity view at that scale: not run twice.
     prob = predict_views(model, views[factor], cfg, tta, timer, identity=passes[factor])
     if factor == 1.0:
