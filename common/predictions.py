@@ -328,6 +328,12 @@ def adapt_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
     return Path(folder) / ("_adapt.json" if fold is None else f"_adapt_fold{fold}.json")
 
 
+def adapted_weights_path(folder: str | os.PathLike, fold: int | None = None) -> Path:
+    """``_adapt[_fold<k>].weights.h5`` beside :func:`adapt_path`: the adapted network's weights,
+    kept while its share is predicted so that a killed predict resumes with the same network."""
+    return adapt_path(folder, fold).with_suffix(".weights.h5")
+
+
 def pending_ids(out_dir: str | os.PathLike, ids: Sequence[str], run: str | os.PathLike,
                 overrides: Sequence[str] = (), fold: int | None = None,
                 share: Sequence[str] | None = None) -> list[str]:

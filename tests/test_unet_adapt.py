@@ -158,6 +158,8 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
     assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
     assert "[adapt]" not in capsys.readouterr().out
     assert json.loads((adapted / "_summary_fold0.json").read_text())["adapt"] == summary["adapt"]
+    # the adapted weights stay while the share is not whole (--limit), so a predict resumes with them
+    assert (adapted / "_adapt_fold0.weights.h5").exists()
     # without its record the share cannot say how it was made: adapted and predicted again
     (adapted / "_adapt_fold0.json").unlink()
     assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
@@ -218,3 +220,42 @@ def test_openvino_serves_new_weights_after_forget():
     engine.forget(model)
     fresh = np.asarray(engine.forward_fn(model, "openvino")(x))
     np.testing.assert_allclose(fresh, before + 4.0, rtol=1e-5)  # 3 inputs + bias, each weight + 1
+
+
+def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_dir, tiny_run, capsys, monkeypatch):
+    from solutions.unet import adapt, predict as predict_module
+
+    work, run = tiny_run
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
+            "--solution", "resumed", "--set", "predict.adapt.steps=2"]
+    assert predict_module.main(base) == 0  # the whole share, in one go
+    out = work / "predictions" / "resumed" / "oof"
+    names = sorted(p.name for p in out.glob("*.npz"))
+    whole = {n: load_prediction(out / n).prob for n in names}
+    assert len(names) > 2 and not (out / "_adapt_fold0.weights.h5").exists()  # done: not kept
+    # killed after two images: the adapted weights and the record are on disk, the rest is to predict
+    real = predict_module.predict_folder
+
+    def killed(model, cfg, dataset, ids, *args, **kwargs):
+        real(model, cfg, dataset, ids[:2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    for n in names:
+        (out / n).unlink()
+    monkeypatch.setattr(predict_module, "predict_folder", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_module.main(base)
+    assert (out / "_adapt_fold0.weights.h5").exists() and len(list(out.glob("*.npz"))) == 2
+    first = {p.name: load_prediction(p).prob for p in out.glob("*.npz")}
+    monkeypatch.setattr(predict_module, "predict_folder", real)
+    monkeypatch.setattr(adapt, "adapt_model", lambda *a, **k: pytest.fail("resumed: must not fine-tune again"))
+    capsys.readouterr()
+    assert predict_module.main(base) == 0
+    assert "resuming with the network adapted before" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.npz")) == names and not (out / "_adapt_fold0.weights.h5").exists()
+    # the resumed images come from the network that predicted the first two: loaded, not the run's
+    resumed = {n: load_prediction(out / n).prob for n in names if n not in first}
+    plain = work / "predictions" / "resumed_plain" / "oof"
+    assert predict_module.main(base[:-3] + ["resumed_plain", "--no-tune"]) == 0
+    assert any(not np.allclose(p, load_prediction(plain / n).prob) for n, p in resumed.items())
+    assert all(p.shape == whole[n].shape for n, p in resumed.items())

@@ -26,8 +26,10 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import keras
@@ -35,7 +37,8 @@ import numpy as np
 
 from common.runs import RunDir
 
-__all__ = ["MixedCrops", "adapt_model", "pick_evenly", "pseudo_crop", "pseudo_labels", "training_items"]
+__all__ = ["MixedCrops", "adapt_model", "adapt_share", "pick_evenly", "pseudo_crop", "pseudo_labels",
+           "training_items"]
 
 
 def pick_evenly(ids: Sequence[str], most: int) -> list[str]:
@@ -205,3 +208,45 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
     print(f"[adapt] fine-tuned on {count} instances of {len(inputs)} predicted images, {ad.steps} steps, "
           f"{record['seconds']} s", flush=True)
     return record
+
+
+def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Sequence[str], todo: Sequence[str],
+                out_dir: str | os.PathLike, fold: int | None, params: dict, sizes: dict,
+                tta: str | None = None) -> tuple[dict, list[str]]:
+    """``predict.adapt`` for one share of a predictions folder: the network the share's images
+    are predicted with, adapted once per share (on all of ``share``; ``ids``: the part this
+    predict covers, ``todo``: those still to predict, ``common.predictions.pending_ids``).
+
+    * Nothing to predict: the share's record (``common.predictions.adapt_path``) is returned;
+      without one the share cannot say how it was made, so it is adapted and every id of
+      ``ids`` predicted again.
+    * Some of ``ids`` done and the adapted weights of the predict that made them kept
+      (``adapted_weights_path``): they are loaded, so a killed predict resumes with the same
+      network (the model is not fine-tuned again).
+    * Otherwise :func:`adapt_model`; its weights are written, then its record.
+
+    Returns:
+        ``(record, todo)``.
+    """
+    from common.engine import forget
+    from common.io import read_json, write_json
+    from common.predictions import adapt_path, adapted_weights_path
+
+    record_path, weights = adapt_path(out_dir, fold), adapted_weights_path(out_dir, fold)
+    record, todo = read_json(record_path), list(todo)
+    if not todo and record is not None:
+        return record, todo
+    if not todo:
+        print(f"[predict] {record_path.name} is missing: adapting and predicting all {len(ids)} images again")
+        todo = list(ids)
+    elif record is not None and weights.exists() and len(todo) < len(ids):
+        model.load_weights(weights)
+        forget(model)
+        print(f"[adapt] resuming with the network adapted before ({weights}); not fine-tuned again", flush=True)
+        return record, todo
+    record = adapt_model(model, cfg, run, dataset, share, params, sizes, tta)
+    partial = weights.with_name(weights.name.replace(".weights.h5", ".partial.weights.h5"))
+    model.save_weights(partial)  # whole or absent: a kill while writing leaves no half file under the name
+    Path(partial).replace(weights)
+    write_json(record_path, record)
+    return record, todo

@@ -16,7 +16,8 @@ Usage::
   predict does not tune (the run's ``thresholds.json`` is left as it is).
 * ``--set predict.adapt.steps=300`` (off by default): before predicting, the network is
   fine-tuned on its own predictions of the images to predict (``solutions.unet.adapt``); the
-  folder's summary records it under ``adapt``.
+  folder's summary records it under ``adapt``. Its weights stay in the folder
+  (``_adapt*.weights.h5``) until the share is whole, so a killed predict resumes with them.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -45,6 +46,7 @@ from common.io import read_json, write_json
 from common.machine import device_description, worker_threads
 from common.predictions import (
     adapt_path,
+    adapted_weights_path,
     check_layout,
     load_prediction,
     pending_ids,
@@ -295,19 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     sizes = load_sizes(run, cfg)
-    record, adapted = adapt_path(out_dir, target.summary_fold), None
+    adapted, weights = None, adapted_weights_path(out_dir, target.summary_fold)
     if cfg.predict.adapt.enabled:  # on the whole share, whatever --only/--limit keep: one network per share
-        from solutions.unet.adapt import adapt_model
+        from solutions.unet.adapt import adapt_share
 
-        adapted = None if todo else read_json(record)
-        if adapted is None:
-            if not todo:
-                print(f"[predict] {record.name} is missing: adapting and predicting all {len(ids)} images again")
-                todo = list(ids)
-            adapted = adapt_model(model, cfg, run, dataset, target.ids, params, sizes, args.tta)
-            write_json(record, adapted)
-    elif todo:
-        record.unlink(missing_ok=True)  # these images are not adapted: an earlier record would say they were
+        adapted, todo = adapt_share(model, cfg, run, dataset, target.ids, ids, todo, out_dir, target.summary_fold,
+                                    params, sizes, args.tta)
+    elif todo:  # these images are not adapted: an earlier record would say they were
+        adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
+        weights.unlink(missing_ok=True)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
     if adapted is not None:
         summary["adapt"] = adapted
@@ -323,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
     write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
+    if set(ids) >= set(target.ids):
+        weights.unlink(missing_ok=True)  # the share is whole: its adapted network is not needed to resume
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 
