@@ -15,9 +15,9 @@ class AdaptConfig:
     """Fine-tune the network on its own predictions of the images it is about to predict
     (pseudo-labels), mixed with its training images, before it predicts them again
     (``solutions.unet.adapt``). No label of the predicted images is read. Off by default:
-    its probe with ``steps=300`` gained +0.012 ± 0.003 over group folds 1-4 (the switch itself
-    +0.009 on group fold 1); group fold 0 not measured; seen histology -0.009 on two stratified
-    folds (``bench/results/selftrain_cpu_20261207/``).
+    with ``steps=300`` it gained +0.007 ± 0.003 over group folds 0-4 with one fine-tuning and
+    +0.001 ± 0.004 with another (``seed=11``), a kind moving by up to 0.04 between the two; -0.001
+    on stratified folds (``bench/results/adapt_switch_cpu_20261207/``).
 
     Attributes:
         steps: Fine-tuning steps (batches of ``train.batch_size`` crops of
