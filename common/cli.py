@@ -19,7 +19,7 @@ from typing import Any
 from common.io import remove_stale_temps
 from common.locks import hold_until_exit
 from common.paths import SPLITS, Workspace
-from common.predictions import summary_path
+from common.predictions import adapt_path, adapted_weights_path, summary_path
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -245,7 +245,8 @@ def predict_target(ws: Workspace, run, solution: str, split: str, test_split: st
     hold_until_exit(run.path, f"predict {split}")  # not while the run trains, nor twice at once
     # a killed predict's temp files; oof/ is shared by the folds: only this run's images
     remove_stale_temps(target.out_dir, names={f"{i}.npz" for i in target.ids} | {
-        summary_path(target.out_dir, target.summary_fold).name})
+        summary_path(target.out_dir, target.summary_fold).name, adapt_path(target.out_dir, target.summary_fold).name,
+        adapted_weights_path(target.out_dir, target.summary_fold).name})
     return target
 
 

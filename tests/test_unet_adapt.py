@@ -152,7 +152,7 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
     assert names == sorted(p.name for p in plain.glob("*.npz")) and len(names) == 2
     # the network changed: its maps differ from the same run's without adapting
     assert any(not np.allclose(load_prediction(adapted / n).prob, load_prediction(plain / n).prob) for n in names)
-    # the run's weights are not touched: the adapted network lives for the predict only
+    # the run's weights are not touched: the adapted ones go to the predictions folder only
     assert {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()} == weights
     # a predict run again finds every image done: it does not adapt again, and keeps the record
     assert predict(base + ["--solution", "adapted", "--set", "predict.adapt.steps=2"]) == 0
@@ -167,7 +167,7 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
     assert json.loads((adapted / "_summary_fold0.json").read_text())["adapt"]["steps"] == 2
     # the share predicted again without adapting: the record goes with the adapted files
     assert predict(base + ["--solution", "adapted", "--set", "post.mask_threshold=0.5"]) == 0
-    assert not (adapted / "_adapt_fold0.json").exists()
+    assert not (adapted / "_adapt_fold0.json").exists() and not (adapted / "_adapt_fold0.weights.h5").exists()
     assert "adapt" not in json.loads((adapted / "_summary_fold0.json").read_text())
 
 
@@ -228,34 +228,46 @@ def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_d
     work, run = tiny_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
             "--solution", "resumed", "--set", "predict.adapt.steps=2"]
-    assert predict_module.main(base) == 0  # the whole share, in one go
     out = work / "predictions" / "resumed" / "oof"
-    names = sorted(p.name for p in out.glob("*.npz"))
-    whole = {n: load_prediction(out / n).prob for n in names}
-    assert len(names) > 2 and not (out / "_adapt_fold0.weights.h5").exists()  # done: not kept
-    # killed after two images: the adapted weights and the record are on disk, the rest is to predict
+    weights, record = out / "_adapt_fold0.weights.h5", out / "_adapt_fold0.json"
     real = predict_module.predict_folder
 
-    def killed(model, cfg, dataset, ids, *args, **kwargs):
+    def killed(model, cfg, dataset, ids, *args, **kwargs):  # a predict killed after two images
         real(model, cfg, dataset, ids[:2], *args, **kwargs)
         raise KeyboardInterrupt
 
-    for n in names:
-        (out / n).unlink()
     monkeypatch.setattr(predict_module, "predict_folder", killed)
     with pytest.raises(KeyboardInterrupt):
         predict_module.main(base)
-    assert (out / "_adapt_fold0.weights.h5").exists() and len(list(out.glob("*.npz"))) == 2
+    assert weights.exists() and json.loads(record.read_text())["made_by"]["overrides"] == ["predict.adapt.steps=2"]
     first = {p.name: load_prediction(p).prob for p in out.glob("*.npz")}
+    assert len(first) == 2
+    again = sorted(first)[0]
+    (out / again).unlink()  # predicted again on resume: by the same network, the same maps
     monkeypatch.setattr(predict_module, "predict_folder", real)
     monkeypatch.setattr(adapt, "adapt_model", lambda *a, **k: pytest.fail("resumed: must not fine-tune again"))
     capsys.readouterr()
     assert predict_module.main(base) == 0
     assert "resuming with the network adapted before" in capsys.readouterr().out
-    assert sorted(p.name for p in out.glob("*.npz")) == names and not (out / "_adapt_fold0.weights.h5").exists()
-    # the resumed images come from the network that predicted the first two: loaded, not the run's
-    resumed = {n: load_prediction(out / n).prob for n in names if n not in first}
-    plain = work / "predictions" / "resumed_plain" / "oof"
-    assert predict_module.main(base[:-3] + ["resumed_plain", "--no-tune"]) == 0
-    assert any(not np.allclose(p, load_prediction(plain / n).prob) for n, p in resumed.items())
-    assert all(p.shape == whole[n].shape for n, p in resumed.items())
+    np.testing.assert_allclose(load_prediction(out / again).prob, first[again], atol=1e-5)
+    n_share = len(json.loads((run / "run_info.json").read_text())["oof_ids"])
+    assert len(list(out.glob("*.npz"))) == n_share > 2 and not weights.exists()  # whole: not kept
+
+
+def test_adapted_weights_of_another_run_or_other_items_are_not_loaded(synthetic_data_dir, tiny_run, monkeypatch):
+    from solutions.unet import adapt, predict as predict_module
+
+    work, run = tiny_run
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
+            "--solution", "other", "--limit", "1", "--set", "predict.adapt.steps=1"]
+    assert predict_module.main(base) == 0  # a part of the share: the weights stay
+    out = work / "predictions" / "other" / "oof"
+    record = out / "_adapt_fold0.json"
+    made = json.loads(record.read_text())
+    record.write_text(json.dumps({**made, "made_by": {**made["made_by"], "run": "/elsewhere/unet-fold0"}}))
+    calls = []
+    real = adapt.adapt_model
+    monkeypatch.setattr(adapt, "adapt_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert predict_module.main(base[:-4] + ["--limit", "2", "--set", "predict.adapt.steps=1"]) == 0
+    assert calls == [1]  # another run's weights: fine-tuned again
+    assert json.loads(record.read_text())["made_by"] == made["made_by"]

@@ -21,7 +21,9 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
    whose nuclei it had missed (0.123 -> 0.011); cut with flips and turns only, a fixed share of
    each batch, they did not (``bench/results/selftrain_cpu_20261207/``).
 3. The caller predicts with the changed network (its compiled forward passes are dropped,
-   ``common.engine.forget``).
+   ``common.engine.forget``). :func:`adapt_share` does this once per share of a predictions
+   folder and keeps the adapted weights there until the share is whole, so a killed predict goes
+   on with the same network.
 """
 
 from __future__ import annotations
@@ -211,25 +213,26 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
 
 
 def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Sequence[str], todo: Sequence[str],
-                out_dir: str | os.PathLike, fold: int | None, params: dict, sizes: dict,
-                tta: str | None = None) -> tuple[dict, list[str]]:
+                out_dir: str | os.PathLike, fold: int | None, params: dict, sizes: dict, tta: str | None = None,
+                overrides: Sequence[str] = ()) -> tuple[dict, list[str]]:
     """``predict.adapt`` for one share of a predictions folder: the network the share's images
     are predicted with, adapted once per share (on all of ``share``; ``ids``: the part this
-    predict covers, ``todo``: those still to predict, ``common.predictions.pending_ids``).
+    predict covers, ``todo``: those still to predict, ``common.predictions.pending_ids``;
+    ``overrides``: its ``--set`` items).
 
     * Nothing to predict: the share's record (``common.predictions.adapt_path``) is returned;
       without one the share cannot say how it was made, so it is adapted and every id of
       ``ids`` predicted again.
-    * Some of ``ids`` done and the adapted weights of the predict that made them kept
-      (``adapted_weights_path``): they are loaded, so a killed predict resumes with the same
-      network (the model is not fine-tuned again).
-    * Otherwise :func:`adapt_model`; its weights are written, then its record.
+    * Adapted weights kept (``adapted_weights_path``) whose record names this run, its training
+      (``train_summary.json``'s time) and these ``overrides``: they are loaded, so a killed
+      predict (or another ``--only`` part of the share) goes on with the same network.
+    * Otherwise :func:`adapt_model`; its weights are written whole, then its record.
 
     Returns:
         ``(record, todo)``.
     """
     from common.engine import forget
-    from common.io import read_json, write_json
+    from common.io import atomic_write, read_json, write_json
     from common.predictions import adapt_path, adapted_weights_path
 
     record_path, weights = adapt_path(out_dir, fold), adapted_weights_path(out_dir, fold)
@@ -239,14 +242,15 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
     if not todo:
         print(f"[predict] {record_path.name} is missing: adapting and predicting all {len(ids)} images again")
         todo = list(ids)
-    elif record is not None and weights.exists() and len(todo) < len(ids):
+    summary = Path(run.path) / "train_summary.json"
+    made_by = {"run": str(Path(run.path).resolve()), "trained_ns": summary.stat().st_mtime_ns if summary.exists()
+               else None, "overrides": [str(o) for o in overrides]}
+    if record is not None and record.get("made_by") == made_by and weights.exists():
         model.load_weights(weights)
         forget(model)
         print(f"[adapt] resuming with the network adapted before ({weights}); not fine-tuned again", flush=True)
         return record, todo
-    record = adapt_model(model, cfg, run, dataset, share, params, sizes, tta)
-    partial = weights.with_name(weights.name.replace(".weights.h5", ".partial.weights.h5"))
-    model.save_weights(partial)  # whole or absent: a kill while writing leaves no half file under the name
-    Path(partial).replace(weights)
+    record = {**adapt_model(model, cfg, run, dataset, share, params, sizes, tta), "made_by": made_by}
+    atomic_write(weights, model.save_weights, suffix=".weights.h5")
     write_json(record_path, record)
     return record, todo

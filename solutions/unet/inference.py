@@ -67,8 +67,9 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
             the selection keeps at scale 1 (with ``enlarge_over_shrink``: at any scale) whose
             nuclei are smaller than this (pixels;
             ``solutions.unet.predict.load_sizes``) is enlarged towards ``target_area``.
-        view: If given, receives ``input``: the network's input of the TTA's identity view (the
-            image normalised, smoothed when ``predict.denoise`` smoothed it, at the scale chosen).
+        view: If given, receives ``input``: the TTA's identity view (the image normalised,
+            smoothed when ``predict.denoise`` smoothed it, at the scale chosen; before the resize
+            to ``data.input_size`` that a ``baseline`` model's views get).
 
     Returns:
         float32 [H,W,C] maps in 0..1 at the original size.

@@ -17,7 +17,8 @@ Usage::
 * ``--set predict.adapt.steps=300`` (off by default): before predicting, the network is
   fine-tuned on its own predictions of the images to predict (``solutions.unet.adapt``); the
   folder's summary records it under ``adapt``. Its weights stay in the folder
-  (``_adapt*.weights.h5``) until the share is whole, so a killed predict resumes with them.
+  (``_adapt*.weights.h5``) until every image of the share is there, so a killed predict (or
+  another ``--only`` part) goes on with the same network.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -48,6 +49,7 @@ from common.predictions import (
     adapt_path,
     adapted_weights_path,
     check_layout,
+    list_predictions,
     load_prediction,
     pending_ids,
     save_prediction,
@@ -302,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from solutions.unet.adapt import adapt_share
 
         adapted, todo = adapt_share(model, cfg, run, dataset, target.ids, ids, todo, out_dir, target.summary_fold,
-                                    params, sizes, args.tta)
+                                    params, sizes, args.tta, args.overrides)
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
@@ -321,8 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
     write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
-    if set(ids) >= set(target.ids):
-        weights.unlink(missing_ok=True)  # the share is whole: its adapted network is not needed to resume
+    if set(list_predictions(out_dir)) >= set(target.ids):
+        weights.unlink(missing_ok=True)  # the share is whole: its adapted network is not needed to go on
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 
