@@ -28,6 +28,7 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Sequence
@@ -224,7 +225,8 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
       without one the share cannot say how it was made, so it is adapted and every id of
       ``ids`` predicted again.
     * Adapted weights kept (``adapted_weights_path``) whose record names this run, its training
-      (``train_summary.json``'s time) and these ``overrides``: they are loaded, so a killed
+      (``train_summary.json``'s time), these ``overrides`` and this share (a hash of its ids):
+      they are loaded, so a killed
       predict (or another ``--only`` part of the share) goes on with the same network.
     * Otherwise :func:`adapt_model`; its weights are written whole, then its record.
 
@@ -244,12 +246,14 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
         todo = list(ids)
     summary = Path(run.path) / "train_summary.json"
     made_by = {"run": str(Path(run.path).resolve()), "trained_ns": summary.stat().st_mtime_ns if summary.exists()
-               else None, "overrides": [str(o) for o in overrides]}
+               else None, "overrides": [str(o) for o in overrides],
+               "share": hashlib.sha1("\n".join(sorted(share)).encode()).hexdigest()}
     if record is not None and record.get("made_by") == made_by and weights.exists():
         model.load_weights(weights)
         forget(model)
         print(f"[adapt] resuming with the network adapted before ({weights}); not fine-tuned again", flush=True)
         return record, todo
+    record_path.unlink(missing_ok=True)  # a kill before the new record must not pair the old one with new weights
     record = {**adapt_model(model, cfg, run, dataset, share, params, sizes, tta), "made_by": made_by}
     atomic_write(weights, model.save_weights, suffix=".weights.h5")
     write_json(record_path, record)

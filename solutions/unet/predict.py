@@ -49,8 +49,8 @@ from common.predictions import (
     adapt_path,
     adapted_weights_path,
     check_layout,
-    list_predictions,
     load_prediction,
+    newer_than,
     pending_ids,
     save_prediction,
     summary_path,
@@ -323,8 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
     write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
-    if set(list_predictions(out_dir)) >= set(target.ids):
-        weights.unlink(missing_ok=True)  # the share is whole: its adapted network is not needed to go on
+    if newer_than([out_dir / f"{i}.npz" for i in target.ids], run.path / "train_summary.json"):
+        weights.unlink(missing_ok=True)  # the share is whole for this training: its adapted network is not needed
     if args.split == "oof" and dataset.has_labels:
         from common.metrics import score_dataset
 
