@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 import types
 import typing
 import warnings
@@ -46,6 +47,8 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+#: A number in exponent form without a dot (``1e-4``), which YAML 1.1 loads as a string.
+_EXPONENT = re.compile(r"[-+]?\d+[eE][-+]?\d+")
 
 
 class ConfigError(ValueError):
@@ -229,6 +232,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
     if tp is float:
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)

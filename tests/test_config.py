@@ -60,6 +60,16 @@ def test_unknown_key_names_key_and_file(tmp_path):
         load_config(Cfg, path)
 
 
+def test_exponent_without_a_dot_is_a_number(tmp_path):
+    # YAML 1.1 loads 1e-4 as a string; a float field takes it, a str field keeps it
+    assert load_config(Cfg, None, ["train.lr=1e-4"]).train.lr == 1e-4
+    (tmp_path / "e.yaml").write_text("train:\n  lr: 2E+3\n")
+    assert load_config(Cfg, tmp_path / "e.yaml").train.lr == 2000.0
+    assert load_config(Cfg, None, ["weights=1e-4"]).weights == "1e-4"
+    with pytest.raises(ConfigError, match="train.lr: expected a number"):
+        load_config(Cfg, None, ["train.lr=1e"])
+
+
 def test_wrong_type_and_validate(tmp_path):
     with pytest.raises(ConfigError, match="train.epochs"):
         load_config(Cfg, write(tmp_path / "t.yaml", {"train": {"epochs": "many"}}))
