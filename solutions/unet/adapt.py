@@ -226,8 +226,8 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
       ``ids`` predicted again.
     * Adapted weights kept (``adapted_weights_path``) whose record names this run, its training
       (``train_summary.json``'s time), these ``overrides`` and this share (a hash of its ids):
-      they are loaded, so a killed
-      predict (or another ``--only`` part of the share) goes on with the same network.
+      they are loaded, so a killed predict (or another ``--only`` part of the share) goes on
+      with the same network.
     * Otherwise :func:`adapt_model`; its weights are written whole, then its record.
 
     Returns:
