@@ -10,7 +10,8 @@ echo "Command: ./pool.sh (pool.py over the sets below; g1 is ../selftrain_cpu_20
  "group-second-networks:g2s7=cmp_g2s7/paired.json,g3s7=cmp_g3s7/paired.json" \
  "stratified:s2=cmp_s2/paired.json,s3=cmp_s3/paired.json,s4=cmp_s4/paired.json" \
  "control-more-training:g0_ctl=cmp_g0_ctl/paired.json,g4_ctl=cmp_g4_ctl/paired.json" \
- ${EXTRA_SETS:-}
+ "lr-1e-4-run-seed-42:g3lr42=cmp_g3lr42/paired.json,g4lr42=cmp_g4lr42/paired.json" \
+ "lr-1e-4-seed-11:g3lr11=cmp_g3lr11/paired.json,g4lr11=cmp_g4lr11/paired.json"
 echo "## the two fine-tunings per group fold (the run's seed, seed=11): their gap and their mean"
 ../../../.venv/bin/python - "$P" <<'PY'
 import json, sys
