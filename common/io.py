@@ -7,13 +7,14 @@ place, so a crash (even ``kill -9``) never leaves a half-written file behind, an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,11 @@ def file_fingerprint(path: str | os.PathLike) -> dict:
         return {"path": str(path), "files": 0, "mtime": 0.0, "bytes": 0}
     st = path.stat()
     return {"path": str(path), "files": 1, "mtime": round(st.st_mtime, 3), "bytes": st.st_size}
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    """SHA-1 (hex) of a set of image ids, in any order: names which images a record was made from."""
+    return hashlib.sha1("\n".join(sorted(map(str, ids))).encode()).hexdigest()
 
 
 def stored_form(data: Any) -> Any:

@@ -12,7 +12,6 @@ number of such images is reported (``missing``) instead of silently shrinking th
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 from common.data import SOLUTION_CSVS, DSBDataset, load_split
 from common.metrics import score_dataset
 from common.predictions import list_predictions, load_prediction
-from common.io import folder_fingerprint, read_json, stored_form, unchanged, write_json
+from common.io import folder_fingerprint, ids_digest, read_json, stored_form, unchanged, write_json
 
 __all__ = ["Truth", "truth_split", "score_folder", "score_folders", "error_counts_folder", "ScoreCache",
            "n_missing"]
@@ -157,8 +156,7 @@ class ScoreCache:
 
     @staticmethod
     def _key(folder: str | Path, truth: Truth, ids: Sequence[str] | None, what: str = "") -> str:
-        which = "all" if ids is None else hashlib.sha1(
-            "\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+        which = "all" if ids is None else ids_digest(ids)[:12]
         return f"{Path(folder).resolve()}|{truth.split}|{which}{what}"
 
     def scores(self, folder: str | Path, truth: Truth, ids: Sequence[str] | None = None) -> pd.Series:

@@ -239,7 +239,7 @@ def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_d
     monkeypatch.setattr(predict_module, "predict_folder", killed)
     with pytest.raises(KeyboardInterrupt):
         predict_module.main(base)
-    assert weights.exists() and json.loads(record.read_text())["made_by"]["overrides"] == ["predict.adapt.steps=2"]
+    assert weights.exists() and json.loads(record.read_text())["inputs"]["overrides"] == ["predict.adapt.steps=2"]
     first = {p.name: load_prediction(p).prob for p in out.glob("*.npz")}
     assert len(first) == 2
     again = sorted(first)[0]
@@ -264,10 +264,11 @@ def test_adapted_weights_of_another_run_or_other_items_are_not_loaded(synthetic_
     out = work / "predictions" / "other" / "oof"
     record = out / "_adapt_fold0.json"
     made = json.loads(record.read_text())
-    record.write_text(json.dumps({**made, "made_by": {**made["made_by"], "run": "/elsewhere/unet-fold0"}}))
+    elsewhere = {**made["inputs"]["trained"], "path": "/elsewhere/unet-fold0/train_summary.json"}
+    record.write_text(json.dumps({**made, "inputs": {**made["inputs"], "trained": elsewhere}}))
     calls = []
     real = adapt.adapt_model
     monkeypatch.setattr(adapt, "adapt_model", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert predict_module.main(base[:-4] + ["--limit", "2", "--set", "predict.adapt.steps=1"]) == 0
     assert calls == [1]  # another run's weights: fine-tuned again
-    assert json.loads(record.read_text())["made_by"] == made["made_by"]
+    assert json.loads(record.read_text())["inputs"] == made["inputs"]

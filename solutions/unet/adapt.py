@@ -28,7 +28,6 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Sequence
@@ -224,8 +223,9 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
     * Nothing to predict: the share's record (``common.predictions.adapt_path``) is returned;
       without one the share cannot say how it was made, so it is adapted and every id of
       ``ids`` predicted again.
-    * Adapted weights kept (``adapted_weights_path``) whose record names this run, its training
-      (``train_summary.json``'s time), these ``overrides`` and this share (a hash of its ids):
+    * Adapted weights kept (``adapted_weights_path``) whose record's ``inputs`` are this run's
+      training (``common.io.file_fingerprint`` of its ``train_summary.json``), these
+      ``overrides`` and this share (``common.io.ids_digest``), by ``common.io.unchanged``:
       they are loaded, so a killed predict (or another ``--only`` part of the share) goes on
       with the same network.
     * Otherwise :func:`adapt_model`; its weights are written whole, then its record.
@@ -234,7 +234,7 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
         ``(record, todo)``.
     """
     from common.engine import forget
-    from common.io import atomic_write, read_json, write_json
+    from common.io import atomic_write, file_fingerprint, ids_digest, read_json, unchanged, write_json
     from common.predictions import adapt_path, adapted_weights_path
 
     record_path, weights = adapt_path(out_dir, fold), adapted_weights_path(out_dir, fold)
@@ -244,17 +244,15 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
     if not todo:
         print(f"[predict] {record_path.name} is missing: adapting and predicting all {len(ids)} images again")
         todo = list(ids)
-    summary = Path(run.path) / "train_summary.json"
-    made_by = {"run": str(Path(run.path).resolve()), "trained_ns": summary.stat().st_mtime_ns if summary.exists()
-               else None, "overrides": [str(o) for o in overrides],
-               "share": hashlib.sha1("\n".join(sorted(share)).encode()).hexdigest()}
-    if record is not None and record.get("made_by") == made_by and weights.exists():
+    inputs = {"trained": file_fingerprint(Path(run.path).resolve() / "train_summary.json"),
+              "overrides": [str(o) for o in overrides], "share": ids_digest(share)}
+    if unchanged(record, inputs) and weights.exists():
         model.load_weights(weights)
         forget(model)
         print(f"[adapt] resuming with the network adapted before ({weights}); not fine-tuned again", flush=True)
         return record, todo
     record_path.unlink(missing_ok=True)  # a kill before the new record must not pair the old one with new weights
-    record = {**adapt_model(model, cfg, run, dataset, share, params, sizes, tta), "made_by": made_by}
+    record = {**adapt_model(model, cfg, run, dataset, share, params, sizes, tta), "inputs": inputs}
     atomic_write(weights, model.save_weights, suffix=".weights.h5")
     write_json(record_path, record)
     return record, todo
