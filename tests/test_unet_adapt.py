@@ -118,7 +118,9 @@ def test_pseudo_labels_keep_the_chosen_scale_and_leave_out_images_without_instan
 
 
 @pytest.mark.parametrize("item, match", [("predict.adapt.steps=-1", "steps"), ("predict.adapt.mix=0", "mix"),
-                                         ("predict.adapt.lr=0", "lr"), ("predict.adapt.max_images=0", "max_images")])
+                                         ("predict.adapt.lr=0", "lr"), ("predict.adapt.max_images=0", "max_images"),
+                                         ("predict.adapt.interpolate=0", "interpolate"),
+                                         ("predict.adapt.interpolate=1.5", "interpolate")])
 def test_bad_adapt_values_are_refused(item, match):
     from common.config import load_config
     from solutions.unet.config import UNetConfig
@@ -171,6 +173,41 @@ def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir
     assert "adapt" not in json.loads((adapted / "_summary_fold0.json").read_text())
 
 
+def test_interpolate_weights_moves_the_floating_weights_part_way_and_keeps_the_others():
+    from solutions.unet.adapt import interpolate_weights
+
+    original = [np.zeros((2, 3), np.float32), np.array([1.0, 3.0], np.float32), np.array([5, 6], np.uint32)]
+    tuned = [np.full((2, 3), 4.0, np.float32), np.array([3.0, -1.0], np.float32), np.array([7, 9], np.uint32)]
+    mixed = interpolate_weights(original, tuned, 0.25)
+    np.testing.assert_allclose(mixed[0], 1.0)
+    np.testing.assert_allclose(mixed[1], [1.5, 2.0])
+    assert mixed[0].dtype == np.float32 and mixed[2].dtype == np.uint32
+    np.testing.assert_array_equal(mixed[2], [7, 9])  # a generator's state: the fine-tuned one
+    np.testing.assert_allclose(interpolate_weights(original, tuned, 1.0)[1], tuned[1])
+    with pytest.raises(ValueError, match="not of one network"):
+        interpolate_weights(original, tuned[:2], 0.5)
+    with pytest.raises(ValueError, match="not of one network"):
+        interpolate_weights(original, [tuned[0].T, *tuned[1:]], 0.5)
+
+
+def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_run):
+    from solutions.unet.predict import main as predict
+
+    work, run = tiny_run
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
+            "--limit", "2"]
+    assert predict(base + ["--solution", "before", "--set", "post.mask_threshold=0.5"]) == 0
+    assert predict(base + ["--solution", "near0", "--set", "predict.adapt.steps=2",
+                           "predict.adapt.interpolate=1e-9"]) == 0
+    near0 = work / "predictions" / "near0" / "oof"
+    assert json.loads((near0 / "_adapt_fold0.json").read_text())["interpolate"] == 1e-9
+    names = sorted(p.name for p in near0.glob("*.npz"))
+    assert len(names) == 2
+    for name in names:  # fine-tuned, but nearly none of the change kept
+        np.testing.assert_allclose(load_prediction(near0 / name).prob,
+                                   load_prediction(work / "predictions" / "before" / "oof" / name).prob, atol=1e-4)
+
+
 def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(
         synthetic_data_dir, tiny_run, tmp_path):
     from solutions.unet.predict import main as predict
@@ -188,7 +225,7 @@ def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_al
     assert predict(base + ["predict.adapt.mix=1"]) == 0
 
 
-def test_forget_drops_the_compiled_forward_passes_of_a_model():
+def test_forget_drops_the_compiled_forward_passes_of_a_model(monkeypatch):
     import keras
 
     from common import engine
@@ -197,11 +234,15 @@ def test_forget_drops_the_compiled_forward_passes_of_a_model():
         pytest.skip("only the TensorFlow engines keep compiled passes (JAX: Keras caches its own jit)")
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(1, 1)])
     x = np.ones((1, 8, 8, 3), np.float32)
+    compiled, factory = [], engine.ENGINES["keras"]
+    monkeypatch.setitem(engine.ENGINES, "keras", lambda m, first: compiled.append(1) or factory(m, first))
     engine.forward_fn(model, "keras")(x)
-    assert model in engine._COMPILED
+    engine.forward_fn(model, "keras")(x)
+    assert len(compiled) == 1  # the shape's compiled pass is kept with the model
     engine.forget(model)
-    assert model not in engine._COMPILED
     engine.forget(model)  # forgetting twice is harmless
+    engine.forward_fn(model, "keras")(x)
+    assert len(compiled) == 2  # forgotten: compiled again
 
 
 def test_openvino_serves_new_weights_after_forget():

@@ -20,7 +20,9 @@ images is read, so the step is as fair on out-of-fold images as on a test set.
    training's augmentation (and drawn by weight), the pseudo-labels made the network lose a kind
    whose nuclei it had missed (0.123 -> 0.011); cut with flips and turns only, a fixed share of
    each batch, they did not (``bench/results/selftrain_cpu_20261207/``).
-3. The caller predicts with the changed network (its compiled forward passes are dropped,
+3. With ``interpolate`` below 1 only that share of the fine-tuning's change is kept
+   (:func:`interpolate_weights`; weight interpolation, as WiSE-FT does for robust fine-tuning).
+4. The caller predicts with the changed network (its compiled forward passes are dropped,
    ``common.engine.forget``). :func:`adapt_share` does this once per share of a predictions
    folder and keeps the adapted weights there until the share is whole, so a killed predict goes
    on with the same network.
@@ -39,8 +41,8 @@ import numpy as np
 
 from common.runs import RunDir
 
-__all__ = ["MixedCrops", "adapt_model", "adapt_share", "pick_evenly", "pseudo_crop", "pseudo_labels",
-           "training_items"]
+__all__ = ["MixedCrops", "adapt_model", "adapt_share", "interpolate_weights", "pick_evenly", "pseudo_crop",
+           "pseudo_labels", "training_items"]
 
 
 def pick_evenly(ids: Sequence[str], most: int) -> list[str]:
@@ -163,6 +165,21 @@ def training_items(run: RunDir, cfg) -> tuple[list[np.ndarray], list[np.ndarray]
                                 f"({exc}){fix}") from exc
 
 
+def interpolate_weights(original: Sequence[np.ndarray], tuned: Sequence[np.ndarray],
+                        share: float) -> list[np.ndarray]:
+    """``original + share * (tuned - original)`` per floating-point weight array, in its dtype
+    (``predict.adapt.interpolate``); any other array (a random generator's state) is taken
+    from ``tuned``.
+
+    Raises:
+        ValueError: The two lists do not pair array for array (not the same network).
+    """
+    if len(original) != len(tuned) or any(a.shape != b.shape for a, b in zip(original, tuned)):
+        raise ValueError("interpolate_weights: the original and fine-tuned weights are not of one network")
+    return [(a + share * (b.astype(np.float64) - a)).astype(b.dtype) if np.issubdtype(b.dtype, np.floating)
+            else b for a, b in zip(original, tuned)]
+
+
 def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: dict, sizes: dict,
                 tta: str | None = None) -> dict:
     """Fine-tune ``model`` in place on pseudo-labels of ``ids`` (``cfg.predict.adapt``).
@@ -203,10 +220,14 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
     crops = MixedCrops(inputs, labels, n_pseudo, batch, cfg.data.crop_size, ad.steps, base, cfg.seed,
                        cfg.model.channels, cfg.data.border_width)
     seed_everything(cfg.seed, deterministic=False)  # the later inference keeps its fast kernels
+    original = model.get_weights() if ad.interpolate < 1 else None
     model.compile(optimizer=keras.optimizers.Adam(ad.lr), loss=build_loss(cfg.loss))
     history = model.fit(crops, epochs=1, verbose=0, callbacks=[KeepFreedMemory()])
+    if original is not None:
+        model.set_weights(interpolate_weights(original, model.get_weights(), ad.interpolate))
     forget(model)  # an engine that froze the old weights must not serve the new ones
-    record.update(loss=round(float(history.history["loss"][-1]), 5), seconds=round(time.monotonic() - t0, 1))
+    record.update(loss=round(float(history.history["loss"][-1]), 5), interpolate=ad.interpolate,
+                  seconds=round(time.monotonic() - t0, 1))
     print(f"[adapt] fine-tuned on {count} instances of {len(inputs)} predicted images, {ad.steps} steps, "
           f"{record['seconds']} s", flush=True)
     return record

@@ -28,12 +28,17 @@ class AdaptConfig:
             images only (the training images are then not read).
         max_images: Most images pseudo-labelled (evenly spaced in the order predicted): bounds
             the extra pass and the memory on a large test set.
+        interpolate: Share of the fine-tuning's change the network keeps: its weights become
+            ``original + interpolate * (fine-tuned - original)``, every weight (batch-norm
+            statistics too) interpolated (robust fine-tuning by weight interpolation, as
+            WiSE-FT); 1: the fine-tuned network as it is.
     """
 
     steps: int = 0
     lr: float = 3e-4
     mix: float = 0.5
     max_images: int = 256
+    interpolate: float = 1.0
 
     def validate(self) -> None:
         if self.steps < 0 or self.max_images < 1:
@@ -41,6 +46,8 @@ class AdaptConfig:
                               f"and {self.max_images}")
         if not (self.lr > 0 and 0 < self.mix <= 1):
             raise ConfigError(f"predict.adapt: lr must be > 0 and mix in (0, 1], got {self.lr} and {self.mix}")
+        if not 0 < self.interpolate <= 1:
+            raise ConfigError(f"predict.adapt.interpolate must be in (0, 1], got {self.interpolate}")
 
     @property
     def enabled(self) -> bool:
