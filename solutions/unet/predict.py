@@ -13,7 +13,9 @@ Usage::
   post-processed with the run's ``thresholds.json`` (config defaults if absent).
 * ``--set``: predict-time overrides of the run's config (``data.normalise``, ``predict.*``,
   ``post.*``); a ``post.*`` item wins over ``thresholds.json``, and with any item the OOF
-  predict does not tune (the run's ``thresholds.json`` is left as it is).
+  predict does not tune (the run's ``thresholds.json`` is left as it is). ``--tta X`` is the
+  item ``predict.tta=X``: recorded with the others, so a resumed predict with another TTA predicts
+  again. ``--engine`` is not an item: the engines give the same maps up to round-off.
 * ``--set predict.adapt.steps=300`` (off by default): before predicting, the network is
   fine-tuned on its own predictions of the images to predict (``solutions.unet.adapt``); the
   folder's summary records it under ``adapt``. Its weights stay in the folder
@@ -282,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="override predict.engine (what runs the network, common/engine.py)")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
     args = parser.parse_args(argv)
+    if args.tta:  # a --set item like any other: recorded, and checked when a predict resumes or adapts
+        args.overrides = [*args.overrides, f"predict.tta={args.tta}"]
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path, args.overrides)  # a bad --set item fails here
@@ -304,17 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from solutions.unet.adapt import adapt_share
 
         adapted, todo = adapt_share(model, cfg, run, dataset, target.ids, ids, todo, out_dir, target.summary_fold,
-                                    params, sizes, args.tta, args.overrides)
+                                    params, sizes, None, args.overrides)
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
-    summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, args.tta, run, **sizes), "fold": fold}
+    summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, None, run, **sizes), "fold": fold}
     if adapted is not None:
         summary["adapt"] = adapted
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         if args.overrides:
-            print("[predict] not tuning: --set changed the run's config, and its thresholds.json stays as it is")
+            print("[predict] not tuning: --set (or --tta) changed the run's config, and its thresholds.json "
+                  "stays as it is")
         else:
             from solutions.unet.tune import tune_run
 
