@@ -190,22 +190,30 @@ def test_interpolate_weights_moves_the_floating_weights_part_way_and_keeps_the_o
         interpolate_weights(original, [tuned[0].T, *tuned[1:]], 0.5)
 
 
-def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_run):
+def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_run, capsys):
     from solutions.unet.predict import main as predict
 
     work, run = tiny_run
-    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
-            "--limit", "2"]
-    assert predict(base + ["--solution", "before", "--set", "post.mask_threshold=0.5"]) == 0
-    assert predict(base + ["--solution", "near0", "--set", "predict.adapt.steps=2",
-                           "predict.adapt.interpolate=1e-9"]) == 0
+    base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work)]
+    tuned = ["predict.adapt.steps=2", "predict.adapt.lr=0.01"]
+    assert predict(base + ["--limit", "3", "--solution", "before", "--set", "post.mask_threshold=0.5"]) == 0
+    assert predict(base + ["--limit", "1", "--solution", "whole", "--set", *tuned]) == 0
+    before, whole = (work / "predictions" / name / "oof" for name in ("before", "whole"))
+    first = sorted(p.name for p in whole.glob("*.npz"))[0]
+    moved = np.abs(load_prediction(whole / first).prob - load_prediction(before / first).prob).max()
+    assert moved > 1e-3  # all of the fine-tuning's change kept: the maps move
     near0 = work / "predictions" / "near0" / "oof"
+    items = ["--solution", "near0", "--set", *tuned, "predict.adapt.interpolate=1e-9"]
+    assert predict(base + ["--limit", "2", *items]) == 0
     assert json.loads((near0 / "_adapt_fold0.json").read_text())["interpolate"] == 1e-9
+    capsys.readouterr()
+    assert predict(base + ["--limit", "3", *items]) == 0  # resumed: the saved (interpolated) weights
+    assert "resuming with the network adapted before" in capsys.readouterr().out
     names = sorted(p.name for p in near0.glob("*.npz"))
-    assert len(names) == 2
+    assert len(names) == 3 and first in names
     for name in names:  # fine-tuned, but nearly none of the change kept
-        np.testing.assert_allclose(load_prediction(near0 / name).prob,
-                                   load_prediction(work / "predictions" / "before" / "oof" / name).prob, atol=1e-4)
+        np.testing.assert_allclose(load_prediction(near0 / name).prob, load_prediction(before / name).prob,
+                                   atol=moved / 100)
 
 
 def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(

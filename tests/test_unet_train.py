@@ -230,13 +230,19 @@ def test_predict_set_overrides_the_run_config_and_redoes_a_share_made_otherwise(
     assert "predicting all 3 images again" in capsys.readouterr().out
     assert all(p.stat().st_mtime_ns != stamps[i] for i, p in list_predictions(out).items())
     assert json.loads((out / "_summary_fold0.json").read_text())["params"]["mask_threshold"] == 0.55
-    # --tta is one more item: another TTA predicts the share again, the same one resumes
-    assert predict(base + ["--tta", "none", "--set", "post.mask_threshold=0.55"]) == 0
+    # --tta other than the config's own is one more item: the share is predicted again, and the same
+    # --tta resumes; the config's own TTA named on the command line is no change
+    stamps = {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()}
+    own = json.loads((out / "_summary_fold0.json").read_text())["tta"]
+    assert predict(base + ["--tta", own, "--set", "post.mask_threshold=0.55"]) == 0
+    assert {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()} == stamps
+    other = "hflip" if own != "hflip" else "flip"
+    assert predict(base + ["--tta", other, "--set", "post.mask_threshold=0.55"]) == 0
     assert "predicting all 3 images again" in capsys.readouterr().out
     summary = json.loads((out / "_summary_fold0.json").read_text())
-    assert summary["tta"] == "none" and summary["overrides"] == ["post.mask_threshold=0.55", "predict.tta=none"]
+    assert summary["tta"] == other and summary["overrides"] == ["post.mask_threshold=0.55", f"predict.tta={other}"]
     stamps = {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()}
-    assert predict(base + ["--tta", "none", "--set", "post.mask_threshold=0.55"]) == 0
+    assert predict(base + ["--tta", other, "--set", "post.mask_threshold=0.55"]) == 0
     assert {i: p.stat().st_mtime_ns for i, p in list_predictions(out).items()} == stamps
     # a part of that share with yet other items would mix two ways in one folder: refused, and the
     # share's summary (the pipeline's "fold done" marker) stays

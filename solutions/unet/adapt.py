@@ -167,17 +167,19 @@ def training_items(run: RunDir, cfg) -> tuple[list[np.ndarray], list[np.ndarray]
 
 def interpolate_weights(original: Sequence[np.ndarray], tuned: Sequence[np.ndarray],
                         share: float) -> list[np.ndarray]:
-    """``original + share * (tuned - original)`` per floating-point weight array, in its dtype
-    (``predict.adapt.interpolate``); any other array (a random generator's state) is taken
-    from ``tuned``.
+    """``original + share * (tuned - original)`` per weight array, in its dtype
+    (``predict.adapt.interpolate``); an integer or boolean array (none in the U-Net's weights
+    today) is taken from ``tuned``.
 
     Raises:
         ValueError: The two lists do not pair array for array (not the same network).
     """
     if len(original) != len(tuned) or any(a.shape != b.shape for a, b in zip(original, tuned)):
         raise ValueError("interpolate_weights: the original and fine-tuned weights are not of one network")
-    return [(a + share * (b.astype(np.float64) - a)).astype(b.dtype) if np.issubdtype(b.dtype, np.floating)
-            else b for a, b in zip(original, tuned)]
+    exact = (np.integer, np.bool_)  # not np.floating: bfloat16 is not one of numpy's floating types
+    return [b if any(np.issubdtype(b.dtype, t) for t in exact)
+            else (a.astype(np.float64) + share * (b.astype(np.float64) - a.astype(np.float64))).astype(b.dtype)
+            for a, b in zip(original, tuned)]
 
 
 def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: dict, sizes: dict,
@@ -188,7 +190,8 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
 
     Returns:
         A record for the prediction folder: images pseudo-labelled (and left out, with no
-        instance), instances, steps, learning rate, mix, the last loss and seconds.
+        instance), instances, steps, learning rate, mix, the last loss, the share of the change
+        kept (``interpolate``) and seconds.
     """
     from common.allocator import KeepFreedMemory
     from common.engine import forget
@@ -216,7 +219,8 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
               "steps": ad.steps, "lr": ad.lr, "mix": ad.mix}
     if not inputs:
         print("[adapt] no instance found in any image: the network is left as it was", flush=True)
-        return {**record, "steps": 0, "loss": None, "seconds": round(time.monotonic() - t0, 1)}
+        return {**record, "steps": 0, "loss": None, "interpolate": ad.interpolate,
+                "seconds": round(time.monotonic() - t0, 1)}
     crops = MixedCrops(inputs, labels, n_pseudo, batch, cfg.data.crop_size, ad.steps, base, cfg.seed,
                        cfg.model.channels, cfg.data.border_width)
     seed_everything(cfg.seed, deterministic=False)  # the later inference keeps its fast kernels

@@ -13,9 +13,10 @@ Usage::
   post-processed with the run's ``thresholds.json`` (config defaults if absent).
 * ``--set``: predict-time overrides of the run's config (``data.normalise``, ``predict.*``,
   ``post.*``); a ``post.*`` item wins over ``thresholds.json``, and with any item the OOF
-  predict does not tune (the run's ``thresholds.json`` is left as it is). ``--tta X`` is the
-  item ``predict.tta=X``: recorded with the others, so a resumed predict with another TTA predicts
-  again. ``--engine`` is not an item: the engines give the same maps up to round-off.
+  predict does not tune (the run's ``thresholds.json`` is left as it is). ``--tta X`` other than
+  the config's own is recorded as the item ``predict.tta=X`` (it does not stop the tuning), so a
+  resumed predict with another TTA predicts again. ``--engine`` is not recorded: the engines give
+  the same maps up to round-off.
 * ``--set predict.adapt.steps=300`` (off by default): before predicting, the network is
   fine-tuned on its own predictions of the images to predict (``solutions.unet.adapt``); the
   folder's summary records it under ``adapt``. Its weights stay in the folder
@@ -284,23 +285,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="override predict.engine (what runs the network, common/engine.py)")
     parser.add_argument("--no-tune", action="store_true", help="do not tune thresholds after --split oof")
     args = parser.parse_args(argv)
-    if args.tta:  # a --set item like any other: recorded, and checked when a predict resumes or adapts
-        args.overrides = [*args.overrides, f"predict.tta={args.tta}"]
     ws = workspace(args)
     run = RunDir(resolve_run(args.run, ws))
     cfg = load_config(UNetConfig, run.config_path, args.overrides)  # a bad --set item fails here
+    # what the maps are made with: the --set items, and --tta where it is not the config's own (recorded,
+    # and checked when a predict resumes or adapts); tuning and post.* follow the --set items alone
+    made_with = list(args.overrides)
+    if args.tta and args.tta != cfg.predict.tta:
+        made_with.append(f"predict.tta={args.tta}")
+        cfg = load_config(UNetConfig, run.config_path, made_with)
     target = predict_target(ws, run, args.solution or cfg.solution, args.split, args.test_split,
                             cfg.n_folds, cfg.seed)
     dataset, out_dir, fold = target.dataset, target.out_dir, target.fold
     ids = narrow_ids(target.ids, args.only, args.limit)
     # a killed predict resumes per image, unless this share was predicted with other --set items
-    todo = pending_ids(out_dir, ids, run.path, args.overrides, target.summary_fold, share=target.ids)
+    todo = pending_ids(out_dir, ids, run.path, made_with, target.summary_fold, share=target.ids)
     marker = summary_path(out_dir, target.summary_fold)
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
               f"predicting the other {len(todo)}")
-    cfg, model = load_run(run.path, [*args.overrides, *([f"predict.engine={args.engine}"] if args.engine else [])])
+    cfg, model = load_run(run.path, [*made_with, *([f"predict.engine={args.engine}"] if args.engine else [])])
     params = post_overrides(load_params(run, cfg), cfg, args.overrides)
     sizes = load_sizes(run, cfg)
     adapted, weights = None, adapted_weights_path(out_dir, target.summary_fold)
@@ -308,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from solutions.unet.adapt import adapt_share
 
         adapted, todo = adapt_share(model, cfg, run, dataset, target.ids, ids, todo, out_dir, target.summary_fold,
-                                    params, sizes, None, args.overrides)
+                                    params, sizes, None, made_with)
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
@@ -318,8 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         if args.overrides:
-            print("[predict] not tuning: --set (or --tta) changed the run's config, and its thresholds.json "
-                  "stays as it is")
+            print("[predict] not tuning: --set changed the run's config, and its thresholds.json stays as it is")
         else:
             from solutions.unet.tune import tune_run
 
@@ -327,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             relabel(out_dir, ids, params)
     summary["params"] = params  # the exact post-processing: the ensemble reads it from here
     # last: for oof/ this per-fold file is the pipeline's "fold done" marker
-    write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=args.overrides)
+    write_folder_summary(out_dir, summary, fold=target.summary_fold, overrides=made_with)
     if newer_than([out_dir / f"{i}.npz" for i in target.ids], run.path / "train_summary.json"):
         weights.unlink(missing_ok=True)  # the share is whole for this training: its adapted network is not needed
     if args.split == "oof" and dataset.has_labels:

@@ -6,14 +6,14 @@
 set -uo pipefail
 name=$1 run=$2 work=$3 base=$4 sol=$5; shift 5
 logs=${SW_LOGS:-/tmp/af}
-cd "${SW_SNAP:-/tmp/af/snap2}"
+cd "${SW_SNAP:-/tmp/af/snap2}" || exit 1
 t0=$(date +%s)
 .venv/bin/python -m solutions.unet.predict --run "$run" --split oof --data /work/shared/dsb2018 --work "$work" \
-  --solution "$sol" "$@" > $logs/$name.log 2>&1
+  --solution "$sol" "$@" > "$logs/$name.log" 2>&1
 echo "== $name rc=$? $(( $(date +%s) - t0 )) s: $*"
-pred=$(grep -o "/[^ ]*predictions/$sol/oof[^ ]*" $logs/$name.log | head -1)
+pred=$(grep -o "/[^ ]*predictions/$sol/oof[^ ]*" "$logs/$name.log" | head -1)
 [ -z "$pred" ] && pred=$(find "$work" -type d -path "*predictions/$sol/oof" | head -1)
 .venv/bin/python bench/bench_paired.py old=$base new=$pred --groups bench/results/dim_nuclei_cpu_20261206/folds_group.csv \
-  --data /work/shared/dsb2018 --out $logs/cmp_$name > /dev/null 2>&1
-grep "\[adapt\]\|OOF DSB" $logs/$name.log
-sed -n '/## all images/,$p' $logs/cmp_$name/*.md | grep "^| " | grep -v "^| all images\|---\|image type |\|image size\|image kind"
+  --data /work/shared/dsb2018 --out "$logs/cmp_$name" > /dev/null 2>&1
+grep "\[adapt\]\|OOF DSB" "$logs/$name.log"
+sed -n '/## all images/,$p' "$logs/cmp_$name"/*.md | grep "^| " | grep -v "^| all images\|---\|image type |\|image size\|image kind"
