@@ -182,7 +182,7 @@ def test_interpolate_weights_moves_the_floating_weights_part_way_and_keeps_the_o
     np.testing.assert_allclose(mixed[0], 1.0)
     np.testing.assert_allclose(mixed[1], [1.5, 2.0])
     assert mixed[0].dtype == np.float32 and mixed[2].dtype == np.uint32
-    np.testing.assert_array_equal(mixed[2], [7, 9])  # a generator's state: the fine-tuned one
+    np.testing.assert_array_equal(mixed[2], [7, 9])  # an integer array: the fine-tuned one
     np.testing.assert_allclose(interpolate_weights(original, tuned, 1.0)[1], tuned[1])
     with pytest.raises(ValueError, match="not of one network"):
         interpolate_weights(original, tuned[:2], 0.5)
