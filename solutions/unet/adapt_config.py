@@ -17,9 +17,10 @@ class AdaptConfig:
     (``solutions.unet.adapt``). No label of the predicted images is read. Off by default:
     with ``steps=300`` it gained +0.007 ± 0.003 over group folds 0-4 with one fine-tuning and
     +0.001 ± 0.004 with another (``seed=11``), a kind moving by up to 0.04 between the two; -0.001
-    on stratified folds (``bench/results/adapt_switch_cpu_20261207/``). A new, weak network of group
-    fold 4 gained +0.081 and +0.068, one of group fold 3 lost 0.005 and 0.009; ``interpolate=0.5``
-    halved gain and seed gap alike (``bench/results/adapt_interp_cpu_20261207/``).
+    on stratified folds (``bench/results/adapt_switch_cpu_20261207/``). A new network of group fold 4
+    that scored below earlier ones gained +0.081 and +0.068, one of group fold 3 lost 0.005 and 0.009;
+    ``interpolate=0.5`` narrowed the seed gap and trimmed the change
+    (``bench/results/adapt_interp_cpu_20261207/``).
 
     Attributes:
         steps: Fine-tuning steps (batches of ``train.batch_size`` crops of
