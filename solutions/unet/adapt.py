@@ -182,9 +182,9 @@ def interpolate_weights(original: Sequence[np.ndarray], tuned: Sequence[np.ndarr
             for a, b in zip(original, tuned)]
 
 
-def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: dict, sizes: dict,
-                tta: str | None = None) -> dict:
-    """Fine-tune ``model`` in place on pseudo-labels of ``ids`` (``cfg.predict.adapt``).
+def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: dict, sizes: dict) -> dict:
+    """Fine-tune ``model`` in place on pseudo-labels of ``ids`` (``cfg.predict.adapt``), predicted
+    with the config's TTA (``--tta`` reaches it as the item ``predict.tta``).
 
     The run's training images are read first, so a run without them fails before the pass.
 
@@ -214,7 +214,7 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
     picked = pick_evenly(ids, ad.max_images)
     print(f"[adapt] pseudo-labelling {len(picked)} of {len(ids)} images, then {ad.steps} fine-tuning steps "
           f"(predict.adapt)", flush=True)
-    inputs, labels, count = pseudo_labels(model, cfg, dataset, picked, params, sizes, tta)
+    inputs, labels, count = pseudo_labels(model, cfg, dataset, picked, params, sizes)
     record = {"images": len(inputs), "without_instances": len(picked) - len(inputs), "instances": count,
               "steps": ad.steps, "lr": ad.lr, "mix": ad.mix}
     if not inputs:
@@ -238,7 +238,7 @@ def adapt_model(model, cfg, run: RunDir, dataset, ids: Sequence[str], params: di
 
 
 def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Sequence[str], todo: Sequence[str],
-                out_dir: str | os.PathLike, fold: int | None, params: dict, sizes: dict, tta: str | None = None,
+                out_dir: str | os.PathLike, fold: int | None, params: dict, sizes: dict,
                 overrides: Sequence[str] = ()) -> tuple[dict, list[str]]:
     """``predict.adapt`` for one share of a predictions folder: the network the share's images
     are predicted with, adapted once per share (on all of ``share``; ``ids``: the part this
@@ -277,7 +277,7 @@ def adapt_share(model, cfg, run: RunDir, dataset, share: Sequence[str], ids: Seq
         print(f"[adapt] resuming with the network adapted before ({weights}); not fine-tuned again", flush=True)
         return record, todo
     record_path.unlink(missing_ok=True)  # a kill before the new record must not pair the old one with new weights
-    record = {**adapt_model(model, cfg, run, dataset, share, params, sizes, tta), "inputs": inputs}
+    record = {**adapt_model(model, cfg, run, dataset, share, params, sizes), "inputs": inputs}
     atomic_write(weights, model.save_weights, suffix=".weights.h5")
     write_json(record_path, record)
     return record, todo

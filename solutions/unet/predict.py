@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from solutions.unet.adapt import adapt_share
 
         adapted, todo = adapt_share(model, cfg, run, dataset, target.ids, ids, todo, out_dir, target.summary_fold,
-                                    params, sizes, None, made_with)
+                                    params, sizes, made_with)
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
