@@ -2,7 +2,10 @@
 ``old`` and one other) into per-network rows and one pooled line per set.
 
 Usage: python pool.py SET_NAME:NET=paired.json[@SOURCE][,NET=...] [SET_NAME:...]
+       python pool.py "pairs NAME:NET=first.json[@SOURCE]+second.json[@SOURCE][,NET=...]" [...]
 (SOURCE: which source to compare with ``old``; default the only other one.)
+A "pairs" set takes two fine-tunings per network (two seeds): per network both mean gains, their gap
+and their mean; over the networks the mean gap and the mean ± s.e. of the per-network means.
 Per network: images, old, new, new - old (mean +- s.e. per image), better/worse images, and the
 same per image type (the type is the first word of the image's group in folds_group.csv).
 Per set: the per-image pooled difference and the mean +- s.e. of the per-network differences
@@ -39,8 +42,26 @@ def line(d: pd.DataFrame) -> str:
             f"({(d.d > 0).sum()}+/{(d.d < 0).sum()}-)")
 
 
+def pairs(name: str, nets: str) -> None:
+    print(f"## {name}: two fine-tunings per network")
+    gaps, means = [], []
+    for item in nets.split(","):
+        net, paths = item.split("=", 1)
+        first, second = (diffs(p).d.mean() for p in paths.split("+"))
+        gaps.append(abs(first - second))
+        means.append((first + second) / 2)
+        print(f"- {net}: {first:+.4f} and {second:+.4f}; gap {gaps[-1]:.4f}, mean {means[-1]:+.4f}")
+    m = np.array(means)
+    se = m.std(ddof=1) / np.sqrt(len(m)) if len(m) > 1 else float("nan")
+    print(f"- over the {len(m)} networks: gap {np.mean(gaps):.4f}; mean {m.mean():+.4f} ± {se:.4f} "
+          f"({(m > 0).sum()} of {len(m)} gained)")
+
+
 for spec in sys.argv[1:]:
     name, nets = spec.split(":", 1)
+    if name.startswith("pairs "):
+        pairs(name.removeprefix("pairs "), nets)
+        continue
     print(f"## {name}")
     frames, means = [], []
     for item in nets.split(","):

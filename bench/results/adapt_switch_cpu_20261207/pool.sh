@@ -12,21 +12,6 @@ echo "Command: ./pool.sh (pool.py over the sets below; g1 is ../selftrain_cpu_20
  "control-more-training:g0_ctl=cmp_g0_ctl/paired.json,g4_ctl=cmp_g4_ctl/paired.json" \
  "lr-1e-4-run-seed-42:g3lr42=cmp_g3lr42/paired.json,g4lr42=cmp_g4lr42/paired.json" \
  "lr-1e-4-seed-11:g3lr11=cmp_g3lr11/paired.json,g4lr11=cmp_g4lr11/paired.json"
-echo "## the two fine-tunings per group fold (the run's seed, seed=11): their gap and their mean"
-../../../.venv/bin/python - "$P" <<'PY'
-import json, sys
-import numpy as np
-
-def gain(spec):
-    path, _, src = spec.partition("@")
-    return np.mean([v[src or "new"] - v["old"] for v in json.load(open(path))["per_image"].values()])
-
-a = np.array([gain(p) for p in ["cmp_g0/paired.json", sys.argv[1], "cmp_g2/paired.json", "cmp_g3/paired.json",
-                                 "cmp_g4/paired.json"]])
-b = np.array([gain(f"cmp_g{k}b/paired.json") for k in range(5)])
-m = (a + b) / 2
-print(f"- gap per fold (folds 0-4): {np.round(np.abs(a - b), 4).tolist()}, mean {np.abs(a - b).mean():.4f}")
-print(f"- mean of the two per fold: {np.round(m, 4).tolist()}; over the folds {m.mean():+.4f} ± "
-      f"{m.std(ddof=1) / np.sqrt(len(m)):.4f} ({(m > 0).sum()} of {len(m)} gained)")
-PY
+../../../.venv/bin/python pool.py \
+ "pairs group folds 0-4 (the run's seed, seed=11):g0=cmp_g0/paired.json+cmp_g0b/paired.json,g1=$P+cmp_g1b/paired.json,g2=cmp_g2/paired.json+cmp_g2b/paired.json,g3=cmp_g3/paired.json+cmp_g3b/paired.json,g4=cmp_g4/paired.json+cmp_g4b/paired.json"
 } > pool.txt 2>&1
