@@ -1,6 +1,6 @@
 """Can a label-free statistic tell where predict.adapt helps? Per image and per held-out share.
 
-Usage: python gate.py NET=BASE_DIR+ADAPTED_DIR@PAIRED_JSON [...] [--out FILE]
+Usage: python gate.py NET=BASE_DIR+ADAPTED_DIR@PAIRED_JSON [...]
   NET: a name whose text before the first '_' is the fold (g4_a, g4_b: fold g4, two fine-tunings);
   BASE_DIR, ADAPTED_DIR: predictions folders (<id>.npz with labels and prob) of the network before and
   after adapting; PAIRED_JSON: bench_paired.py's paired.json of the two (sources ``old`` and one other),
@@ -14,7 +14,8 @@ Rules, each threshold chosen on the other folds' networks (leave one fold out) t
 gain, then applied to the held-out fold's networks:
   per image: take the adapted prediction where a feature is above (or below) the threshold, else the base;
   per share: adapt the whole share where the share's mean feature is above (or below) the threshold.
-Prints per network and pooled: the gain of always adapting and of each rule (mean per image).
+Prints per network the gain of always adapting and of each rule (mean per image), and their mean over the
+networks. Ties between thresholds go to the lowest (for a '>' rule: adapt more; for '<': adapt less).
 """
 
 import argparse
