@@ -3,7 +3,7 @@
 Usage: python gate.py NET=BASE_DIR+ADAPTED_DIR@PAIRED_JSON [...]
   NET: a name whose text before the first '_' is the fold (g4_a, g4_b: fold g4, two fine-tunings);
   BASE_DIR, ADAPTED_DIR: predictions folders (<id>.npz with labels and prob) of the network before and
-  after adapting; PAIRED_JSON: bench_paired.py's paired.json of the two (sources ``old`` and one other),
+  after adapting; PAIRED_JSON: bench_paired.py's paired.json of the two (sources ``old`` and ``new``),
   whose per-image scores against the truth are the gains the rules are judged by.
 
 Label-free features per image, from the two predictions only:
@@ -19,7 +19,6 @@ networks. Ties between thresholds go to the lowest (for a '>' rule: adapt more; 
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
+from bench.score_sources import stored_scores  # noqa: E402
 from common.metrics import image_ap  # noqa: E402
 from common.predictions import load_prediction  # noqa: E402
 from common.scale import map_certainty  # noqa: E402
@@ -39,14 +39,13 @@ FEATURES = ("c_base", "c_adapt", "c_gain", "agree", "n_ratio")
 def net_table(name: str, spec: str) -> pd.DataFrame:
     dirs, _, paired = spec.partition("@")
     base_dir, adapt_dir = (Path(p) for p in dirs.split("+"))
-    per = json.loads(Path(paired).read_text())["per_image"]
+    gains = stored_scores(Path(paired), "new") - stored_scores(Path(paired), "old")
     rows = []
-    for image_id, s in per.items():
-        new = next(v for k, v in s.items() if k != "old")
+    for image_id, gain in gains.items():
         base = load_prediction(base_dir / f"{image_id}.npz")
         adapt = load_prediction(adapt_dir / f"{image_id}.npz")
         c_base, c_adapt = map_certainty(base.prob)[0], map_certainty(adapt.prob)[0]
-        rows.append({"net": name, "fold": name.split("_")[0], "image_id": image_id, "gain": new - s["old"],
+        rows.append({"net": name, "fold": name.split("_")[0], "image_id": image_id, "gain": gain,
                      "c_base": c_base, "c_adapt": c_adapt, "c_gain": c_adapt - c_base,
                      "agree": image_ap(base.labels, adapt.labels),
                      "n_ratio": float(np.log2((adapt.n_instances + 1) / (base.n_instances + 1)))})
@@ -81,16 +80,16 @@ def main() -> None:
     for level in ("image", "share"):
         for feature in FEATURES:
             for sign in (1, -1):
-                kept = []
+                kept, thresholds = [], []
                 for f in folds:
                     train, test = t[t.fold != f], t[t.fold == f]
-                    thr = best_threshold(train, feature, sign, level)
-                    kept.append(take(test, feature, sign, thr, level).groupby(test.net).mean().rename(f"{thr:.3f}"))
+                    thresholds.append(best_threshold(train, feature, sign, level))
+                    kept.append(take(test, feature, sign, thresholds[-1], level).groupby(test.net).mean())
                 per_net = pd.concat(kept)
                 cells = ", ".join(f"{n} {g:+.4f}" for n, g in per_net.items())
                 op = ">" if sign > 0 else "<"
                 print(f"- {level} {feature} {op} t: mean {per_net.mean():+.4f} ({cells}); "
-                      f"t per held-out fold {[k.name for k in kept]}")
+                      f"t per held-out fold {[f'{x:.3f}' for x in thresholds]}")
     always = t.groupby("net").gain.mean()
     print(f"\nalways adapt: mean {always.mean():+.4f} ({', '.join(f'{n} {g:+.4f}' for n, g in always.items())})")
 
