@@ -1,4 +1,5 @@
-"""Shared fixtures (the real stage-1 training data, a small synthetic data folder) and the
+"""Shared fixtures (the real stage-1 training data, a small synthetic data folder, a one-step U-Net
+run on it) and the
 ``backend`` marker.
 
 ``backend`` marks the tests whose outcome depends on the Keras backend: the modules whose
@@ -58,3 +59,24 @@ def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("synthetic_dsb")
     return generate_dataset(out, n_train=SYNTH_N_TRAIN, n_test=SYNTH_N_TEST, seed=SYNTH_SEED, size=SYNTH_SIZE)
+
+
+#: The one-step U-Net of :func:`tiny_unet_run` (``demo.yaml`` with these items).
+TINY_UNET = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2", "data.crop_size=64",
+             "model.base_filters=4", "model.depth=2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_unet_run(synthetic_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(work folder, run folder) of one finished one-step U-Net run (fold 0) on the synthetic data.
+
+    Shared: a test writes its predictions under a ``--solution`` name of its own.
+    """
+    from solutions.unet.train import main
+
+    work = tmp_path_factory.mktemp("tiny_unet_work")
+    config = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs" / "demo.yaml"
+    argv = ["--config", str(config), "--fold", "0", "--data", str(synthetic_data_dir), "--work", str(work),
+            "--verbose", "2", "--set", *TINY_UNET]
+    assert main(argv) == 0
+    return work, work / "runs" / "unet-fold0"

@@ -13,20 +13,6 @@ from common.config import ConfigError
 from common.predictions import load_prediction
 
 CONFIGS = Path(__file__).resolve().parents[1] / "solutions" / "unet" / "configs"
-TINY = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2", "data.crop_size=64",
-        "model.base_filters=4", "model.depth=2"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(synthetic_data_dir, tmp_path_factory) -> tuple[Path, Path]:
-    """(work folder, run folder) of one finished one-step run on the synthetic data."""
-    from solutions.unet.train import main
-
-    work = tmp_path_factory.mktemp("adapt_work")
-    argv = ["--config", str(CONFIGS / "demo.yaml"), "--fold", "0", "--data", str(synthetic_data_dir),
-            "--work", str(work), "--verbose", "2", "--set", *TINY]
-    assert main(argv) == 0
-    return work, work / "runs" / "unet-fold0"
 
 
 def test_pick_evenly_keeps_the_order_and_both_ends():
@@ -132,10 +118,10 @@ def test_bad_adapt_values_are_refused(item, match):
         load_config(UNetConfig, CONFIGS / "baseline.yaml", ["predict.adapt.steps=5"])
 
 
-def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir, tiny_run, capsys):
+def test_predict_adapts_the_network_on_the_images_it_predicts(synthetic_data_dir, tiny_unet_run, capsys):
     from solutions.unet.predict import main as predict
 
-    work, run = tiny_run
+    work, run = tiny_unet_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
             "--limit", "2"]
     weights = {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()}
@@ -190,10 +176,10 @@ def test_interpolate_weights_moves_the_floating_weights_part_way_and_keeps_the_o
         interpolate_weights(original, [tuned[0].T, *tuned[1:]], 0.5)
 
 
-def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_run, capsys):
+def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_unet_run, capsys):
     from solutions.unet.predict import main as predict
 
-    work, run = tiny_run
+    work, run = tiny_unet_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work)]
     tuned = ["predict.adapt.steps=2", "predict.adapt.lr=0.01"]
     assert predict(base + ["--limit", "3", "--solution", "before", "--set", "post.mask_threshold=0.5"]) == 0
@@ -217,10 +203,10 @@ def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(s
 
 
 def test_without_training_images_it_says_how_to_adapt_on_the_predicted_images_alone(
-        synthetic_data_dir, tiny_run, tmp_path):
+        synthetic_data_dir, tiny_unet_run, tmp_path):
     from solutions.unet.predict import main as predict
 
-    work, run = tiny_run
+    work, run = tiny_unet_run
     moved = tmp_path / "work" / "runs" / "unet-fold0"
     shutil.copytree(run, moved)
     shutil.copy(work / "folds.csv", tmp_path / "work" / "folds.csv")
@@ -271,10 +257,10 @@ def test_openvino_serves_new_weights_after_forget():
     np.testing.assert_allclose(fresh, before + 4.0, rtol=1e-5)  # 3 inputs + bias, each weight + 1
 
 
-def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_dir, tiny_run, capsys, monkeypatch):
+def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_dir, tiny_unet_run, capsys, monkeypatch):
     from solutions.unet import adapt, predict as predict_module
 
-    work, run = tiny_run
+    work, run = tiny_unet_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
             "--solution", "resumed", "--set", "predict.adapt.steps=2"]
     out = work / "predictions" / "resumed" / "oof"
@@ -303,10 +289,10 @@ def test_a_killed_adapted_predict_resumes_with_the_same_network(synthetic_data_d
     assert len(list(out.glob("*.npz"))) == n_share > 2 and not weights.exists()  # whole: not kept
 
 
-def test_adapted_weights_of_another_run_or_other_items_are_not_loaded(synthetic_data_dir, tiny_run, monkeypatch):
+def test_adapted_weights_of_another_run_or_other_items_are_not_loaded(synthetic_data_dir, tiny_unet_run, monkeypatch):
     from solutions.unet import adapt, predict as predict_module
 
-    work, run = tiny_run
+    work, run = tiny_unet_run
     base = ["--run", str(run), "--split", "oof", "--data", str(synthetic_data_dir), "--work", str(work),
             "--solution", "other", "--limit", "1", "--set", "predict.adapt.steps=1"]
     assert predict_module.main(base) == 0  # a part of the share: the weights stay

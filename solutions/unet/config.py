@@ -18,6 +18,7 @@ from typing import Literal
 
 from common.config import ConfigError
 from solutions.unet.adapt_config import AdaptConfig
+from solutions.unet.bn_adapt_config import BatchNormAdaptConfig
 from solutions.unet.denoise_config import DenoiseConfig
 from solutions.unet.scale_norm_config import ScaleNormConfig
 
@@ -300,6 +301,8 @@ class PredictConfig:
         scale_norm: Test-time scale normalisation (:class:`ScaleNormConfig`).
         denoise: Test-time smoothing of grainy images (:class:`DenoiseConfig`).
         adapt: Test-time self-training on the images predicted (:class:`AdaptConfig`).
+        bn_adapt: Batch-norm statistics re-estimated on the images predicted
+            (:class:`BatchNormAdaptConfig`).
         engine: What runs the network (``common.engine``): ``auto`` (OpenVINO on a CPU
             under TensorFlow when installed, else Keras), ``keras`` or ``openvino``.
     """
@@ -314,6 +317,7 @@ class PredictConfig:
     scale_norm: ScaleNormConfig = field(default_factory=ScaleNormConfig)
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    bn_adapt: BatchNormAdaptConfig = field(default_factory=BatchNormAdaptConfig)
     engine: Literal["auto", "keras", "openvino"] = "auto"
 
 
@@ -359,6 +363,8 @@ class UNetConfig:
             raise ConfigError("predict.scale_norm needs the watershed U-Net (the baseline resizes every image)")
         if self.predict.adapt.enabled and self.model.kind == "baseline":
             raise ConfigError("predict.adapt needs the watershed U-Net (the baseline has no instance targets)")
+        if self.predict.bn_adapt.enabled and self.model.kind == "baseline":
+            raise ConfigError("predict.bn_adapt needs the watershed U-Net (the baseline resizes every image)")
 
     @property
     def n_outputs(self) -> int:

@@ -22,6 +22,9 @@ Usage::
   folder's summary records it under ``adapt``. Its weights stay in the folder
   (``_adapt*.weights.h5``) until every image of the share is there, so a killed predict (or
   another ``--only`` part) goes on with the same network.
+* ``--set predict.bn_adapt.weight=W`` (off by default): before predicting, the network's batch-norm
+  statistics are measured again on the share's images and blended in with weight ``W``
+  (``solutions.unet.bn_adapt``); recorded under ``bn_adapt``. Measured anew on a resumed predict.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -317,9 +320,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
+    bn_adapted = None
+    if cfg.predict.bn_adapt.enabled and todo:  # on the whole share, after predict.adapt: one set of statistics
+        from solutions.unet.bn_adapt import adapt_batch_norm
+
+        bn_adapted = adapt_batch_norm(model, cfg, dataset, target.ids, params, sizes)
     summary = {**predict_folder(model, cfg, dataset, todo, out_dir, params, None, run, **sizes), "fold": fold}
     if adapted is not None:
         summary["adapt"] = adapted
+    if bn_adapted is not None:
+        summary["bn_adapt"] = bn_adapted
     print(f"[predict] {summary}")
     if args.split == "oof" and cfg.post.tune and not args.no_tune:
         if args.overrides:
