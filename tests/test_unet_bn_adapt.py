@@ -167,6 +167,7 @@ def test_predict_measures_the_whole_share_and_records_it(synthetic_data_dir, tin
     assert len(names) == 2
     assert any(not np.allclose(load_prediction(out / n).prob, load_prediction(plain / n).prob) for n in names)
     assert {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()} == weights  # the run is not touched
-    # every image done: nothing is measured again
+    # every image done: measured again, the same statistics, and the summary keeps its record
     assert predict(base + ["--solution", f"bn_{at}", "--set", *items]) == 0
-    assert "[bn_adapt]" not in capsys.readouterr().out
+    again = json.loads((out / "_summary_fold0.json").read_text())
+    assert again["n_images"] == 0 and again["bn_adapt"]["moved_sd"] == record["moved_sd"]

@@ -24,7 +24,8 @@ Usage::
   another ``--only`` part) goes on with the same network.
 * ``--set predict.bn_adapt.weight=W`` (off by default): before predicting, the network's batch-norm
   statistics are measured again on the share's images and blended in with weight ``W``
-  (``solutions.unet.bn_adapt``); recorded under ``bn_adapt``. Measured anew on a resumed predict.
+  (``solutions.unet.bn_adapt``); recorded under ``bn_adapt``. Measured anew by every predict (the same
+  statistics for the same share and network), so a resumed one goes on with them.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -321,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
     bn_adapted = None
-    if cfg.predict.bn_adapt.enabled and todo:  # on the whole share, after predict.adapt: one set of statistics
+    if cfg.predict.bn_adapt.enabled:  # on the whole share, after predict.adapt; again when all is done, for the record
         from solutions.unet.bn_adapt import adapt_batch_norm
 
         bn_adapted = adapt_batch_norm(model, cfg, dataset, target.ids, params, sizes)
