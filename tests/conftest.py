@@ -1,6 +1,5 @@
-"""Shared fixtures (the real stage-1 training data, a small synthetic data folder, a one-step U-Net
-run on it) and the
-``backend`` marker.
+"""Shared fixtures (the real stage-1 training data, a small synthetic data folder, a one-step
+U-Net run on it) and the ``backend`` marker.
 
 ``backend`` marks the tests whose outcome depends on the Keras backend: the modules whose
 names start with one of :data:`BACKEND_MODULES` (models, layers, training, inference). CI runs
@@ -70,7 +69,9 @@ TINY_UNET = ["train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2", 
 def tiny_unet_run(synthetic_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(work folder, run folder) of one finished one-step U-Net run (fold 0) on the synthetic data.
 
-    Shared: a test writes its predictions under a ``--solution`` name of its own.
+    Shared by the modules that use it: a test writes its predictions under a ``--solution`` name
+    of its own, and predicts OOF images only with ``--set`` items (without any, the predict would
+    tune and write the run's ``thresholds.json``, which the other tests would then read).
     """
     from solutions.unet.train import main
 

@@ -176,7 +176,8 @@ def test_interpolate_weights_moves_the_floating_weights_part_way_and_keeps_the_o
         interpolate_weights(original, [tuned[0].T, *tuned[1:]], 0.5)
 
 
-def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_unet_run, capsys):
+def test_an_interpolation_near_zero_predicts_as_the_network_before_fine_tuning(synthetic_data_dir, tiny_unet_run,
+                                                                               capsys):
     from solutions.unet.predict import main as predict
 
     work, run = tiny_unet_run

@@ -72,6 +72,33 @@ def test_view_statistics_pool_the_inputs_of_a_layer_over_all_pixels_and_leave_th
     assert all(layer.rate == dropout for layer in model.layers if isinstance(layer, keras.layers.Dropout))
 
 
+def test_between_views_and_after_an_error_the_network_is_as_trained():
+    import keras
+
+    from solutions.unet.bn_adapt import batch_norm_layers, view_statistics
+
+    model = _net()
+    bn1 = batch_norm_layers(model)[0]
+    bn1.trainable = False  # a frozen layer is measured too, and stays frozen
+    seen = []
+
+    def views(fail: bool):
+        for v in _views():  # what runs between two views (the chosen view's selection) sees the trained network
+            seen.append(keras.ops.convert_to_numpy(bn1.moving_mean).copy())
+            yield v
+        if fail:
+            raise OSError("unreadable image")
+
+    stats, n = view_statistics(model, views(False))
+    assert n == 2 and len(seen) == 2 and all(np.allclose(m, 5.0) for m in seen)
+    np.testing.assert_allclose(stats[0][0], _first_layer_truth(model, _views())[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(OSError, match="unreadable"):
+        view_statistics(model, views(True))
+    assert bn1.trainable is False and bn1.momentum == 0.9
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_mean), 5.0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_variance), 9.0)
+
+
 def test_set_statistics_blends_by_weight_and_says_how_far_they_moved():
     import keras
 
@@ -106,16 +133,16 @@ def test_weight_one_normalises_the_first_layer_with_the_images_own_statistics():
     np.testing.assert_allclose(out.std(0), 1.0, atol=1e-2)
 
 
-def test_centre_crop_cuts_to_the_stride_and_the_pixel_cap():
-    from solutions.unet.bn_adapt import centre_crop
+def test_measure_crop_cuts_to_the_stride_and_the_pixel_cap_and_pads_a_thin_view():
+    from solutions.unet.bn_adapt import measure_crop
 
     x = np.arange(50 * 70).reshape(50, 70, 1)
-    c = centre_crop(x, 16, 1 << 30)
+    c = measure_crop(x, 16, 1 << 30)
     assert c.shape == (48, 64, 1) and c[0, 0, 0] == x[1, 3, 0]
-    assert centre_crop(x, 16, 32 * 32).shape[:2] == (16, 32)  # both sides shrunk by sqrt(1024 / 3500), to the stride
-    assert centre_crop(x, 1, 25 * 35).shape[:2] == (25, 35)
-    with pytest.raises(ValueError, match="smaller than the network stride"):
-        centre_crop(x[:10], 16, 1 << 30)
+    assert measure_crop(x, 16, 32 * 32).shape[:2] == (16, 32)  # both sides shrunk by sqrt(1024 / 3500), to the stride
+    assert measure_crop(x, 1, 25 * 35).shape[:2] == (25, 35)
+    thin = measure_crop(x[:10], 16, 1 << 30)  # reflect-padded to multiples of the stride, as prediction pads
+    assert thin.shape == (16, 80, 1) and thin[9, 0, 0] == x[9, 0, 0] and thin[10, 0, 0] == x[8, 0, 0]
 
 
 def test_a_network_without_batch_norm_or_no_image_is_refused():
@@ -133,7 +160,7 @@ def test_a_network_without_batch_norm_or_no_image_is_refused():
 @pytest.mark.parametrize("item, match", [("predict.bn_adapt.weight=-0.1", "weight"),
                                          ("predict.bn_adapt.weight=1.5", "weight"),
                                          ("predict.bn_adapt.max_images=0", "max_images"),
-                                         ("predict.bn_adapt.at=middle", "at")])
+                                         ("predict.bn_adapt.at=middle", r"bn_adapt\.at")])
 def test_bad_bn_adapt_values_are_refused(item, match):
     from common.config import load_config
     from solutions.unet.config import UNetConfig
@@ -143,6 +170,10 @@ def test_bad_bn_adapt_values_are_refused(item, match):
     assert not load_config(UNetConfig, CONFIGS / "cpu30.yaml").predict.bn_adapt.enabled  # off as shipped
     with pytest.raises(ConfigError, match="predict.bn_adapt needs the watershed"):
         load_config(UNetConfig, CONFIGS / "baseline.yaml", ["predict.bn_adapt.weight=1"])
+    with pytest.raises(ConfigError, match="needs model.batch_norm"):
+        load_config(UNetConfig, CONFIGS / "cpu30.yaml", ["predict.bn_adapt.weight=1", "model.batch_norm=false"])
+    with pytest.raises(ConfigError, match="at=chosen needs predict.scale_norm"):
+        load_config(UNetConfig, CONFIGS / "demo.yaml", ["predict.bn_adapt.weight=1", "predict.bn_adapt.at=chosen"])
 
 
 @pytest.mark.parametrize("at", ["native", "chosen"])
@@ -154,7 +185,9 @@ def test_predict_measures_the_whole_share_and_records_it(synthetic_data_dir, tin
             "--limit", "2"]
     weights = {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()}
     assert predict(base + ["--solution", f"bn_plain_{at}", "--set", "post.mask_threshold=0.5"]) == 0
-    items = ["predict.bn_adapt.weight=1", f"predict.bn_adapt.at={at}"]
+    # chosen: with demo.yaml's scale selection off there would be no other scale to choose
+    items = ["predict.bn_adapt.weight=1", f"predict.bn_adapt.at={at}",
+             *(["predict.scale_norm.enabled=true"] if at == "chosen" else [])]
     assert predict(base + ["--solution", f"bn_{at}", "--set", *items]) == 0
     assert "[bn_adapt] batch-norm statistics of" in capsys.readouterr().out
     out = work / "predictions" / f"bn_{at}" / "oof"
@@ -167,7 +200,13 @@ def test_predict_measures_the_whole_share_and_records_it(synthetic_data_dir, tin
     assert len(names) == 2
     assert any(not np.allclose(load_prediction(out / n).prob, load_prediction(plain / n).prob) for n in names)
     assert {p.name: p.stat().st_mtime_ns for p in (run / "weights").iterdir()} == weights  # the run is not touched
-    # every image done: measured again, the same statistics, and the summary keeps its record
+    # every image done: nothing is measured, and the summary keeps the record
     assert predict(base + ["--solution", f"bn_{at}", "--set", *items]) == 0
-    again = json.loads((out / "_summary_fold0.json").read_text())
-    assert again["n_images"] == 0 and again["bn_adapt"]["moved_sd"] == record["moved_sd"]
+    assert "[bn_adapt]" not in capsys.readouterr().out
+    assert json.loads((out / "_summary_fold0.json").read_text())["bn_adapt"] == record
+    # an image left to predict: measured again on the whole share, the same statistics
+    next(out.glob("*.npz")).unlink()
+    assert predict(base + ["--solution", f"bn_{at}", "--set", *items]) == 0
+    assert "[bn_adapt] batch-norm statistics of" in capsys.readouterr().out
+    again = json.loads((out / "_summary_fold0.json").read_text())["bn_adapt"]
+    assert again["moved_sd"] == record["moved_sd"] and again["images"] == n_share

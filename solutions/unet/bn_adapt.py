@@ -9,7 +9,9 @@ images; Schneider et al. (2020) blend the two, ``(1 - w) * training + w * new``.
    batch-norm layer normalises it with its own statistics (each layer thus sees inputs already
    normalised for the new images, as AdaBN does) and records them; the views' statistics are
    pooled, weighted by their pixels (the variance of the pool: the mean variance plus the
-   variance of the means). The network is left as it was.
+   variance of the means). The training's statistics are put back after each view, so whatever
+   runs between two views (the ``chosen`` view's scale selection) sees the network as trained, and
+   the network is left as it was.
 2. :func:`set_statistics`: the blend becomes each layer's ``moving_mean`` and ``moving_variance``.
 3. :func:`adapt_batch_norm`: both, on a share of images as ``predict.bn_adapt`` says, with the
    compiled forward passes dropped (``common.engine.forget``) so every engine serves the new
@@ -26,24 +28,28 @@ from collections.abc import Iterable, Sequence
 import keras
 import numpy as np
 
-__all__ = ["adapt_batch_norm", "batch_norm_layers", "centre_crop", "set_statistics", "view_statistics"]
+__all__ = ["adapt_batch_norm", "batch_norm_layers", "measure_crop", "set_statistics", "view_statistics"]
 
 
 def batch_norm_layers(model) -> list:
-    """The model's ``BatchNormalization`` layers, in the order of ``model.layers`` (nested ones too)."""
+    """The model's ``BatchNormalization`` layers, nested ones too, in one fixed order (Keras's
+    ``_flatten_layers``, as ``common.engine_openvino`` walks a model too)."""
     return [layer for layer in model._flatten_layers(include_self=False)
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-def centre_crop(x: np.ndarray, multiple: int, max_pixels: int) -> np.ndarray:
-    """The centre of ``x`` [H,W,C] with sides cut to multiples of ``multiple`` (at least one), and
-    both sides shrunk in proportion where it holds more than ``max_pixels`` pixels."""
+def measure_crop(x: np.ndarray, multiple: int, max_pixels: int) -> np.ndarray:
+    """What :func:`view_statistics` measures of ``x`` [H,W,C]: its centre, both sides shrunk in
+    proportion where it holds more than ``max_pixels`` pixels, then cut down to multiples of
+    ``multiple`` (so it may hold fewer pixels, in another aspect ratio); a side shorter than
+    ``multiple`` is reflect-padded to it, as prediction pads (``solutions.unet.tiling``)."""
+    from solutions.unet.tiling import pad_to_multiple
+
+    x = pad_to_multiple(x, multiple)[0] if min(x.shape[:2]) < multiple else x
     h, w = x.shape[:2]
     shrink = min(1.0, float(np.sqrt(max_pixels / (h * w))))
     ch = max(multiple, int(h * shrink) // multiple * multiple)
     cw = max(multiple, int(w * shrink) // multiple * multiple)
-    if ch > h or cw > w:
-        raise ValueError(f"predict.bn_adapt: a {h}x{w} view is smaller than the network stride {multiple}")
     top, left = (h - ch) // 2, (w - cw) // 2
     return x[top:top + ch, left:left + cw]
 
@@ -55,7 +61,7 @@ def view_statistics(model, views: Iterable[np.ndarray], multiple: int = 1,
     Args:
         model: A Keras model with batch-norm layers.
         views: float-convertible [H,W,3] network inputs, one at a time (a generator keeps one in memory).
-        multiple, max_pixels: Each view is cut by :func:`centre_crop` first.
+        multiple, max_pixels: Each view is cut by :func:`measure_crop` first.
 
     Returns:
         ``(statistics, n_views)``; the model's weights, momenta and trainable flags are as before.
@@ -78,7 +84,7 @@ def view_statistics(model, views: Iterable[np.ndarray], multiple: int = 1,
         for layer in dropouts:  # training mode must normalise, not drop
             layer.rate = 0.0
         for view in views:
-            x = centre_crop(np.asarray(view, np.float32), multiple, max_pixels)
+            x = measure_crop(np.asarray(view, np.float32), multiple, max_pixels)
             model(x[None], training=True)
             pixels = float(x.shape[0] * x.shape[1])
             for acc, layer in zip(sums, layers):
@@ -87,6 +93,9 @@ def view_statistics(model, views: Iterable[np.ndarray], multiple: int = 1,
                 acc[0] += pixels
                 acc[1] = acc[1] + pixels * mean
                 acc[2] = acc[2] + pixels * (var + mean ** 2)
+            for layer, (_, _, mean, var) in zip(layers, saved):  # as trained until the next view's pass
+                layer.moving_mean.assign(mean)
+                layer.moving_variance.assign(var)
             n += 1
     finally:
         for layer, (momentum, trainable, mean, var) in zip(layers, saved):

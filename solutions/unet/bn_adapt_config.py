@@ -11,6 +11,7 @@ from typing import Literal
 
 from common.config import ConfigError
 
+
 @dataclass
 class BatchNormAdaptConfig:
     """Before a share of images is predicted, re-estimate the mean and variance that each
@@ -21,9 +22,10 @@ class BatchNormAdaptConfig:
     Attributes:
         weight: Share of the images' statistics in the blend: ``(1 - weight) * training +
             weight * images``, per layer and channel (0: off; 1: the images' own, AdaBN).
-        at: What the statistics are measured on: ``native``, each image normalised as predicted
-            (``data.normalise``) at its own size, or ``chosen``, the view at the scale
-            ``predict.scale_norm`` chose for it (one more pass per image, without TTA).
+        at: What the statistics are measured on: ``native``, each image normalised
+            (``data.normalise``; not smoothed by ``predict.denoise``) at its own size, or
+            ``chosen``, the view at the scale ``predict.scale_norm`` chose for it (one more pass per
+            image, without TTA; needs ``predict.scale_norm``).
         max_images: Most images measured (evenly spaced in the order predicted).
         max_pixels: A larger view is measured on its centre crop of about this many pixels.
     """

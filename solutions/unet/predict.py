@@ -24,8 +24,8 @@ Usage::
   another ``--only`` part) goes on with the same network.
 * ``--set predict.bn_adapt.weight=W`` (off by default): before predicting, the network's batch-norm
   statistics are measured again on the share's images and blended in with weight ``W``
-  (``solutions.unet.bn_adapt``); recorded under ``bn_adapt``. Measured anew by every predict (the same
-  statistics for the same share and network), so a resumed one goes on with them.
+  (``solutions.unet.bn_adapt``); recorded under ``bn_adapt``. Measured again by a resumed predict (the
+  same statistics for the same share and network); one that finds every image done keeps the record.
 
 Each file holds ``labels`` (int32 [H,W]), ``scores`` (float32 [N], mean body
 probability) and ``prob`` (float [H,W,C] maps). Timing goes to
@@ -305,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a killed predict resumes per image, unless this share was predicted with other --set items
     todo = pending_ids(out_dir, ids, run.path, made_with, target.summary_fold, share=target.ids)
     marker = summary_path(out_dir, target.summary_fold)
+    before = read_json(marker) if cfg.predict.bn_adapt.enabled and not todo else None  # its bn_adapt record
     marker.unlink(missing_ok=True)  # a stale marker must not mark a half-rewritten folder done
     if len(todo) < len(ids):
         print(f"[predict] {len(ids) - len(todo)} of {len(ids)} images already predicted; "
@@ -321,8 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif todo:  # these images are not adapted: an earlier record would say they were
         adapt_path(out_dir, target.summary_fold).unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
-    bn_adapted = None
-    if cfg.predict.bn_adapt.enabled:  # on the whole share, after predict.adapt; again when all is done, for the record
+    bn_adapted = (before or {}).get("bn_adapt")  # every image done: the record of the predict that made them
+    if cfg.predict.bn_adapt.enabled and todo:  # on the whole share, after predict.adapt: one set of statistics
         from solutions.unet.bn_adapt import adapt_batch_norm
 
         bn_adapted = adapt_batch_norm(model, cfg, dataset, target.ids, params, sizes)
