@@ -54,6 +54,13 @@ def measure_crop(x: np.ndarray, multiple: int, max_pixels: int) -> np.ndarray:
     return x[top:top + ch, left:left + cw]
 
 
+def _put_back(layers: Sequence, saved: Sequence[tuple]) -> None:
+    """Each layer's moving mean and variance as ``saved`` (``(momentum, trainable, mean, variance)``)."""
+    for layer, (_, _, mean, var) in zip(layers, saved):
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(var)
+
+
 def view_statistics(model, views: Iterable[np.ndarray], multiple: int = 1,
                     max_pixels: int = 1 << 62) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Per batch-norm layer, the pooled per-channel (mean, variance) of its input over ``views``.
@@ -93,15 +100,12 @@ def view_statistics(model, views: Iterable[np.ndarray], multiple: int = 1,
                 acc[0] += pixels
                 acc[1] = acc[1] + pixels * mean
                 acc[2] = acc[2] + pixels * (var + mean ** 2)
-            for layer, (_, _, mean, var) in zip(layers, saved):  # as trained until the next view's pass
-                layer.moving_mean.assign(mean)
-                layer.moving_variance.assign(var)
+            _put_back(layers, saved)  # as trained until the next view's pass
             n += 1
     finally:
-        for layer, (momentum, trainable, mean, var) in zip(layers, saved):
+        _put_back(layers, saved)
+        for layer, (momentum, trainable, _, _) in zip(layers, saved):
             layer.momentum, layer.trainable = momentum, trainable
-            layer.moving_mean.assign(mean)
-            layer.moving_variance.assign(var)
         for layer, rate in zip(dropouts, rates):
             layer.rate = rate
     if n == 0:

@@ -363,11 +363,11 @@ class UNetConfig:
             raise ConfigError("predict.scale_norm needs the watershed U-Net (the baseline resizes every image)")
         if self.predict.adapt.enabled and self.model.kind == "baseline":
             raise ConfigError("predict.adapt needs the watershed U-Net (the baseline has no instance targets)")
-        if self.predict.bn_adapt.enabled and self.model.kind == "baseline":
-            raise ConfigError("predict.bn_adapt needs the watershed U-Net (the baseline resizes every image)")
-        if self.predict.bn_adapt.enabled and not self.model.batch_norm:
-            raise ConfigError("predict.bn_adapt needs model.batch_norm: true (no batch-norm statistics to adapt)")
         bn = self.predict.bn_adapt
+        if bn.enabled and self.model.kind == "baseline":
+            raise ConfigError("predict.bn_adapt needs the watershed U-Net (the baseline resizes every image)")
+        if bn.enabled and not self.model.batch_norm:
+            raise ConfigError("predict.bn_adapt needs model.batch_norm: true (no batch-norm statistics to adapt)")
         if bn.enabled and bn.at == "chosen" and not self.predict.scale_norm.enabled:
             raise ConfigError("predict.bn_adapt.at=chosen needs predict.scale_norm (else every view is native)")
 
