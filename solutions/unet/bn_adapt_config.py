@@ -18,8 +18,9 @@ class BatchNormAdaptConfig:
     batch-norm layer normalises with on those images, and blend them with the training's
     (AdaBN, Li et al. 2016; the blend as Schneider et al. 2020). No label is read and no weight
     but those statistics changes. Off by default: on new networks of group folds 1, 3 and 2 (356 held-out
-    images) ``weight=1`` lost 0.036 ± 0.023 over the folds (held-out brightfield -0.075), 0.5 lost 0.005 and
-    0.2 lost 0.0006; held-out histology moved by -0.006 to +0.000 (``bench/results/bn_adapt_cpu_20261207/``).
+    images) ``weight=1`` lost 0.036 ± 0.023 over the folds (held-out brightfield -0.075); 0.5 and 0.2 gave
+    -0.005 ± 0.005 and -0.0006 ± 0.0015 (held-out brightfield lost at both); held-out histology moved by -0.006
+    to +0.000 (``bench/results/bn_adapt_cpu_20261207/``).
 
     Attributes:
         weight: Share of the images' statistics in the blend: ``(1 - weight) * training +
