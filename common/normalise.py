@@ -28,6 +28,17 @@ Modes:
   much wider than the disc lose their middle: the radius is in pixels of the image as loaded
   (magnified 3x, the 16 scored 0.020; ``bench/results/tophat_scale_cpu_20261205/``).
 
+The gray modes take one more choice, ``fluorescence_gray`` (the config key
+``data.fluorescence_gray``): how an image with a dark background becomes gray. ``luminance``
+(the default here, what runs saved before the key was trained with) treats it as every other
+image; ``max`` takes its brightest channel. On a gray image (equal channels, every image of
+stage1_train with a dark background) both are the same array. On fluorescence in false colour
+(a nucleus stain shown blue, red, magenta) the luminance keeps a fraction of the range (blue:
+0.114 of it, 29 gray levels of 256) and the stretch cannot bring the lost levels back; the
+brightest channel keeps them all. Images with a bright background (histology, brightfield) keep
+the luminance, as measured there (``bench/results/histology_gray_cpu_20261205/``). A composite of
+a nucleus stain and another stain needs the nucleus channel alone (``segment --channel K``).
+
 Example::
 
     x = normalise_image(dataset.load_image(image_id), "gray_invert")  # uint8 [H,W,3]
@@ -41,11 +52,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["COLOUR_THRESHOLD", "MODES", "TOPHAT_RADIUS", "bright_background", "check_mode", "colourfulness",
-           "normalise_image", "percentile_stretch", "to_gray", "white_tophat"]
+__all__ = ["COLOUR_THRESHOLD", "FLUORESCENCE_GRAY", "MODES", "TOPHAT_RADIUS", "bright_background", "check_mode",
+           "check_fluorescence_gray", "colourfulness", "max_channel", "normalise_image", "percentile_stretch",
+           "to_gray", "white_tophat"]
 
 MODES = ("none", "percentile", "percentile_channel", "gray", "gray_invert", "gray_invert_percentile",
          "gray_invert_percentile_tophat")
+#: How a gray mode makes an image with a dark background gray (module docstring).
+FLUORESCENCE_GRAY = ("luminance", "max")
 #: Mean absolute deviation of a pixel's channels from their mean (:func:`colourfulness`)
 #: above which an image counts as coloured (real gray images have exactly 0; stained ones > 4).
 COLOUR_THRESHOLD = 2.0
@@ -67,6 +81,18 @@ def check_mode(mode: str, key: str = "data.normalise") -> None:
 
     if mode not in MODES:
         raise ConfigError(f"{key} must be one of {list(MODES)}, got {mode!r}")
+
+
+def check_fluorescence_gray(value: str, key: str = "data.fluorescence_gray") -> None:
+    """The one check of a config's ``data.fluorescence_gray`` (both solution families).
+
+    Raises:
+        common.config.ConfigError: ``value`` is not one of :data:`FLUORESCENCE_GRAY` (names ``key``).
+    """
+    from common.config import ConfigError
+
+    if value not in FLUORESCENCE_GRAY:
+        raise ConfigError(f"{key} must be one of {list(FLUORESCENCE_GRAY)}, got {value!r}")
 
 
 #: Default percentiles of the stretch (low, high).
@@ -144,6 +170,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return x if x.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGB2GRAY)
 
 
+def max_channel(image: np.ndarray) -> np.ndarray:
+    """The brightest channel of each pixel of uint8 [H,W,3] (or [H,W] already gray) as uint8
+    [H,W]; on a gray image (equal channels) the same values as :func:`to_gray`."""
+    x = np.asarray(image)
+    return x if x.ndim == 2 else np.ascontiguousarray(x.max(axis=2))
+
+
 def bright_background(gray: np.ndarray) -> bool:
     """Whether an image's background is brighter than its objects (brightfield, H&E).
 
@@ -174,22 +207,27 @@ def bright_background(gray: np.ndarray) -> bool:
     return bool(med > (lo + hi) / 2 or edge - med > max(0.1 * (hi - lo), 4.0))
 
 
-def normalise_image(image: np.ndarray, mode: str = "none") -> np.ndarray:
+def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: str = "luminance") -> np.ndarray:
     """Normalise one image for the network; see the module docstring for the modes.
 
     Args:
         image: uint8 [H,W,3] RGB (or [H,W] gray). The percentile modes also take
             16-bit or float images.
         mode: One of :data:`MODES`.
+        fluorescence_gray: One of :data:`FLUORESCENCE_GRAY`: with a gray mode, an image whose
+            background is dark (judged on the luminance) becomes gray by its luminance or by its
+            brightest channel (``max``). No effect on the other modes or on bright backgrounds.
 
     Returns:
         uint8 [H,W,3]; for ``"none"`` with a uint8 [H,W,3] input, that same array.
 
     Raises:
-        ValueError: unknown mode, or a shape/dtype the mode cannot take.
+        ValueError: unknown mode or ``fluorescence_gray``, or a shape/dtype the mode cannot take.
     """
     if mode not in MODES:
         raise ValueError(f"normalise mode must be one of {MODES}, got {mode!r}")
+    if fluorescence_gray not in FLUORESCENCE_GRAY:
+        raise ValueError(f"fluorescence_gray must be one of {FLUORESCENCE_GRAY}, got {fluorescence_gray!r}")
     x = np.asarray(image)
     if x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[2] != 3):
         raise ValueError(f"image must be [H,W] or [H,W,3], got shape {x.shape}")
@@ -204,6 +242,8 @@ def normalise_image(image: np.ndarray, mode: str = "none") -> np.ndarray:
     bright = mode != "gray" and bright_background(gray)
     if bright:
         gray = 255 - gray
+    elif fluorescence_gray == "max" and (mode != "gray" or not bright_background(gray)):
+        gray = max_channel(x)
     if mode == "gray_invert_percentile_tophat" and bright and colourfulness(x) <= COLOUR_THRESHOLD:
         gray = white_tophat(gray)
     if mode.startswith("gray_invert_percentile"):

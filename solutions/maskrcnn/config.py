@@ -331,6 +331,10 @@ class DataConfig:
             both families. ``configs/base.yaml`` (so every shipped config) sets
             ``gray_invert_percentile``; the default here stays ``none``, what a saved run
             whose ``config.yaml`` has no ``data.normalise`` was trained with.
+        fluorescence_gray: With a gray ``normalise`` mode, how an image with a dark background
+            becomes gray: ``luminance`` (as every other image; the default here, what a saved run
+            without the key was trained with) or ``max`` (its brightest channel: a nucleus stain
+            in false colour keeps its full range; the same on gray images). Shipped ``max``.
         cytoplasm: Probability of painting unlabelled cell bodies around a training
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
         dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
@@ -343,15 +347,17 @@ class DataConfig:
     """
 
     normalise: str = "none"
+    fluorescence_gray: str = "luminance"
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
     grain: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
-        from common.normalise import check_mode
+        from common.normalise import check_fluorescence_gray, check_mode
 
         check_mode(self.normalise)
+        check_fluorescence_gray(self.fluorescence_gray)
         for key in ("cytoplasm", "dim_nuclei", "grain"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"data.{key} is a probability in [0, 1], got {getattr(self, key)}")

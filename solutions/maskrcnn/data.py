@@ -80,7 +80,8 @@ class TrainSequence(keras.utils.PyDataset):
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and image_id in self._cache:
             return self._cache[image_id]
-        item = (normalise_image(self.dataset.load_image(image_id), self.cfg.data.normalise),
+        data = self.cfg.data
+        item = (normalise_image(self.dataset.load_image(image_id), data.normalise, data.fluorescence_gray),
                 self.dataset.load_labels(image_id))
         if self._cache is not None:
             with self._lock:

@@ -73,7 +73,7 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
     if scales is not None:
         scales.extend([1.0] * len(images))
     with stage(timer, "normalise"):
-        images = [normalise_image(image, cfg.data.normalise) for image in images]
+        images = [normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray) for image in images]
     flips = (False, True) if cfg.predict.tta_flip else (False,)
     passes, metas = _passes(model, images, cfg.predict.scale, flips, timer)
     return _instances(cfg, passes, metas, timer)
@@ -134,7 +134,7 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
 
     pc, sc = cfg.predict, cfg.predict.scale_select
     with stage(timer, "normalise"):
-        x = [normalise_image(image, cfg.data.normalise)]
+        x = [normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)]
     detections, metas, passes, found = {}, {}, {}, {}
 
     def measure(factor: float) -> tuple[float, float]:

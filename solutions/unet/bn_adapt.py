@@ -167,7 +167,7 @@ def adapt_batch_norm(model, cfg, dataset, ids: Sequence[str], params: dict, size
         for image_id in picked:
             image = dataset.load_image(image_id)
             if ba.at == "native":
-                yield normalise_image(image, cfg.data.normalise)
+                yield normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)
             else:
                 view = {}
                 predict_image(model, image, cfg, "none", params=params, view=view, **sizes)

@@ -101,6 +101,10 @@ class DataConfig:
         normalise: Per-image input normalisation, ``common.normalise.normalise_image``
             mode (``none``, ``percentile``, ``gray_invert``, ...), applied before
             augmentation in training and before TTA in prediction.
+        fluorescence_gray: With a gray ``normalise`` mode, how an image with a dark background
+            becomes gray: ``luminance`` (as every other image; the default here, what a saved run
+            without the key was trained with) or ``max`` (its brightest channel: a nucleus stain
+            in false colour keeps its full range; the same on gray images). Shipped ``max``.
         scale_range: ``[lo, hi]`` random-scale factors of the augmentation (e.g.
             ``[0.5, 2.0]``); empty: the ``augment`` level's own range.
         stain_augment: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
@@ -123,6 +127,7 @@ class DataConfig:
     border_width: int = 2
     max_train_images: int = 0
     normalise: str = "none"
+    fluorescence_gray: str = "luminance"
     scale_range: tuple[float, ...] = ()
     stain_augment: float = 0.0
     blur_noise: float = 0.0
@@ -132,9 +137,10 @@ class DataConfig:
     balance: float = 0.0
 
     def validate(self) -> None:
-        from common.normalise import check_mode
+        from common.normalise import check_fluorescence_gray, check_mode
 
         check_mode(self.normalise)
+        check_fluorescence_gray(self.fluorescence_gray)
         if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
         probabilities = (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei, self.grain)

@@ -29,8 +29,8 @@ from solutions.unet.targets import make_targets
 Augmenter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def load_items(dataset, ids: Sequence[str], threads: int = 0,
-               normalise: str = "none") -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_items(dataset, ids: Sequence[str], threads: int = 0, normalise: str = "none",
+               fluorescence_gray: str = "luminance") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Read images (uint8 [H,W,3]) and labels (int32 [H,W]) of ``ids`` into memory.
 
     Args:
@@ -39,6 +39,7 @@ def load_items(dataset, ids: Sequence[str], threads: int = 0,
         threads: Reader threads (0: ``common.machine.worker_threads(8)``); PNG decoding releases the GIL.
         normalise: ``common.normalise.normalise_image`` mode applied to each whole image
             as it is read (before any crop or augmentation; ``data.normalise``).
+        fluorescence_gray: Its ``fluorescence_gray`` (``data.fluorescence_gray``).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -46,7 +47,8 @@ def load_items(dataset, ids: Sequence[str], threads: int = 0,
     from common.normalise import normalise_image
 
     def one(image_id: str) -> tuple[np.ndarray, np.ndarray]:
-        return normalise_image(dataset.load_image(image_id), normalise), dataset.load_labels(image_id)
+        image = normalise_image(dataset.load_image(image_id), normalise, fluorescence_gray)
+        return image, dataset.load_labels(image_id)
 
     with warnings.catch_warnings():  # a few real masks overlap by a pixel or two: expected
         warnings.filterwarnings("ignore", message=".*covered by more than one mask")

@@ -80,7 +80,7 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     from common.normalise import normalise_image
 
     with stage(timer, "normalise"):
-        x = normalise_image(image, cfg.data.normalise)
+        x = normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)
     sn = cfg.predict.scale_norm
     target = sn.target_area or target_area  # the config's area, else the run's nucleus_size.json
     if sn.enabled and sn.estimate == "multiscale" and small_area > 0:
@@ -146,7 +146,7 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
     info.update(denoised=True)
     with stage(timer, "normalise"):
         image = smooth(image, dn.sigma)
-        return image, normalise_image(image, cfg.data.normalise), None
+        return image, normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray), None
 
 
 def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
@@ -169,7 +169,7 @@ def rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: S
         return x
     if cfg.predict.scale_norm.renormalise:
         with stage(timer, "normalise"):
-            return normalise_image(rescale(image, factor), cfg.data.normalise)
+            return normalise_image(rescale(image, factor), cfg.data.normalise, cfg.data.fluorescence_gray)
     return rescale(x, factor)
 
 
