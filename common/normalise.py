@@ -39,6 +39,13 @@ brightest channel keeps them all. Images with a bright background (histology, br
 the luminance, as measured there (``bench/results/histology_gray_cpu_20261205/``). A composite of
 a nucleus stain and another stain needs the nucleus channel alone (``segment --channel K``).
 
+``flatten_background`` (the config key ``data.flatten_background``; off here, what runs saved
+before the key were trained with): with a gray mode, an image with a dark background loses a smooth
+background before the stretch (:func:`flatten_background`: a quadratic surface fitted to the
+darkest blocks of the image, its rise above its lowest point subtracted). A background that glows
+more on one side (out-of-focus light, autofluorescence) is otherwise stretched with the nuclei and
+taken for them; a flat background is left about as it was.
+
 Example::
 
     x = normalise_image(dataset.load_image(image_id), "gray_invert")  # uint8 [H,W,3]
@@ -53,7 +60,8 @@ import cv2
 import numpy as np
 
 __all__ = ["COLOUR_THRESHOLD", "FLUORESCENCE_GRAY", "MODES", "TOPHAT_RADIUS", "bright_background", "check_mode",
-           "check_fluorescence_gray", "colourfulness", "max_channel", "normalise_image", "percentile_stretch",
+           "check_fluorescence_gray", "colourfulness", "flatten_background", "max_channel", "normalise_image",
+           "normalise_with", "percentile_stretch",
            "to_gray", "white_tophat"]
 
 MODES = ("none", "percentile", "percentile_channel", "gray", "gray_invert", "gray_invert_percentile",
@@ -177,6 +185,62 @@ def max_channel(image: np.ndarray) -> np.ndarray:
     return x if x.ndim == 2 else np.ascontiguousarray(x.max(axis=2))
 
 
+#: :func:`flatten_background`: block side (pixels), the block percentile taken as its background
+#: level, and the share of blocks (the lowest residuals) each refit keeps.
+FLATTEN_BLOCK, FLATTEN_PERCENTILE, FLATTEN_KEEP = 16, 20.0, 0.5
+
+
+def _poly_terms(y: np.ndarray, x: np.ndarray, order: int) -> list[np.ndarray]:
+    """The terms of a polynomial surface of ``order`` (0, 1 or 2) in ``y``, ``x`` (broadcast together)."""
+    y, x = np.broadcast_arrays(y, x)
+    terms = [np.ones_like(y)]
+    if order >= 1:
+        terms += [x, y]
+    if order >= 2:
+        terms += [x * x, x * y, y * y]
+    return terms
+
+
+def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile: float = FLATTEN_PERCENTILE,
+                       keep: float = FLATTEN_KEEP, iterations: int = 3) -> np.ndarray:
+    """A smooth background of a dark-background image: float32 [H,W].
+
+    The image is cut into ``block`` x ``block`` blocks; each block's ``percentile`` is its level.
+    A quadratic surface (a plane below 24 blocks, a constant below 6) is fitted by least squares
+    to the levels, then refitted ``iterations`` times to the ``keep`` share of blocks lying lowest
+    above it, so blocks filled by nuclei do not lift it.
+    """
+    g = np.asarray(gray, np.float32)
+    h, w = g.shape
+    bh, bw = max(1, h // block), max(1, w // block)
+    sy, sx = h // bh, w // bw
+    blocks = g[:bh * sy, :bw * sx].reshape(bh, sy, bw, sx).transpose(0, 2, 1, 3).reshape(bh * bw, sy * sx)
+    k = int(round(percentile / 100.0 * (sy * sx - 1)))  # the block's percentile, to the nearest pixel
+    levels = np.partition(blocks, k, axis=1)[:, k].astype(np.float64)
+    order = 2 if levels.size >= 24 else 1 if levels.size >= 6 else 0
+    yc, xc = np.meshgrid((np.arange(bh) + 0.5) * sy / h * 2 - 1, (np.arange(bw) + 0.5) * sx / w * 2 - 1,
+                         indexing="ij")
+    design = np.stack([t.ravel() for t in _poly_terms(yc, xc, order)], axis=1)
+    use = np.ones(levels.size, bool)
+    for _ in range(iterations + 1):
+        coef = np.linalg.lstsq(design[use], levels[use], rcond=None)[0]
+        residual = levels - design @ coef
+        use = residual <= np.quantile(residual, keep)
+        if use.sum() < design.shape[1]:
+            break
+    y = ((np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1)[:, None]
+    x = ((np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1)[None, :]
+    return sum(np.float32(c) * t for c, t in zip(coef, _poly_terms(y, x, order))).astype(np.float32)
+
+
+def flatten_background(gray: np.ndarray) -> np.ndarray:
+    """uint8 [H,W] ``gray`` minus the rise of its :func:`background_surface` above the surface's
+    lowest point, clipped to 0..255: a gradient of the background goes, its level stays."""
+    surface = background_surface(gray)
+    out = np.asarray(gray, np.float32) - (surface - surface.min())
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def bright_background(gray: np.ndarray) -> bool:
     """Whether an image's background is brighter than its objects (brightfield, H&E).
 
@@ -207,7 +271,8 @@ def bright_background(gray: np.ndarray) -> bool:
     return bool(med > (lo + hi) / 2 or edge - med > max(0.1 * (hi - lo), 4.0))
 
 
-def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: str = "luminance") -> np.ndarray:
+def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: str = "luminance",
+                    flatten: bool = False) -> np.ndarray:
     """Normalise one image for the network; see the module docstring for the modes.
 
     Args:
@@ -217,6 +282,8 @@ def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: st
         fluorescence_gray: One of :data:`FLUORESCENCE_GRAY`: with a gray mode, an image whose
             background is dark (judged on the luminance) becomes gray by its luminance or by its
             brightest channel (``max``). No effect on the other modes or on bright backgrounds.
+        flatten: With a gray mode, a dark-background image loses its smooth background
+            (:func:`flatten_background`) before the stretch. No effect on bright backgrounds.
 
     Returns:
         uint8 [H,W,3]; for ``"none"`` with a uint8 [H,W,3] input, that same array.
@@ -239,13 +306,20 @@ def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: st
         out = percentile_stretch(x, per_channel=mode == "percentile_channel")
         return out if out.ndim == 3 else np.repeat(out[:, :, None], 3, axis=2)
     gray = to_gray(x)
-    bright = mode != "gray" and bright_background(gray)
-    if bright:
+    bright = bright_background(gray) if mode != "gray" or fluorescence_gray == "max" or flatten else False
+    if bright and mode != "gray":
         gray = 255 - gray
-    elif fluorescence_gray == "max" and (mode != "gray" or not bright_background(gray)):
-        gray = max_channel(x)
+    elif not bright:
+        gray = max_channel(x) if fluorescence_gray == "max" else gray
+        gray = flatten_background(gray) if flatten else gray
     if mode == "gray_invert_percentile_tophat" and bright and colourfulness(x) <= COLOUR_THRESHOLD:
         gray = white_tophat(gray)
     if mode.startswith("gray_invert_percentile"):
         gray = percentile_stretch(gray)
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def normalise_with(image: np.ndarray, data) -> np.ndarray:
+    """:func:`normalise_image` as a config's ``data`` section says (either family's): its
+    ``normalise`` mode, ``fluorescence_gray`` and ``flatten_background``."""
+    return normalise_image(image, data.normalise, data.fluorescence_gray, data.flatten_background)

@@ -111,8 +111,7 @@ def test_unet_training_and_prediction_feed_the_same_pixels(tmp_path):
     gray = ds.load_image(image_id)[..., 0]
     cv2.imwrite(str(path), _false_colour(gray, (2,))[..., ::-1])  # shown blue, written BGR
     cfg = load_config(UNetConfig, None, ["data.normalise=gray_invert_percentile", "data.fluorescence_gray=max"])
-    (image,), _ = load_items(ds, [image_id], threads=1, normalise=cfg.data.normalise,
-                             fluorescence_gray=cfg.data.fluorescence_gray)
+    (image,), _ = load_items(ds, [image_id], threads=1, normalise=cfg.data)
     np.testing.assert_array_equal(image, normalise_image(gray, "gray_invert_percentile"))
     seen = []
 

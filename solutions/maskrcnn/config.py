@@ -335,6 +335,9 @@ class DataConfig:
             becomes gray: ``luminance`` (as every other image; the default here, what a saved run
             without the key was trained with) or ``max`` (its brightest channel: a nucleus stain
             in false colour keeps its full range; the same on gray images). Shipped ``max``.
+        flatten_background: With a gray ``normalise`` mode, a dark-background image loses its smooth
+            background before the stretch (``common.normalise.flatten_background``). Off here (what a
+            saved run without the key was trained with).
         cytoplasm: Probability of painting unlabelled cell bodies around a training
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
         dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
@@ -348,6 +351,7 @@ class DataConfig:
 
     normalise: str = "none"
     fluorescence_gray: str = "luminance"
+    flatten_background: bool = False
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
     grain: float = 0.0

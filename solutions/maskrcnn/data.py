@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from common.augment import build_augmenter, random_crop
-from common.normalise import normalise_image
+from common.normalise import normalise_with
 from common.sampling import check_weights
 from solutions.maskrcnn.config import PAD_MULTIPLE, MaskRCNNConfig
 from solutions.maskrcnn.inputs import build_sample
@@ -80,8 +80,7 @@ class TrainSequence(keras.utils.PyDataset):
     def _load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and image_id in self._cache:
             return self._cache[image_id]
-        data = self.cfg.data
-        item = (normalise_image(self.dataset.load_image(image_id), data.normalise, data.fluorescence_gray),
+        item = (normalise_with(self.dataset.load_image(image_id), self.cfg.data),
                 self.dataset.load_labels(image_id))
         if self._cache is not None:
             with self._lock:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from common.cli import add_predict_args, narrow_ids, predict_target, resolve_run, workspace  # noqa: E402
 from common.data import DSBDataset  # noqa: E402
 from common.machine import device_description  # noqa: E402
-from common.normalise import normalise_image  # noqa: E402
+from common.normalise import normalise_with  # noqa: E402
 from common.predictions import pending_ids, save_prediction, write_folder_summary  # noqa: E402
 from common.runs import RunDir, load_trained  # noqa: E402
 from common.timing import Stopwatch, stage  # noqa: E402
@@ -73,7 +73,7 @@ def predict_images(model: MaskRCNN, cfg: MaskRCNNConfig, images: Sequence[np.nda
     if scales is not None:
         scales.extend([1.0] * len(images))
     with stage(timer, "normalise"):
-        images = [normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray) for image in images]
+        images = [normalise_with(image, cfg.data) for image in images]
     flips = (False, True) if cfg.predict.tta_flip else (False,)
     passes, metas = _passes(model, images, cfg.predict.scale, flips, timer)
     return _instances(cfg, passes, metas, timer)
@@ -134,7 +134,7 @@ def predict_scale_selected(model: MaskRCNN, cfg: MaskRCNNConfig, image: np.ndarr
 
     pc, sc = cfg.predict, cfg.predict.scale_select
     with stage(timer, "normalise"):
-        x = [normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)]
+        x = [normalise_with(image, cfg.data)]
     detections, metas, passes, found = {}, {}, {}, {}
 
     def measure(factor: float) -> tuple[float, float]:

@@ -159,8 +159,7 @@ def training_items(run: RunDir, cfg) -> tuple[list[np.ndarray], list[np.ndarray]
     fix = "; predict.adapt.mix=1 adapts on the predicted images alone"
     try:
         data_dir, fit_ids = run.training_set()
-        return load_items(DSBDataset(data_dir, "stage1_train"), fit_ids, normalise=cfg.data.normalise,
-                          fluorescence_gray=cfg.data.fluorescence_gray)
+        return load_items(DSBDataset(data_dir, "stage1_train"), fit_ids, normalise=cfg.data)
     except (OSError, DataError) as exc:
         raise FileNotFoundError(f"{run.info_path}: predict.adapt cannot read the run's training images "
                                 f"({exc}){fix}") from exc

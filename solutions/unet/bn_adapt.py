@@ -155,7 +155,7 @@ def adapt_batch_norm(model, cfg, dataset, ids: Sequence[str], params: dict, size
         statistics moved (:func:`set_statistics`) and seconds.
     """
     from common.engine import forget
-    from common.normalise import normalise_image
+    from common.normalise import normalise_with
     from solutions.unet.adapt import pick_evenly
     from solutions.unet.inference import predict_image
 
@@ -167,7 +167,7 @@ def adapt_batch_norm(model, cfg, dataset, ids: Sequence[str], params: dict, size
         for image_id in picked:
             image = dataset.load_image(image_id)
             if ba.at == "native":
-                yield normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)
+                yield normalise_with(image, cfg.data)
             else:
                 view = {}
                 predict_image(model, image, cfg, "none", params=params, view=view, **sizes)

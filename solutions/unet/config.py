@@ -105,6 +105,9 @@ class DataConfig:
             becomes gray: ``luminance`` (as every other image; the default here, what a saved run
             without the key was trained with) or ``max`` (its brightest channel: a nucleus stain
             in false colour keeps its full range; the same on gray images). Shipped ``max``.
+        flatten_background: With a gray ``normalise`` mode, a dark-background image loses its smooth
+            background before the stretch (``common.normalise.flatten_background``). Off here (what a
+            saved run without the key was trained with).
         scale_range: ``[lo, hi]`` random-scale factors of the augmentation (e.g.
             ``[0.5, 2.0]``); empty: the ``augment`` level's own range.
         stain_augment: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
@@ -128,6 +131,7 @@ class DataConfig:
     max_train_images: int = 0
     normalise: str = "none"
     fluorescence_gray: str = "luminance"
+    flatten_background: bool = False
     scale_range: tuple[float, ...] = ()
     stain_augment: float = 0.0
     blur_noise: float = 0.0

@@ -18,6 +18,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import cv2
 import keras
@@ -29,25 +30,26 @@ from solutions.unet.targets import make_targets
 Augmenter = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def load_items(dataset, ids: Sequence[str], threads: int = 0, normalise: str = "none",
-               fluorescence_gray: str = "luminance") -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_items(dataset, ids: Sequence[str], threads: int = 0,
+               normalise: Any = "none") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Read images (uint8 [H,W,3]) and labels (int32 [H,W]) of ``ids`` into memory.
 
     Args:
         dataset: Has ``load_image(id)`` and ``load_labels(id)``.
         ids: Image ids, in the order returned.
         threads: Reader threads (0: ``common.machine.worker_threads(8)``); PNG decoding releases the GIL.
-        normalise: ``common.normalise.normalise_image`` mode applied to each whole image
-            as it is read (before any crop or augmentation; ``data.normalise``).
-        fluorescence_gray: Its ``fluorescence_gray`` (``data.fluorescence_gray``).
+        normalise: A ``common.normalise.normalise_image`` mode, or a config's ``data`` section
+            (``common.normalise.normalise_with``: its mode, gray choice and flattening), applied to
+            each whole image as it is read (before any crop or augmentation).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from common.machine import worker_threads
-    from common.normalise import normalise_image
+    from common.normalise import normalise_image, normalise_with
 
     def one(image_id: str) -> tuple[np.ndarray, np.ndarray]:
-        image = normalise_image(dataset.load_image(image_id), normalise, fluorescence_gray)
+        image = dataset.load_image(image_id)
+        image = normalise_image(image, normalise) if isinstance(normalise, str) else normalise_with(image, normalise)
         return image, dataset.load_labels(image_id)
 
     with warnings.catch_warnings():  # a few real masks overlap by a pixel or two: expected

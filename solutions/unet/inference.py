@@ -77,10 +77,10 @@ def predict_image(model, image: np.ndarray, cfg, tta: str | None = None, params:
     tta = tta or cfg.predict.tta
     if tta not in _VIEWS:
         raise ValueError(f"unknown TTA {tta!r}; choose one of {list(_VIEWS)}")
-    from common.normalise import normalise_image
+    from common.normalise import normalise_with
 
     with stage(timer, "normalise"):
-        x = normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray)
+        x = normalise_with(image, cfg.data)
     sn = cfg.predict.scale_norm
     target = sn.target_area or target_area  # the config's area, else the run's nucleus_size.json
     if sn.enabled and sn.estimate == "multiscale" and small_area > 0:
@@ -127,7 +127,7 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
     ``first`` that pass when the size check ran (the caller's pass at scale 1: not run twice), else
     None. ``info`` gets ``noise``, ``denoised`` and with the size check ``denoise_area``."""
     from common.denoise import noise_level, smooth
-    from common.normalise import normalise_image
+    from common.normalise import normalise_with
 
     dn = cfg.predict.denoise
     with stage(timer, "normalise"):
@@ -146,7 +146,7 @@ def _denoise(model, image: np.ndarray, x: np.ndarray, cfg, params: dict | None, 
     info.update(denoised=True)
     with stage(timer, "normalise"):
         image = smooth(image, dn.sigma)
-        return image, normalise_image(image, cfg.data.normalise, cfg.data.fluorescence_gray), None
+        return image, normalise_with(image, cfg.data), None
 
 
 def _instance_area(prob: np.ndarray, cfg, params: dict | None) -> float:
@@ -162,14 +162,14 @@ def rescaled_view(image: np.ndarray, x: np.ndarray, factor: float, cfg, timer: S
     """The network's input at ``factor``: the normalised image ``x`` rescaled, or with
     ``predict.scale_norm.renormalise`` the loaded ``image`` rescaled, then normalised (the
     normalisation in the rescaled frame: the top-hat's radius, too)."""
-    from common.normalise import normalise_image
+    from common.normalise import normalise_with
     from common.scale import rescale
 
     if factor == 1.0:
         return x
     if cfg.predict.scale_norm.renormalise:
         with stage(timer, "normalise"):
-            return normalise_image(rescale(image, factor), cfg.data.normalise, cfg.data.fluorescence_gray)
+            return normalise_with(rescale(image, factor), cfg.data)
     return rescale(x, factor)
 
 

@@ -71,9 +71,8 @@ def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids:
     from solutions.unet.data import CropDataset, ResizedDataset, load_items
 
     kw = {"workers": cfg.train.workers, "use_multiprocessing": False}
-    gray = cfg.data.fluorescence_gray
-    fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data.normalise, fluorescence_gray=gray)
-    val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data.normalise, fluorescence_gray=gray)
+    fit_images, fit_labels = load_items(dataset, fit_ids, normalise=cfg.data)
+    val_images, val_labels = load_items(dataset, val_ids, normalise=cfg.data)
     weights = sampling_weights(dataset, fit_ids, cfg.data.balance, "[unet]")
     if cfg.model.kind == "baseline":
         size = cfg.data.input_size
