@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh SNAP OUTDIR: probe.py from the git archive SNAP on the four stored group-fold networks
+# run.sh SNAP OUTDIR: probe.py from the git archive SNAP on three stored group-fold networks
 # (session ai's group folds 1-3; shipped cpu30 recipe), one after another. Group fold 4 (session ah's
 # network, 180 images, about 50 minutes here) was left out for time.
 set -u
