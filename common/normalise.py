@@ -41,8 +41,8 @@ a nucleus stain and another stain needs the nucleus channel alone (``segment --c
 
 ``flatten_background`` (the config key ``data.flatten_background``; off here, what runs saved
 before the key were trained with): with a gray mode, an image with a dark background loses a smooth
-background before the stretch (:func:`flatten_background`: a quadratic surface fitted to the
-darkest blocks of the image, its rise above its lowest point subtracted). A background that glows
+background before the stretch (:func:`flatten_background`: a plane fitted to the darkest blocks
+of the image, its rise above its lowest point subtracted). A background that glows
 more on one side (out-of-focus light, autofluorescence) is otherwise stretched with the nuclei and
 taken for them; a flat background is left about as it was.
 
@@ -59,10 +59,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["COLOUR_THRESHOLD", "FLUORESCENCE_GRAY", "MODES", "TOPHAT_RADIUS", "bright_background", "check_mode",
-           "check_fluorescence_gray", "colourfulness", "flatten_background", "max_channel", "normalise_image",
-           "normalise_with", "percentile_stretch",
-           "to_gray", "white_tophat"]
+__all__ = ["COLOUR_THRESHOLD", "FLUORESCENCE_GRAY", "MODES", "TOPHAT_RADIUS", "background_surface",
+           "bright_background", "check_fluorescence_gray", "check_mode", "colourfulness", "flatten_background",
+           "max_channel", "normalise_image", "normalise_with", "percentile_stretch", "to_gray", "white_tophat"]
 
 MODES = ("none", "percentile", "percentile_channel", "gray", "gray_invert", "gray_invert_percentile",
          "gray_invert_percentile_tophat")
@@ -186,8 +185,10 @@ def max_channel(image: np.ndarray) -> np.ndarray:
 
 
 #: :func:`flatten_background`: block side (pixels), the block percentile taken as its background
-#: level, and the share of blocks (the lowest residuals) each refit keeps.
-FLATTEN_BLOCK, FLATTEN_PERCENTILE, FLATTEN_KEEP = 16, 20.0, 0.5
+#: level, the share of blocks (the lowest residuals) each refit keeps, and the surface's order
+#: (1: a plane). A quadratic surface (2) bulged under a large bright embryo and erased the nuclei on
+#: its rim (``bench/results/flat_background_cpu_20261207/``); a plane cannot bulge.
+FLATTEN_BLOCK, FLATTEN_PERCENTILE, FLATTEN_KEEP, FLATTEN_ORDER = 16, 20.0, 0.5, 1
 
 
 def _poly_terms(y: np.ndarray, x: np.ndarray, order: int) -> list[np.ndarray]:
@@ -202,13 +203,15 @@ def _poly_terms(y: np.ndarray, x: np.ndarray, order: int) -> list[np.ndarray]:
 
 
 def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile: float = FLATTEN_PERCENTILE,
-                       keep: float = FLATTEN_KEEP, iterations: int = 3) -> np.ndarray:
+                       keep: float = FLATTEN_KEEP, iterations: int = 3,
+                       order: int = FLATTEN_ORDER) -> np.ndarray:
     """A smooth background of a dark-background image: float32 [H,W].
 
     The image is cut into ``block`` x ``block`` blocks; each block's ``percentile`` is its level.
-    A quadratic surface (a plane below 24 blocks, a constant below 6) is fitted by least squares
-    to the levels, then refitted ``iterations`` times to the ``keep`` share of blocks lying lowest
-    above it, so blocks filled by nuclei do not lift it.
+    A polynomial surface of ``order`` (1: a plane, 2: quadratic; at most a plane below 24 blocks,
+    a constant below 6) is fitted by least squares to the levels, then refitted ``iterations``
+    times to the ``keep`` share of blocks lying lowest above it, so blocks filled by nuclei do not
+    lift it.
     """
     g = np.asarray(gray, np.float32)
     h, w = g.shape
@@ -217,7 +220,7 @@ def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile:
     blocks = g[:bh * sy, :bw * sx].reshape(bh, sy, bw, sx).transpose(0, 2, 1, 3).reshape(bh * bw, sy * sx)
     k = int(round(percentile / 100.0 * (sy * sx - 1)))  # the block's percentile, to the nearest pixel
     levels = np.partition(blocks, k, axis=1)[:, k].astype(np.float64)
-    order = 2 if levels.size >= 24 else 1 if levels.size >= 6 else 0
+    order = min(order, 2 if levels.size >= 24 else 1 if levels.size >= 6 else 0)
     yc, xc = np.meshgrid((np.arange(bh) + 0.5) * sy / h * 2 - 1, (np.arange(bw) + 0.5) * sx / w * 2 - 1,
                          indexing="ij")
     design = np.stack([t.ravel() for t in _poly_terms(yc, xc, order)], axis=1)

@@ -67,6 +67,22 @@ def test_nuclei_filling_many_blocks_do_not_lift_the_surface():
     assert abs(float(flat[40, 50]) - 180) < 8
 
 
+def test_a_large_bright_object_is_not_flattened_away():
+    """A bright body over half the image (an embryo) with nuclei on its rim keeps its rim: the
+    plane stays under the dark background, where a quadratic surface bulges up under the body."""
+    rng = np.random.default_rng(4)
+    gray = rng.normal(15, 2, (160, 320))
+    yy, xx = np.mgrid[0:160, 0:320]
+    inside = ((yy - 70) / 60.0) ** 2 + ((xx - 160) / 140.0) ** 2
+    gray[inside < 1] = 70
+    gray[(inside > 0.8) & (inside < 1)] = 200  # the rim of nuclei
+    gray = np.clip(gray, 0, 255).astype(np.uint8)
+    rim = (inside > 0.85) & (inside < 0.95)
+    assert abs(float(flatten_background(gray)[rim].mean()) - float(gray[rim].mean())) < 10
+    quadratic = np.asarray(gray, np.float32) - background_surface(gray, order=2)
+    assert float(quadratic[rim].mean()) < float(gray[rim].mean()) - 20  # why the order is 1
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (8, 400), (20, 30), (40, 60), (17, 1000)])
 def test_small_and_thin_images(shape):
     """Few blocks: a plane or a constant, never an error; one block changes nothing."""
