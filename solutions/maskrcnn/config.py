@@ -331,13 +331,9 @@ class DataConfig:
             both families. ``configs/base.yaml`` (so every shipped config) sets
             ``gray_invert_percentile``; the default here stays ``none``, what a saved run
             whose ``config.yaml`` has no ``data.normalise`` was trained with.
-        fluorescence_gray: With a gray ``normalise`` mode, how an image with a dark background
-            becomes gray: ``luminance`` (as every other image; the default here, what a saved run
-            without the key was trained with) or ``max`` (its brightest channel: a nucleus stain
-            in false colour keeps its full range; the same on gray images). Shipped ``max``.
-        flatten_background: With a gray ``normalise`` mode, a dark-background image loses its smooth
-            background before the stretch (``common.normalise.flatten_background``). Off here (what a
-            saved run without the key was trained with).
+        fluorescence_gray: ``luminance`` or ``max``, as the U-Net's key (``common.normalise``);
+            ``base.yaml`` sets ``max``, the default here stays ``luminance`` for saved runs.
+        flatten_background: As the U-Net's key (``common.normalise.flatten_background``); off.
         cytoplasm: Probability of painting unlabelled cell bodies around a training
             crop's nuclei (``common.augment.synthetic_cytoplasm``), as the U-Net's key.
         dim_nuclei: Probability of dimming each nucleus of a training crop by its own random
