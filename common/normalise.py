@@ -209,9 +209,10 @@ def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile:
 
     The image is cut into ``block`` x ``block`` blocks; each block's ``percentile`` is its level.
     A polynomial surface of ``order`` (1: a plane, 2: quadratic; at most a plane below 24 blocks,
-    a constant below 6) is fitted by least squares to the levels, then refitted ``iterations``
-    times to the ``keep`` share of blocks lying lowest above it, so blocks filled by nuclei do not
-    lift it.
+    a constant below 6) is fitted by least squares to the ``keep`` share of darkest levels, then
+    refitted ``iterations`` times to the ``keep`` share of blocks lying lowest above it, so blocks
+    filled by nuclei do not lift it. (Started from all blocks instead, a bright object filling one
+    side of the image tilted the first fit towards it, and the refits kept following it.)
     """
     g = np.asarray(gray, np.float32)
     h, w = g.shape
@@ -224,7 +225,7 @@ def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile:
     yc, xc = np.meshgrid((np.arange(bh) + 0.5) * sy / h * 2 - 1, (np.arange(bw) + 0.5) * sx / w * 2 - 1,
                          indexing="ij")
     design = np.stack([t.ravel() for t in _poly_terms(yc, xc, order)], axis=1)
-    use = np.ones(levels.size, bool)
+    use = levels <= np.quantile(levels, keep)  # start from the darkest blocks: a bright side cannot tilt it
     for _ in range(iterations + 1):
         coef = np.linalg.lstsq(design[use], levels[use], rcond=None)[0]
         residual = levels - design @ coef

@@ -18,8 +18,9 @@ Tiles and seams (the rule the README states):
 5. At the end, pieces smaller than ``min_area`` pixels are dropped and the labels are
    renumbered 1..N in the order they were pasted (row-major over tiles).
 
-Per-image statistics are per tile: a run's ``percentile``/``gray_invert`` normalisation and
-the watershed U-Net's input standardisation (``ImageStandardize``) see one tile at a time.
+Per-image statistics are per tile: a run's ``percentile``/``gray_invert`` normalisation (with
+``data.flatten_background``, its plane too) and the watershed U-Net's input standardisation
+(``ImageStandardize``) see one tile at a time.
 
 Memory: the stitched labels are one uint32 [H,W] array; each tile's maps live only while
 that tile is predicted, so a 10k x 10k image never has a full-size float map. Everything

@@ -253,7 +253,8 @@ def predict_folder(model, cfg: UNetConfig, dataset, ids: Sequence[str], out_dir:
     summary = {"n_images": len(ids), "seconds": round(seconds, 2),
                "images_per_s": round(len(ids) / seconds, 3) if seconds > 0 else None,
                "device": device_description(), "run": str(run.path), "tta": tta or cfg.predict.tta,
-               "normalise": cfg.data.normalise, "engine": resolve_engine(cfg.predict.engine)}
+               "normalise": cfg.data.normalise, "fluorescence_gray": cfg.data.fluorescence_gray,
+               "flatten_background": cfg.data.flatten_background, "engine": resolve_engine(cfg.predict.engine)}
     if cfg.predict.scale_norm.enabled:
         rescaled = [f for f in factors if f != 1.0]
         summary["scale_norm"] = {"target_area": target_area, "n_rescaled": len(rescaled),

@@ -1,6 +1,8 @@
 """Held-out fluorescence with uneven illumination, predicted without and with data.flatten_background.
 
-    python probe.py RUN IDS OUT.json
+    python probe.py RUN IDS OUT.json [ARMS]
+
+ARMS: a comma-separated subset of the arms below (default both).
 
 RUN: a trained watershed U-Net run; IDS: its held-out image ids (one per line). Every
 fluorescence image among them (common.folds.image_type) is shown as loaded (``flat``), darkened
@@ -46,7 +48,7 @@ ARMS = {"shipped": ["data.fluorescence_gray=max"],
         "flatten": ["data.fluorescence_gray=max", "data.flatten_background=true"]}
 
 
-def main(run, ids_file, out):
+def main(run, ids_file, out, arms=",".join(ARMS)):
     ds = DSBDataset(Path("/work/shared/dsb2018"), "stage1_train")
     images = {}
     for image_id in Path(ids_file).read_text().split():
@@ -55,7 +57,7 @@ def main(run, ids_file, out):
             images[image_id] = image
     truth = {i: ds.load_labels(i) for i in images}
     rows = []
-    for arm, sets in ARMS.items():
+    for arm, sets in ((a, ARMS[a]) for a in arms.split(",")):
         predict = unet_predictor(Path(run), sets)
         for view, transform in VIEWS.items():
             t0, scores = time.time(), []
@@ -70,4 +72,4 @@ def main(run, ids_file, out):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
