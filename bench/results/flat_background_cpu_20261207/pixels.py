@@ -35,3 +35,5 @@ print(f"\nfluorescence: {int((dark.mean_abs > 2).sum())} of {len(dark)} images c
       f"{int((dark.mean_abs > 5).sum())} by more than 5")
 print("\nthe 10 fluorescence images changed most:")
 print(dark.sort_values("mean_abs", ascending=False).head(10).round(2).to_string(index=False))
+print("\nimages named in the README (a corner glow; the two embryos the quadratic fit hurt):")
+print(dark[dark.image_id.isin(["68f833de9f8c", "538b7673d507", "f29fd9c52e04"])].round(2).to_string(index=False))
