@@ -185,34 +185,21 @@ def max_channel(image: np.ndarray) -> np.ndarray:
 
 
 #: :func:`flatten_background`: block side (pixels), the block percentile taken as its background
-#: level, the share of blocks (the lowest residuals) each refit keeps, and the surface's order
-#: (1: a plane). A quadratic surface (2) bulged under a large bright embryo and erased the nuclei on
-#: its rim (``bench/results/flat_background_cpu_20261207/``); a plane cannot bulge.
-FLATTEN_BLOCK, FLATTEN_PERCENTILE, FLATTEN_KEEP, FLATTEN_ORDER = 16, 20.0, 0.5, 1
-
-
-def _poly_terms(y: np.ndarray, x: np.ndarray, order: int) -> list[np.ndarray]:
-    """The terms of a polynomial surface of ``order`` (0, 1 or 2) in ``y``, ``x`` (broadcast together)."""
-    y, x = np.broadcast_arrays(y, x)
-    terms = [np.ones_like(y)]
-    if order >= 1:
-        terms += [x, y]
-    if order >= 2:
-        terms += [x * x, x * y, y * y]
-    return terms
+#: level, and the share of blocks (the lowest residuals) each refit keeps. The surface is a plane: a
+#: quadratic one bulged under a large bright embryo and erased the nuclei on its rim
+#: (``bench/results/flat_background_cpu_20261207/``, commit ``b63a286``); a plane cannot bulge.
+FLATTEN_BLOCK, FLATTEN_PERCENTILE, FLATTEN_KEEP = 16, 20.0, 0.5
 
 
 def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile: float = FLATTEN_PERCENTILE,
-                       keep: float = FLATTEN_KEEP, iterations: int = 3,
-                       order: int = FLATTEN_ORDER) -> np.ndarray:
+                       keep: float = FLATTEN_KEEP, iterations: int = 3) -> np.ndarray:
     """A smooth background of a dark-background image: float32 [H,W].
 
     The image is cut into ``block`` x ``block`` blocks; each block's ``percentile`` is its level.
-    A polynomial surface of ``order`` (1: a plane, 2: quadratic; at most a plane below 24 blocks,
-    a constant below 6) is fitted by least squares to the ``keep`` share of darkest levels, then
-    refitted ``iterations`` times to the ``keep`` share of blocks lying lowest above it, so blocks
-    filled by nuclei do not lift it. (Started from all blocks instead, a bright object filling one
-    side of the image tilted the first fit towards it, and the refits kept following it.)
+    A plane (a constant below 6 blocks) is fitted by least squares to the ``keep`` share of darkest
+    levels, then refitted ``iterations`` times to the ``keep`` share of blocks lying lowest above
+    it, so blocks filled by nuclei do not lift it. (Started from all blocks instead, a bright object
+    filling one side of the image tilted the first fit towards it, and the refits kept following it.)
     """
     g = np.asarray(gray, np.float32)
     h, w = g.shape
@@ -221,10 +208,9 @@ def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile:
     blocks = g[:bh * sy, :bw * sx].reshape(bh, sy, bw, sx).transpose(0, 2, 1, 3).reshape(bh * bw, sy * sx)
     k = int(round(percentile / 100.0 * (sy * sx - 1)))  # the block's percentile, to the nearest pixel
     levels = np.partition(blocks, k, axis=1)[:, k].astype(np.float64)
-    order = min(order, 2 if levels.size >= 24 else 1 if levels.size >= 6 else 0)
     yc, xc = np.meshgrid((np.arange(bh) + 0.5) * sy / h * 2 - 1, (np.arange(bw) + 0.5) * sx / w * 2 - 1,
                          indexing="ij")
-    design = np.stack([t.ravel() for t in _poly_terms(yc, xc, order)], axis=1)
+    design = np.stack([np.ones(levels.size), xc.ravel(), yc.ravel()], axis=1)[:, :3 if levels.size >= 6 else 1]
     use = levels <= np.quantile(levels, keep)  # start from the darkest blocks: a bright side cannot tilt it
     for _ in range(iterations + 1):
         coef = np.linalg.lstsq(design[use], levels[use], rcond=None)[0]
@@ -232,9 +218,10 @@ def background_surface(gray: np.ndarray, block: int = FLATTEN_BLOCK, percentile:
         use = residual <= np.quantile(residual, keep)
         if use.sum() < design.shape[1]:
             break
+    c0, cx, cy = (np.float32(c) for c in (*coef, 0.0, 0.0)[:3])
     y = ((np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1)[:, None]
     x = ((np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1)[None, :]
-    return sum(np.float32(c) * t for c, t in zip(coef, _poly_terms(y, x, order))).astype(np.float32)
+    return (c0 + cx * x + cy * y).astype(np.float32)  # [H,W] by broadcasting, no full-size term arrays
 
 
 def flatten_background(gray: np.ndarray) -> np.ndarray:
@@ -310,7 +297,8 @@ def normalise_image(image: np.ndarray, mode: str = "none", fluorescence_gray: st
         out = percentile_stretch(x, per_channel=mode == "percentile_channel")
         return out if out.ndim == 3 else np.repeat(out[:, :, None], 3, axis=2)
     gray = to_gray(x)
-    bright = bright_background(gray) if mode != "gray" or fluorescence_gray == "max" or flatten else False
+    dark_options = fluorescence_gray == "max" or flatten  # choices for dark backgrounds, even in "gray" mode
+    bright = (mode != "gray" or dark_options) and bright_background(gray)
     if bright and mode != "gray":
         gray = 255 - gray
     elif not bright:
