@@ -21,6 +21,9 @@ Options beyond the level (all off by default, so a level means what it always me
   correlated over about 2 pixels (about 2–6 % per pixel). The grainy fluorescence of stage 1
   (``fluorescence-512x640``, stretched to full range from a dim exposure) has grain of this
   kind; the white noise of ``blur_noise`` and of the ``strong`` level is pixel-wise.
+* ``defocus=p``: with probability ``p``, a Gaussian blur of ``DEFOCUS_SIGMA`` (0.5–2.5 px, the
+  kernel sized from the sigma): an out-of-focus image. The ``strong`` level's blur is a 3–5 px
+  kernel, so at most about 1 px; a held-out image blurred by 1.5 px lost 0.16 with it alone.
 * ``cytoplasm=p``: with probability ``p``, :func:`synthetic_cytoplasm` paints unlabelled
   cell bodies around the nuclei (after every other transform). Brightfield and
   histology images, inverted to nuclei-bright (``common.normalise``), show their
@@ -48,9 +51,11 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["LEVELS", "Augmenter", "build_augmenter", "dim_nuclei", "random_crop", "synthetic_cytoplasm"]
+__all__ = ["DEFOCUS_SIGMA", "LEVELS", "Augmenter", "build_augmenter", "dim_nuclei", "random_crop",
+           "synthetic_cytoplasm"]
 
 LEVELS = ("none", "default", "strong")
+DEFOCUS_SIGMA = (0.5, 2.5)  # ``defocus``: the blur's sigma range, pixels
 
 
 def _random_scale(lo: float, hi: float, p: float) -> A.BasicTransform:
@@ -114,8 +119,9 @@ def _colour(level: str) -> list[A.BasicTransform]:
     ]
 
 
-def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0) -> list[A.BasicTransform]:
-    """Stain/colour jitter, blur/noise and grain, each applied with its own probability (0: off)."""
+def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0,
+                  defocus: float = 0.0) -> list[A.BasicTransform]:
+    """Stain/colour jitter, blur/noise, grain and defocus, each with its own probability (0: off)."""
     out: list[A.BasicTransform] = []
     if stain > 0:
         out.append(A.OneOf([
@@ -129,6 +135,8 @@ def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0) -> list[A
                 A.GaussNoise(std_range=(0.01, 0.05), p=blur_noise)]
     if grain > 0:  # the same noise on every channel: a gray input stays gray
         out.append(A.GaussNoise(std_range=(0.03, 0.10), per_channel=False, noise_scale_factor=0.5, p=grain))
+    if defocus > 0:  # blur_limit 0: the kernel follows the sigma (a 3-5 px kernel caps it near 1 px)
+        out.append(A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=defocus))
     return out
 
 
@@ -142,6 +150,7 @@ class Augmenter:
         stain: Probability of a stain/colour jitter (0: off).
         blur_noise: Probability of blur, and of noise (0: off).
         grain: Probability of correlated camera grain (0: off).
+        defocus: Probability of an out-of-focus blur (0: off).
         cytoplasm: Probability of :func:`synthetic_cytoplasm` (0: off).
         dim: Probability of :func:`dim_nuclei` (0: off).
         transform: The underlying ``albumentations.Compose``.
@@ -149,7 +158,8 @@ class Augmenter:
 
     def __init__(self, crop_size: int | None, level: str, seed: int | None = None,
                  scale_range: tuple[float, float] | None = None, stain: float = 0.0,
-                 blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0, grain: float = 0.0) -> None:
+                 blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0, grain: float = 0.0,
+                 defocus: float = 0.0) -> None:
         if level not in LEVELS:
             raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
         if crop_size is not None and crop_size < 1:
@@ -157,15 +167,15 @@ class Augmenter:
         scale_range = tuple(scale_range) if scale_range else None
         if scale_range is not None and (len(scale_range) != 2 or not 0 < scale_range[0] < scale_range[1]):
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
-        if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim, grain)):
-            raise ValueError(f"stain, blur_noise, cytoplasm, dim and grain are probabilities in [0, 1], "
-                             f"got {stain}, {blur_noise}, {cytoplasm}, {dim}, {grain}")
+        if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim, grain, defocus)):
+            raise ValueError(f"stain, blur_noise, cytoplasm, dim, grain and defocus are probabilities in [0, 1], "
+                             f"got {stain}, {blur_noise}, {cytoplasm}, {dim}, {grain}, {defocus}")
         self.crop_size = crop_size
         self.level = level
         self.scale_range, self.stain, self.blur_noise, self.cytoplasm = scale_range, stain, blur_noise, cytoplasm
-        self.dim, self.grain = dim, grain
+        self.dim, self.grain, self.defocus = dim, grain, defocus
         self._rng = np.random.default_rng(seed)
-        extra = _extra_colour(stain, blur_noise, grain) if level != "none" else []
+        extra = _extra_colour(stain, blur_noise, grain, defocus) if level != "none" else []
         self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level) + extra,
                                    seed=seed)
 
@@ -200,13 +210,13 @@ class Augmenter:
     def __repr__(self) -> str:
         return (f"Augmenter(crop_size={self.crop_size}, level={self.level!r}, scale_range={self.scale_range}, "
                 f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm}, dim={self.dim}, "
-                f"grain={self.grain})")
+                f"grain={self.grain}, defocus={self.defocus})")
 
 
 def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None,
                     scale_range: tuple[float, float] | None = None, stain: float = 0.0,
                     blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0,
-                    grain: float = 0.0) -> Augmenter:
+                    grain: float = 0.0, defocus: float = 0.0) -> Augmenter:
     """Build the shared augmentation pipeline.
 
     Args:
@@ -223,11 +233,12 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
         dim: Probability of :func:`dim_nuclei`.
         grain: Probability of correlated camera grain (Gaussian noise drawn at half resolution,
             std 3–10 % of the range, interpolated: about 2–6 % per pixel).
+        defocus: Probability of an out-of-focus Gaussian blur (sigma ``DEFOCUS_SIGMA``).
 
     Returns:
         An :class:`Augmenter`.
     """
-    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim, grain)
+    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim, grain, defocus)
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int, lo: float, hi: float) -> np.ndarray:

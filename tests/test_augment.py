@@ -216,6 +216,32 @@ def test_grain_is_gray_noise_correlated_over_neighbouring_pixels():
     _check_augmenter_option(image, labels, "grain")
 
 
+def test_defocus_blurs_by_its_sigma_range_beyond_the_strong_levels_kernel():
+    """``defocus``: a Gaussian blur of sigma 0.5-2.5 px on the image alone. A bright square's edge
+    spreads over more pixels than the ``strong`` level's own 3-5 px blur kernel can spread it."""
+    from common.augment import DEFOCUS_SIGMA
+
+    labels = np.zeros((96, 96), np.int32)
+    labels[32:64, 32:64] = 1
+    image = np.where(labels[..., None] > 0, 220, 20).astype(np.uint8).repeat(3, axis=-1)
+    aug = build_augmenter(None, "none", seed=0)  # level none: no extras at all, the crop only
+    assert aug.defocus == 0.0 and np.array_equal(aug(image, labels, rng_seed=0)[0], image)
+    blurred = build_augmenter(None, "default", seed=0, defocus=1.0)
+    plain = build_augmenter(None, "default", seed=0)
+    def edge(x):  # intermediate gray levels: pixels the square's edge is spread over
+        return int(((x[..., 0] > 40) & (x[..., 0] < 200)).sum())
+
+    widths = []
+    for seed in range(6):
+        a, la = blurred(image, labels, rng_seed=seed)
+        b, lb = plain(image, labels, rng_seed=seed)
+        np.testing.assert_array_equal(la, lb)  # labels untouched
+        widths.append(edge(a) - edge(b))
+    assert min(widths) >= 0 and max(widths) > 100
+    assert DEFOCUS_SIGMA[0] < 1.0 < DEFOCUS_SIGMA[1]
+    _check_augmenter_option(image, labels, "defocus")
+
+
 def _check_augmenter_option(image: np.ndarray, labels: np.ndarray, key: str) -> None:
     """An image-only option in the augmenter: it changes the image and not the labels, the same
     seed gives the same output, it is off by default and a probability outside [0, 1] is refused."""

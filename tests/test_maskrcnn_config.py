@@ -72,16 +72,19 @@ def test_backbone_is_checked_against_presets_and_the_registry():
 
 
 def test_image_only_augment_keys_reach_the_training_augmenter():
-    """data.cytoplasm, data.dim_nuclei and data.grain, the U-Net's keys, set the Mask R-CNN's augmenter too."""
+    """data.cytoplasm, data.dim_nuclei, data.grain and data.defocus, the U-Net's keys, set the Mask R-CNN's
+    augmenter too."""
     import numpy as np
 
     from solutions.maskrcnn.data import TrainSequence
 
-    cfg = load_config(MaskRCNNConfig, DEMO, ["data.cytoplasm=0.25", "data.dim_nuclei=0.5", "data.grain=0.75"])
+    cfg = load_config(MaskRCNNConfig, DEMO, ["data.cytoplasm=0.25", "data.dim_nuclei=0.5", "data.grain=0.75",
+                                                 "data.defocus=0.3"])
     aug = TrainSequence(None, ["a"], cfg, np.zeros((1, 4), np.float32), steps=1)._augmenter()
-    assert (aug.cytoplasm, aug.dim, aug.grain) == (0.25, 0.5, 0.75)
+    assert (aug.cytoplasm, aug.dim, aug.grain, aug.defocus) == (0.25, 0.5, 0.75, 0.3)
     off = TrainSequence(None, ["a"], load_config(MaskRCNNConfig, DEMO), np.zeros((1, 4), np.float32), steps=1)
-    assert (off._augmenter().cytoplasm, off._augmenter().dim, off._augmenter().grain) == (0.0, 0.0, 0.0)
-    for key in ("cytoplasm", "dim_nuclei", "grain"):
+    unset = off._augmenter()
+    assert (unset.cytoplasm, unset.dim, unset.grain, unset.defocus) == (0.0, 0.0, 0.0, 0.0)
+    for key in ("cytoplasm", "dim_nuclei", "grain", "defocus"):
         with pytest.raises(ConfigError, match=f"data.{key} is a probability in"):
             load_config(MaskRCNNConfig, DEMO, [f"data.{key}=1.5"])

@@ -340,6 +340,8 @@ class DataConfig:
             factor (``common.augment.dim_nuclei``), as the U-Net's key.
         grain: Probability of correlated camera grain on a training crop (``common.augment``'s
             ``grain``), as the U-Net's key.
+        defocus: Probability of an out-of-focus blur on a training crop (``common.augment``'s
+            ``defocus``), as the U-Net's key.
         balance: Kind-balanced sampling of the training images (``common.sampling``):
             probability ``n ** -balance`` for an image of a kind with ``n`` images, as the
             U-Net's key.
@@ -351,6 +353,7 @@ class DataConfig:
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
     grain: float = 0.0
+    defocus: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
@@ -358,7 +361,7 @@ class DataConfig:
 
         check_mode(self.normalise)
         check_fluorescence_gray(self.fluorescence_gray)
-        for key in ("cytoplasm", "dim_nuclei", "grain"):
+        for key in ("cytoplasm", "dim_nuclei", "grain", "defocus"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"data.{key} is a probability in [0, 1], got {getattr(self, key)}")
         if not 0.0 <= self.balance <= 1.0:

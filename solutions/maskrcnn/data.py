@@ -92,7 +92,8 @@ class TrainSequence(keras.utils.PyDataset):
         if aug is None:
             aug = self._local.aug = build_augmenter(self.cfg.train.crop_size, self.augment_level,
                                                     cytoplasm=self.cfg.data.cytoplasm,
-                                                    dim=self.cfg.data.dim_nuclei, grain=self.cfg.data.grain)
+                                                    dim=self.cfg.data.dim_nuclei, grain=self.cfg.data.grain,
+                                                    defocus=self.cfg.data.defocus)
         return aug
 
     def sample(self, image_id: str, rng: np.random.Generator) -> dict[str, np.ndarray]:

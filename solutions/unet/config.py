@@ -118,6 +118,8 @@ class DataConfig:
             factor (``common.augment.dim_nuclei``).
         grain: Probability of correlated camera grain on a training crop (``common.augment``'s
             ``grain``: Gaussian noise at half resolution, as on the grainy 512x640 fluorescence).
+        defocus: Probability of an out-of-focus Gaussian blur on a training crop (``common.augment``'s
+            ``defocus``: sigma 0.5–2.5 px).
         balance: Kind-balanced sampling (``common.sampling``): a training image of a kind
             (type and size) with ``n`` images is drawn with probability ``n ** -balance``;
             0 draws uniformly, 1 every kind equally often.
@@ -138,6 +140,7 @@ class DataConfig:
     cytoplasm: float = 0.0
     dim_nuclei: float = 0.0
     grain: float = 0.0
+    defocus: float = 0.0
     balance: float = 0.0
 
     def validate(self) -> None:
@@ -147,10 +150,11 @@ class DataConfig:
         check_fluorescence_gray(self.fluorescence_gray)
         if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
-        probabilities = (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei, self.grain)
+        probabilities = (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei, self.grain,
+                         self.defocus)
         if not all(0.0 <= v <= 1.0 for v in probabilities):
-            raise ConfigError("data.stain_augment, data.blur_noise, data.cytoplasm, data.dim_nuclei and data.grain "
-                              "are probabilities in [0, 1]")
+            raise ConfigError("data.stain_augment, data.blur_noise, data.cytoplasm, data.dim_nuclei, data.grain and "
+                              "data.defocus are probabilities in [0, 1]")
         if not 0.0 <= self.balance <= 1.0:
             raise ConfigError(f"data.balance must be in [0, 1] (0: uniform, 1: every kind equally often), "
                               f"got {self.balance}")
