@@ -16,10 +16,10 @@ Usage::
 
 ``--every N`` keeps every N-th fluorescence image (in id order) and every image of the other
 types, which are rarer. Writes one JSON of rows (image_id, image type, arm, view, score, objects
-predicted, chosen scale) with the command, commit and machine; ``--summary`` files of several
-networks are tabulated, paired against a reference view and arm, by
-``bench/results/false_colour_cpu_20261207/summary.py``-style tables (``python bench/bench_shift.py
---table --ref-view as-is FILES``).
+predicted and true, chosen scale) with the command, commit and machine. Tables of such files:
+
+    python bench/bench_shift.py --table probe_g3.json probe_g1.json   # each view against as-is
+    python bench/bench_shift.py --table new_g3.json --base old_g3.json  # two networks of a fold
 """
 
 from __future__ import annotations
@@ -165,14 +165,18 @@ def probe(args: argparse.Namespace) -> None:
     atomic_write_text(args.out, json.dumps({**meta, "rows": rows}))
 
 
-def table(files: list[Path], ref_view: str) -> str:
-    """Per type and arm: the mean score of each view and its difference from ``ref_view``
-    (mean ± standard error over images, pooled over ``files``)."""
+def _rows(files: list[Path]) -> pd.DataFrame:
     parts = []
     for f in files:
         rows = pd.DataFrame(json.loads(f.read_text())["rows"])
         parts.append(rows.assign(key=f.stem + ":" + rows["image_id"]))
-    rows = pd.concat(parts)
+    return pd.concat(parts)
+
+
+def table(files: list[Path], ref_view: str) -> str:
+    """Per arm and type: the mean score of each view and its difference from ``ref_view``
+    (mean ± standard error over images, pooled over ``files``)."""
+    rows = _rows(files)
     views = list(dict.fromkeys(rows["view"]))
     out = []
     for arm, by_arm in rows.groupby("arm", sort=False):
@@ -187,6 +191,26 @@ def table(files: list[Path], ref_view: str) -> str:
     return "\n".join(out)
 
 
+def compare(files: list[Path], base: list[Path]) -> str:
+    """Per view and type: ``files``' mean score against ``base``'s on the same images (pair
+    ``files[i]`` with ``base[i]``: two networks of one fold), ``files − base`` as mean ± standard
+    error over the images both hold, and how many gained and lost. Each file's one arm."""
+    if len(files) != len(base):
+        raise SystemExit(f"--base needs one file per --table file, got {len(base)} for {len(files)}")
+    a = _rows(files)
+    b = _rows(base)
+    rename = {bf.stem: ff.stem for bf, ff in zip(base, files)}
+    b["key"] = [rename[k.split(":", 1)[0]] + ":" + k.split(":", 1)[1] for k in b["key"]]
+    both = a.merge(b[["key", "view", "score"]], on=["key", "view"], suffixes=("", "_base"))
+    out = ["| view | type | images | base | this | this − base |", "|---|---|---:|---:|---:|---:|"]
+    for view, by_view in both.groupby("view", sort=False):
+        for kind, sub in [("all", by_view)] + list(by_view.groupby("type")):
+            d = sub["score"] - sub["score_base"]
+            out.append(f"| {view} | {kind} | {len(sub)} | {sub['score_base'].mean():.3f} | {sub['score'].mean():.3f} | "
+                       f"{format_mean_se(d)} ({int((d > 0).sum())}+/{int((d < 0).sum())}−) |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, help="a trained watershed U-Net run folder")
@@ -198,9 +222,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path)
     p.add_argument("--table", nargs="+", type=Path, metavar="JSON", help="tabulate probe files instead")
     p.add_argument("--ref-view", default="as-is")
+    p.add_argument("--base", nargs="+", type=Path, metavar="JSON",
+                   help="with --table: the other network's files of the same folds, in the same order; "
+                        "tabulate --table's files against them per view")
     args = p.parse_args(argv)
     if args.table:
-        print(table(args.table, args.ref_view))
+        print(compare(args.table, args.base) if args.base else table(args.table, args.ref_view))
         return
     if not (args.run and args.ids and args.out):
         p.error("--run, --ids and --out are needed to probe")
