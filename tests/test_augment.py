@@ -242,6 +242,30 @@ def test_defocus_blurs_by_its_sigma_range_beyond_the_strong_levels_kernel():
     _check_augmenter_option(image, labels, "defocus")
 
 
+def test_gamma_range_replaces_the_levels_gamma():
+    """``gamma_range``: the random gamma's limits instead of the level's, at the level's probability;
+    a gamma of 0.5 lifts a dim flat image to about sqrt(v / 255) * 255 (within the level's
+    brightness and contrast jitter)."""
+    import albumentations as A
+
+    def gamma_of(aug):
+        return [t for t in aug.transform.transforms if isinstance(t, A.RandomGamma)]
+
+    assert [t.gamma_limit for t in gamma_of(build_augmenter(64, "strong"))] == [(70.0, 140.0)]
+    wide = build_augmenter(None, "default", seed=0, gamma_range=(0.5, 0.5001))
+    (g,) = gamma_of(wide)
+    assert g.gamma_limit[0] == pytest.approx(50.0) and g.p == 0.3
+    assert "gamma_range=(0.5, 0.5001)" in repr(wide) and build_augmenter(64).gamma_range is None
+    image, labels = np.full((32, 32, 3), 64, np.uint8), np.zeros((32, 32), np.int32)
+    means = [wide(image, labels, rng_seed=k)[0].mean() for k in range(40)]
+    lifted = 255 * (64 / 255) ** 0.5  # 127.7
+    assert any(abs(m - lifted) < 0.3 * lifted for m in means) and max(means) > 1.5 * 64
+    assert not gamma_of(build_augmenter(64, "none", gamma_range=(0.5, 2.0)))
+    for bad in ((2.0, 0.5), (0.0, 1.0), (0.5,)):
+        with pytest.raises(ValueError, match="gamma_range"):
+            build_augmenter(64, gamma_range=bad)
+
+
 def _check_augmenter_option(image: np.ndarray, labels: np.ndarray, key: str) -> None:
     """An image-only option in the augmenter: it changes the image and not the labels, the same
     seed gives the same output, it is off by default and a probability outside [0, 1] is refused."""

@@ -77,6 +77,8 @@ def test_config_rejects_inconsistent_settings():
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["loss.channel_weights=[1.0]"])
     with pytest.raises(ConfigError, match="cosine_time"):
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.lr_schedule=cosine_time"])
+    with pytest.raises(ConfigError, match="data.gamma_range must be"):
+        load_config(UNetConfig, CONFIGS / "demo.yaml", ["data.gamma_range=[2.0,0.5]"])
     for key in ("dim_nuclei", "grain", "defocus"):
         with pytest.raises(ConfigError, match="data.defocus are probabilities in"):
             load_config(UNetConfig, CONFIGS / "demo.yaml", [f"data.{key}=1.5"])
