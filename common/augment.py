@@ -147,6 +147,19 @@ def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0,
     return out
 
 
+def _seed_streams(transform: A.Compose, seed: int | None) -> None:
+    """Give every transform of ``transform`` one shared random stream, seeded by ``seed``.
+
+    albumentations' ``Compose.set_random_seed`` (and ``Compose(seed=...)``) gives each transform its
+    own generator with the same seed, so every transform's first draw (whether it applies) is the same
+    number: transforms of one probability fired together and those of smaller ones only with them
+    (until 2026-12-07 every inverted crop also got the noise and the gamma, and no other crop got
+    noise). One shared generator draws them one after another, independently."""
+    import random
+
+    transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+
+
 class Augmenter:
     """Callable ``(image, labels, rng_seed=None) -> (image, labels)``.
 
@@ -187,8 +200,8 @@ class Augmenter:
         self.dim, self.grain, self.defocus, self.gamma_range = dim, grain, defocus, gamma_range
         self._rng = np.random.default_rng(seed)
         extra = _extra_colour(stain, blur_noise, grain, defocus) if level != "none" else []
-        self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level, gamma_range) + extra,
-                                   seed=seed)
+        self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level, gamma_range) + extra)
+        _seed_streams(self.transform, seed)
 
     def __call__(
         self, image: np.ndarray, labels: np.ndarray, rng_seed: int | None = None
@@ -206,7 +219,7 @@ class Augmenter:
         """
         image, labels = _check(image, labels)
         if rng_seed is not None:
-            self.transform.set_random_seed(int(rng_seed))
+            _seed_streams(self.transform, int(rng_seed))
         # uint16 resamples exactly with nearest interpolation in every cv2 routine
         out = self.transform(image=image, mask=labels.astype(np.uint16))
         image, labels = np.ascontiguousarray(out["image"], dtype=np.uint8), out["mask"].astype(np.int32)
