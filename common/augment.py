@@ -12,9 +12,6 @@ Options beyond the level (all off by default, so a level means what it always me
 * ``scale_range=(lo, hi)``: the random-scale factors (e.g. ``(0.5, 2.0)``, the range of
   nucleus sizes met at test time) instead of the level's; shrinking and enlarging are
   equally likely (each uniform on its side of 1).
-* ``gamma_range=(lo, hi)``: the random gamma's range (e.g. ``(0.5, 2.0)``: intensities
-  ``I ** g`` as another camera's response curve) instead of the level's (0.7–1.4 ``strong``,
-  0.8–1.2 ``default``), at the level's probability 0.3.
 * ``stain=p``: with probability ``p`` a stain/colour jitter: H&E stain-matrix jitter
   (``HEStain``), HSV jitter or colour jitter (one of them).
 * ``blur_noise=p``: Gaussian blur with probability ``p`` and Gaussian noise with
@@ -97,17 +94,14 @@ def _geometric(crop_size: int | None, level: str,
     return transforms
 
 
-def _colour(level: str, gamma_range: tuple[float, float] | None = None) -> list[A.BasicTransform]:
+def _colour(level: str) -> list[A.BasicTransform]:
     if level == "none":
         return []
     strong = level == "strong"
-    gamma = (70, 140) if strong else (80, 120)
-    if gamma_range:
-        gamma = (100 * float(gamma_range[0]), 100 * float(gamma_range[1]))
     return [
         A.RandomBrightnessContrast(brightness_limit=0.3 if strong else 0.2,
                                    contrast_limit=0.3 if strong else 0.2, p=0.5),
-        A.RandomGamma(gamma_limit=gamma, p=0.3),
+        A.RandomGamma(gamma_limit=(70, 140) if strong else (80, 120), p=0.3),
         A.OneOf(
             [
                 A.HueSaturationValue(hue_shift_limit=30 if strong else 15,
@@ -126,9 +120,15 @@ def _colour(level: str, gamma_range: tuple[float, float] | None = None) -> list[
     ]
 
 
-def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0,
-                  defocus: float = 0.0) -> list[A.BasicTransform]:
-    """Stain/colour jitter, blur/noise, grain and defocus, each with its own probability (0: off)."""
+def _defocus(p: float) -> list[A.BasicTransform]:
+    """The out-of-focus blur (``defocus``), before the colour transforms: the optics blur what the
+    camera then adds noise to. ``blur_limit=0``: the kernel follows the sigma (the level's 5-tap
+    kernel caps its own blur near 1.4 px)."""
+    return [A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=p)] if p > 0 else []
+
+
+def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0) -> list[A.BasicTransform]:
+    """Stain/colour jitter, blur/noise and grain, each applied with its own probability (0: off)."""
     out: list[A.BasicTransform] = []
     if stain > 0:
         out.append(A.OneOf([
@@ -142,8 +142,6 @@ def _extra_colour(stain: float, blur_noise: float, grain: float = 0.0,
                 A.GaussNoise(std_range=(0.01, 0.05), p=blur_noise)]
     if grain > 0:  # the same noise on every channel: a gray input stays gray
         out.append(A.GaussNoise(std_range=(0.03, 0.10), per_channel=False, noise_scale_factor=0.5, p=grain))
-    if defocus > 0:  # blur_limit 0: the kernel follows the sigma (a 5-tap kernel caps it near 1.4 px)
-        out.append(A.GaussianBlur(blur_limit=0, sigma_limit=DEFOCUS_SIGMA, p=defocus))
     return out
 
 
@@ -167,7 +165,6 @@ class Augmenter:
         crop_size: Output side length, or ``None`` to keep the (possibly scaled) size.
         level: ``"none"``, ``"default"`` or ``"strong"``.
         scale_range: ``(lo, hi)`` random-scale factors, or ``None`` for the level's.
-        gamma_range: ``(lo, hi)`` random-gamma range, or ``None`` for the level's.
         stain: Probability of a stain/colour jitter (0: off).
         blur_noise: Probability of blur, and of noise (0: off).
         grain: Probability of correlated camera grain (0: off).
@@ -180,7 +177,7 @@ class Augmenter:
     def __init__(self, crop_size: int | None, level: str, seed: int | None = None,
                  scale_range: tuple[float, float] | None = None, stain: float = 0.0,
                  blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0, grain: float = 0.0,
-                 defocus: float = 0.0, gamma_range: tuple[float, float] | None = None) -> None:
+                 defocus: float = 0.0) -> None:
         if level not in LEVELS:
             raise ValueError(f"augmentation level must be one of {LEVELS}, got {level!r}")
         if crop_size is not None and crop_size < 1:
@@ -188,19 +185,16 @@ class Augmenter:
         scale_range = tuple(scale_range) if scale_range else None
         if scale_range is not None and (len(scale_range) != 2 or not 0 < scale_range[0] < scale_range[1]):
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
-        gamma_range = tuple(gamma_range) if gamma_range else None
-        if gamma_range is not None and (len(gamma_range) != 2 or not 0 < gamma_range[0] < gamma_range[1]):
-            raise ValueError(f"gamma_range must be (lo, hi) with 0 < lo < hi, got {gamma_range}")
         if not all(0.0 <= v <= 1.0 for v in (stain, blur_noise, cytoplasm, dim, grain, defocus)):
             raise ValueError(f"stain, blur_noise, cytoplasm, dim, grain and defocus are probabilities in [0, 1], "
                              f"got {stain}, {blur_noise}, {cytoplasm}, {dim}, {grain}, {defocus}")
         self.crop_size = crop_size
         self.level = level
         self.scale_range, self.stain, self.blur_noise, self.cytoplasm = scale_range, stain, blur_noise, cytoplasm
-        self.dim, self.grain, self.defocus, self.gamma_range = dim, grain, defocus, gamma_range
+        self.dim, self.grain, self.defocus = dim, grain, defocus
         self._rng = np.random.default_rng(seed)
-        extra = _extra_colour(stain, blur_noise, grain, defocus) if level != "none" else []
-        self.transform = A.Compose(_geometric(crop_size, level, scale_range) + _colour(level, gamma_range) + extra)
+        colour = _defocus(defocus) + _colour(level) + _extra_colour(stain, blur_noise, grain) if level != "none" else []
+        self.transform = A.Compose(_geometric(crop_size, level, scale_range) + colour)
         _seed_streams(self.transform, seed)
 
     def __call__(
@@ -234,14 +228,13 @@ class Augmenter:
     def __repr__(self) -> str:
         return (f"Augmenter(crop_size={self.crop_size}, level={self.level!r}, scale_range={self.scale_range}, "
                 f"stain={self.stain}, blur_noise={self.blur_noise}, cytoplasm={self.cytoplasm}, dim={self.dim}, "
-                f"grain={self.grain}, defocus={self.defocus}, gamma_range={self.gamma_range})")
+                f"grain={self.grain}, defocus={self.defocus})")
 
 
 def build_augmenter(crop_size: int | None, level: str = "default", seed: int | None = None,
                     scale_range: tuple[float, float] | None = None, stain: float = 0.0,
                     blur_noise: float = 0.0, cytoplasm: float = 0.0, dim: float = 0.0,
-                    grain: float = 0.0, defocus: float = 0.0,
-                    gamma_range: tuple[float, float] | None = None) -> Augmenter:
+                    grain: float = 0.0, defocus: float = 0.0) -> Augmenter:
     """Build the shared augmentation pipeline.
 
     Args:
@@ -259,14 +252,11 @@ def build_augmenter(crop_size: int | None, level: str = "default", seed: int | N
         grain: Probability of correlated camera grain (Gaussian noise drawn at half resolution,
             std 3–10 % of the range, interpolated: about 2–6 % per pixel).
         defocus: Probability of an out-of-focus Gaussian blur (sigma ``DEFOCUS_SIGMA``).
-        gamma_range: ``(lo, hi)`` random-gamma range instead of the level's (e.g. ``(0.5, 2.0)``);
-            ignored for level ``"none"``.
 
     Returns:
         An :class:`Augmenter`.
     """
-    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim, grain, defocus,
-                     gamma_range)
+    return Augmenter(crop_size, level, seed, scale_range, stain, blur_noise, cytoplasm, dim, grain, defocus)
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int, lo: float, hi: float) -> np.ndarray:

@@ -77,8 +77,6 @@ def test_config_rejects_inconsistent_settings():
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["loss.channel_weights=[1.0]"])
     with pytest.raises(ConfigError, match="cosine_time"):
         load_config(UNetConfig, CONFIGS / "demo.yaml", ["train.lr_schedule=cosine_time"])
-    with pytest.raises(ConfigError, match="data.gamma_range must be"):
-        load_config(UNetConfig, CONFIGS / "demo.yaml", ["data.gamma_range=[2.0,0.5]"])
     for key in ("dim_nuclei", "grain", "defocus"):
         with pytest.raises(ConfigError, match="data.defocus are probabilities in"):
             load_config(UNetConfig, CONFIGS / "demo.yaml", [f"data.{key}=1.5"])
@@ -96,3 +94,15 @@ def test_losses_prefer_the_truth(mode):
     assert np.isfinite(good) and good < bad
     clone = SegmentationLoss.from_config(loss.get_config())
     assert float(clone(y, np.clip(y, 0.05, 0.95))) == pytest.approx(good)
+
+
+def test_image_only_augment_keys_reach_the_unet_training_augmenter():
+    """data.grain, data.dim_nuclei, data.cytoplasm and data.defocus set what training (and
+    predict.adapt) augments with; all off in the demo config."""
+    from solutions.unet.train import training_augmenter
+
+    sets = ["data.grain=0.75", "data.dim_nuclei=0.5", "data.cytoplasm=0.25", "data.defocus=0.3"]
+    aug = training_augmenter(load_config(UNetConfig, CONFIGS / "demo.yaml", sets))
+    assert (aug.grain, aug.dim, aug.cytoplasm, aug.defocus) == (0.75, 0.5, 0.25, 0.3)
+    off = training_augmenter(load_config(UNetConfig, CONFIGS / "demo.yaml"))
+    assert (off.grain, off.dim, off.cytoplasm, off.defocus) == (0.0, 0.0, 0.0, 0.0)

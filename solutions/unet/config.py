@@ -110,8 +110,6 @@ class DataConfig:
             saved run without the key was trained with).
         scale_range: ``[lo, hi]`` random-scale factors of the augmentation (e.g.
             ``[0.5, 2.0]``); empty: the ``augment`` level's own range.
-        gamma_range: ``[lo, hi]`` random-gamma range of the augmentation (e.g. ``[0.5, 2.0]``);
-            empty: the level's (0.7–1.4 for ``strong``).
         stain_augment: Probability of a stain/colour jitter (HEStain, HSV or colour jitter).
         blur_noise: Probability of a Gaussian blur, and of Gaussian noise, on top of the level.
         cytoplasm: Probability of painting unlabelled cell bodies around the nuclei of a
@@ -137,7 +135,6 @@ class DataConfig:
     fluorescence_gray: str = "luminance"
     flatten_background: bool = False
     scale_range: tuple[float, ...] = ()
-    gamma_range: tuple[float, ...] = ()
     stain_augment: float = 0.0
     blur_noise: float = 0.0
     cytoplasm: float = 0.0
@@ -153,8 +150,6 @@ class DataConfig:
         check_fluorescence_gray(self.fluorescence_gray)
         if self.scale_range and (len(self.scale_range) != 2 or not 0 < self.scale_range[0] < self.scale_range[1]):
             raise ConfigError(f"data.scale_range must be [lo, hi] with 0 < lo < hi, got {list(self.scale_range)}")
-        if self.gamma_range and (len(self.gamma_range) != 2 or not 0 < self.gamma_range[0] < self.gamma_range[1]):
-            raise ConfigError(f"data.gamma_range must be [lo, hi] with 0 < lo < hi, got {list(self.gamma_range)}")
         probabilities = (self.stain_augment, self.blur_noise, self.cytoplasm, self.dim_nuclei, self.grain,
                          self.defocus)
         if not all(0.0 <= v <= 1.0 for v in probabilities):

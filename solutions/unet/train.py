@@ -64,7 +64,7 @@ def training_augmenter(cfg: UNetConfig, size: int | None = None):
     return build_augmenter(d.crop_size if size is None else size, d.augment, seed=cfg.seed,
                            scale_range=d.scale_range or None, stain=d.stain_augment, blur_noise=d.blur_noise,
                            cytoplasm=d.cytoplasm, dim=d.dim_nuclei, grain=d.grain,
-                           defocus=d.defocus, gamma_range=d.gamma_range or None)
+                           defocus=d.defocus)
 
 
 def _datasets(cfg: UNetConfig, dataset: DSBDataset, fit_ids: list[str], val_ids: list[str]):
