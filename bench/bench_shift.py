@@ -44,6 +44,7 @@ sys.path[:0] = [p for p in (str(REPO), str(REPO / "bench")) if p not in sys.path
 
 from common.io import atomic_write_text  # noqa: E402
 from common.machine import git_commit, machine_description  # noqa: E402
+from common.paths import SHARED_DSB_DIR  # noqa: E402
 from common.stats import format_mean_se  # noqa: E402
 
 __all__ = ["VIEWS", "view", "main"]
@@ -125,12 +126,16 @@ def view(name: str):
 
 
 def _images(ids_file: Path, data: Path, every: int) -> tuple[dict, dict, dict]:
+    from common.cli import narrow_ids
     from common.data import DSBDataset
     from common.folds import image_type
 
     ds = DSBDataset(data, "stage1_train")
+    ids = narrow_ids(sorted(ds.ids), only=ids_file)  # a clear error naming an unreadable or empty file
+    if not ids:
+        raise SystemExit(f"{ids_file}: none of its ids is an image of {data / 'stage1_train'}")
     images, types, fluo = {}, {}, 0
-    for image_id in ids_file.read_text().split():
+    for image_id in ids:
         image = ds.load_image(image_id)
         kind = image_type(image)
         if kind == "fluorescence":
@@ -147,8 +152,11 @@ def probe(args: argparse.Namespace) -> None:
 
     images, types, truth = _images(args.ids, args.data, args.every)
     views = [(v, view(v)) for v in args.views.split(",")]
+    arms = [parse_variant(a) for a in args.arm or ["shipped:"]]
+    if len({name for name, _ in arms}) < len(arms):
+        raise SystemExit(f"--arm names repeat: {[name for name, _ in arms]}")
     rows = []
-    for arm, sets in (parse_variant(a) for a in args.arm or ["shipped:"]):
+    for arm, sets in arms:
         predict = unet_predictor(args.run, sets)
         for name, transform in views:
             t0, scores = time.time(), []
@@ -160,16 +168,18 @@ def probe(args: argparse.Namespace) -> None:
                              "scale": info.get("scale", 1.0)})
                 scores.append(s)
             print(f"{arm:10s} {name:14s} {len(scores)} {np.mean(scores):.4f} ({time.time() - t0:.0f} s)", flush=True)
-    meta = {"command": shlex.join(sys.argv), "commit": git_commit(REPO), "machine": machine_description(),
+    meta = {"command": shlex.join(sys.argv), "commit": git_commit(REPO, mark_dirty=True),
+            "machine": machine_description(),
             "run": str(args.run), "ids": str(args.ids), "every": args.every}
     atomic_write_text(args.out, json.dumps({**meta, "rows": rows}))
 
 
 def _rows(files: list[Path]) -> pd.DataFrame:
+    """Every file's rows, each keyed by the file's place in ``files`` and the image id."""
     parts = []
-    for f in files:
+    for k, f in enumerate(files):
         rows = pd.DataFrame(json.loads(f.read_text())["rows"])
-        parts.append(rows.assign(key=f.stem + ":" + rows["image_id"]))
+        parts.append(rows.assign(key=f"{k}:" + rows["image_id"], file=str(f)))
     return pd.concat(parts)
 
 
@@ -197,16 +207,17 @@ def compare(files: list[Path], base: list[Path]) -> str:
     error over the images both hold, and how many gained and lost. Each file's one arm."""
     if len(files) != len(base):
         raise SystemExit(f"--base needs one file per --table file, got {len(base)} for {len(files)}")
-    a = _rows(files)
-    b = _rows(base)
-    rename = {bf.stem: ff.stem for bf, ff in zip(base, files)}
-    b["key"] = [rename[k.split(":", 1)[0]] + ":" + k.split(":", 1)[1] for k in b["key"]]
+    a, b = _rows(files), _rows(base)
+    for rows in (a, b):
+        several = rows.groupby("file")["arm"].nunique()
+        if (several > 1).any():
+            raise SystemExit(f"{several[several > 1].index[0]}: holds several arms; compare files of one arm")
     both = a.merge(b[["key", "view", "score"]], on=["key", "view"], suffixes=("", "_base"))
     out = ["| view | type | images | base | this | this − base |", "|---|---|---:|---:|---:|---:|"]
-    for view, by_view in both.groupby("view", sort=False):
+    for name, by_view in both.groupby("view", sort=False):
         for kind, sub in [("all", by_view)] + list(by_view.groupby("type")):
             d = sub["score"] - sub["score_base"]
-            out.append(f"| {view} | {kind} | {len(sub)} | {sub['score_base'].mean():.3f} | {sub['score'].mean():.3f} | "
+            out.append(f"| {name} | {kind} | {len(sub)} | {sub['score_base'].mean():.3f} | {sub['score'].mean():.3f} | "
                        f"{format_mean_se(d)} ({int((d > 0).sum())}+/{int((d < 0).sum())}−) |")
     return "\n".join(out)
 
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, help="a trained watershed U-Net run folder")
     p.add_argument("--ids", type=Path, help="its held-out image ids, one per line")
-    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "dsb2018")
+    p.add_argument("--data", type=Path, default=SHARED_DSB_DIR)
     p.add_argument("--views", default="as-is," + ",".join(v for v in VIEWS if v != "as-is"))
     p.add_argument("--arm", action="append", help="NAME:KEY=VALUE,... (repeatable; default 'shipped:')")
     p.add_argument("--every", type=int, default=1, help="keep every N-th fluorescence image")
@@ -226,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="with --table: the other network's files of the same folds, in the same order; "
                         "tabulate --table's files against them per view")
     args = p.parse_args(argv)
+    if args.base and not args.table:
+        p.error("--base goes with --table")
     if args.table:
         print(compare(args.table, args.base) if args.base else table(args.table, args.ref_view))
         return

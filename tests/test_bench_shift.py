@@ -68,3 +68,13 @@ def test_tables_pair_views_and_networks(tmp_path):
     assert "| as-is | brightfield | 1 | 0.200 | 0.100 |" in pairs
     with pytest.raises(SystemExit, match="one file per"):
         bench_shift.compare([new, new], [old])
+    # two folds whose files share a name pair by their place, not their name
+    (tmp_path / "old2").mkdir()
+    old2 = _probe_file(tmp_path / "old2" / "g3.json", {("z", "fluorescence", "as-is"): 0.5})
+    new2 = _probe_file(tmp_path / "new2.json", {("z", "fluorescence", "as-is"): 0.7})
+    assert "| as-is | all | 3 | 0.500 | 0.533 | +0.033 ± 0.088 (1+/1−) |" in bench_shift.compare([new, new2], [old, old2])
+    two_arms = tmp_path / "arms.json"
+    rows = json.loads(old.read_text())["rows"]
+    two_arms.write_text(json.dumps({"rows": rows + [dict(r, arm="b") for r in rows]}))
+    with pytest.raises(SystemExit, match="several arms"):
+        bench_shift.compare([two_arms], [old])
