@@ -148,7 +148,7 @@ def _images(ids_file: Path, data: Path, every: int) -> tuple[dict, dict, dict]:
 
 def probe(args: argparse.Namespace) -> None:
     from bench_magnify import parse_variant, unet_predictor
-    from common.metrics import score_dataset
+    from common.metrics import image_ap
 
     images, types, truth = _images(args.ids, args.data, args.every)
     views = [(v, view(v)) for v in args.views.split(",")]
@@ -162,7 +162,7 @@ def probe(args: argparse.Namespace) -> None:
             t0, scores = time.time(), []
             for image_id, image in images.items():
                 labels, info = predict(transform(image))
-                s = float(score_dataset({image_id: truth[image_id]}, {image_id: labels}).per_image["score"].iloc[0])
+                s = image_ap(truth[image_id], labels)
                 rows.append({"image_id": image_id, "type": types[image_id], "arm": arm, "view": name, "score": s,
                              "n_pred": int(labels.max()), "n_true": int(truth[image_id].max()),
                              "scale": info.get("scale", 1.0)})
